@@ -1,0 +1,59 @@
+"""The ``vmlab`` command line.
+
+Each subcommand lives next to the code it drives and is imported only when it is used,
+so ``vmlab asm`` never pays for compiling the machine.  A subcommand module provides
+``register(parser)`` (add its arguments) and ``main(args) -> int`` (run it).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "asm": ("vmlab.asm.cli", "assemble GNU-syntax RISC-V source into an ELF or flat binary"),
+    "disasm": ("vmlab.disasm.cli", "disassemble an ELF or raw binary as objdump -d does"),
+    "run": ("vmlab.machine.cli", "run software on the emulated RISC-V virt machine"),
+    "bench": ("vmlab.machine.bench", "measure the machine's speed against peers in the same run"),
+}
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed without a traceback, exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vmlab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        # Arguments are added lazily (see main) so unrelated heavy modules stay unimported.
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        args = parser.parse_args(argv)  # prints help / errors for unknown commands
+        parser.print_help()
+        return 2
+    name = argv[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    sub = argparse.ArgumentParser(prog=f"vmlab {name}", description=COMMANDS[name][1])
+    module.register(sub)
+    args = sub.parse_args(argv[1:])
+    try:
+        return int(module.main(args) or 0)
+    except UserError as exc:
+        print(f"vmlab {name}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"vmlab {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
