@@ -4,12 +4,16 @@
 - :data:`FIELDS`: where operand bits live (see ``fields.py``)
 - :data:`CSRS`: control and status registers (see ``csrs.py``)
 - :data:`CAUSES`: trap causes (see ``causes.py``)
+- :data:`ALIASES`: pseudo-instructions, other names for forms of rows (see ``aliases.py``)
 - :func:`decode`: an instruction word to its row and operand values
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vmlab.isa.aliases import ALIASES, ALIASES_BY_BASE, ALIASES_BY_NAME, Alias
+from vmlab.isa.causes import CAUSE_BY_NAME, CAUSES, EXCEPTIONS, INTERRUPTS, Cause, cause_of
+from vmlab.isa.csrs import CSR_BY_NAME, CSR_BY_NUMBER, CSRS, Csr, CsrField, csr_name, csr_number
 from vmlab.isa.fields import FIELDS, Field
 from vmlab.isa.instructions import BY_MNEMONIC, INSTRUCTIONS, Insn, lookup
 from vmlab.isa.registers import FREG_ABI, XREG_ABI, freg, xreg
@@ -17,6 +21,9 @@ from vmlab.isa.registers import FREG_ABI, XREG_ABI, freg, xreg
 __all__ = [
     "FIELDS", "Field", "INSTRUCTIONS", "BY_MNEMONIC", "Insn", "lookup", "decode", "Decoded",
     "XREG_ABI", "FREG_ABI", "xreg", "freg", "operand_fields",
+    "ALIASES", "ALIASES_BY_BASE", "ALIASES_BY_NAME", "Alias",
+    "CSRS", "CSR_BY_NAME", "CSR_BY_NUMBER", "Csr", "CsrField", "csr_name", "csr_number",
+    "CAUSES", "CAUSE_BY_NAME", "EXCEPTIONS", "INTERRUPTS", "Cause", "cause_of",
 ]
 
 

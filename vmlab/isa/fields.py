@@ -40,6 +40,10 @@ class Field:
     #: ``c.lui`` holds a 6-bit signed value that assembly writes the way ``lui`` does: as the
     #: 20-bit upper immediate (so -1 is written ``0xfffff``).
     lui20: bool = False
+    #: written in hexadecimal by objdump (upper immediates and shift amounts)
+    hex: bool = False
+    #: the value is a pc-relative offset: disassemblers print the target address
+    pcrel: bool = False
 
     @property
     def width(self) -> int:
@@ -130,11 +134,13 @@ FIELDS: dict[str, Field] = {f.name: f for f in [
     _f("frs3", "freg", (27, 5, 0)),
     _f("imm_i", "imm", (20, 12, 0), signed=True),
     _f("imm_s", "imm", (7, 5, 0), (25, 7, 5), signed=True),
-    _f("imm_b", "imm", (8, 4, 1), (25, 6, 5), (7, 1, 11), (31, 1, 12), signed=True, align=2),
-    _f("imm_u", "imm", (12, 20, 0)),
-    _f("imm_j", "imm", (21, 10, 1), (20, 1, 11), (12, 8, 12), (31, 1, 20), signed=True, align=2),
-    _f("shamt6", "imm", (20, 6, 0)),
-    _f("shamt5", "imm", (20, 5, 0)),
+    _f("imm_b", "imm", (8, 4, 1), (25, 6, 5), (7, 1, 11), (31, 1, 12), signed=True, align=2,
+       pcrel=True),
+    _f("imm_u", "imm", (12, 20, 0), hex=True),
+    _f("imm_j", "imm", (21, 10, 1), (20, 1, 11), (12, 8, 12), (31, 1, 20), signed=True, align=2,
+       pcrel=True),
+    _f("shamt6", "imm", (20, 6, 0), hex=True),
+    _f("shamt5", "imm", (20, 5, 0), hex=True),
     _f("csr", "csr", (20, 12, 0)),
     _f("zimm", "imm", (15, 5, 0)),
     _f("pred", "fence", (24, 4, 0)),
@@ -152,8 +158,8 @@ FIELDS: dict[str, Field] = {f.name: f for f in [
     _f("c_frs2_p", "cfreg", (2, 3, 0)),
     _f("c_imm6", "imm", (2, 5, 0), (12, 1, 5), signed=True),
     _f("c_nzimm6", "imm", (2, 5, 0), (12, 1, 5), signed=True, nonzero=True),
-    _f("c_shamt", "imm", (2, 5, 0), (12, 1, 5)),
-    _f("c_lui", "imm", (2, 5, 0), (12, 1, 5), signed=True, nonzero=True, lui20=True),
+    _f("c_shamt", "imm", (2, 5, 0), (12, 1, 5), hex=True),
+    _f("c_lui", "imm", (2, 5, 0), (12, 1, 5), signed=True, nonzero=True, lui20=True, hex=True),
     _f("c_addi16sp", "imm", (6, 1, 4), (2, 1, 5), (5, 1, 6), (3, 2, 7), (12, 1, 9),
        signed=True, align=16, nonzero=True),
     _f("c_addi4spn", "imm", (6, 1, 2), (5, 1, 3), (11, 2, 4), (7, 4, 6), align=4, nonzero=True),
@@ -164,7 +170,7 @@ FIELDS: dict[str, Field] = {f.name: f for f in [
     _f("c_uimm_swsp", "imm", (9, 4, 2), (7, 2, 6), align=4),
     _f("c_uimm_sdsp", "imm", (10, 3, 3), (7, 3, 6), align=8),
     _f("c_imm_j", "imm", (3, 3, 1), (11, 1, 4), (2, 1, 5), (7, 1, 6), (6, 1, 7), (9, 2, 8),
-       (8, 1, 10), (12, 1, 11), signed=True, align=2),
+       (8, 1, 10), (12, 1, 11), signed=True, align=2, pcrel=True),
     _f("c_imm_b", "imm", (3, 2, 1), (10, 2, 3), (2, 1, 5), (5, 2, 6), (12, 1, 8),
-       signed=True, align=2),
+       signed=True, align=2, pcrel=True),
 ]}
