@@ -1,0 +1,39 @@
+"""vmlab.asm: a RISC-V assembler that reads GNU as syntax and writes what GNU as writes.
+
+>>> from vmlab.asm import assemble
+>>> p = assemble("_start: li a0, 7\\n ret")
+>>> p.image.hex(), hex(p.entry)
+('9d458280', '0x80000000')
+
+Modules, in the order the work happens:
+``lexer`` (text -> statements), ``expr`` (expressions), ``macros`` and ``directives``,
+``pseudo`` (``li``, ``la``, ``call`` ...), ``encoder`` and ``compress`` (the instruction table
+-> words), ``layout`` (branch sizes, alignment), ``assembler`` (the two passes), ``elf``.
+"""
+from __future__ import annotations
+
+from vmlab.asm.errors import AsmError, Diagnostic
+from vmlab.asm.program import Program, SectionInfo
+
+__all__ = ["assemble", "Program", "SectionInfo", "AsmError", "Diagnostic"]
+
+
+def assemble(source: str, base: int = 0x80000000, *, march: str = "rv64imac",
+             filename: str = "<input>") -> Program:
+    """Assemble GNU-syntax ``source`` into a program linked at ``base``.
+
+    Raises :class:`AsmError` listing every problem found (file, line, column, text, why).
+    """
+    from vmlab.asm.assembler import Assembler
+    from vmlab.asm.build import build_program
+
+    march = march.lower()
+    if not march.startswith("rv64"):
+        raise ValueError(f"march {march!r}: only rv64 is supported")
+    asm = Assembler(march, filename)
+    asm.run(source)
+    asm.layout(base)
+    asm.emit()   # even after errors: undefined symbols and ranges are reported too
+    if asm.diagnostics:
+        raise AsmError(asm.diagnostics)
+    return build_program(asm, base, filename)

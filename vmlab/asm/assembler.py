@@ -1,0 +1,496 @@
+"""The assembler's driver: statements -> items (pass one) -> layout -> bytes (pass two).
+
+Pass one reads statements in order, expanding macros and conditionals, defining labels and
+turning every instruction and data directive into an item of its section.  Whatever is
+already known (most instructions) is encoded at once; what needs an address waits.
+Layout then fixes the size of every branch and padding, and places the sections.  Pass two
+evaluates the remaining expressions with the final addresses and writes the bytes.
+"""
+from __future__ import annotations
+
+from vmlab.asm import expr
+from vmlab.asm.compress import compress
+from vmlab.asm.encoder import (PC_RELATIVE, check_field, constraint_violation, encode,
+                               read_operands)
+from vmlab.asm.errors import Diagnostic, StmtError, closest
+from vmlab.asm.lexer import Stmt, split_operands, split_statements
+from vmlab.asm import pseudo
+from vmlab.asm.layout import padding_bytes, relax
+from vmlab.asm.sections import ALIGN, BRANCH, BYTES, DATA, INSN, Item, Section, default_flags
+from vmlab.isa import BY_MNEMONIC
+
+_INVERT = {"beq": "bne", "bne": "beq", "blt": "bge", "bge": "blt", "bltu": "bgeu", "bgeu": "bltu"}
+_BRANCHES = frozenset(_INVERT) | {"jal"}
+_NUMERIC = frozenset("0123456789")
+
+
+class Symbol:
+    """A label (``section`` + item ``index``) or an assigned value (``value`` or ``tree``)."""
+
+    __slots__ = ("name", "section", "index", "value", "tree", "binding", "type", "size", "stmt")
+
+    def __init__(self, name, section=None, index=0, value=None, tree=None, stmt=None):
+        self.name, self.section, self.index = name, section, index
+        self.value, self.tree, self.stmt = value, tree, stmt
+        self.binding, self.type, self.size = "local", None, None
+
+    @property
+    def is_label(self) -> bool:
+        return self.section is not None
+
+
+class Assembler:
+    """One assembly run.  Use :func:`vmlab.asm.assemble`; this class holds its state."""
+
+    def __init__(self, march: str = "rv64imac", filename: str = "<input>"):
+        self.filename = filename
+        self.has_c = "c" in march.lower().split("_")[0][4:]
+        self.rvc = self.has_c
+        self.option_stack: list[bool] = []
+        self.sections: dict[str, Section] = {}
+        self.order: list[Section] = []
+        self.section_stack: list[tuple[Section, Section | None]] = []
+        self.previous: Section | None = None
+        self.current = self.section(".text")
+        self.symbols: dict[str, Symbol] = {}
+        self.local_count: dict[str, int] = {}
+        self.macros: dict = {}
+        self.conds: list[list[bool]] = []     # [active, taken-a-branch, parent-active]
+        self.diagnostics: list[Diagnostic] = []
+        self.hidden = 0
+        self.macro_serial = 0
+        self.parse_cache: dict = {}
+        self.pcrel_hi_at: dict[int, tuple] = {}
+        self.stopped = False
+
+    # --- sections -----------------------------------------------------------------------
+    def section(self, name: str, flags: str | None = None, nobits: bool | None = None) -> Section:
+        sec = self.sections.get(name)
+        if sec is None:
+            dflags, dnobits = default_flags(name)
+            sec = Section(name, dflags if flags is None else flags, dnobits if nobits is None else nobits)
+            self.sections[name] = sec
+            self.order.append(sec)
+        return sec
+
+    def switch(self, sec: Section) -> None:
+        if sec is not self.current:
+            self.previous, self.current = self.current, sec
+
+    # --- diagnostics ----------------------------------------------------------------------
+    def error(self, st: Stmt, exc: StmtError) -> None:
+        text = exc.text or ""
+        col = st.col
+        if text:
+            found = st.src.find(text, max(st.col - 1, 0))
+            if found < 0:
+                found = st.src.find(text)
+            if found >= 0:
+                col = found + 1
+        else:
+            text = st.src.strip()
+        msg = exc.message + (f" (in macro '{st.origin}')" if st.origin else "")
+        self.diagnostics.append(Diagnostic(st.file, st.line, col, text, msg))
+
+    # --- expressions ------------------------------------------------------------------------
+    def local_name(self, ref: str) -> str:
+        """``1b`` -> the latest ``1:`` so far; ``1f`` -> the next one to be defined."""
+        n, direction = ref[:-1], ref[-1]
+        count = self.local_count.get(n, 0)
+        if direction == "b":
+            if count == 0:
+                raise StmtError(f"no local label {n}: before this line", ref)
+            return f"{n}\x02{count}"
+        return f"{n}\x02{count + 1}"
+
+    def parse(self, text: str):
+        """Expression tree for ``text`` (cached unless it names ``1b``/``1f``)."""
+        tree = self.parse_cache.get(text)
+        if tree is None:
+            tree = expr.parse(text, self.local_name)
+            if not any(c in _NUMERIC for c in text) or not expr.has_local_ref(text):
+                self.parse_cache[text] = tree
+        return tree
+
+    def resolve_now(self, name: str) -> int:
+        """Symbol values known during pass one: assigned constants only."""
+        sym = self.symbols.get(name)
+        if sym is None or sym.is_label:
+            raise expr.Unresolved(name)
+        if sym.value is not None:
+            return sym.value
+        return expr.evaluate(sym.tree, self.resolve_now, self.reloc_now)
+
+    def reloc_now(self, op: str, tree) -> int:
+        if op in ("pcrel_hi", "pcrel_lo"):
+            raise expr.Unresolved("%" + op)
+        return reloc_value(op, expr.evaluate(tree, self.resolve_now, self.reloc_now))
+
+    def const(self, text: str) -> int:
+        """Evaluate ``text`` now; it must not depend on addresses."""
+        tree = self.parse(text)
+        try:
+            return expr.evaluate(tree, self.resolve_now, self.reloc_now)
+        except expr.Unresolved as u:
+            raise StmtError(f"'{u.name}' must be a constant defined before this line", text) from None
+
+    def try_const(self, tree):
+        """``tree``'s value if it is known now, else the tree itself."""
+        if tree[0] == "n":
+            return tree[1]
+        try:
+            return expr.evaluate(tree, self.resolve_now, self.reloc_now)
+        except expr.Unresolved:
+            return tree
+
+    # --- symbols ----------------------------------------------------------------------------
+    def new_hidden(self) -> str:
+        self.hidden += 1
+        return f".L$vm{self.hidden}"
+
+    def define_label(self, name: str, st: Stmt) -> None:
+        if name[0] in _NUMERIC:
+            count = self.local_count.get(name, 0) + 1
+            self.local_count[name] = count
+            name = f"{name}\x02{count}"
+        sym = self.symbols.get(name)
+        if sym is not None and (sym.is_label or sym.value is not None or sym.tree is not None):
+            raise StmtError(f"symbol '{name}' is already defined", name)
+        if sym is None:
+            sym = self.symbols[name] = Symbol(name)
+        sym.section, sym.index, sym.stmt = self.current, len(self.current.items), st
+
+    def assign(self, name: str, text: str, st: Stmt, once: bool = False) -> None:
+        """``.set``/``.equ``: constants are stored as values, the rest as trees for later."""
+        old = self.symbols.get(name)
+        if old is not None and (old.is_label or (once and (old.value is not None or old.tree is not None))):
+            raise StmtError(f"symbol '{name}' is already defined", name)
+        tree = self.parse(text)
+        if "." in expr.symbols_in(tree):
+            here = self.new_hidden()
+            self.define_label(here, st)
+            tree = _replace_dot(tree, here)
+        value = self.try_const(tree)
+        sym = old or Symbol(name)
+        self.symbols[name] = sym
+        sym.stmt = st
+        if isinstance(value, int):
+            sym.value, sym.tree = value, None
+        else:
+            sym.value, sym.tree = None, tree
+
+    def symbol(self, name: str) -> Symbol:
+        sym = self.symbols.get(name)
+        if sym is None:
+            sym = self.symbols[name] = Symbol(name)
+        return sym
+
+    # --- pass one ---------------------------------------------------------------------------
+    def run(self, source: str) -> None:
+        from vmlab.asm.directives import DIRECTIVES, CONDITIONALS
+        from vmlab.asm import macros
+        self._directives, self._conditionals, self._macros = DIRECTIVES, CONDITIONALS, macros
+        stack = [iter(split_statements(source, self.filename))]
+        while stack and not self.stopped:
+            st = next(stack[-1], None)
+            if st is None:
+                stack.pop()
+                continue
+            try:
+                self.statement(st, stack)
+            except StmtError as exc:
+                self.error(st, exc)
+        if self.conds:
+            self.diagnostics.append(Diagnostic(self.filename, 0, 0, "", "missing .endif at end of file"))
+
+    def statement(self, st: Stmt, stack: list) -> None:
+        op = st.op
+        if self.conds and not self.conds[-1][0]:
+            if op in self._conditionals:
+                self._conditionals[op](self, st)
+            return
+        for name in st.labels:
+            self.define_label(name, st)
+        if not op:
+            if st.args:
+                raise StmtError("cannot understand this statement", st.args)
+            return
+        if op in self.macros:
+            if len(stack) > 200:
+                raise StmtError("macros nested too deeply (a macro calling itself?)", op)
+            stack.append(iter(self._macros.expand(self, self.macros[op], st)))
+            return
+        if op[0] == ".":
+            handler = self._directives.get(op)
+            if handler is None:
+                if op in self._conditionals:
+                    return self._conditionals[op](self, st)
+                near = closest(op, list(self._directives) + list(self._conditionals))
+                hint = f" (did you mean '{near}'?)" if near else ""
+                raise StmtError(f"unknown directive '{op}'{hint}", op)
+            body = handler(self, st, stack)
+            if body:
+                stack.append(iter(body))
+            return
+        self.instruction(st, op, split_operands(st.args))
+
+    def instruction(self, st: Stmt, mnemonic: str, ops: list[str]) -> None:
+        """One instruction or pseudo-instruction, as written by the user."""
+        if mnemonic in pseudo.MULTI:
+            def const(text):
+                return self.const(text)
+            steps = pseudo.expand_multi(mnemonic, ops, self.new_hidden(), const)
+            return self.steps(st, steps)
+        if mnemonic in pseudo.LOADS or mnemonic in pseudo.STORES:
+            last = ops[-1].strip() if ops else ""
+            if not last.endswith(")") and len(ops) in (2, 3):
+                steps = pseudo.symbol_access(mnemonic, ops, self.new_hidden())
+                if steps is not None:
+                    return self.steps(st, steps)
+        if mnemonic == "unimp" and not ops:
+            return self.real(st, "c.unimp" if self.rvc else "csrrw", [] if self.rvc else ["zero", "cycle", "zero"])
+        real = pseudo.alias(mnemonic, ops)
+        if real is not None:
+            mnemonic, ops = real
+        self.real(st, mnemonic, ops)
+
+    def steps(self, st: Stmt, steps) -> None:
+        for mn, ops in steps:
+            if mn == "label":
+                self.define_label(ops, st)
+            else:
+                self.real(st, mn, ops)
+
+    def real(self, st: Stmt, mnemonic: str, ops: list[str]) -> None:
+        """A table instruction: encode it now if every operand is known, else keep an item."""
+        row = BY_MNEMONIC.get(mnemonic)
+        if row is None:
+            known = list(BY_MNEMONIC) + list(pseudo.NAMES) + list(self.macros)
+            near = closest(mnemonic, known)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            raise StmtError(f"unknown instruction '{mnemonic}'{hint}", mnemonic)
+        if row.size == 2 and not self.has_c:
+            raise StmtError(f"'{mnemonic}' needs the C extension (-march has no 'c')", mnemonic)
+        if row.ext not in ("I", "M", "A", "C", "Zicsr", "Zifencei", "Priv"):
+            raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
+        values = read_operands(mnemonic, ops, self.parse)
+        for k, v in values.items():
+            if type(v) is tuple:
+                values[k] = self.try_const(v)
+        sec = self.current
+        if mnemonic in _BRANCHES:
+            return self.branch(st, mnemonic, values)
+        pcrel = [k for k in values if k in PC_RELATIVE]
+        if all(type(v) is int for v in values.values()) and not pcrel:
+            if self.rvc and row.size == 4:
+                word = compress(mnemonic, values)
+                if word is not None:
+                    sec.add(Item(BYTES, 2, st, word.to_bytes(2, "little")))
+                    return
+            word = self.checked_encode(row, values, ops)
+            sec.add(Item(BYTES, row.size, st, word.to_bytes(row.size, "little")))
+            return
+        if mnemonic == "auipc" and type(values.get("imm_u")) is tuple and values["imm_u"][0] == "r" \
+                and values["imm_u"][1] == "pcrel_hi":
+            pass  # recorded in pass two by address
+        sec.add(Item(INSN, row.size, st, row, values, ops))
+
+    def checked_encode(self, row, values: dict, ops: list[str]) -> int:
+        """Encode with range checks that name the operand and the allowed range."""
+        texts = dict(zip(_operand_fields(row), ops))
+        for name, value in values.items():
+            check_field(name, value, texts.get(name, ""))
+        bad = constraint_violation(row, values)
+        if bad:
+            field = bad.partition("!=")[0]
+            raise StmtError(f"'{row.mnemonic}' cannot use {'x0' if bad.endswith('=0') else 'sp'} "
+                            f"here ({bad.replace('c_', '')})", texts.get(field, ""))
+        return encode(row, values)
+
+    def branch(self, st: Stmt, mnemonic: str, values: dict) -> None:
+        """A branch or jump: its size is chosen at layout from the distance to its target."""
+        target = values.pop("imm_b" if mnemonic != "jal" else "imm_j")
+        if type(target) is int:
+            target = ("n", target)
+        if mnemonic == "jal":
+            small = self.rvc and values["rd"] == 0
+        else:
+            small = self.rvc and mnemonic in ("beq", "bne") and values["rs2"] == 0 and 8 <= values["rs1"] <= 15
+        self.current.add(Item(BRANCH, 2 if small else 4, st, mnemonic, values, target, small))
+
+    # --- layout -----------------------------------------------------------------------------
+    def layout(self, base: int) -> None:
+        for sec in self.order:
+            if sec.align > 1:
+                sec.items.append(Item(ALIGN, 0, None, sec.align, None, None))
+            self._relax_section = sec
+            relax(sec, self.branch_target_offset)
+        used = [s for s in self.order if s.items or s.name == ".text"]
+        start = self.symbols.get("_start")
+        first = start.section if start is not None and start.is_label else None
+        rank = {id(s): i for i, s in enumerate(used)}
+
+        def key(s):
+            cls = 0 if s is first else (1 if s.code else 2 if "w" not in s.flags and not s.nobits
+                                        else 3 if not s.nobits else 4)
+            return cls, rank[id(s)]
+        addr = base
+        self.placed = sorted(used, key=key)
+        for s in self.placed:
+            addr = -(-addr // max(s.align, 1)) * max(s.align, 1)
+            s.addr = addr
+            addr += s.size
+
+    def branch_target_offset(self, item: Item, offsets: list[int]):
+        """Offset of a branch's target in the branch's own section, or None (see relax)."""
+        tree = item.c
+        add = 0
+        if tree[0] == "b" and tree[1] in "+-" and tree[3][0] == "n" and tree[2][0] == "s":
+            add = tree[3][1] if tree[1] == "+" else -tree[3][1]
+            tree = tree[2]
+        if tree[0] != "s":
+            return None
+        sym = self.symbols.get(tree[1])
+        if sym is None or not sym.is_label or sym.binding == "weak" or sym.section is not self._relax_section:
+            return None
+        return offsets[sym.index] + add
+
+    # --- pass two ---------------------------------------------------------------------------
+    def address(self, sym: Symbol) -> int:
+        return sym.section.addr + sym.section.offsets[sym.index]
+
+    def resolve_final(self, name: str, depth: int = 0) -> int:
+        if name == ".":
+            return self.pc
+        sym = self.symbols.get(name)
+        if sym is None:
+            raise expr.Unresolved(name)
+        if sym.is_label:
+            return self.address(sym)
+        if sym.value is not None:
+            return sym.value
+        if sym.tree is None:
+            raise expr.Unresolved(name)
+        if depth > 100:
+            raise StmtError(f"symbol '{name}' is defined in terms of itself", name)
+        return expr.evaluate(sym.tree, lambda n: self.resolve_final(n, depth + 1), self.reloc_final)
+
+    def reloc_final(self, op: str, tree) -> int:
+        if op == "pcrel_lo":
+            label = expr.evaluate(tree, self.resolve_final, self.reloc_final)
+            hi = self.pcrel_hi_at.get(label)
+            if hi is None:
+                raise StmtError("%pcrel_lo needs a label on an auipc with %pcrel_hi", "%pcrel_lo")
+            target_tree, at = hi
+            saved, self.pc = self.pc, at
+            try:
+                offset = expr.evaluate(target_tree, self.resolve_final, self.reloc_final) - at
+            finally:
+                self.pc = saved
+            return reloc_value("lo", offset)
+        value = expr.evaluate(tree, self.resolve_final, self.reloc_final)
+        if op == "pcrel_hi":
+            return reloc_value("hi", value - self.pc)
+        return reloc_value(op, value)
+
+    def value(self, tree) -> int:
+        try:
+            return expr.evaluate(tree, self.resolve_final, self.reloc_final)
+        except expr.Unresolved as u:
+            raise StmtError(f"undefined symbol '{u.name}'", u.name) from None
+
+    def emit(self) -> None:
+        """Pass two: every section's bytes, now that every address is known."""
+        self.line_map: dict[int, int] = {}
+        for sec in self.placed:
+            for item, off in zip(sec.items, sec.offsets):
+                if item.kind == INSN and item.a.mnemonic == "auipc":
+                    imm = item.b.get("imm_u")
+                    if type(imm) is tuple and imm[0] == "r" and imm[1] == "pcrel_hi":
+                        self.pcrel_hi_at[sec.addr + off] = (imm[2], sec.addr + off)
+        for sec in self.placed:
+            self._relax_section = sec
+            out = []
+            for item, off in zip(sec.items, sec.offsets):
+                self.pc = sec.addr + off
+                try:
+                    out.append(self.item_bytes(sec, item))
+                except StmtError as exc:
+                    self.error(item.stmt, exc)
+                    out.append(bytes(item.size))
+                if item.stmt is not None and item.size and item.kind != ALIGN:
+                    self.line_map.setdefault(self.pc, item.stmt.line)
+            sec.data = b"" if sec.nobits else b"".join(out)
+
+    def item_bytes(self, sec: Section, item: Item) -> bytes:
+        kind = item.kind
+        if kind == BYTES:
+            return item.a
+        if kind == ALIGN:
+            return padding_bytes(item.size, sec.code, item.b, self.has_c)
+        if kind == DATA:
+            out, pc = [], self.pc
+            for width, tree in item.a:
+                v = self.value(tree)
+                out.append((v & ((1 << (8 * width)) - 1)).to_bytes(width, "little"))
+                self.pc += width
+            self.pc = pc
+            return b"".join(out)
+        if kind == INSN:
+            row, values = item.a, dict(item.b)
+            for k, v in values.items():
+                if type(v) is tuple:
+                    values[k] = self.value(v) - (self.pc if k in PC_RELATIVE else 0)
+            return self.checked_encode(row, values, item.c).to_bytes(row.size, "little")
+        return self.branch_bytes(item)
+
+    def branch_bytes(self, item: Item) -> bytes:
+        target = self.value(item.c)
+        offset = target - self.pc
+        if offset % 2:
+            raise StmtError(f"misaligned branch target {target:#x}: instructions start at even addresses",
+                            _target_text(item))
+        mn, values = item.a, dict(item.b)
+        if item.size == 2:
+            if mn == "jal":
+                word = encode(BY_MNEMONIC["c.j"], {"c_imm_j": offset})
+            else:
+                word = encode(BY_MNEMONIC["c." + mn + "z"], {"c_rs1_p": values["rs1"], "c_imm_b": offset})
+            return word.to_bytes(2, "little")
+        if item.size == 4:
+            field = "imm_j" if mn == "jal" else "imm_b"
+            check_field(field, offset, _target_text(item))
+            return encode(BY_MNEMONIC[mn], dict(values, **{field: offset})).to_bytes(4, "little")
+        check_field("imm_j", offset - 4, _target_text(item))
+        skip = encode(BY_MNEMONIC[_INVERT[mn]], dict(values, imm_b=8))
+        jump = encode(BY_MNEMONIC["jal"], {"rd": 0, "imm_j": offset - 4})
+        return skip.to_bytes(4, "little") + jump.to_bytes(4, "little")
+
+
+def reloc_value(op: str, value: int) -> int:
+    """``%hi``: upper 20 bits, rounded so that adding the signed ``%lo`` gives ``value``."""
+    if op == "hi":
+        return ((value + 0x800) >> 12) & 0xFFFFF
+    if op == "lo":
+        return ((value & 0xFFF) ^ 0x800) - 0x800
+    raise StmtError(f"%{op} is not allowed here")
+
+
+def _operand_fields(row) -> list[str]:
+    out = []
+    for tok in row.syntax:
+        out.append(tok.split("(")[0] if "(" in tok and not tok.startswith("(") else tok.strip("()"))
+    return out
+
+
+def _target_text(item: Item) -> str:
+    ops = split_operands(item.stmt.args) if item.stmt is not None else []
+    return ops[-1] if ops else ""
+
+
+def _replace_dot(tree, name: str):
+    if tree[0] == "s":
+        return ("s", name) if tree[1] == "." else tree
+    if tree[0] == "n":
+        return tree
+    return tree[:2] + tuple(_replace_dot(t, name) for t in tree[2:])

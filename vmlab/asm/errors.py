@@ -1,0 +1,52 @@
+"""Diagnostics: assembly errors that say where, what and why.
+
+An assembler that stops at the first mistake makes a student fix one line per run, so the
+assembler collects every error it can find in a file (one per statement) and raises them
+together in a single :class:`AsmError` at the end.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in the source: where it is, the offending text, and why it is wrong."""
+
+    file: str
+    line: int
+    column: int
+    text: str
+    message: str
+
+    def __str__(self) -> str:
+        quoted = f": '{self.text}'" if self.text else ""
+        return f"{self.file}:{self.line}:{self.column}: error: {self.message}{quoted}"
+
+
+class AsmError(Exception):
+    """Raised by :func:`vmlab.asm.assemble` with every diagnostic found in the source."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class StmtError(Exception):
+    """A problem inside one statement; the driver turns it into a :class:`Diagnostic`.
+
+    ``text`` is the offending part of the statement (an operand, a symbol); the driver
+    finds its column in the line so the message can point at it.
+    """
+
+    def __init__(self, message: str, text: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.text = text
+
+
+def closest(word: str, known) -> str | None:
+    """The known name most like ``word`` (for "did you mean ...?"), or None."""
+    hits = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return hits[0] if hits else None

@@ -1,0 +1,245 @@
+"""Expressions: GNU as syntax and semantics over 64-bit integers.
+
+GNU as groups binary operators into fewer precedence levels than C does, and students meet
+this when ``1 + 1 & 2`` gives 1, not 2.  From loosest to tightest (measured against
+``riscv64-unknown-elf-as``):
+
+====  ==================================  ===================================
+ 1    ``||``                              logical or (result 0 or 1)
+ 2    ``&&``                              logical and
+ 3    ``== != <> < <= > >=``              comparisons (true is -1, as in GNU as)
+ 4    ``+ -``
+ 5    ``| & ^ !``                         ``a ! b`` is ``a | ~b`` (or-not)
+ 6    ``* / % << >>``                     ``>>`` is a logical shift of 64 bits
+====  ==================================  ===================================
+
+Operators of one level associate to the left.  Unary ``- ~ !`` and ``+`` bind tightest.
+Relocation operators ``%hi(e) %lo(e) %pcrel_hi(e) %pcrel_lo(label)`` read like functions.
+
+An expression is parsed once into a small tree of tuples and evaluated later, because a
+label's address is only known after layout.  Trees:
+``("n", value)``, ``("s", name)``, ``("u", op, a)``, ``("b", op, a, b)``, ``("r", reloc, a)``.
+"""
+from __future__ import annotations
+
+import re
+
+from vmlab.asm.errors import StmtError
+
+MASK64 = (1 << 64) - 1
+
+_TOKEN = re.compile(r"""
+    \s*(?:
+      (?P<num>0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)(?P<local>[bfBF])?(?![\w.$])
+    | (?P<sym>[A-Za-z_.$][\w.$]*)
+    | %(?P<rel>hi|lo|pcrel_hi|pcrel_lo)\b
+    | '(?P<chr>\\.|.)'?
+    | (?P<op><<|>>|\|\||&&|==|!=|<>|<=|>=|[-+*/%&|^!~<>()])
+    )""", re.X)
+
+#: binary operator -> precedence level (higher binds tighter)
+_LEVEL = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<>": 3, "<": 3, "<=": 3, ">": 3, ">=": 3,
+          "+": 4, "-": 4, "|": 5, "&": 5, "^": 5, "!": 5,
+          "*": 6, "/": 6, "%": 6, "<<": 6, ">>": 6}
+
+_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, "'": 39, '"': 34, "b": 8, "f": 12}
+
+
+class Unresolved(Exception):
+    """Evaluation needs a symbol whose value is not known (yet)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def _tokens(text: str) -> list[tuple[str, object]]:
+    """Split ``text`` into (kind, value) tokens; kinds: num, local, sym, rel, op."""
+    out = []
+    pos, end = 0, len(text)
+    while pos < end:
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            rest = text[pos:].strip()
+            if not rest:
+                break
+            raise StmtError(f"cannot parse expression near '{rest[:1]}'", text.strip())
+        pos = m.end()
+        if m["num"] is not None:
+            digits = m["num"]
+            if m["local"]:
+                out.append(("local", digits + m["local"].lower()))
+                continue
+            if digits[:2] in ("0x", "0X", "0b", "0B"):
+                value = int(digits, 0)
+            elif len(digits) > 1 and digits[0] == "0":
+                try:
+                    value = int(digits, 8)   # GNU as reads a leading 0 as octal
+                except ValueError:
+                    raise StmtError("bad octal number", digits) from None
+            else:
+                value = int(digits)
+            out.append(("num", value))
+        elif m["sym"] is not None:
+            out.append(("sym", m["sym"]))
+        elif m["rel"] is not None:
+            out.append(("rel", m["rel"]))
+        elif m["chr"] is not None:
+            c = m["chr"]
+            out.append(("num", _ESCAPES.get(c[1], ord(c[1])) if c[0] == "\\" and len(c) > 1 else ord(c)))
+        else:
+            out.append(("op", m["op"]))
+    return out
+
+
+class _Parser:
+    """Precedence climbing over the token list; ``local`` maps ``1b``/``1f`` to names."""
+
+    def __init__(self, text, tokens, local):
+        self.text, self.toks, self.i, self.local = text, tokens, 0, local
+
+    def peek(self):
+        return self.toks[self.i] if self.i < len(self.toks) else (None, None)
+
+    def take(self):
+        tok = self.peek()
+        self.i += 1
+        return tok
+
+    def expect(self, op):
+        kind, value = self.take()
+        if kind != "op" or value != op:
+            raise StmtError(f"expected '{op}' in expression", self.text.strip())
+
+    def binary(self, level):
+        left = self.unary()
+        while True:
+            kind, op = self.peek()
+            if kind != "op" or _LEVEL.get(op, 0) < level:
+                return left
+            self.i += 1
+            right = self.binary(_LEVEL[op] + 1)
+            left = ("b", op, left, right)
+
+    def unary(self):
+        kind, value = self.take()
+        if kind == "num":
+            return ("n", value)
+        if kind == "sym":
+            return ("s", value)
+        if kind == "local":
+            return ("s", self.local(value) if self.local else value)
+        if kind == "rel":
+            self.expect("(")
+            inner = self.binary(1)
+            self.expect(")")
+            return ("r", value, inner)
+        if kind == "op":
+            if value == "(":
+                inner = self.binary(1)
+                self.expect(")")
+                return inner
+            if value in "-~!+":
+                operand = self.unary()
+                if operand[0] == "n":
+                    return ("n", apply_unary(value, operand[1]))
+                return ("u", value, operand)
+        raise StmtError("missing or bad operand in expression", self.text.strip())
+
+
+def parse(text: str, local=None):
+    """Parse ``text`` into an expression tree; ``local("1b")`` names numeric local labels."""
+    p = _Parser(text, _tokens(text), local)
+    if not p.toks:
+        raise StmtError("missing expression", text)
+    tree = p.binary(1)
+    if p.i != len(p.toks):
+        raise StmtError("junk at end of expression", text.strip())
+    return tree
+
+
+def has_local_ref(text: str) -> bool:
+    """True if ``text`` may mention ``1b``/``1f`` (such trees cannot be cached)."""
+    return any(k == "local" for k, _ in _tokens(text))
+
+
+def signed64(v: int) -> int:
+    v &= MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
+def apply_unary(op: str, a: int) -> int:
+    if op == "-":
+        return signed64(-a)
+    if op == "~":
+        return signed64(~a)
+    if op == "!":
+        return int(a == 0)
+    return a
+
+
+def apply_binary(op: str, a: int, b: int) -> int:
+    """One GNU as binary operation on signed 64-bit values."""
+    if op == "+":
+        return signed64(a + b)
+    if op == "-":
+        return signed64(a - b)
+    if op == "*":
+        return signed64(a * b)
+    if op in ("/", "%"):
+        if b == 0:
+            raise StmtError("division by zero")
+        q = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)   # C truncates toward zero
+        return signed64(q if op == "/" else a - q * b)
+    if op == "<<":
+        return signed64(a << b) if 0 <= b < 64 else 0
+    if op == ">>":
+        return signed64((a & MASK64) >> b) if 0 <= b < 64 else 0
+    if op == "&":
+        return a & b
+    if op == "|":
+        return a | b
+    if op == "^":
+        return a ^ b
+    if op == "!":
+        return signed64(a | ~b)
+    if op == "&&":
+        return int(bool(a) and bool(b))
+    if op == "||":
+        return int(bool(a) or bool(b))
+    truth = {"==": a == b, "!=": a != b, "<>": a != b, "<": a < b, "<=": a <= b,
+             ">": a > b, ">=": a >= b}[op]
+    return -1 if truth else 0
+
+
+def evaluate(tree, resolve, reloc=None) -> int:
+    """Value of ``tree``; ``resolve(name)`` gives symbols, ``reloc(op, tree)`` handles %hi...
+
+    ``resolve`` raises :class:`Unresolved` for symbols not known yet.
+    """
+    kind = tree[0]
+    if kind == "n":
+        return tree[1]
+    if kind == "s":
+        return resolve(tree[1])
+    if kind == "b":
+        return apply_binary(tree[1], evaluate(tree[2], resolve, reloc), evaluate(tree[3], resolve, reloc))
+    if kind == "u":
+        return apply_unary(tree[1], evaluate(tree[2], resolve, reloc))
+    if reloc is None:
+        raise StmtError(f"%{tree[1]} is only allowed in instruction operands")
+    return reloc(tree[1], tree[2])
+
+
+def symbols_in(tree) -> list[str]:
+    """Names of all symbols a tree mentions (for "undefined symbol" messages)."""
+    if tree[0] == "s":
+        return [tree[1]]
+    if tree[0] == "n":
+        return []
+    return [n for sub in tree[2:] for n in symbols_in(sub)]
+
+
+def reloc_of(tree):
+    """The relocation operator at the top of ``tree`` (``"hi"``, ...), or None."""
+    return tree[1] if tree[0] == "r" else None

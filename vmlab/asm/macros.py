@@ -1,0 +1,140 @@
+"""Macros and repetition: ``.macro``/``.endm``, ``.rept``/``.endr``, ``.irp``/``.irpc``.
+
+A block's body is kept as statements.  Expanding a macro substitutes ``\\arg`` with the
+argument text (``\\()`` glues text, ``\\@`` counts expansions so each can have unique
+labels), and the result is lexed again -- so a macro can build any statement, including
+labels and directives, just as in GNU as.
+"""
+from __future__ import annotations
+
+import re
+
+from vmlab.asm.errors import StmtError
+from vmlab.asm.lexer import parse_statement, split_operands
+
+_ESCAPE = re.compile(r"\\(\(\)|@|[A-Za-z_.$][\w.$]*)")
+_OPENERS = {".macro": ".endm", ".rept": ".endr", ".irp": ".endr", ".irpc": ".endr"}
+
+
+def stmt_text(st) -> str:
+    """A statement written back as text (labels, op, operands) for substitution."""
+    labels = "".join(f"{name}: " for name in st.labels)
+    return f"{labels}{st.op} {st.args}" if st.op else f"{labels}{st.args}"
+
+
+def collect(start, it, end: str) -> list:
+    """Statements up to the ``end`` that closes ``start`` (nested blocks included)."""
+    body, depth = [], 1
+    for st in it:
+        if st.op in _OPENERS:
+            depth += 1
+        elif st.op in (".endm", ".endr"):
+            depth -= 1
+            if depth == 0:
+                if st.op != end:
+                    raise StmtError(f"'{st.op}' closes a block opened with '{start.op}'", st.op)
+                return body
+        body.append(st)
+    raise StmtError(f"'{start.op}' without '{end}'", start.op)
+
+
+class Macro:
+    """A macro definition: parameter names with defaults, and the body statements."""
+
+    def __init__(self, name, params, body):
+        self.name, self.params, self.body = name, params, body
+
+
+def _split_args(text: str) -> list[str]:
+    """Macro arguments are separated by commas, or by blanks when there is no comma."""
+    text = text.strip()
+    if not text:
+        return []
+    if "," in text:
+        return split_operands(text)
+    return text.split()
+
+
+def define(asm, st, it) -> None:
+    """``.macro name a, b=1, c:req, d:vararg`` (commas or blanks between parameters)."""
+    text = re.sub(r"\s*=\s*", "=", st.args.strip())
+    parts = text.replace(",", " ").split()
+    if not parts:
+        raise StmtError(".macro needs a name", st.args)
+    params = []
+    for p in parts[1:]:
+        pname, _, default = p.partition("=")
+        pname, _, qual = pname.partition(":")
+        params.append((pname, default, qual))
+    body = collect(st, it, ".endm")
+    asm.macros[parts[0].lower()] = Macro(parts[0].lower(), params, body)
+
+
+def _bind(macro, st) -> dict[str, str]:
+    args = _split_args(st.args)
+    values, positional = {}, []
+    for a in args:
+        key, eq, val = a.partition("=")
+        if eq and key.strip() in {p[0] for p in macro.params}:
+            values[key.strip()] = val.strip()
+        else:
+            positional.append(a)
+    for i, (pname, default, qual) in enumerate(macro.params):
+        if pname in values:
+            continue
+        if qual == "vararg":
+            values[pname] = ", ".join(positional[i:])
+            positional = positional[:i]
+            continue
+        if i < len(positional):
+            values[pname] = positional[i]
+        elif qual == "req":
+            raise StmtError(f"macro '{macro.name}' needs a value for '{pname}'", st.op)
+        else:
+            values[pname] = default
+    if len(positional) > len(macro.params):
+        raise StmtError(f"macro '{macro.name}' takes {len(macro.params)} argument(s), got {len(positional)}",
+                        st.args)
+    return values
+
+
+def substitute(body, values: dict[str, str], serial: int, st, origin: str) -> list:
+    """Body statements with ``\\name`` replaced, lexed again at the invoking line."""
+    def repl(m):
+        key = m.group(1)
+        if key == "()":
+            return ""
+        if key == "@":
+            return str(serial)
+        return values.get(key, m.group(0))
+
+    out = []
+    for b in body:
+        text = _ESCAPE.sub(repl, stmt_text(b))
+        for piece in text.split(";"):
+            new = parse_statement(piece, 0, piece, st.file, st.line, origin)
+            if new is not None:
+                out.append(new)
+    return out
+
+
+def expand(asm, macro, st) -> list:
+    asm.macro_serial += 1
+    return substitute(macro.body, _bind(macro, st), asm.macro_serial - 1, st, macro.name)
+
+
+def irp(asm, st, it) -> list:
+    """``.irp name, a, b`` repeats the body once per value; ``.irpc name, abc`` per character."""
+    name, _, rest = st.args.partition(",")
+    name = name.strip()
+    if not name:
+        raise StmtError(f"'{st.op}' needs a parameter name", st.args)
+    body = collect(st, it, ".endr")
+    if st.op == ".irp":
+        values = _split_args(rest) or [""]
+    else:
+        values = list(rest.strip()) or [""]
+    out = []
+    for v in values:
+        out += substitute(body, {name: v}, asm.macro_serial, st, None)
+    return out

@@ -1,0 +1,57 @@
+"""Sections and the items they hold before addresses are known.
+
+Pass one turns statements into *items* in their section: bytes already known, data whose
+value needs a label's address, an instruction, a branch whose size depends on how far its
+target is, or alignment padding.  Layout (``layout.py``) then gives every item an offset,
+and pass two writes the bytes.
+"""
+from __future__ import annotations
+
+# Item kinds
+BYTES, DATA, INSN, BRANCH, ALIGN = range(5)
+
+
+class Item:
+    """One piece of a section.  ``size`` is final except for BRANCH and ALIGN items."""
+
+    __slots__ = ("kind", "size", "stmt", "a", "b", "c", "rvc")
+
+    def __init__(self, kind, size, stmt, a=None, b=None, c=None, rvc=False):
+        self.kind, self.size, self.stmt = kind, size, stmt
+        self.a, self.b, self.c, self.rvc = a, b, c, rvc
+
+
+class Section:
+    """A named section: its flags, items, alignment and (after layout) address."""
+
+    def __init__(self, name: str, flags: str, nobits: bool):
+        self.name, self.flags, self.nobits = name, flags, nobits
+        self.items: list[Item] = []
+        self.offsets: list[int] = []
+        self.align = 1
+        self.size = 0
+        self.addr = 0
+        self.data = b""
+        #: provisional size while pass one runs (for "." in constant expressions)
+        self.pos = 0
+
+    @property
+    def code(self) -> bool:
+        return "x" in self.flags
+
+    def add(self, item: Item) -> None:
+        self.items.append(item)
+        self.pos += item.size
+
+
+def default_flags(name: str) -> tuple[str, bool]:
+    """Flags GNU as gives a section by its name when ``.section`` names none."""
+    if name == ".text" or name.startswith(".text.") or name.startswith(".init") or name.startswith(".fini"):
+        return "ax", False
+    if name in (".bss", ".sbss", ".tbss") or name.startswith((".bss.", ".sbss.", ".tbss.")):
+        return "aw", True
+    if name.startswith((".data", ".sdata", ".tdata")) or name in (".init_array", ".fini_array"):
+        return "aw", False
+    if name.startswith((".rodata", ".srodata")):
+        return "a", False
+    return "", False
