@@ -1,33 +1,39 @@
 # vmlab: the two commands a user needs are `make lab` and `make test`.
-# Both install what they need first (Debian packages from binder/apt.txt, Python
-# packages from pyproject.toml), so they work on a fresh Debian machine with Python.
+# Both install what they need first -- Debian packages from binder/apt.txt (with sudo
+# when not root), Python packages from pyproject.toml into a virtual environment in
+# .venv -- so they work on a fresh Debian machine with Python.
 
 PYTHON ?= python3
-PIP    ?= $(PYTHON) -m pip
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := $(shell grep -v '^\s*\#' binder/apt.txt)
+APT_PACKAGES := $(shell awk '/^[a-z0-9]/ {print $$1}' binder/apt.txt)
 JOBS   ?= 2
 
 .PHONY: lab test deps apt pydeps bench clean
 
 lab: deps
-	$(PYTHON) -m vmlab demo
+	$(PY) -m vmlab demo
 
 test: deps
-	$(PYTHON) -m pytest -n $(JOBS) --dist loadgroup
+	$(PY) -m pytest -n $(JOBS)
 
 deps: apt pydeps
 
-# Skip apt when every package is already installed (no root needed then).
+# Skip apt when every package is already installed (so no root is needed then).
 apt:
-	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then echo "apt packages present"; \
+	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then echo "Debian packages: all present"; \
 	else $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(APT_PACKAGES); fi
 
-pydeps:
-	$(PIP) install -q -e '.[test]'
+# --system-site-packages: reuse what the system (or a Binder image) already has installed.
+$(PY):
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+
+pydeps: $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 
 bench: deps
-	$(PYTHON) -m vmlab bench
+	$(PY) -m vmlab bench
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "disasm": ("vmlab.disasm.cli", "disassemble an ELF or raw binary as objdump -d does"),
     "run": ("vmlab.machine.cli", "run software on the emulated RISC-V virt machine"),
     "bench": ("vmlab.machine.bench", "measure the machine's speed against peers in the same run"),
+    "demo": ("vmlab.demo", "assemble, disassemble and run the default guest"),
 }
 
 
