@@ -1,0 +1,111 @@
+"""Small integer helpers for 64-bit two's-complement arithmetic in int64 (numba-friendly).
+
+Registers are int64 everywhere (see layout.py for why), so unsigned operations are spelled
+out here once: logical shift right, unsigned compare, sign extension, 64x64->128 products.
+"""
+from __future__ import annotations
+
+from numba import njit
+
+INT64_MIN = -(1 << 63)
+MASK32 = 0xFFFFFFFF
+
+
+@njit(cache=True, inline="always")
+def sext(v, bits):
+    """Sign-extend the low ``bits`` bits of ``v``."""
+    m = 1 << (bits - 1)
+    return ((v & ((m << 1) - 1)) ^ m) - m
+
+
+@njit(cache=True, inline="always")
+def sext32(v):
+    return ((v & MASK32) ^ 0x80000000) - 0x80000000
+
+
+@njit(cache=True, inline="always")
+def srl(v, s):
+    """Logical shift right of a 64-bit pattern by 0..63."""
+    if s == 0:
+        return v
+    return (v >> s) & ((1 << (64 - s)) - 1)
+
+
+@njit(cache=True, inline="always")
+def ltu(a, b):
+    """Unsigned a < b: flipping the sign bit maps unsigned order onto signed order."""
+    return (a ^ INT64_MIN) < (b ^ INT64_MIN)
+
+
+@njit(cache=True)
+def mulhu(a, b):
+    """High 64 bits of the unsigned 128-bit product, from four 32x32 partial products."""
+    al, ah = a & MASK32, srl(a, 32)
+    bl, bh = b & MASK32, srl(b, 32)
+    ll = al * bl
+    lh = al * bh
+    hl = ah * bl
+    hh = ah * bh
+    # every partial product is < 2**64 unsigned; carry the middle terms by hand
+    mid = srl(ll, 32) + (lh & MASK32) + (hl & MASK32)
+    return hh + srl(lh, 32) + srl(hl, 32) + srl(mid, 32)
+
+
+@njit(cache=True)
+def mulh(a, b):
+    """High half of signed x signed: the unsigned product corrected for negative operands."""
+    h = mulhu(a, b)
+    if a < 0:
+        h -= b
+    if b < 0:
+        h -= a
+    return h
+
+
+@njit(cache=True)
+def mulhsu(a, b):
+    h = mulhu(a, b)
+    if a < 0:
+        h -= b
+    return h
+
+
+@njit(cache=True)
+def divu(a, b):
+    """Unsigned division of 64-bit patterns (b != 0), by long division when needed."""
+    if a >= 0 and b > 0:
+        return a // b
+    if b < 0:  # divisor >= 2**63: quotient is 0 or 1
+        return 1 if not ltu(a, b) else 0
+    # a >= 2**63, 0 < b < 2**63: divide a/2 then fix up one bit
+    q = (srl(a, 1) // b) << 1
+    r = a - q * b
+    if not ltu(r, b):
+        q += 1
+    return q
+
+
+@njit(cache=True)
+def remu(a, b):
+    return a - divu(a, b) * b
+
+
+@njit(cache=True)
+def div(a, b):
+    """Signed division rounding toward zero, with RISC-V's results for /0 and overflow."""
+    if b == 0:
+        return -1
+    if a == INT64_MIN and b == -1:
+        return a
+    q = divu(-a if a < 0 else a, -b if b < 0 else b)
+    return -q if (a < 0) != (b < 0) else q
+
+
+@njit(cache=True)
+def rem(a, b):
+    if b == 0:
+        return a
+    if a == INT64_MIN and b == -1:
+        return 0
+    r = remu(-a if a < 0 else a, -b if b < 0 else b)
+    return -r if a < 0 else r

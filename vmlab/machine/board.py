@@ -1,0 +1,460 @@
+"""The ``virt`` board as a Python object: what notebooks, tests and the CLI use.
+
+:class:`Machine` owns the state arrays (layout.py), calls the compiled run loop (loop.py) in
+chunks of about 10 ms of work, and does what needs Python between chunks: the virtio block
+device, console input and output, Ctrl-C, breakpoints reported back as :class:`RunResult`.
+"""
+from __future__ import annotations
+
+import io as _io
+import pickle
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vmlab.machine import layout as L
+from vmlab.machine.csr import csr_read, csr_write, reset_csrs
+from vmlab.machine.devices import uart_update
+from vmlab.machine.elf import load_elf_segments
+from vmlab.machine.errors import BusError, MachineError
+from vmlab.machine.loop import run as _run
+from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES, csr_number, reg_number
+from vmlab.machine.rvc import expansion_table
+
+CHUNK = 2_000_000            # instructions per call into compiled code (~10 ms at 200 MIPS)
+DTB_ALIGN = 2 << 20
+KERNEL_ADDR = L.RAM_BASE + 0x20_0000
+
+_REASONS = {L.EXIT_BUDGET: "budget", L.EXIT_BREAKPOINT: "breakpoint", L.EXIT_HALT: "halt",
+            L.EXIT_IDLE: "idle", L.EXIT_RESET: "reset"}
+_RVC = None
+
+
+def _rvc_table() -> np.ndarray:
+    global _RVC
+    if _RVC is None:
+        _RVC = expansion_table()
+    return _RVC
+
+
+@dataclass
+class RunResult:
+    """Why a run stopped: ``reason`` is one of budget, breakpoint, halt, output,
+    interrupted, idle (every hart in wfi, nothing armed) or reset."""
+
+    reason: str
+    instructions: int
+    exit_code: int | None = None
+    pc: int = 0
+
+
+class _PhysMem:
+    """Guest-physical RAM as a device doing DMA sees it (used by the virtio model)."""
+
+    def __init__(self, machine: "Machine"):
+        self.m = machine
+
+    def read(self, paddr: int, n: int) -> bytes:
+        return self.m.read_mem(paddr, n)
+
+    def write(self, paddr: int, data: bytes) -> None:
+        self.m.write_mem(paddr, data)
+
+
+class Hart:
+    """One hart's registers and CSRs, by name."""
+
+    def __init__(self, machine: "Machine", h: int):
+        self.m, self.h = machine, h
+
+    @property
+    def c(self) -> np.ndarray:
+        return self.m.cpu[self.h]
+
+    @property
+    def pc(self) -> int:
+        return int(self.c[L.PC]) & ((1 << 64) - 1)
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.c[L.PC] = _s64(value)
+
+    @property
+    def priv(self) -> int:
+        return int(self.c[L.PRIV])
+
+    @priv.setter
+    def priv(self, value: int) -> None:
+        if value not in (0, 1, 3):
+            raise ValueError("privilege is 0 (U), 1 (S) or 3 (M)")
+        self.c[L.PRIV] = value
+
+    def reg(self, name) -> int:
+        return int(self.c[L.XREG + reg_number(name)]) & ((1 << 64) - 1)
+
+    def set_reg(self, name, value: int) -> None:
+        i = reg_number(name)
+        if i:
+            self.c[L.XREG + i] = _s64(value)
+
+    def csr(self, name) -> int:
+        m = self.m
+        return int(csr_read(self.c, m.dev, m.ctl, self.h, csr_number(name))) & ((1 << 64) - 1)
+
+    def set_csr(self, name, value: int) -> None:
+        """Write a CSR as M-mode software would (WARL rules apply, privilege does not)."""
+        num = csr_number(name)
+        if num in (L.MCYCLE, L.MINSTRET, L.STIMECMP) or num < 0xC00:
+            csr_write(self.c, num, _s64(value))
+        else:
+            raise MachineError(f"CSR {name!r} is read-only")
+
+
+def _s64(v: int) -> int:
+    v = int(v) & ((1 << 64) - 1)
+    return v - (1 << 64) if v >> 63 else v
+
+
+class Machine:
+    """The virt board: RAM at 0x8000_0000, UART, CLINT, PLIC, virtio-blk, sifive_test."""
+
+    def __init__(self, ram_size: int = 128 << 20, harts: int = 1, drive: str | None = None):
+        if not 1 <= harts <= L.MAX_HARTS:
+            raise MachineError(f"harts must be 1..{L.MAX_HARTS}")
+        if ram_size < (1 << 20) or ram_size % 4096 or ram_size > (1 << 34):
+            raise MachineError("RAM size must be a multiple of 4 KiB between 1 MiB and 16 GiB")
+        self.ram_size, self.nharts, self.drive = ram_size, harts, drive
+        self.cpu = np.zeros((harts, L.CPU_WORDS), dtype=np.int64)
+        self.mem = np.zeros(ram_size, dtype=np.uint8)
+        self.tlb = np.zeros((harts, 3, L.TLB_SETS, 4), dtype=np.int64)
+        self.dev = np.zeros(L.DEV_WORDS, dtype=np.int64)
+        self.io = np.zeros(L.IO_BYTES, dtype=np.uint8)
+        self.ctl = np.zeros(L.CTL_WORDS, dtype=np.int64)
+        self._out = bytearray()
+        self._pending_in = bytearray()
+        self.breakpoints: list[int] = []
+        self.symbols: dict[str, int] = {}
+        self.virtio = None
+        if drive is not None:
+            from vmlab.machine.virtio_blk import VirtioBlk
+            self.virtio = VirtioBlk(str(drive))
+            self.virtio.attach(_PhysMem(self))
+        self.harts = [Hart(self, h) for h in range(harts)]
+        self.reset()
+
+    # ---- reset and loading --------------------------------------------------------------
+    def reset(self) -> None:
+        """Power-on state: every hart in M-mode at 0x8000_0000; RAM is kept."""
+        self.cpu[:] = 0
+        for h in range(self.nharts):
+            reset_csrs(self.cpu[h])
+            self.cpu[h, L.RES_ADDR] = -1
+            self.cpu[h, L.PC] = L.RAM_BASE
+        self.tlb[:] = 0
+        self.tlb[:, :, :, L.TLB_TAG] = L.TLB_EMPTY
+        tohost, fromhost = self.dev[L.D_TOHOST], self.dev[L.D_FROMHOST]
+        self.dev[:] = 0
+        self.dev[L.D_TOHOST], self.dev[L.D_FROMHOST] = tohost, fromhost
+        self.dev[L.D_MTIMECMP:L.D_MTIMECMP + L.MAX_HARTS] = -1
+        keep = self.ctl[[L.C_OUT_HEAD, L.C_OUT_TAIL, L.C_IN_HEAD, L.C_IN_TAIL]].copy()
+        self.ctl[:] = 0
+        self.ctl[[L.C_OUT_HEAD, L.C_OUT_TAIL, L.C_IN_HEAD, L.C_IN_TAIL]] = keep
+        self.ctl[L.C_RAM_BASE], self.ctl[L.C_RAM_SIZE] = L.RAM_BASE, self.ram_size
+        self.ctl[L.C_HARTS] = self.nharts
+        self.ctl[L.C_FAULT] = -1
+        self._sync_breakpoints()
+        if self.virtio is not None:
+            self.virtio.reset()
+
+    def load_elf(self, path_or_bytes) -> int:
+        """Load an ELF's PT_LOAD segments at their physical addresses; return the entry.
+
+        ``tohost``/``fromhost`` symbols switch on HTIF (riscv-tests' exit and console).
+        """
+        entry, symbols = load_elf_segments(path_or_bytes, self.write_mem, self._zero_mem)
+        self.symbols.update(symbols)
+        if "tohost" in symbols:
+            self.dev[L.D_TOHOST] = symbols["tohost"]
+            self.dev[L.D_FROMHOST] = symbols.get("fromhost", 0)
+        return entry
+
+    def load_raw(self, data_or_path, addr: int) -> None:
+        """Copy a raw image (bytes or a file) into RAM at physical address ``addr``."""
+        if isinstance(data_or_path, (str, Path)):
+            data_or_path = Path(data_or_path).read_bytes()
+        self.write_mem(addr, bytes(data_or_path))
+
+    def load(self, data_or_path, addr: int) -> int:
+        """An ELF at its own addresses (returning its entry), else raw at ``addr``."""
+        data = Path(data_or_path).read_bytes() if isinstance(data_or_path, (str, Path)) else bytes(data_or_path)
+        if data[:4] == b"\x7fELF":
+            return self.load_elf(data)
+        self.load_raw(data, addr)
+        return addr
+
+    def boot_virt(self, bios=None, kernel=None, bootargs: str = "") -> int:
+        """Set up a boot as QEMU's virt does; return the DTB's address.
+
+        bios at 0x8000_0000 (an ELF at its own addresses), kernel at 0x8020_0000, the device
+        tree at the top of RAM (2 MiB aligned), every hart at the firmware's entry in M-mode
+        with a0 = hart id, a1 = DTB.  Without bios, the kernel is started in M-mode itself.
+        """
+        from vmlab.machine.fdt import virt_dtb
+        self.reset()
+        entry = L.RAM_BASE
+        if bios is not None:
+            entry = self.load(bios, L.RAM_BASE)
+        if kernel is not None:
+            k = self.load(kernel, KERNEL_ADDR if bios is not None else L.RAM_BASE)
+            if bios is None:
+                entry = k
+        dtb = virt_dtb(L.RAM_BASE, self.ram_size, self.nharts, bootargs=bootargs,
+                       virtio_blk=self.virtio is not None)
+        addr = (L.RAM_BASE + self.ram_size - len(dtb)) & ~(DTB_ALIGN - 1)
+        self.write_mem(addr, dtb)
+        for hart in self.harts:
+            hart.pc = entry
+            hart.set_reg("a0", hart.h)
+            hart.set_reg("a1", addr)
+        self.dtb_addr = addr
+        return addr
+
+    # ---- memory --------------------------------------------------------------------------
+    def _ram_slice(self, paddr: int, n: int) -> slice:
+        off = paddr - L.RAM_BASE
+        if n < 0 or off < 0 or off + n > self.ram_size:
+            raise BusError(f"physical range {paddr:#x}+{n:#x} is not RAM")
+        return slice(off, off + n)
+
+    def read_mem(self, paddr: int, n: int) -> bytes:
+        return self.mem[self._ram_slice(paddr, n)].tobytes()
+
+    def write_mem(self, paddr: int, data) -> None:
+        data = bytes(data)
+        self.mem[self._ram_slice(paddr, len(data))] = np.frombuffer(data, dtype=np.uint8)
+
+    def _zero_mem(self, paddr: int, n: int) -> None:
+        self.mem[self._ram_slice(paddr, n)] = 0
+
+    # ---- hart 0 shortcuts ----------------------------------------------------------------
+    @property
+    def pc(self) -> int:
+        return self.harts[0].pc
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.harts[0].pc = value
+
+    @property
+    def priv(self) -> int:
+        return self.harts[0].priv
+
+    @priv.setter
+    def priv(self, value: int) -> None:
+        self.harts[0].priv = value
+
+    def reg(self, name) -> int:
+        return self.harts[0].reg(name)
+
+    def set_reg(self, name, value: int) -> None:
+        self.harts[0].set_reg(name, value)
+
+    def csr(self, name) -> int:
+        return self.harts[0].csr(name)
+
+    def set_csr(self, name, value: int) -> None:
+        self.harts[0].set_csr(name, value)
+
+    # ---- breakpoints ---------------------------------------------------------------------
+    def add_breakpoint(self, pc: int) -> None:
+        if pc not in self.breakpoints:
+            if len(self.breakpoints) >= L.MAX_BP:
+                raise MachineError(f"at most {L.MAX_BP} breakpoints")
+            self.breakpoints.append(pc)
+        self._sync_breakpoints()
+
+    def remove_breakpoint(self, pc: int) -> None:
+        if pc in self.breakpoints:
+            self.breakpoints.remove(pc)
+        self._sync_breakpoints()
+
+    def _sync_breakpoints(self) -> None:
+        self.ctl[L.C_NBP] = len(self.breakpoints)
+        for i, pc in enumerate(self.breakpoints):
+            self.ctl[L.C_BP + i] = _s64(pc)
+
+    # ---- console -------------------------------------------------------------------------
+    @property
+    def console_output(self) -> str:
+        self._drain()
+        return self._out.decode("utf-8", errors="replace")
+
+    @property
+    def console_bytes(self) -> bytes:
+        self._drain()
+        return bytes(self._out)
+
+    def send_input(self, text_or_bytes) -> None:
+        """Type into the UART (bytes are delivered as the guest reads them)."""
+        data = text_or_bytes.encode() if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        self._pending_in += data
+        self._feed()
+
+    def _feed(self) -> None:
+        head, tail = int(self.ctl[L.C_IN_HEAD]), int(self.ctl[L.C_IN_TAIL])
+        room = L.IN_BYTES - (head - tail)
+        take = self._pending_in[:room]
+        for b in take:
+            self.io[L.OUT_BYTES + (head & (L.IN_BYTES - 1))] = b
+            head += 1
+        del self._pending_in[:len(take)]
+        self.ctl[L.C_IN_HEAD] = head
+        uart_update(self.dev, self.ctl)
+
+    def _drain(self) -> int:
+        head, tail = int(self.ctl[L.C_OUT_HEAD]), int(self.ctl[L.C_OUT_TAIL])
+        n = head - tail
+        if n:
+            a, b = tail & (L.OUT_BYTES - 1), head & (L.OUT_BYTES - 1)
+            if a < b:
+                self._out += self.io[a:b].tobytes()
+            else:
+                self._out += self.io[a:L.OUT_BYTES].tobytes() + self.io[:b].tobytes()
+            self.ctl[L.C_OUT_TAIL] = head
+        return n
+
+    # ---- running -------------------------------------------------------------------------
+    def step(self) -> RunResult:
+        """Execute one instruction (or take one trap) on the current hart."""
+        return self.run(instructions=1)
+
+    def run(self, instructions: int | None = None, until_output: str | None = None) -> RunResult:
+        """Run until the budget is spent, a breakpoint, a halt, ``until_output`` appears in the
+        console output, or Ctrl-C (reason "interrupted"; the machine can continue)."""
+        stop = _StopFlag()
+        done = 0
+        start_out = len(self.console_bytes)
+        pattern = until_output.encode() if isinstance(until_output, str) else until_output
+        self.ctl[L.C_FLAGS] = L.F_EXIT_ON_OUTPUT if pattern else 0
+        self.ctl[L.C_SKIP_BP] = 1
+        with stop:
+            while True:
+                if stop.hit:
+                    return self._result("interrupted", done)
+                chunk = CHUNK if instructions is None else min(CHUNK, instructions - done)
+                if chunk <= 0:
+                    return self._result("budget", done)
+                self.ctl[L.C_BUDGET] = chunk
+                code = _run(self.cpu, self.mem, self.tlb, self.dev, self.io, self.ctl, _rvc_table())
+                done += chunk - int(self.ctl[L.C_BUDGET])
+                if code == L.EXIT_MMIO:
+                    self._virtio_access()
+                    continue
+                if self._drain() and pattern and pattern in self._out[max(0, start_out - len(pattern) + 1):]:
+                    return self._result("output", done)
+                if code == L.EXIT_OUTPUT or code == L.EXIT_BUDGET:
+                    if self._pending_in:
+                        self._feed()
+                    continue
+                if code == L.EXIT_IDLE and self._pending_in:
+                    self._feed()
+                    continue
+                return self._result(_REASONS[code], done)
+
+    def _result(self, reason: str, done: int) -> RunResult:
+        code = int(self.ctl[L.C_EXIT_ARG]) if reason == "halt" else None
+        return RunResult(reason, done, code, self.harts[int(self.ctl[L.C_CUR_HART])].pc)
+
+    def _virtio_access(self) -> None:
+        """Finish the access to 0x1000_1000.. the compiled loop handed back to us."""
+        c = self.ctl
+        off, size = int(c[L.C_MMIO_ADDR]) - L.VIRTIO_BASE, int(c[L.C_MMIO_SIZE])
+        if c[L.C_MMIO_WRITE]:
+            if self.virtio is not None:
+                self.virtio.mmio_write(off, size, int(c[L.C_MMIO_VALUE]) & ((1 << (8 * size)) - 1))
+        else:
+            v = self.virtio.mmio_read(off, size) if self.virtio is not None else 0
+            kind = int(c[L.C_MMIO_SIGNED])
+            bits = 8 * size
+            if kind < 4 and (v >> (bits - 1)) & 1:
+                v -= 1 << bits
+            rd = int(c[L.C_MMIO_RD])
+            if rd:
+                self.cpu[int(c[L.C_CUR_HART]), L.XREG + rd] = _s64(v)
+        level = self.virtio is not None and bool(self.virtio.irq_level)
+        if level:
+            self.dev[L.P_LEVEL] |= 1 << L.VIRTIO_IRQ
+        else:
+            self.dev[L.P_LEVEL] &= ~(1 << L.VIRTIO_IRQ)
+
+    # ---- statistics and snapshots --------------------------------------------------------
+    @property
+    def counters(self) -> dict:
+        c = self.ctl
+        exc = {CAUSE_NAMES.get(i, str(i)): int(c[L.C_EXC + i]) for i in range(16) if c[L.C_EXC + i]}
+        irq = {INTERRUPT_NAMES.get(i, str(i)): int(c[L.C_INT + i]) for i in range(16) if c[L.C_INT + i]}
+        return {"instructions": int(c[L.C_INSTRET]), "exceptions": exc, "interrupts": irq,
+                "traps": {**exc, **irq}, "tlb_hits": int(c[L.C_TLB_HIT]),
+                "tlb_misses": int(c[L.C_TLB_MISS]), "mmio": int(c[L.C_MMIO]),
+                "time_ns": int(self.dev[L.D_TICKS] + c[L.C_SLICE_POS]),
+                "idle_ns": int(c[L.C_IDLE_NS])}
+
+    def snapshot(self, path) -> None:
+        """Save the whole machine; :meth:`restore` continues exactly where it stopped."""
+        extra = {"ram_size": self.ram_size, "harts": self.nharts, "drive": self.drive,
+                 "out": bytes(self._out), "pending_in": bytes(self._pending_in),
+                 "breakpoints": list(self.breakpoints), "symbols": dict(self.symbols),
+                 "virtio": _virtio_state(self.virtio)}
+        with open(path, "wb") as f:
+            np.savez_compressed(f, cpu=self.cpu, mem=self.mem, tlb=self.tlb, dev=self.dev,
+                                io=self.io, ctl=self.ctl,
+                                extra=np.frombuffer(pickle.dumps(extra), dtype=np.uint8))
+
+    @classmethod
+    def restore(cls, path) -> "Machine":
+        with np.load(path) as z:
+            extra = pickle.loads(z["extra"].tobytes())
+            m = cls(ram_size=extra["ram_size"], harts=extra["harts"], drive=None)
+            for name in ("cpu", "mem", "tlb", "dev", "io", "ctl"):
+                getattr(m, name)[...] = z[name]
+        m.drive = extra["drive"]
+        m._out, m._pending_in = bytearray(extra["out"]), bytearray(extra["pending_in"])
+        m.breakpoints, m.symbols = list(extra["breakpoints"]), dict(extra["symbols"])
+        if extra["virtio"] is not None:
+            m.virtio = pickle.loads(extra["virtio"])
+            m.virtio.attach(_PhysMem(m))
+        return m
+
+
+def _virtio_state(dev) -> bytes | None:
+    """The virtio model, pickled (its backing file is reopened by the model if it can)."""
+    if dev is None:
+        return None
+    try:
+        return pickle.dumps(dev)
+    except Exception as exc:  # an open file handle, say
+        raise MachineError(f"cannot snapshot the virtio device: {exc}") from exc
+
+
+class _StopFlag:
+    """Turn Ctrl-C into a flag checked between chunks, so a run stops cleanly (and can go on)."""
+
+    def __init__(self):
+        self.hit = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.hit = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False

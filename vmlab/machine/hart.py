@@ -1,0 +1,434 @@
+"""The hot loop: fetch, decode and execute unprivileged RV64IMAC instructions.
+
+:func:`exec_hart` runs one hart until it has done ``limit`` instructions or meets something
+that needs a wider view: a SYSTEM instruction (CSR access, ecall, mret, wfi, sfence.vma --
+left for :func:`vmlab.machine.system.exec_system`), an exception, a device access, a
+breakpoint.  It returns how many steps it took (an instruction that traps is a step too, so
+a guest that faults forever still uses up its budget).
+
+Fast paths stay inline: fetch from a cached page, loads and stores that hit the TLB and stay
+in RAM and inside one page.  Everything else calls a separate function (bus.py, mmu.py):
+keeping rare work out of the loop's body is what keeps numba's code fast.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from vmlab.machine.atomics import exec_amo
+from vmlab.machine.bits import div, divu, ltu, mulh, mulhsu, mulhu, rem, remu, sext32, srl
+from vmlab.machine.bus import htif_check, load_slow, store_slow, translate
+from vmlab.machine.layout import (
+    ACC_FETCH, ACC_LOAD, C_BP, C_EXIT, C_EXIT_ARG, C_FAULT, C_FAULT_TVAL, C_INSTRET, C_MMIO,
+    C_MMIO_RD, C_MMIO_SIGNED, C_NBP, C_RAM_BASE, C_RAM_SIZE, C_SKIP_BP, C_SLICE_POS,
+    C_SYS_INSN, C_TLB_HIT, CAUSE_FETCH_ACCESS, CAUSE_ILLEGAL, D_TICKS, D_TOHOST,
+    EXIT_BREAKPOINT, EXIT_MMIO, EXIT_NONE, MCYCLE, MINSTRET, MS_MPP, MS_MPP_SHIFT, MS_MPRV,
+    MS_MXR, MS_SUM, MSTATUS, PC, PRIV, PRIV_M, SATP, TLB_CTX, TLB_SETS, XREG,
+)
+from vmlab.machine.mmu import context
+from vmlab.machine.trap import take_trap
+
+
+@njit(cache=True)
+def data_context(c):
+    """(translate?, TLB context) for loads and stores: MPRV makes M-mode use MPP's view."""
+    satp, st, priv = c[SATP], c[MSTATUS], c[PRIV]
+    if priv == PRIV_M and (st & MS_MPRV):
+        priv = (st & MS_MPP) >> MS_MPP_SHIFT
+    vm = srl(satp, 60) == 8 and priv != PRIV_M
+    return vm, context(srl(satp, 44) & 0xFFFF, priv, (st & MS_SUM) != 0, (st & MS_MXR) != 0)
+
+
+@njit(cache=True)
+def fetch_context(c):
+    satp, priv = c[SATP], c[PRIV]
+    vm = srl(satp, 60) == 8 and priv != PRIV_M
+    return vm, context(srl(satp, 44) & 0xFFFF, priv, False, False)
+
+
+@njit(cache=True)
+def alu(f3, f7, a, b):
+    """OP (register-register) instructions; returns (ok, result)."""
+    if f7 == 0:
+        if f3 == 0:
+            return True, a + b
+        if f3 == 1:
+            return True, a << (b & 63)
+        if f3 == 2:
+            return True, 1 if a < b else 0
+        if f3 == 3:
+            return True, 1 if ltu(a, b) else 0
+        if f3 == 4:
+            return True, a ^ b
+        if f3 == 5:
+            return True, srl(a, b & 63)
+        if f3 == 6:
+            return True, a | b
+        return True, a & b
+    if f7 == 0x20:
+        if f3 == 0:
+            return True, a - b
+        if f3 == 5:
+            return True, a >> (b & 63)
+        return False, 0
+    if f7 == 1:
+        if f3 == 0:
+            return True, a * b
+        if f3 == 1:
+            return True, mulh(a, b)
+        if f3 == 2:
+            return True, mulhsu(a, b)
+        if f3 == 3:
+            return True, mulhu(a, b)
+        if f3 == 4:
+            return True, div(a, b)
+        if f3 == 5:
+            return True, -1 if b == 0 else divu(a, b)
+        if f3 == 6:
+            return True, rem(a, b)
+        return True, a if b == 0 else remu(a, b)
+    return False, 0
+
+
+@njit(cache=True)
+def alu32(f3, f7, a, b):
+    """OP-32 instructions (addw ... remuw): compute on 32 bits, sign-extend the result."""
+    if f7 == 0:
+        if f3 == 0:
+            return True, sext32(a + b)
+        if f3 == 1:
+            return True, sext32(a << (b & 31))
+        if f3 == 5:
+            return True, sext32(srl(a & 0xFFFFFFFF, b & 31))
+        return False, 0
+    if f7 == 0x20:
+        if f3 == 0:
+            return True, sext32(a - b)
+        if f3 == 5:
+            return True, sext32(sext32(a) >> (b & 31))
+        return False, 0
+    if f7 == 1:
+        if f3 == 0:
+            return True, sext32(a * b)
+        if f3 == 4:
+            return True, sext32(div(sext32(a), sext32(b)))
+        if f3 == 5:
+            return True, sext32(-1 if (b & 0xFFFFFFFF) == 0 else divu(a & 0xFFFFFFFF, b & 0xFFFFFFFF))
+        if f3 == 6:
+            return True, sext32(rem(sext32(a), sext32(b)))
+        if f3 == 7:
+            bu = b & 0xFFFFFFFF
+            return True, sext32(a if bu == 0 else remu(a & 0xFFFFFFFF, bu))
+    return False, 0
+
+
+@njit(cache=True)
+def alu_imm(f3, w, a):
+    """OP-IMM instructions; shifts take a 6-bit amount and a funct6 in the immediate."""
+    imm = ((w >> 20) ^ 0x800) - 0x800
+    if f3 == 0:
+        return True, a + imm
+    if f3 == 2:
+        return True, 1 if a < imm else 0
+    if f3 == 3:
+        return True, 1 if ltu(a, imm) else 0
+    if f3 == 4:
+        return True, a ^ imm
+    if f3 == 6:
+        return True, a | imm
+    if f3 == 7:
+        return True, a & imm
+    sh, f6 = (w >> 20) & 63, w >> 26
+    if f3 == 1:
+        return f6 == 0, a << sh
+    if f6 == 0:
+        return True, srl(a, sh)
+    return f6 == 0x10, a >> sh
+
+
+@njit(cache=True)
+def alu_imm32(f3, w, a):
+    imm = ((w >> 20) ^ 0x800) - 0x800
+    sh, f7 = (w >> 20) & 31, w >> 25
+    if f3 == 0:
+        return True, sext32(a + imm)
+    if f3 == 1:
+        return f7 == 0, sext32(a << sh)
+    if f3 == 5:
+        if f7 == 0:
+            return True, sext32(srl(a & 0xFFFFFFFF, sh))
+        return f7 == 0x20, sext32(sext32(a) >> sh)
+    return False, 0
+
+
+@njit(cache=True)
+def branch_taken(f3, a, b):
+    if f3 == 0:
+        return a == b
+    if f3 == 1:
+        return a != b
+    if f3 == 4:
+        return a < b
+    if f3 == 5:
+        return a >= b
+    if f3 == 6:
+        return ltu(a, b)
+    return not ltu(a, b)
+
+
+@njit(cache=True, inline="always")
+def extend(raw, f3):
+    """Sign- or zero-extend a loaded value as lb/lh/lw/ld/lbu/lhu/lwu ask."""
+    if f3 == 0:
+        return ((raw & 0xFF) ^ 0x80) - 0x80
+    if f3 == 1:
+        return ((raw & 0xFFFF) ^ 0x8000) - 0x8000
+    if f3 == 2:
+        return sext32(raw)
+    return raw
+
+
+@njit(cache=True, inline="always")
+def read_mem(mem, o, size):
+    v = np.int64(mem[o])
+    for i in range(1, size):
+        v |= np.int64(mem[o + i]) << (8 * i)
+    return v
+
+
+@njit(cache=True, inline="always")
+def write_mem(mem, o, size, v):
+    for i in range(size):
+        mem[o + i] = (v >> (8 * i)) & 0xFF
+
+
+@njit(cache=True)
+def hit_breakpoint(ctl, pc):
+    for i in range(ctl[C_NBP]):
+        if ctl[C_BP + i] == pc:
+            return True
+    return False
+
+
+@njit(cache=True)
+def fetch_page(tlb, mem, ctl, h, c, pc, vm, ctx):
+    """RAM offset of the 4 KiB page holding ``pc``, or -cause-1 (page or access fault)."""
+    pa = translate(tlb, mem, ctl, h, c[SATP], pc & ~0xFFF, ACC_FETCH, ctx, vm)
+    if pa < 0:
+        return pa
+    off = pa - ctl[C_RAM_BASE]
+    if off < 0 or off > ctl[C_RAM_SIZE] - 4096:
+        return -CAUSE_FETCH_ACCESS - 1
+    return off
+
+
+@njit(cache=True)
+def exec_hart(cpu, mem, tlb, dev, io, ctl, rvc, h, limit):
+    c = cpu[h]
+    r = c[XREG:XREG + 32]
+    pc = c[PC]
+    fvm, fctx = fetch_context(c)
+    dvm, dctx = data_context(c)
+    satp = c[SATP]
+    tlbl, tlbs = tlb[h, 1], tlb[h, 2]
+    ram_base, ram_size = ctl[C_RAM_BASE], ctl[C_RAM_SIZE]
+    tohost = dev[D_TOHOST]
+    nbp, skip_bp = ctl[C_NBP], ctl[C_SKIP_BP]
+    pos0 = ctl[C_SLICE_POS]
+    fpage, foff = -1, 0                 # cached fetch page (virtual) and its RAM offset
+    n = 0                               # steps taken
+    ntrap = 0
+    hits = 0
+    cause, tval = -1, 0
+    while n < limit:
+        w, npc = 0, pc
+        if nbp > 0:
+            if skip_bp:
+                skip_bp = 0
+            elif hit_breakpoint(ctl, pc):
+                ctl[C_EXIT] = EXIT_BREAKPOINT
+                break
+        # ---- fetch -------------------------------------------------------------------
+        if (pc & ~0xFFF) != fpage:
+            off = fetch_page(tlb, mem, ctl, h, c, pc, fvm, fctx)
+            if off < 0:
+                cause, tval = -off - 1, pc
+            else:
+                fpage, foff = pc & ~0xFFF, off
+        if cause < 0:
+            o = foff + (pc & 0xFFF)
+            w = np.int64(mem[o]) | (np.int64(mem[o + 1]) << 8)
+            if (w & 3) == 3:
+                if (pc & 0xFFF) == 0xFFE:      # the upper half lies on the next page
+                    off2 = fetch_page(tlb, mem, ctl, h, c, pc + 2, fvm, fctx)
+                    if off2 < 0:
+                        cause, tval = -off2 - 1, pc + 2
+                    else:
+                        w |= (np.int64(mem[off2]) | (np.int64(mem[off2 + 1]) << 8)) << 16
+                else:
+                    w |= (np.int64(mem[o + 2]) | (np.int64(mem[o + 3]) << 8)) << 16
+                npc = pc + 4
+            else:
+                tval = w
+                w = rvc[w]
+                npc = pc + 2
+                if w == 0:
+                    cause = CAUSE_ILLEGAL
+        if cause >= 0:
+            c[PC] = pc
+            take_trap(c, ctl, cause, tval, False)
+            n += 1
+            ntrap += 1
+            break
+        # ---- decode and execute ----------------------------------------------------------
+        op = w & 0x7F
+        rd = (w >> 7) & 31
+        f3 = (w >> 12) & 7
+        rs1 = (w >> 15) & 31
+        rs2 = (w >> 20) & 31
+        stop = False
+        if op == 0x13:
+            ok, v = alu_imm(f3, w, r[rs1])
+            if ok:
+                r[rd] = v
+            else:
+                cause = CAUSE_ILLEGAL
+        elif op == 0x03:                                  # loads
+            va = r[rs1] + ((w >> 20) ^ 0x800) - 0x800
+            size = 1 << (f3 & 3)
+            o = -1
+            if (va & 0xFFF) <= 4096 - size:
+                if dvm:
+                    e = (va >> 12) & (TLB_SETS - 1)
+                    if tlbl[e, 0] == (va >> 12) and tlbl[e, TLB_CTX] == dctx:
+                        o = tlbl[e, 1] + (va & 0xFFF) - ram_base
+                        hits += 1
+                else:
+                    o = va - ram_base
+                if o > ram_size - size:
+                    o = -1
+            if f3 == 7:
+                cause = CAUSE_ILLEGAL
+            elif o >= 0:
+                r[rd] = extend(read_mem(mem, o, size), f3)
+            else:
+                ctl[C_SLICE_POS] = pos0 + n
+                mmio = ctl[C_MMIO]
+                raw = load_slow(tlb, mem, dev, io, ctl, h, satp, va, size, ACC_LOAD, dctx, dvm)
+                if ctl[C_FAULT] >= 0:
+                    cause, tval = ctl[C_FAULT], ctl[C_FAULT_TVAL]
+                    ctl[C_FAULT] = -1
+                else:
+                    r[rd] = extend(raw, f3)
+                    if ctl[C_EXIT] == EXIT_MMIO:
+                        ctl[C_MMIO_RD], ctl[C_MMIO_SIGNED] = rd, f3
+                    stop = ctl[C_MMIO] != mmio
+        elif op == 0x23:                                  # stores
+            va = r[rs1] + ((((w >> 25) << 5) | rd) ^ 0x800) - 0x800
+            size = 1 << (f3 & 3)
+            v = r[rs2]
+            o = -1
+            if (va & 0xFFF) <= 4096 - size:
+                if dvm:
+                    e = (va >> 12) & (TLB_SETS - 1)
+                    if tlbs[e, 0] == (va >> 12) and tlbs[e, TLB_CTX] == dctx:
+                        o = tlbs[e, 1] + (va & 0xFFF) - ram_base
+                        hits += 1
+                else:
+                    o = va - ram_base
+                if o > ram_size - size:
+                    o = -1
+            if f3 > 3:
+                cause = CAUSE_ILLEGAL
+            elif o >= 0:
+                write_mem(mem, o, size, v)
+                if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
+                    htif_check(mem, dev, io, ctl, o + ram_base)
+                    stop = True
+            else:
+                ctl[C_SLICE_POS] = pos0 + n
+                mmio = ctl[C_MMIO]
+                store_slow(tlb, mem, dev, io, ctl, h, satp, va, size, v, dctx, dvm)
+                if ctl[C_FAULT] >= 0:
+                    cause, tval = ctl[C_FAULT], ctl[C_FAULT_TVAL]
+                    ctl[C_FAULT] = -1
+                stop = ctl[C_MMIO] != mmio or ctl[C_EXIT] != EXIT_NONE
+        elif op == 0x33:
+            ok, v = alu(f3, w >> 25, r[rs1], r[rs2])
+            if ok:
+                r[rd] = v
+            else:
+                cause = CAUSE_ILLEGAL
+        elif op == 0x63:                                  # branches
+            if f3 == 2 or f3 == 3:
+                cause = CAUSE_ILLEGAL
+            elif branch_taken(f3, r[rs1], r[rs2]):
+                imm = (((w >> 31) << 12) | (((w >> 7) & 1) << 11) | (((w >> 25) & 0x3F) << 5)
+                       | (((w >> 8) & 0xF) << 1))
+                npc = pc + ((imm ^ 0x1000) - 0x1000)
+        elif op == 0x6F:                                  # jal
+            imm = (((w >> 31) << 20) | (((w >> 12) & 0xFF) << 12) | (((w >> 20) & 1) << 11)
+                   | (((w >> 21) & 0x3FF) << 1))
+            r[rd] = npc
+            npc = pc + ((imm ^ 0x100000) - 0x100000)
+        elif op == 0x67:                                  # jalr
+            if f3 != 0:
+                cause = CAUSE_ILLEGAL
+            else:
+                target = (r[rs1] + ((w >> 20) ^ 0x800) - 0x800) & ~1
+                r[rd] = npc
+                npc = target
+        elif op == 0x37:                                  # lui
+            r[rd] = ((w & 0xFFFFF000) ^ 0x80000000) - 0x80000000
+        elif op == 0x17:                                  # auipc
+            r[rd] = pc + (((w & 0xFFFFF000) ^ 0x80000000) - 0x80000000)
+        elif op == 0x1B:
+            ok, v = alu_imm32(f3, w, r[rs1])
+            if ok:
+                r[rd] = v
+            else:
+                cause = CAUSE_ILLEGAL
+        elif op == 0x3B:
+            ok, v = alu32(f3, w >> 25, r[rs1], r[rs2])
+            if ok:
+                r[rd] = v
+            else:
+                cause = CAUSE_ILLEGAL
+        elif op == 0x73:                                  # SYSTEM: leave it to exec_system
+            ctl[C_SYS_INSN] = w | ((npc - pc) << 32)
+            break
+        elif op == 0x2F:                                  # LR/SC/AMO
+            c[PC] = pc
+            ctl[C_SLICE_POS] = pos0 + n
+            exec_amo(c, tlb, mem, ctl, h, w, dvm, dctx)
+            if ctl[C_FAULT] >= 0:
+                cause, tval = ctl[C_FAULT], ctl[C_FAULT_TVAL]
+                ctl[C_FAULT] = -1
+        elif op == 0x0F:                                  # fence, fence.i: nothing cached
+            if f3 > 1:
+                cause = CAUSE_ILLEGAL
+        else:
+            cause = CAUSE_ILLEGAL
+        if cause >= 0:
+            if cause == CAUSE_ILLEGAL:
+                tval = w if (w & 3) == 3 and npc - pc == 4 else tval
+            c[PC] = pc
+            take_trap(c, ctl, cause, tval, False)
+            n += 1
+            ntrap += 1
+            break
+        r[0] = 0
+        pc = npc
+        n += 1
+        if stop:
+            break
+    r[0] = 0
+    if cause < 0:
+        c[PC] = pc
+    ctl[C_SKIP_BP] = skip_bp
+    ctl[C_SLICE_POS] = pos0 + n
+    ctl[C_TLB_HIT] += hits
+    ctl[C_INSTRET] += n - ntrap
+    c[MINSTRET] += n - ntrap
+    c[MCYCLE] += n
+    return n

@@ -1,0 +1,121 @@
+"""The run loop: harts take turns in time slices; interrupts are taken between instructions.
+
+Simulated time is counted in nanoseconds, one per instruction: hart 0 runs SLICE
+instructions, then hart 1 runs SLICE, ... and when every hart has had its turn the clock
+(``dev[D_TICKS]``) moves on by SLICE -- the harts run "in parallel" at 1 GHz.  ``mtime``
+is that clock divided by 100 (10 MHz).  Nothing depends on the host's clock, so the same
+inputs always give the same run, however it is cut into calls.
+
+Before each stretch of instructions the loop recomputes the hart's device-driven interrupt
+bits and takes an interrupt if one is pending and enabled; the stretch ends early at the next
+timer deadline, so timer interrupts arrive at exactly the instruction they are due.  A hart
+in ``wfi`` with nothing pending sits out; when every hart waits, the clock jumps to the next
+timer deadline (or the loop returns EXIT_IDLE if none is armed).
+"""
+from __future__ import annotations
+
+from numba import njit
+
+from vmlab.machine.devices import next_timer_ns, update_hwip
+from vmlab.machine.hart import exec_hart
+from vmlab.machine.layout import (
+    C_BUDGET, C_CUR_HART, C_EXIT, C_HARTS, C_IDLE_NS, C_SLICE_POS, C_SYS_INSN, D_TICKS,
+    EXIT_BUDGET, EXIT_IDLE, EXIT_NONE, HWIP, MIE, MIP, RES_ADDR, SLICE, WAITING,
+)
+from vmlab.machine.system import exec_system
+from vmlab.machine.trap import take_trap, pending_interrupt
+
+
+@njit(cache=True)
+def wants_wake(c):
+    """wfi ends when any interrupt is pending and enabled in mie, whatever mstatus says."""
+    return ((c[MIP] | c[HWIP]) & c[MIE]) != 0
+
+
+@njit(cache=True)
+def all_idle_until(cpu, dev, ctl):
+    """If every hart waits with nothing pending: the ns of the next timer deadline (or -1
+    for none armed).  Otherwise 0."""
+    first = 1 << 62
+    for h in range(ctl[C_HARTS]):
+        update_hwip(cpu, dev, ctl, h)
+        c = cpu[h]
+        if c[WAITING] == 0 or wants_wake(c):
+            return 0
+        t = next_timer_ns(cpu, dev, h)
+        if t > dev[D_TICKS]:             # a deadline already passed cannot wake anyone
+            first = min(first, t)
+    return -1 if first >= (1 << 62) else first
+
+
+@njit(cache=True)
+def next_slice(cpu, dev, ctl):
+    """Pass the turn to the next hart; after the last one, advance the clock."""
+    h = ctl[C_CUR_HART]
+    harts = ctl[C_HARTS]
+    if harts > 1:
+        cpu[h, RES_ADDR] = -1
+    h += 1
+    ctl[C_SLICE_POS] = 0
+    if h == harts:
+        h = 0
+        dev[D_TICKS] += SLICE
+    ctl[C_CUR_HART] = h
+    if h == 0:
+        until = all_idle_until(cpu, dev, ctl)
+        if until < 0:
+            return EXIT_IDLE
+        if until > dev[D_TICKS] + SLICE:            # skip whole idle rounds
+            skip = (until - dev[D_TICKS]) // SLICE * SLICE
+            dev[D_TICKS] += skip
+            ctl[C_IDLE_NS] += skip
+    return EXIT_NONE
+
+
+@njit(cache=True)
+def run(cpu, mem, tlb, dev, io, ctl, rvc):
+    """Run until the budget in ctl[C_BUDGET] is spent or something needs Python.
+
+    Returns the exit reason (also left in ctl[C_EXIT]).
+    """
+    ctl[C_EXIT] = EXIT_NONE
+    while True:
+        if ctl[C_BUDGET] <= 0:
+            ctl[C_EXIT] = EXIT_BUDGET
+            return EXIT_BUDGET
+        pos = ctl[C_SLICE_POS]
+        if pos >= SLICE:
+            if next_slice(cpu, dev, ctl) == EXIT_IDLE:
+                ctl[C_EXIT] = EXIT_IDLE
+                return EXIT_IDLE
+            continue
+        h = ctl[C_CUR_HART]
+        c = cpu[h]
+        update_hwip(cpu, dev, ctl, h)
+        now = dev[D_TICKS] + pos
+        if c[WAITING]:
+            if not wants_wake(c):
+                # sit out until the timer is due (if within this slice) or the slice ends
+                t = next_timer_ns(cpu, dev, h)
+                stop = SLICE if t >= dev[D_TICKS] + SLICE or t <= now else t - dev[D_TICKS]
+                ctl[C_IDLE_NS] += stop - pos
+                ctl[C_SLICE_POS] = stop
+                continue
+            c[WAITING] = 0
+        irq = pending_interrupt(c)
+        if irq >= 0:
+            take_trap(c, ctl, irq, 0, True)
+        limit = min(SLICE - pos, ctl[C_BUDGET])
+        t = next_timer_ns(cpu, dev, h)
+        if t > now:
+            limit = min(limit, t - now)
+        ctl[C_SYS_INSN] = 0
+        n = exec_hart(cpu, mem, tlb, dev, io, ctl, rvc, h, limit)
+        ctl[C_BUDGET] -= n
+        if ctl[C_SYS_INSN] != 0 and ctl[C_EXIT] == EXIT_NONE:
+            exec_system(cpu, tlb, dev, ctl, h, ctl[C_SYS_INSN])
+            ctl[C_SYS_INSN] = 0
+            ctl[C_SLICE_POS] += 1
+            ctl[C_BUDGET] -= 1
+        if ctl[C_EXIT] != EXIT_NONE:
+            return ctl[C_EXIT]
