@@ -436,3 +436,15 @@ def test_garbage_rings_never_crash(tmp_path_factory, desc, avail, near):
     assert used <= QSIZE
     assert needs_reset(d) or used == struct.unpack("<H", avail[2:4])[0]
     assert d.ram.reads < 40 * QSIZE
+
+
+def test_pickled_device_carries_on(drv, image):
+    """A machine snapshot pickles the device: the copy reopens the disk and keeps its rings."""
+    import pickle
+    drv.request(vb.VIRTIO_BLK_T_IN, 0, 512)
+    copy = pickle.loads(pickle.dumps(drv.dev))
+    copy.attach(drv.ram)
+    drv.dev = copy
+    status, data, _ = drv.request(vb.VIRTIO_BLK_T_IN, 5, 512, head=3)
+    assert status == vb.VIRTIO_BLK_S_OK and data == image.read_bytes()[5 * 512:6 * 512]
+    copy.close()

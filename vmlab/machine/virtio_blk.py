@@ -428,6 +428,18 @@ class VirtioBlk:
         return done
 
     # ----------------------------------------------------------------------- snapshots
+    def __getstate__(self) -> dict:
+        """Pickle without the open file and the RAM (the machine re-attaches its own)."""
+        state = dict(self.__dict__)
+        state["_file"] = None
+        state["mem"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.path is not None:
+            self._file = open(self.path, "rb" if self.read_only else "r+b")
+
     def get_state(self) -> dict:
         """Register and ring state (not the disk contents) as plain values, for snapshots."""
         q = self.queue
