@@ -18,8 +18,12 @@ def gnu_sections(source: str, addresses: dict[str, int], gnu_as: str, gnu_ld: st
         src, obj, exe = Path(tmp, "t.s"), Path(tmp, "t.o"), Path(tmp, "t.elf")
         src.write_text(source)
         run([gnu_as, f"-march={GNU_MARCH[march]}", "-mno-relax", "-o", str(obj), str(src)])
-        starts = [f"--section-start={name}={addr:#x}" for name, addr in addresses.items()]
-        run([gnu_ld, "-nostdlib", "--no-relax", "-e", "0", "--build-id=none", *starts,
+        # one output section per input section, at vmlab's address (ld's default script
+        # would merge .text.* into .text and so on)
+        script = Path(tmp, "t.ld")
+        script.write_text("SECTIONS {\n" + "".join(
+            f"  {name} {addr:#x} : {{ *({name}) }}\n" for name, addr in addresses.items()) + "}\n")
+        run([gnu_ld, "-nostdlib", "--no-relax", "-e", "0", "--build-id=none", "-T", str(script),
              "-o", str(exe), str(obj)])
         with open(exe, "rb") as f:
             elf = ELFFile(f)

@@ -3,7 +3,7 @@
 >>> from vmlab.asm import assemble
 >>> p = assemble("_start: li a0, 7\\n ret")
 >>> p.image.hex(), hex(p.entry)
-('9d458280', '0x80000000')
+('1d458280', '0x80000000')
 
 Modules, in the order the work happens:
 ``lexer`` (text -> statements), ``expr`` (expressions), ``macros`` and ``directives``,
@@ -35,5 +35,5 @@ def assemble(source: str, base: int = 0x80000000, *, march: str = "rv64imac",
     asm.layout(base)
     asm.emit()   # even after errors: undefined symbols and ranges are reported too
     if asm.diagnostics:
-        raise AsmError(asm.diagnostics)
+        raise AsmError(sorted(asm.diagnostics, key=lambda d: (d.line, d.column)))
     return build_program(asm, base, filename)

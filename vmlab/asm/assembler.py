@@ -17,7 +17,7 @@ from vmlab.asm.lexer import Stmt, split_operands, split_statements
 from vmlab.asm import pseudo
 from vmlab.asm.layout import padding_bytes, relax
 from vmlab.asm.sections import ALIGN, BRANCH, BYTES, DATA, INSN, Item, Section, default_flags
-from vmlab.isa import BY_MNEMONIC
+from vmlab.isa import BY_MNEMONIC, lookup
 
 _INVERT = {"beq": "bne", "bne": "beq", "blt": "bge", "bge": "blt", "bltu": "bgeu", "bgeu": "bltu"}
 _BRANCHES = frozenset(_INVERT) | {"jal"}
@@ -62,6 +62,9 @@ class Assembler:
         self.parse_cache: dict = {}
         self.pcrel_hi_at: dict[int, tuple] = {}
         self.stopped = False
+        #: when a set, every table row, pseudo-instruction and directive used goes in it
+        #: (the corpus coverage test reads it)
+        self.used: set | None = None
 
     # --- sections -----------------------------------------------------------------------
     def section(self, name: str, flags: str | None = None, nobits: bool | None = None) -> Section:
@@ -115,7 +118,7 @@ class Assembler:
     def resolve_now(self, name: str) -> int:
         """Symbol values known during pass one: assigned constants only."""
         sym = self.symbols.get(name)
-        if sym is None or sym.is_label:
+        if sym is None or sym.is_label or (sym.value is None and sym.tree is None):
             raise expr.Unresolved(name)
         if sym.value is not None:
             return sym.value
@@ -169,7 +172,7 @@ class Assembler:
         if "." in expr.symbols_in(tree):
             here = self.new_hidden()
             self.define_label(here, st)
-            tree = _replace_dot(tree, here)
+            tree = expr.replace_dot(tree, here)
         value = self.try_const(tree)
         sym = old or Symbol(name)
         self.symbols[name] = sym
@@ -224,10 +227,14 @@ class Assembler:
             handler = self._directives.get(op)
             if handler is None:
                 if op in self._conditionals:
+                    if self.used is not None:
+                        self.used.add(op)
                     return self._conditionals[op](self, st)
                 near = closest(op, list(self._directives) + list(self._conditionals))
                 hint = f" (did you mean '{near}'?)" if near else ""
                 raise StmtError(f"unknown directive '{op}'{hint}", op)
+            if self.used is not None:
+                self.used.add(op if op != ".option" else f".option {st.args.strip().lower()}")
             body = handler(self, st, stack)
             if body:
                 stack.append(iter(body))
@@ -236,6 +243,8 @@ class Assembler:
 
     def instruction(self, st: Stmt, mnemonic: str, ops: list[str]) -> None:
         """One instruction or pseudo-instruction, as written by the user."""
+        if self.used is not None:
+            self.used.add(pseudo.usage_key(mnemonic, ops))
         if mnemonic in pseudo.MULTI:
             def const(text):
                 return self.const(text)
@@ -250,9 +259,11 @@ class Assembler:
         if mnemonic == "unimp" and not ops:
             return self.real(st, "c.unimp" if self.rvc else "csrrw", [] if self.rvc else ["zero", "cycle", "zero"])
         real = pseudo.alias(mnemonic, ops)
+        # GNU as compresses "j" and "jr"/"jalr rs"/"ret", never "jal rd, x" or "jalr rd, 0(rs)"
+        may_compress = mnemonic not in ("jal", "jalr")
         if real is not None:
-            mnemonic, ops = real
-        self.real(st, mnemonic, ops)
+            mnemonic, ops, may_compress = real
+        self.real(st, mnemonic, ops, may_compress)
 
     def steps(self, st: Stmt, steps) -> None:
         for mn, ops in steps:
@@ -261,7 +272,7 @@ class Assembler:
             else:
                 self.real(st, mn, ops)
 
-    def real(self, st: Stmt, mnemonic: str, ops: list[str]) -> None:
+    def real(self, st: Stmt, mnemonic: str, ops: list[str], may_compress: bool = True) -> None:
         """A table instruction: encode it now if every operand is known, else keep an item."""
         row = BY_MNEMONIC.get(mnemonic)
         if row is None:
@@ -274,25 +285,33 @@ class Assembler:
         if row.ext not in ("I", "M", "A", "C", "Zicsr", "Zifencei", "Priv"):
             raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
         values = read_operands(mnemonic, ops, self.parse)
+        if may_compress and any(type(v) is tuple and v[0] == "r" for v in values.values()):
+            may_compress = False     # GNU as keeps %hi/%lo operands in 32-bit forms
         for k, v in values.items():
             if type(v) is tuple:
                 values[k] = self.try_const(v)
         sec = self.current
         if mnemonic in _BRANCHES:
-            return self.branch(st, mnemonic, values)
+            return self.branch(st, mnemonic, values, may_compress)
         pcrel = [k for k in values if k in PC_RELATIVE]
         if all(type(v) is int for v in values.values()) and not pcrel:
-            if self.rvc and row.size == 4:
+            if self.rvc and row.size == 4 and may_compress:
                 word = compress(mnemonic, values)
                 if word is not None:
+                    if self.used is not None:
+                        self.used.add(lookup(word, 2).mnemonic)
                     sec.add(Item(BYTES, 2, st, word.to_bytes(2, "little")))
                     return
             word = self.checked_encode(row, values, ops)
+            if self.used is not None:
+                self.used.add(mnemonic)
             sec.add(Item(BYTES, row.size, st, word.to_bytes(row.size, "little")))
             return
         if mnemonic == "auipc" and type(values.get("imm_u")) is tuple and values["imm_u"][0] == "r" \
                 and values["imm_u"][1] == "pcrel_hi":
             pass  # recorded in pass two by address
+        if self.used is not None:
+            self.used.add(mnemonic)
         sec.add(Item(INSN, row.size, st, row, values, ops))
 
     def checked_encode(self, row, values: dict, ops: list[str]) -> int:
@@ -307,13 +326,17 @@ class Assembler:
                             f"here ({bad.replace('c_', '')})", texts.get(field, ""))
         return encode(row, values)
 
-    def branch(self, st: Stmt, mnemonic: str, values: dict) -> None:
+    def branch(self, st: Stmt, mnemonic: str, values: dict, may_compress: bool) -> None:
         """A branch or jump: its size is chosen at layout from the distance to its target."""
         target = values.pop("imm_b" if mnemonic != "jal" else "imm_j")
         if type(target) is int:
             target = ("n", target)
+        elif "." in expr.symbols_in(target):
+            here = self.new_hidden()       # ". + 8" means 8 bytes past this branch
+            self.define_label(here, st)
+            target = expr.replace_dot(target, here)
         if mnemonic == "jal":
-            small = self.rvc and values["rd"] == 0
+            small = self.rvc and values["rd"] == 0 and may_compress
         else:
             small = self.rvc and mnemonic in ("beq", "bne") and values["rs2"] == 0 and 8 <= values["rs1"] <= 15
         self.current.add(Item(BRANCH, 2 if small else 4, st, mnemonic, values, target, small))
@@ -321,7 +344,10 @@ class Assembler:
     # --- layout -----------------------------------------------------------------------------
     def layout(self, base: int) -> None:
         for sec in self.order:
-            if sec.align > 1:
+            if sec.code:
+                sec.align = max(sec.align, 2 if self.has_c else 4)
+            if sec.align > 1 and sec.code:
+                # GNU as pads the end of a code section to its alignment (with nops)
                 sec.items.append(Item(ALIGN, 0, None, sec.align, None, None))
             self._relax_section = sec
             relax(sec, self.branch_target_offset)
@@ -445,6 +471,14 @@ class Assembler:
         return self.branch_bytes(item)
 
     def branch_bytes(self, item: Item) -> bytes:
+        out = self._branch_bytes(item)
+        if self.used is not None:
+            self.used.add(lookup(int.from_bytes(out[:4 if out[0] & 3 == 3 else 2], "little")).mnemonic)
+            if len(out) == 8:
+                self.used.add("jal")
+        return out
+
+    def _branch_bytes(self, item: Item) -> bytes:
         target = self.value(item.c)
         offset = target - self.pc
         if offset % 2:
@@ -461,15 +495,22 @@ class Assembler:
             field = "imm_j" if mn == "jal" else "imm_b"
             check_field(field, offset, _target_text(item))
             return encode(BY_MNEMONIC[mn], dict(values, **{field: offset})).to_bytes(4, "little")
-        check_field("imm_j", offset - 4, _target_text(item))
-        skip = encode(BY_MNEMONIC[_INVERT[mn]], dict(values, imm_b=8))
-        jump = encode(BY_MNEMONIC["jal"], {"rd": 0, "imm_j": offset - 4})
-        return skip.to_bytes(4, "little") + jump.to_bytes(4, "little")
+        first = item.size - 4          # the skipping branch: 2 or 4 bytes
+        check_field("imm_j", offset - first, _target_text(item))
+        if first == 2:
+            skip = encode(BY_MNEMONIC["c." + _INVERT[mn] + "z"], {"c_rs1_p": values["rs1"], "c_imm_b": 6})
+        else:
+            skip = encode(BY_MNEMONIC[_INVERT[mn]], dict(values, imm_b=8))
+        jump = encode(BY_MNEMONIC["jal"], {"rd": 0, "imm_j": offset - first})
+        return skip.to_bytes(first, "little") + jump.to_bytes(4, "little")
 
 
 def reloc_value(op: str, value: int) -> int:
     """``%hi``: upper 20 bits, rounded so that adding the signed ``%lo`` gives ``value``."""
     if op == "hi":
+        if not -(1 << 31) <= value + 0x800 < (1 << 31):
+            raise StmtError(f"%hi of {value:#x} does not fit: lui sign-extends 32 bits "
+                            "(use la/lla for addresses above 2 GiB)")
         return ((value + 0x800) >> 12) & 0xFFFFF
     if op == "lo":
         return ((value & 0xFFF) ^ 0x800) - 0x800
@@ -487,10 +528,3 @@ def _target_text(item: Item) -> str:
     ops = split_operands(item.stmt.args) if item.stmt is not None else []
     return ops[-1] if ops else ""
 
-
-def _replace_dot(tree, name: str):
-    if tree[0] == "s":
-        return ("s", name) if tree[1] == "." else tree
-    if tree[0] == "n":
-        return tree
-    return tree[:2] + tuple(_replace_dot(t, name) for t in tree[2:])

@@ -120,7 +120,12 @@ def _type(asm, st, stack):
 @directive(".size")
 def _size(asm, st, stack):
     name, size = _ops(st, 2, 2)
-    asm.symbol(name).size = asm.parse(size)
+    tree = asm.parse(size)
+    if "." in expr.symbols_in(tree):
+        here = asm.new_hidden()
+        asm.define_label(here, st)
+        tree = expr.replace_dot(tree, here)
+    asm.symbol(name).size = tree
 
 
 @directive(".equ", ".set")
@@ -228,6 +233,8 @@ def _align(asm, st, stack):
     limit = asm.const(ops[2]) if len(ops) > 2 else None
     sec = asm.current
     sec.align = max(sec.align, size)
+    if sec.code and fill is None and size <= (2 if asm.rvc else 4):
+        return  # GNU as: instructions are already this aligned, so it pads nothing here
     if size > 1:
         sec.add(Item(ALIGN, 0, st, size, fill, limit))
 

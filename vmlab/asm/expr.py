@@ -243,3 +243,16 @@ def symbols_in(tree) -> list[str]:
 def reloc_of(tree):
     """The relocation operator at the top of ``tree`` (``"hi"``, ...), or None."""
     return tree[1] if tree[0] == "r" else None
+
+
+def replace_dot(tree, name: str):
+    """``tree`` with every ``.`` (the location counter) replaced by symbol ``name``.
+
+    ``.`` means "here", where the statement is; a tree evaluated later must keep that
+    meaning, so callers pin "here" with a hidden label first.
+    """
+    if tree[0] == "s":
+        return ("s", name) if tree[1] == "." else tree
+    if tree[0] == "n":
+        return tree
+    return tree[:2] + tuple(replace_dot(t, name) for t in tree[2:])

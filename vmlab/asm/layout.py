@@ -1,8 +1,8 @@
 """Layout: give every item an offset, choosing branch sizes the way GNU as does.
 
-A branch to a label in the same section can take 2, 4 or 8 bytes: ``c.beqz`` reaches
-±256 bytes, ``beq`` ±4 KiB, and beyond that GNU as writes the opposite branch over a
-``jal`` (±1 MiB).  But a branch's size moves the labels after it, which can push another
+A branch to a label in the same section can take 2, 4, 6 or 8 bytes: ``c.beqz`` reaches
+±256 bytes, ``beq`` ±4 KiB, and beyond that GNU as writes the opposite branch (compressed
+if it can be) over a ``jal`` (±1 MiB).  But a branch's size moves the labels after it, which can push another
 branch out of range: so we iterate.  Every branch starts at its smallest size and only
 ever grows, so the loop ends, and it ends at the same sizes GNU as picks.
 
@@ -37,7 +37,7 @@ def padding_bytes(pad: int, code: bool, fill: int | None, has_c: bool) -> bytes:
         return bytes([(fill or 0) & 0xFF]) * pad
     out = bytearray(pad % 2)
     if (pad - len(out)) % 4:
-        out += C_NOP if has_c else b"\0\0"
+        out += C_NOP      # GNU as writes a c.nop here even when -march has no C
     return bytes(out) + NOP * ((pad - len(out)) // 4)
 
 
@@ -45,14 +45,14 @@ def branch_size(item, distance: int | None) -> int:
     """Smallest form of a branch/jump item that reaches ``distance`` (None: not knowable)."""
     is_jump = item.a == "jal"
     if distance is None:
-        return 4 if is_jump else 8
+        return 4 if is_jump else (6 if item.rvc else 8)
     if is_jump:
         return 2 if item.rvc and C_JUMP_RANGE[0] <= distance <= C_JUMP_RANGE[1] else 4
     if item.rvc and C_BRANCH_RANGE[0] <= distance <= C_BRANCH_RANGE[1]:
         return 2
     if BRANCH_RANGE[0] <= distance <= BRANCH_RANGE[1]:
         return 4
-    return 8
+    return 6 if item.rvc else 8     # (c.)b<opposite> over a jal
 
 
 def relax(section: Section, label_offset) -> None:

@@ -32,6 +32,8 @@ class Stmt:
     col: int
     #: name of the macro this statement came from (None for the user's own lines)
     origin: str | None = None
+    #: the statement as written (labels included), for macro substitution
+    text: str = ""
 
 
 def _strip_block_comments(source: str) -> str:
@@ -96,16 +98,16 @@ def parse_statement(text, start, line, filename, lineno, origin=None) -> Stmt | 
     if m is None:
         if text[pos:].strip():
             # e.g. "=" assignments are handled by the caller through "sym = expr"
-            return Stmt(filename, lineno, labels, "", text[pos:].strip(), line, start + pos + 1, origin)
-        return Stmt(filename, lineno, labels, "", "", line, start + 1, origin) if labels else None
+            return Stmt(filename, lineno, labels, "", text[pos:].strip(), line, start + pos + 1, origin, text)
+        return Stmt(filename, lineno, labels, "", "", line, start + 1, origin, text) if labels else None
     op = m.group(1)
     args = text[m.end():]
     stripped = args.lstrip()
     col = start + m.end() + (len(args) - len(stripped)) + 1
     if stripped.startswith("=") and not stripped.startswith("=="):
         # "name = expr" is GNU shorthand for ".set name, expr"
-        return Stmt(filename, lineno, labels, ".set", f"{op}, {stripped[1:]}", line, col, origin)
-    return Stmt(filename, lineno, labels, op.lower(), stripped.rstrip(), line, col, origin)
+        return Stmt(filename, lineno, labels, ".set", f"{op}, {stripped[1:]}", line, col, origin, text)
+    return Stmt(filename, lineno, labels, op.lower(), stripped.rstrip(), line, col, origin, text)
 
 
 def split_operands(args: str) -> list[str]:

@@ -17,9 +17,8 @@ _OPENERS = {".macro": ".endm", ".rept": ".endr", ".irp": ".endr", ".irpc": ".end
 
 
 def stmt_text(st) -> str:
-    """A statement written back as text (labels, op, operands) for substitution."""
-    labels = "".join(f"{name}: " for name in st.labels)
-    return f"{labels}{st.op} {st.args}" if st.op else f"{labels}{st.args}"
+    """A statement's text as written, for substitution."""
+    return st.text
 
 
 def collect(start, it, end: str) -> list:

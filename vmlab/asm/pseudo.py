@@ -73,22 +73,27 @@ def _fill(template: str, ops: list[str]) -> tuple[str, list[str]]:
     return mnemonic, out
 
 
-def alias(mnemonic: str, ops: list[str]) -> tuple[str, list[str]] | None:
-    """The real instruction for a one-instruction alias, or None if ``mnemonic`` is real."""
+def alias(mnemonic: str, ops: list[str]) -> tuple[str, list[str], bool] | None:
+    """The real instruction for a one-instruction alias, or None if ``mnemonic`` is real.
+
+    The third element says whether the result may be compressed: GNU as never compresses
+    ``jalr rd, rs`` and ``jalr rd, rs, imm`` (it reads them through a table entry that has
+    no compressed twin), while ``jalr rs`` and ``jalr rd, 0(rs)`` do become ``c.jalr``.
+    """
     forms = _ALIASES.get(mnemonic)
     if forms is not None and len(ops) in forms:
-        return _fill(forms[len(ops)], ops)
+        return (*_fill(forms[len(ops)], ops), True)
     if mnemonic == "jal" and len(ops) == 1:
-        return "jal", ["ra", ops[0]]
+        return "jal", ["ra", ops[0]], False
     if mnemonic == "jalr":
         if len(ops) == 1 and "(" not in ops[0]:
-            return "jalr", ["ra", f"0({ops[0]})"]
+            return "jalr", ["ra", f"0({ops[0]})"], True
         if len(ops) == 1:
-            return "jalr", ["ra", ops[0]]
+            return "jalr", ["ra", ops[0]], True
         if len(ops) == 2 and "(" not in ops[1]:
-            return "jalr", [ops[0], f"0({ops[1]})"]
+            return "jalr", [ops[0], f"0({ops[1]})"], False
         if len(ops) == 3:
-            return "jalr", [ops[0], f"{ops[2]}({ops[1]})"]
+            return "jalr", [ops[0], f"{ops[2]}({ops[1]})"], False
     return None
 
 
@@ -146,12 +151,13 @@ def expand_multi(mnemonic: str, ops: list[str], hidden: str, const) -> list:
         return pcrel_steps(hidden, ("auipc", [rd, f"%pcrel_hi({ops[1]})"]),
                            "addi", [rd, rd, f"%pcrel_lo({hidden})"])
     if mnemonic in ("call", "tail"):
+        # "call f" links and computes in ra; "call rd, f" and "tail f" compute in t1
         if mnemonic == "call" and len(ops) == 2:
-            link, target = ops
+            (link, target), tmp = ops, "t1"
         else:
             need(1)
             link, target = ("ra" if mnemonic == "call" else "zero"), ops[0]
-        tmp = "ra" if mnemonic == "call" and link == "ra" else ("t1" if mnemonic == "tail" else link)
+            tmp = "ra" if mnemonic == "call" else "t1"
         return pcrel_steps(hidden, ("auipc", [tmp, f"%pcrel_hi({target})"]),
                            "jalr", [link, f"%pcrel_lo({hidden})({tmp})"])
     if mnemonic == "jump":
@@ -173,3 +179,19 @@ def symbol_access(mnemonic: str, ops: list[str], hidden: str):
         return pcrel_steps(hidden, ("auipc", [tmp, f"%pcrel_hi({sym})"]),
                            mnemonic, [rs, f"%pcrel_lo({hidden})({tmp})"])
     return None
+
+
+def usage_key(mnemonic: str, ops: list[str]) -> str:
+    """What a written instruction is, for coverage: ``"lw <symbol>"``, ``"jalr <short>"``,
+    ``"fence <no operands>"``, or just the mnemonic."""
+    last = ops[-1].strip() if ops else ""
+    if (mnemonic in LOADS and len(ops) == 2 or mnemonic in STORES and len(ops) == 3) \
+            and not last.endswith(")"):
+        return f"{mnemonic} <symbol>"
+    if mnemonic == "jalr" and (len(ops) != 2 or "(" not in last):
+        return "jalr <short>"
+    if mnemonic == "jal" and len(ops) == 1:
+        return "jal <short>"
+    if mnemonic in ("fence", "sfence.vma") and len(ops) < 2:
+        return f"{mnemonic} <{len(ops)} operands>"
+    return mnemonic

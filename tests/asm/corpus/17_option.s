@@ -1,0 +1,19 @@
+# .option rvc / norvc / push / pop switch compression on and off.
+    .text
+_start:
+    addi a0, a0, 1
+    .option norvc
+    addi a0, a0, 1
+    .option push
+    .option rvc
+    addi a0, a0, 1
+    .option pop
+    addi a0, a0, 1
+    .option rvc
+    addi a0, a0, 1
+    .option push
+    .option norvc
+    li   a0, 1
+    .option pop
+    li   a0, 1
+    ret

@@ -1,0 +1,18 @@
+# la and lla: pc-relative addresses of symbols in other sections.
+    .text
+_start:
+    la   a0, message
+    lla  a1, message
+    la   a2, message + 4
+    lla  a3, buffer
+    la   sp, stack_top
+    j    _start
+
+    .section .rodata
+message: .asciz "hello"
+
+    .bss
+buffer: .zero 64
+    .balign 16
+    .skip 4096
+stack_top:
