@@ -49,6 +49,7 @@ class RunResult:
     instructions: int
     exit_code: int | None = None
     pc: int = 0
+    matched: str | None = None      # which ``until_output`` pattern was seen
 
 
 class _PhysMem:
@@ -331,14 +332,17 @@ class Machine:
         """Execute one instruction (or take one trap) on the current hart."""
         return self.run(instructions=1)
 
-    def run(self, instructions: int | None = None, until_output: str | None = None) -> RunResult:
-        """Run until the budget is spent, a breakpoint, a halt, ``until_output`` appears in the
-        console output, or Ctrl-C (reason "interrupted"; the machine can continue)."""
+    def run(self, instructions: int | None = None, until_output=None) -> RunResult:
+        """Run until the budget is spent, a breakpoint, a halt, ``until_output`` (a string, or
+        a list of strings) appears in the console output produced by this run, or Ctrl-C
+        (reason "interrupted"; the machine can simply continue)."""
         stop = _StopFlag()
         done = 0
         start_out = len(self.console_bytes)
-        pattern = until_output.encode() if isinstance(until_output, str) else until_output
-        self.ctl[L.C_FLAGS] = L.F_EXIT_ON_OUTPUT if pattern else 0
+        if isinstance(until_output, (str, bytes)):
+            until_output = [until_output]
+        patterns = [p.encode() if isinstance(p, str) else bytes(p) for p in until_output or ()]
+        self.ctl[L.C_FLAGS] = L.F_EXIT_ON_OUTPUT if patterns else 0
         self.ctl[L.C_SKIP_BP] = 1
         with stop:
             while True:
@@ -353,8 +357,12 @@ class Machine:
                 if code == L.EXIT_MMIO:
                     self._virtio_access()
                     continue
-                if self._drain() and pattern and pattern in self._out[max(0, start_out - len(pattern) + 1):]:
-                    return self._result("output", done)
+                if self._drain() and patterns:
+                    for p in patterns:
+                        if p in self._out[max(0, start_out - len(p) + 1):]:
+                            r = self._result("output", done)
+                            r.matched = p.decode(errors="replace")
+                            return r
                 if code == L.EXIT_OUTPUT or code == L.EXIT_BUDGET:
                     if self._pending_in:
                         self._feed()
