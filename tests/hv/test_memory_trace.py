@@ -1,0 +1,69 @@
+"""Host frames, guest-physical memory and the trace: the bookkeeping the hypervisor stands on."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vmlab.hv.memory import PAGE, FrameAllocator, GuestMemory, OutOfFrames
+from vmlab.hv.trace import EXIT, INJECT, SHADOW, Trace
+
+BASE = 0x8000_0000
+
+
+def make(frames=16):
+    ram = np.full(frames * PAGE, 0xAA, dtype=np.uint8)  # garbage a previous owner left
+    return ram, FrameAllocator(ram, BASE)
+
+
+def test_frames_are_zeroed_lowest_first_and_exhaust_cleanly():
+    ram, fa = make(4)
+    hpas = [fa.alloc(owner=1) for _ in range(4)]
+    assert hpas == [BASE + i * PAGE for i in range(4)]
+    assert not ram.any()
+    with pytest.raises(OutOfFrames):
+        fa.alloc(owner=1)
+    fa.free(hpas[2])
+    assert fa.alloc(owner=2) == hpas[2] and list(fa.frames_of(2)) == [hpas[2]]
+    with pytest.raises(ValueError):
+        fa.free(hpas[0]); fa.free(hpas[0])
+
+
+def test_guest_pages_get_frames_on_first_touch_only():
+    ram, fa = make(8)
+    g = GuestMemory(fa, vm_id=1, gpa_base=0x8000_0000, size=64 * PAGE)  # more than the host has
+    assert g.resident_pages == 0
+    g.write(0x8000_3FFE, b"\x01\x02\x03\x04")                          # straddles two pages
+    assert g.resident_pages == 2
+    assert g.read(0x8000_3FFE, 4) == b"\x01\x02\x03\x04"
+    h1, h2 = g.hpa(0x8000_3FFE), g.hpa(0x8000_4000)
+    assert ram[h1 - BASE] == 1 and ram[h2 - BASE + 1] == 4
+    assert g.read(0x7FFF_FFFF, 2) is None and g.hpa(0x8000_0000 + 64 * PAGE) is None
+    g.write64(0x8000_1008, 0x1122334455667788)
+    assert g.read64(0x8000_1008) == 0x1122334455667788 and g.read64(0x8000_1009) is None
+
+
+def test_two_vms_never_share_a_frame():
+    ram, fa = make(8)
+    a = GuestMemory(fa, 1, 0x8000_0000, 4 * PAGE)
+    b = GuestMemory(fa, 2, 0x8000_0000, 4 * PAGE)
+    for g, byte in ((a, b"A"), (b, b"B")):
+        for p in range(4):
+            g.write(0x8000_0000 + p * PAGE, byte * PAGE)
+    assert a.read(0x8000_0000, 4 * PAGE) == b"A" * 4 * PAGE
+    assert b.read(0x8000_0000, 4 * PAGE) == b"B" * 4 * PAGE
+    assert not set(fa.frames_of(1)) & set(fa.frames_of(2))
+
+
+def test_trace_records_counts_and_ring():
+    t = Trace(capacity=4)
+    for i in range(6):
+        t.record(EXIT, time=10 * i, cause=2 if i % 2 else 9, pc=0x8020_0000 + 4 * i, handler="csr" if i % 2 else "sbi", cost=5)
+    t.record(INJECT, time=70, cause=0x8000_0005, handler="timer")
+    assert t.total == 7 and len(t) == 4
+    assert t.count(EXIT) == 6 and t.count(EXIT, 2) == 3 and t.count(INJECT) == 1
+    assert t.by_cause(EXIT) == {2: 3, 9: 3}
+    recent = t.since(5)
+    assert list(recent["seq"]) == [5, 6] and recent["kind"][-1] == INJECT
+    assert [e.seq for e in t.events()] == [3, 4, 5, 6]          # the oldest were dropped
+    assert t.events(6)[0].handler == "timer" and t.handler_cost["csr"] == 15
+    assert t.count(SHADOW) == 0 and "7 records" in repr(t)

@@ -1,0 +1,148 @@
+"""The hypervisor's trace: every exit, injection, shadow-paging event and scheduling decision.
+
+This is what the widgets draw and what graders check, so it is a plain, typed record
+stream in numpy (cheap to append from the run loop's Python side, cheap to slice and count)
+rather than a list of Python objects.  Each record has a sequence number, so a live view
+can ask "what happened since the last record I drew?" (:meth:`Trace.since`) without copying
+the whole log.
+
+Record kinds:
+
+- ``EXIT``    the guest trapped out to the hypervisor (cause, guest pc, instruction bits,
+              tval, which handler ran, what it cost in simulated ns)
+- ``INJECT``  the hypervisor delivered a trap or interrupt into the guest
+- ``SHADOW``  a shadow page-table event (fill, flush, write-protect fault, root switch, ...)
+- ``SCHED``   a vCPU was put on or taken off a physical CPU
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+EXIT, INJECT, SHADOW, SCHED = 0, 1, 2, 3
+KIND_NAMES = ("exit", "inject", "shadow", "sched")
+
+RECORD = np.dtype([
+    ("seq", np.int64),       # position in the whole trace (never reused)
+    ("time", np.int64),      # simulated time, ns
+    ("kind", np.int8),       # EXIT / INJECT / SHADOW / SCHED
+    ("vm", np.int16),
+    ("vcpu", np.int16),
+    ("cause", np.int64),     # trap cause (interrupts: 0x8000_0000 | code) or event code
+    ("pc", np.uint64),       # guest pc (virtual)
+    ("insn", np.uint32),     # instruction bits (0 when not an instruction's fault)
+    ("tval", np.uint64),     # faulting address, or event argument
+    ("handler", np.int16),   # index into Trace.names: what handled it
+    ("cost", np.int64),      # simulated ns the handling took
+])
+
+INTERRUPT_FLAG = 0x8000_0000
+
+
+@dataclass(frozen=True)
+class Event:
+    """One record, as a Python object (for reprs, tests and small listings)."""
+
+    seq: int
+    time: int
+    kind: str
+    vm: int
+    vcpu: int
+    cause: int
+    pc: int
+    insn: int
+    tval: int
+    handler: str
+    cost: int
+
+
+class Trace:
+    """An append-only log of records with a bounded memory footprint.
+
+    ``capacity`` records are kept (the oldest are dropped first, as a ring); counters
+    by (kind, cause) and by handler cover the *whole* run, dropped records included.
+    """
+
+    def __init__(self, capacity: int = 1 << 18):
+        self.capacity = capacity
+        self._buf = np.zeros(capacity, dtype=RECORD)
+        self._next = 0                       # sequence number of the next record
+        self.names: list[str] = []           # handler names, indexed by RECORD.handler
+        self._name_ids: dict[str, int] = {}
+        self.counts: Counter = Counter()     # (kind, cause) -> count
+        self.handler_counts: Counter = Counter()
+        self.handler_cost: Counter = Counter()
+
+    # --- writing ---------------------------------------------------------------------------
+    def handler_id(self, name: str) -> int:
+        hid = self._name_ids.get(name)
+        if hid is None:
+            hid = self._name_ids[name] = len(self.names)
+            self.names.append(name)
+        return hid
+
+    def record(self, kind: int, *, time: int, vm: int = 0, vcpu: int = 0, cause: int = 0,
+               pc: int = 0, insn: int = 0, tval: int = 0, handler: str = "", cost: int = 0) -> int:
+        """Append one record; returns its sequence number."""
+        seq = self._next
+        r = self._buf[seq % self.capacity]
+        hid = self.handler_id(handler)
+        r["seq"], r["time"], r["kind"], r["vm"], r["vcpu"] = seq, time, kind, vm, vcpu
+        r["cause"], r["pc"], r["insn"] = cause, pc & 0xFFFF_FFFF_FFFF_FFFF, insn & 0xFFFF_FFFF
+        r["tval"], r["handler"], r["cost"] = tval & 0xFFFF_FFFF_FFFF_FFFF, hid, cost
+        self._next = seq + 1
+        self.counts[(kind, cause)] += 1
+        self.handler_counts[handler] += 1
+        self.handler_cost[handler] += cost
+        return seq
+
+    # --- reading ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Records still held (at most ``capacity``)."""
+        return min(self._next, self.capacity)
+
+    @property
+    def total(self) -> int:
+        """Records ever written."""
+        return self._next
+
+    def since(self, seq: int = 0) -> np.ndarray:
+        """Records with sequence number >= ``seq`` that are still held, oldest first (a copy)."""
+        first = max(seq, self._next - self.capacity, 0)
+        if first >= self._next:
+            return self._buf[:0].copy()
+        idx = np.arange(first, self._next) % self.capacity
+        return self._buf[idx]
+
+    def records(self, kind: int | None = None) -> np.ndarray:
+        rec = self.since(0)
+        return rec if kind is None else rec[rec["kind"] == kind]
+
+    def events(self, seq: int = 0) -> list[Event]:
+        return [self._event(r) for r in self.since(seq)]
+
+    def _event(self, r) -> Event:
+        return Event(int(r["seq"]), int(r["time"]), KIND_NAMES[r["kind"]], int(r["vm"]),
+                     int(r["vcpu"]), int(r["cause"]), int(r["pc"]), int(r["insn"]),
+                     int(r["tval"]), self.names[r["handler"]], int(r["cost"]))
+
+    def count(self, kind: int, cause: int | None = None) -> int:
+        """How many records of ``kind`` (and ``cause``) were ever written."""
+        if cause is not None:
+            return self.counts[(kind, cause)]
+        return sum(n for (k, _), n in self.counts.items() if k == kind)
+
+    def by_cause(self, kind: int = EXIT) -> dict[int, int]:
+        return {c: n for (k, c), n in sorted(self.counts.items()) if k == kind}
+
+    def clear(self) -> None:
+        """Forget everything (counters included); sequence numbers keep increasing."""
+        first = self._next
+        self.__init__(self.capacity)
+        self._next = first
+
+    def __repr__(self) -> str:
+        return (f"<Trace {self.total} records ({self.count(EXIT)} exits, {self.count(INJECT)} "
+                f"injections, {self.count(SHADOW)} shadow events)>")
