@@ -28,7 +28,8 @@ def main(args) -> int:
 
     program = assemble(guests.source(args.guest), filename=f"{args.guest}.s")
     print(f"== {args.guest}.s assembled: {len(program.image)} bytes, entry {program.entry:#x}")
-    for rec in disassemble(program.elf)[: args.lines]:
+    text = program.sections[".text"]
+    for rec in disassemble(text.data, text.addr, symbols=program.symbols)[: args.lines]:
         print(f"   {rec.address:8x}:  {rec.mnemonic:<8} {rec.operands}")
 
     machine = Machine()
