@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from vmlab.isa.aliases import ALIASES, ALIASES_BY_BASE, ALIASES_BY_NAME, Alias
 from vmlab.isa.causes import CAUSE_BY_NAME, CAUSES, EXCEPTIONS, INTERRUPTS, Cause, cause_of
@@ -27,9 +28,14 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=None)
+def _operand_fields(token: str) -> tuple[str, ...]:
+    return tuple(t for t in token.replace("(", " ").replace(")", " ").split() if t in FIELDS)
+
+
 def operand_fields(token: str) -> list[str]:
     """Field names inside one syntax token: ``"imm_i(rs1)"`` -> ``["imm_i", "rs1"]``."""
-    return [t for t in token.replace("(", " ").replace(")", " ").split() if t in FIELDS]
+    return list(_operand_fields(token))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ assembler, the disassembler, the tests and the documentation alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,12 @@ class Field:
     #: the value is a pc-relative offset: disassemblers print the target address
     pcrel: bool = False
 
-    @property
+    @cached_property
     def width(self) -> int:
         """Number of value bits (including the implied-zero low bits of aligned fields)."""
         return max(lsb + w for _, w, lsb in self.pieces)
 
-    @property
+    @cached_property
     def insn_mask(self) -> int:
         """The instruction bits this field occupies."""
         m = 0

@@ -97,8 +97,9 @@ _add("srliw", "rd,rs1,shamt5", _r(0x1B, 5, 0), "I")
 _add("sraiw", "rd,rs1,shamt5", _r(0x1B, 5, 0x20), "I")
 for _m, _f3, _f7 in [("addw", 0, 0), ("subw", 0, 0x20), ("sllw", 1, 0), ("srlw", 5, 0), ("sraw", 5, 0x20)]:
     _add(_m, "rd,rs1,rs2", _r(0x3B, _f3, _f7), "I")
-# fence.tso is fence with fm=1000, pred=succ=rw: a special case of fence.
-_add("fence.tso", "", (0x8330000F, 0xFFFFFFFF), "I", special_of="fence")
+# fence.tso is a fence with fm (bits 31:28) = 1000 and pred = succ = rw.  Since the fence row
+# below fixes fm = 0000 (the only other value standard code uses), the two do not overlap.
+_add("fence.tso", "", (0x8330000F, 0xFFFFFFFF), "I")
 # The fields fence does not use (fm, rs1, rd) must be zero in standard code: that is the
 # encoding assemblers write and objdump recognises.  (Hardware ignores them, for forward
 # compatibility: a machine decoder may be more lenient than this mask.)
