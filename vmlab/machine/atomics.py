@@ -8,7 +8,7 @@ AMOs must be naturally aligned and in RAM.
 """
 from __future__ import annotations
 
-from numba import njit
+from vmlab.machine.jit import jit
 
 from vmlab.machine.bits import ltu, sext32
 from vmlab.machine.bus import fault, ram_offset, read_ram, translate, write_ram
@@ -22,7 +22,7 @@ AMOSWAP, AMOADD, AMOXOR, AMOAND, AMOOR = 0x01, 0x00, 0x04, 0x0C, 0x08
 AMOMIN, AMOMAX, AMOMINU, AMOMAXU = 0x10, 0x14, 0x18, 0x1C
 
 
-@njit(cache=True)
+@jit
 def amo_op(f5, old, src):
     """The new memory value of an AMO, or (False, 0) for an unknown funct5."""
     if f5 == AMOSWAP:
@@ -46,7 +46,7 @@ def amo_op(f5, old, src):
     return False, 0
 
 
-@njit(cache=True)
+@jit
 def exec_amo(c, tlb, mem, ctl, h, w, vm, ctx):
     """Execute one LR/SC/AMO (funct3 2 = word, 3 = doubleword); faults go to ctl[C_FAULT]."""
     rd, f3, rs1, rs2, f5 = (w >> 7) & 31, (w >> 12) & 7, (w >> 15) & 31, (w >> 20) & 31, w >> 27

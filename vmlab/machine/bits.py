@@ -5,25 +5,25 @@ out here once: logical shift right, unsigned compare, sign extension, 64x64->128
 """
 from __future__ import annotations
 
-from numba import njit
+from vmlab.machine.jit import jit
 
 INT64_MIN = -(1 << 63)
 MASK32 = 0xFFFFFFFF
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def sext(v, bits):
     """Sign-extend the low ``bits`` bits of ``v``."""
     m = 1 << (bits - 1)
     return ((v & ((m << 1) - 1)) ^ m) - m
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def sext32(v):
     return ((v & MASK32) ^ 0x80000000) - 0x80000000
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def srl(v, s):
     """Logical shift right of a 64-bit pattern by 0..63."""
     if s == 0:
@@ -31,13 +31,13 @@ def srl(v, s):
     return (v >> s) & ((1 << (64 - s)) - 1)
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def ltu(a, b):
     """Unsigned a < b: flipping the sign bit maps unsigned order onto signed order."""
     return (a ^ INT64_MIN) < (b ^ INT64_MIN)
 
 
-@njit(cache=True)
+@jit
 def mulhu(a, b):
     """High 64 bits of the unsigned 128-bit product, from four 32x32 partial products."""
     al, ah = a & MASK32, srl(a, 32)
@@ -51,7 +51,7 @@ def mulhu(a, b):
     return hh + srl(lh, 32) + srl(hl, 32) + srl(mid, 32)
 
 
-@njit(cache=True)
+@jit
 def mulh(a, b):
     """High half of signed x signed: the unsigned product corrected for negative operands."""
     h = mulhu(a, b)
@@ -62,7 +62,7 @@ def mulh(a, b):
     return h
 
 
-@njit(cache=True)
+@jit
 def mulhsu(a, b):
     h = mulhu(a, b)
     if a < 0:
@@ -70,7 +70,7 @@ def mulhsu(a, b):
     return h
 
 
-@njit(cache=True)
+@jit
 def divu(a, b):
     """Unsigned division of 64-bit patterns (b != 0), by long division when needed."""
     if a >= 0 and b > 0:
@@ -85,12 +85,12 @@ def divu(a, b):
     return q
 
 
-@njit(cache=True)
+@jit
 def remu(a, b):
     return a - divu(a, b) * b
 
 
-@njit(cache=True)
+@jit
 def div(a, b):
     """Signed division rounding toward zero, with RISC-V's results for /0 and overflow."""
     if b == 0:
@@ -101,7 +101,7 @@ def div(a, b):
     return -q if (a < 0) != (b < 0) else q
 
 
-@njit(cache=True)
+@jit
 def rem(a, b):
     if b == 0:
         return a

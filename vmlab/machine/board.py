@@ -165,6 +165,7 @@ class Machine:
         self.ctl[[L.C_OUT_HEAD, L.C_OUT_TAIL, L.C_IN_HEAD, L.C_IN_TAIL]] = keep
         self.ctl[L.C_RAM_BASE], self.ctl[L.C_RAM_SIZE] = L.RAM_BASE, self.ram_size
         self.ctl[L.C_HARTS] = self.nharts
+        self.ctl[L.C_SLICE_LEN] = L.SLICE if self.nharts > 1 else L.SLICE_SINGLE
         self.ctl[L.C_FAULT] = -1
         self._sync_breakpoints()
         if self.virtio is not None:

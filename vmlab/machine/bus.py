@@ -11,7 +11,7 @@ misaligned LR/SC/AMOs raise an address-misaligned exception, as the spec allows.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from vmlab.machine.jit import jit
 
 from vmlab.machine.bits import srl
 from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, output_byte
@@ -24,7 +24,7 @@ from vmlab.machine.layout import (
 from vmlab.machine.mmu import fault_cause, tlb_refill
 
 
-@njit(cache=True)
+@jit
 def translate(tlb, mem, ctl, h, satp, va, acc, ctx, vm):
     """Virtual to physical through the TLB (refilling on a miss); -cause-1 on a fault."""
     if not vm:
@@ -38,7 +38,7 @@ def translate(tlb, mem, ctl, h, satp, va, acc, ctx, vm):
     return page | (va & 0xFFF)
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def ram_offset(ctl, pa, size):
     """Offset of [pa, pa+size) in RAM, or -1 if any of it lies outside RAM."""
     off = pa - ctl[C_RAM_BASE]
@@ -47,7 +47,7 @@ def ram_offset(ctl, pa, size):
     return off
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def read_ram(mem, off, size):
     v = 0
     for i in range(size):
@@ -55,19 +55,19 @@ def read_ram(mem, off, size):
     return v
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def write_ram(mem, off, size, v):
     for i in range(size):
         mem[off + i] = (v >> (8 * i)) & 0xFF
 
 
-@njit(cache=True)
+@jit
 def fault(ctl, cause, tval):
     ctl[C_FAULT] = cause
     ctl[C_FAULT_TVAL] = tval
 
 
-@njit(cache=True)
+@jit
 def _split(tlb, mem, ctl, h, satp, va, size, acc, ctx, vm):
     """Physical offsets in RAM of the two pieces of a page-crossing access, or faults."""
     va2 = (va | 0xFFF) + 1
@@ -87,7 +87,7 @@ def _split(tlb, mem, ctl, h, satp, va, size, acc, ctx, vm):
     return o1, o2
 
 
-@njit(cache=True)
+@jit
 def load_slow(tlb, mem, dev, io, ctl, h, satp, va, size, acc, ctx, vm):
     """A load the fast path could not do; returns the zero-extended value."""
     if (va & 0xFFF) + size > 0x1000:
@@ -117,7 +117,7 @@ def load_slow(tlb, mem, dev, io, ctl, h, satp, va, size, acc, ctx, vm):
     return v
 
 
-@njit(cache=True)
+@jit
 def store_slow(tlb, mem, dev, io, ctl, h, satp, va, size, v, ctx, vm):
     """A store the fast path could not do (all of it checked before any byte is written)."""
     if (va & 0xFFF) + size > 0x1000:
@@ -149,7 +149,7 @@ def store_slow(tlb, mem, dev, io, ctl, h, satp, va, size, v, ctx, vm):
 # ---------------------------------------------------------------------------------------
 # HTIF: the riscv-tests way of talking to the host, through two words in RAM.
 # ---------------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def htif_check(mem, dev, io, ctl, pa):
     """Called after a store to RAM: act if it wrote a command into ``tohost``.
 
@@ -185,7 +185,7 @@ def htif_check(mem, dev, io, ctl, pa):
         write_ram(mem, fo, 8, reply)
 
 
-@njit(cache=True)
+@jit
 def _htif_syscall(mem, io, ctl, block):
     """Serve write(fd, buf, len) for fd 1 and 2 from a riscv-tests syscall block."""
     bo = ram_offset(ctl, block, 32)

@@ -11,7 +11,7 @@ replaced by the previous legal one.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from vmlab.machine.jit import jit
 
 from vmlab.machine.bits import srl
 from vmlab.machine.layout import (
@@ -64,7 +64,7 @@ def _implemented() -> np.ndarray:
 IMPLEMENTED = _implemented()
 
 
-@njit(cache=True)
+@jit
 def csr_allowed(c, num, write):
     """May the hart, at its current privilege, access CSR ``num``?  (False: illegal insn.)"""
     if IMPLEMENTED[num] == 0:
@@ -88,13 +88,13 @@ def csr_allowed(c, num, write):
     return True
 
 
-@njit(cache=True)
+@jit
 def mtime_now(dev, ctl):
     """mtime ticks at 10 MHz: one tick per 100 ns of simulated time (one ns per instruction)."""
     return (dev[D_TICKS] + ctl[C_SLICE_POS]) // 100
 
 
-@njit(cache=True)
+@jit
 def csr_read(c, dev, ctl, h, num):
     """The value a csrr of ``num`` returns (access already checked by csr_allowed)."""
     if num == SSTATUS:
@@ -118,7 +118,7 @@ def csr_read(c, dev, ctl, h, num):
     return c[num]
 
 
-@njit(cache=True)
+@jit
 def _legal_mstatus(old, v):
     """mstatus keeps its writable bits; MPP=2 (reserved) keeps the previous MPP."""
     new = (old & ~MSTATUS_WRITABLE) | (v & MSTATUS_WRITABLE) | MS_UXL_SXL
@@ -127,7 +127,7 @@ def _legal_mstatus(old, v):
     return new
 
 
-@njit(cache=True)
+@jit
 def csr_write(c, num, v):
     """Write ``v`` to CSR ``num`` following its WARL rules."""
     if num == MSTATUS:

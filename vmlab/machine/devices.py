@@ -14,7 +14,7 @@ Everything here is plain numba over arrays, so the hot loop calls it directly an
 """
 from __future__ import annotations
 
-from numba import njit
+from vmlab.machine.jit import jit
 
 from vmlab.machine.bits import ltu, srl
 from vmlab.machine.csr import STCE, mtime_now
@@ -30,14 +30,14 @@ from vmlab.machine.layout import (
 DEV_OK, DEV_FAULT = 0, 1
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def part_read(reg, off, size):
     """Bytes [off, off+size) of a 64-bit register (devices accept 4- and 8-byte accesses)."""
     v = srl(reg, 8 * off)
     return v if size == 8 else v & ((1 << (8 * size)) - 1)
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def part_write(reg, off, size, v):
     if size == 8:
         return v
@@ -48,7 +48,7 @@ def part_write(reg, off, size, v):
 # ---------------------------------------------------------------------------------------
 # interrupt lines into the harts
 # ---------------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def plic_best(dev, ctx):
     """The highest-priority pending source enabled for ``ctx`` above its threshold, or 0."""
     ready = dev[P_PENDING] & dev[P_ENABLE + ctx]
@@ -59,7 +59,7 @@ def plic_best(dev, ctx):
     return best
 
 
-@njit(cache=True)
+@jit
 def update_hwip(cpu, dev, ctl, h):
     """Recompute the device-driven mip bits of hart ``h`` (timer, software, external)."""
     c = cpu[h]
@@ -79,7 +79,7 @@ def update_hwip(cpu, dev, ctl, h):
     c[HWIP] = hw
 
 
-@njit(cache=True)
+@jit
 def next_timer_ns(cpu, dev, h):
     """Simulated ns at which hart h's next timer interrupt becomes pending (or a huge value)."""
     far = 1 << 62
@@ -93,12 +93,12 @@ def next_timer_ns(cpu, dev, h):
 # ---------------------------------------------------------------------------------------
 # UART 16550
 # ---------------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def uart_rx_ready(ctl):
     return ctl[C_IN_HEAD] != ctl[C_IN_TAIL]
 
 
-@njit(cache=True)
+@jit
 def uart_update(dev, ctl):
     """Drive wire 10: received data with ERBFI, or transmitter empty with ETBEI."""
     ier = dev[U_IER]
@@ -109,7 +109,7 @@ def uart_update(dev, ctl):
         dev[P_LEVEL] &= ~(1 << UART_IRQ)
 
 
-@njit(cache=True)
+@jit
 def output_byte(io, ctl, b):
     """Append a console byte; ask the loop to return when Python should look at it."""
     head = ctl[C_OUT_HEAD]
@@ -121,7 +121,7 @@ def output_byte(io, ctl, b):
         ctl[C_EXIT] = EXIT_OUTPUT
 
 
-@njit(cache=True)
+@jit
 def uart_read(dev, io, ctl, reg):
     dlab = dev[U_LCR] & 0x80
     if reg == 0:
@@ -155,7 +155,7 @@ def uart_read(dev, io, ctl, reg):
     return dev[U_SCR]
 
 
-@njit(cache=True)
+@jit
 def uart_write(dev, io, ctl, reg, v):
     v &= 0xFF
     dlab = dev[U_LCR] & 0x80
@@ -185,7 +185,7 @@ def uart_write(dev, io, ctl, reg, v):
 # ---------------------------------------------------------------------------------------
 # CLINT and PLIC
 # ---------------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def clint_read(dev, ctl, off, size):
     harts = ctl[C_HARTS]
     if off < 0x4000:
@@ -197,7 +197,7 @@ def clint_read(dev, ctl, off, size):
     return part_read(mtime_now(dev, ctl), off & 7, size)
 
 
-@njit(cache=True)
+@jit
 def clint_write(dev, ctl, off, size, v):
     harts = ctl[C_HARTS]
     if off < 0x4000:
@@ -211,7 +211,7 @@ def clint_write(dev, ctl, off, size, v):
     # mtime is read-only here: simulated time only moves with instructions
 
 
-@njit(cache=True)
+@jit
 def plic_read(dev, ctl, off):
     nctx = 2 * ctl[C_HARTS]
     if off < 0x1000:
@@ -238,7 +238,7 @@ def plic_read(dev, ctl, off):
     return 0
 
 
-@njit(cache=True)
+@jit
 def plic_write(dev, ctl, off, v):
     nctx = 2 * ctl[C_HARTS]
     v &= 0xFFFFFFFF
@@ -263,7 +263,7 @@ def plic_write(dev, ctl, off, v):
 # ---------------------------------------------------------------------------------------
 # the bus: physical address -> device
 # ---------------------------------------------------------------------------------------
-@njit(cache=True)
+@jit
 def mmio_read(dev, io, ctl, pa, size):
     """Read a device register; return (DEV_OK, value) or (DEV_FAULT, 0) if nothing is there."""
     if pa - UART_BASE >= 0 and pa - UART_BASE < UART_SIZE:
@@ -279,7 +279,7 @@ def mmio_read(dev, io, ctl, pa, size):
     return DEV_FAULT, 0
 
 
-@njit(cache=True)
+@jit
 def test_write(dev, ctl, v):
     cmd, code = v & 0xFFFF, (v >> 16) & 0xFFFF
     if cmd == 0x5555 or cmd == 0x3333:
@@ -290,7 +290,7 @@ def test_write(dev, ctl, v):
         ctl[C_EXIT] = EXIT_RESET
 
 
-@njit(cache=True)
+@jit
 def mmio_write(dev, io, ctl, pa, size, v):
     """Write a device register; return DEV_OK or DEV_FAULT."""
     if pa - UART_BASE >= 0 and pa - UART_BASE < UART_SIZE:

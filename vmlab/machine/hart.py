@@ -13,7 +13,7 @@ keeping rare work out of the loop's body is what keeps numba's code fast.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from vmlab.machine.jit import jit
 
 from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import div, divu, ltu, mulh, mulhsu, mulhu, rem, remu, sext32, srl
@@ -29,7 +29,7 @@ from vmlab.machine.mmu import context
 from vmlab.machine.trap import take_trap
 
 
-@njit(cache=True)
+@jit
 def data_context(c):
     """(translate?, TLB context) for loads and stores: MPRV makes M-mode use MPP's view."""
     satp, st, priv = c[SATP], c[MSTATUS], c[PRIV]
@@ -39,14 +39,14 @@ def data_context(c):
     return vm, context(srl(satp, 44) & 0xFFFF, priv, (st & MS_SUM) != 0, (st & MS_MXR) != 0)
 
 
-@njit(cache=True)
+@jit
 def fetch_context(c):
     satp, priv = c[SATP], c[PRIV]
     vm = srl(satp, 60) == 8 and priv != PRIV_M
     return vm, context(srl(satp, 44) & 0xFFFF, priv, False, False)
 
 
-@njit(cache=True)
+@jit
 def alu(f3, f7, a, b):
     """OP (register-register) instructions; returns (ok, result)."""
     if f7 == 0:
@@ -90,7 +90,7 @@ def alu(f3, f7, a, b):
     return False, 0
 
 
-@njit(cache=True)
+@jit
 def alu32(f3, f7, a, b):
     """OP-32 instructions (addw ... remuw): compute on 32 bits, sign-extend the result."""
     if f7 == 0:
@@ -122,7 +122,7 @@ def alu32(f3, f7, a, b):
     return False, 0
 
 
-@njit(cache=True)
+@jit
 def alu_imm(f3, w, a):
     """OP-IMM instructions; shifts take a 6-bit amount and a funct6 in the immediate."""
     imm = ((w >> 20) ^ 0x800) - 0x800
@@ -146,7 +146,7 @@ def alu_imm(f3, w, a):
     return f6 == 0x10, a >> sh
 
 
-@njit(cache=True)
+@jit
 def alu_imm32(f3, w, a):
     imm = ((w >> 20) ^ 0x800) - 0x800
     sh, f7 = (w >> 20) & 31, w >> 25
@@ -161,7 +161,7 @@ def alu_imm32(f3, w, a):
     return False, 0
 
 
-@njit(cache=True)
+@jit
 def branch_taken(f3, a, b):
     if f3 == 0:
         return a == b
@@ -176,7 +176,7 @@ def branch_taken(f3, a, b):
     return not ltu(a, b)
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def extend(raw, f3):
     """Sign- or zero-extend a loaded value as lb/lh/lw/ld/lbu/lhu/lwu ask."""
     if f3 == 0:
@@ -188,7 +188,7 @@ def extend(raw, f3):
     return raw
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def read_mem(mem, o, size):
     v = np.int64(mem[o])
     for i in range(1, size):
@@ -196,13 +196,13 @@ def read_mem(mem, o, size):
     return v
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def write_mem(mem, o, size, v):
     for i in range(size):
         mem[o + i] = (v >> (8 * i)) & 0xFF
 
 
-@njit(cache=True)
+@jit
 def hit_breakpoint(ctl, pc):
     for i in range(ctl[C_NBP]):
         if ctl[C_BP + i] == pc:
@@ -210,7 +210,7 @@ def hit_breakpoint(ctl, pc):
     return False
 
 
-@njit(cache=True)
+@jit
 def fetch_page(tlb, mem, ctl, h, c, pc, vm, ctx):
     """RAM offset of the 4 KiB page holding ``pc``, or -cause-1 (page or access fault)."""
     pa = translate(tlb, mem, ctl, h, c[SATP], pc & ~0xFFF, ACC_FETCH, ctx, vm)
@@ -222,8 +222,8 @@ def fetch_page(tlb, mem, ctl, h, c, pc, vm, ctx):
     return off
 
 
-@njit(cache=True)
-def exec_hart(cpu, mem, tlb, dev, io, ctl, rvc, h, limit):
+@jit
+def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
     c = cpu[h]
     r = c[XREG:XREG + 32]
     pc = c[PC]
@@ -257,7 +257,7 @@ def exec_hart(cpu, mem, tlb, dev, io, ctl, rvc, h, limit):
                 fpage, foff = pc & ~0xFFF, off
         if cause < 0:
             o = foff + (pc & 0xFFF)
-            w = np.int64(mem[o]) | (np.int64(mem[o + 1]) << 8)
+            w = np.int64(mem16[o >> 1])        # pc is always even
             if (w & 3) == 3:
                 if (pc & 0xFFF) == 0xFFE:      # the upper half lies on the next page
                     off2 = fetch_page(tlb, mem, ctl, h, c, pc + 2, fvm, fctx)
@@ -266,7 +266,7 @@ def exec_hart(cpu, mem, tlb, dev, io, ctl, rvc, h, limit):
                     else:
                         w |= (np.int64(mem[off2]) | (np.int64(mem[off2 + 1]) << 8)) << 16
                 else:
-                    w |= (np.int64(mem[o + 2]) | (np.int64(mem[o + 3]) << 8)) << 16
+                    w |= np.int64(mem16[(o >> 1) + 1]) << 16
                 npc = pc + 4
             else:
                 tval = w

@@ -146,6 +146,7 @@ C_FAULT, C_FAULT_TVAL = 21, 22  # a slow memory path's exception (cause, or -1) 
 C_SYS_INSN = 23        # a SYSTEM instruction the hot loop left for exec_system (| length << 32)
 C_BP = 24              # 32 breakpoint addresses
 MAX_BP = 32
+C_SLICE_LEN = 60       # instructions per hart turn (SLICE with several harts, more with one)
 # counters
 C_INSTRET = 64         # instructions retired, all harts
 C_TLB_HIT, C_TLB_MISS = 65, 66
@@ -168,3 +169,4 @@ EXIT_IDLE = 5          # every hart waits in wfi and no timer is armed
 EXIT_RESET = 6         # sifive_test asked for a reset
 
 SLICE = 256            # instructions a hart runs before the next hart's turn
+SLICE_SINGLE = 1 << 16 # with one hart, turns only bound how often time and timers are looked at

@@ -1,7 +1,7 @@
 """The run loop: harts take turns in time slices; interrupts are taken between instructions.
 
 Simulated time is counted in nanoseconds, one per instruction: hart 0 runs SLICE
-instructions, then hart 1 runs SLICE, ... and when every hart has had its turn the clock
+(``ctl[C_SLICE_LEN]``) instructions, then hart 1 runs SLICE, ... and when every hart has had its turn the clock
 (``dev[D_TICKS]``) moves on by SLICE -- the harts run "in parallel" at 1 GHz.  ``mtime``
 is that clock divided by 100 (10 MHz).  Nothing depends on the host's clock, so the same
 inputs always give the same run, however it is cut into calls.
@@ -14,25 +14,26 @@ timer deadline (or the loop returns EXIT_IDLE if none is armed).
 """
 from __future__ import annotations
 
-from numba import njit
+import numpy as np
+from vmlab.machine.jit import jit
 
 from vmlab.machine.devices import next_timer_ns, update_hwip
 from vmlab.machine.hart import exec_hart
 from vmlab.machine.layout import (
     C_BUDGET, C_CUR_HART, C_EXIT, C_HARTS, C_IDLE_NS, C_SLICE_POS, C_SYS_INSN, D_TICKS,
-    EXIT_BUDGET, EXIT_IDLE, EXIT_NONE, HWIP, MIE, MIP, RES_ADDR, SLICE, WAITING,
+    EXIT_BUDGET, EXIT_IDLE, EXIT_NONE, HWIP, MIE, MIP, RES_ADDR, WAITING, C_SLICE_LEN,
 )
 from vmlab.machine.system import exec_system
 from vmlab.machine.trap import take_trap, pending_interrupt
 
 
-@njit(cache=True)
+@jit
 def wants_wake(c):
     """wfi ends when any interrupt is pending and enabled in mie, whatever mstatus says."""
     return ((c[MIP] | c[HWIP]) & c[MIE]) != 0
 
 
-@njit(cache=True)
+@jit
 def all_idle_until(cpu, dev, ctl):
     """If every hart waits with nothing pending: the ns of the next timer deadline (or -1
     for none armed).  Otherwise 0."""
@@ -48,11 +49,12 @@ def all_idle_until(cpu, dev, ctl):
     return -1 if first >= (1 << 62) else first
 
 
-@njit(cache=True)
+@jit
 def next_slice(cpu, dev, ctl):
     """Pass the turn to the next hart; after the last one, advance the clock."""
     h = ctl[C_CUR_HART]
     harts = ctl[C_HARTS]
+    SLICE = ctl[C_SLICE_LEN]
     if harts > 1:
         cpu[h, RES_ADDR] = -1
     h += 1
@@ -72,13 +74,15 @@ def next_slice(cpu, dev, ctl):
     return EXIT_NONE
 
 
-@njit(cache=True)
+@jit
 def run(cpu, mem, tlb, dev, io, ctl, rvc):
     """Run until the budget in ctl[C_BUDGET] is spent or something needs Python.
 
     Returns the exit reason (also left in ctl[C_EXIT]).
     """
     ctl[C_EXIT] = EXIT_NONE
+    SLICE = ctl[C_SLICE_LEN]
+    mem16 = mem.view(np.uint16)
     while True:
         if ctl[C_BUDGET] <= 0:
             ctl[C_EXIT] = EXIT_BUDGET
@@ -110,7 +114,7 @@ def run(cpu, mem, tlb, dev, io, ctl, rvc):
         if t > now:
             limit = min(limit, t - now)
         ctl[C_SYS_INSN] = 0
-        n = exec_hart(cpu, mem, tlb, dev, io, ctl, rvc, h, limit)
+        n = exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit)
         ctl[C_BUDGET] -= n
         if ctl[C_SYS_INSN] != 0 and ctl[C_EXIT] == EXIT_NONE:
             exec_system(cpu, tlb, dev, ctl, h, ctl[C_SYS_INSN])

@@ -25,7 +25,7 @@ walks and marks it dirty.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from vmlab.machine.jit import jit
 
 from vmlab.machine.bits import srl
 from vmlab.machine.layout import (
@@ -38,7 +38,7 @@ PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = 1, 2, 4, 8, 16, 32, 64,
 CTX_SUM, CTX_MXR, CTX_USER = 1, 2, 4
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def context(asid, priv, sum_, mxr):
     """A number that is equal for two accesses iff the same TLB entry may serve both."""
     ctx = asid << 3
@@ -51,7 +51,7 @@ def context(asid, priv, sum_, mxr):
     return ctx
 
 
-@njit(cache=True)
+@jit
 def fault_cause(acc, page):
     if acc == ACC_FETCH:
         return CAUSE_FETCH_PAGE if page else CAUSE_FETCH_ACCESS
@@ -60,7 +60,7 @@ def fault_cause(acc, page):
     return CAUSE_STORE_PAGE if page else CAUSE_STORE_ACCESS
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def read_pte(mem, off):
     v = 0
     for i in range(8):
@@ -68,13 +68,13 @@ def read_pte(mem, off):
     return v
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def write_pte(mem, off, v):
     for i in range(8):
         mem[off + i] = (v >> (8 * i)) & 0xFF
 
 
-@njit(cache=True)
+@jit
 def permitted(pte, acc, ctx):
     """The leaf permission check for one access kind in one context."""
     user = (ctx & CTX_USER) != 0
@@ -89,7 +89,7 @@ def permitted(pte, acc, ctx):
     return (pte & PTE_W) != 0
 
 
-@njit(cache=True)
+@jit
 def walk(mem, ctl, satp, va, acc, ctx):
     """Translate ``va``: return (physical page base, level, global) or (-cause-1, 0, 0).
 
@@ -130,7 +130,7 @@ def walk(mem, ctl, satp, va, acc, ctx):
     return page, level, (pte & PTE_G) != 0
 
 
-@njit(cache=True)
+@jit
 def tlb_refill(tlb, mem, ctl, h, satp, va, acc, ctx):
     """On a TLB miss: walk, fill the entry, return the physical page base or -cause-1."""
     ctl[C_TLB_MISS] += 1
@@ -145,7 +145,7 @@ def tlb_refill(tlb, mem, ctl, h, satp, va, acc, ctx):
     return page
 
 
-@njit(cache=True)
+@jit
 def sfence_vma(tlb, h, va, asid, all_va, all_asid):
     """Drop the entries sfence.vma names: for one address (or all), one ASID (or all).
 

@@ -8,49 +8,49 @@ floating point).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from vmlab.machine.jit import jit
 
 
-@njit(cache=True, inline="always")
+@jit(inline="always")
 def _b(v, hi, lo):
     """Bits hi..lo of v."""
     return (v >> lo) & ((1 << (hi - lo + 1)) - 1)
 
 
-@njit(cache=True)
+@jit
 def i_type(op, rd, f3, rs1, imm):
     return ((imm & 0xFFF) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
 
 
-@njit(cache=True)
+@jit
 def s_type(op, f3, rs1, rs2, imm):
     return (((imm >> 5) & 0x7F) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 31) << 7) | op
 
 
-@njit(cache=True)
+@jit
 def r_type(op, rd, f3, rs1, rs2, f7):
     return (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
 
 
-@njit(cache=True)
+@jit
 def b_type(f3, rs1, rs2, imm):
     return ((((imm >> 12) & 1) << 31) | (((imm >> 5) & 0x3F) << 25) | (rs2 << 20) | (rs1 << 15)
             | (f3 << 12) | (((imm >> 1) & 0xF) << 8) | (((imm >> 11) & 1) << 7) | 0x63)
 
 
-@njit(cache=True)
+@jit
 def j_type(rd, imm):
     return ((((imm >> 20) & 1) << 31) | (((imm >> 1) & 0x3FF) << 21) | (((imm >> 11) & 1) << 20)
             | (((imm >> 12) & 0xFF) << 12) | (rd << 7) | 0x6F)
 
 
-@njit(cache=True)
+@jit
 def _sx(v, bits):
     m = 1 << (bits - 1)
     return (v ^ m) - m
 
 
-@njit(cache=True)
+@jit
 def _q0(h):
     f3 = _b(h, 15, 13)
     rdp, rs1p = _b(h, 4, 2) + 8, _b(h, 9, 7) + 8
@@ -70,7 +70,7 @@ def _q0(h):
     return 0                                      # c.fld/c.fsd (no D), reserved
 
 
-@njit(cache=True)
+@jit
 def _q1_alu(h):
     rd = _b(h, 9, 7) + 8
     f2 = _b(h, 11, 10)
@@ -94,7 +94,7 @@ def _q1_alu(h):
     return 0
 
 
-@njit(cache=True)
+@jit
 def _q1(h):
     f3 = _b(h, 15, 13)
     rd = _b(h, 11, 7)
@@ -125,7 +125,7 @@ def _q1(h):
     return b_type(f3 - 6, _b(h, 9, 7) + 8, 0, _sx(imm, 9))            # c.beqz / c.bnez
 
 
-@njit(cache=True)
+@jit
 def _q2(h):
     f3 = _b(h, 15, 13)
     rd = _b(h, 11, 7)
@@ -155,7 +155,7 @@ def _q2(h):
     return 0                                                          # c.fldsp/c.fsdsp
 
 
-@njit(cache=True)
+@jit
 def expand(h):
     """The 32-bit instruction a 16-bit one stands for, or 0 if it is illegal/reserved."""
     q = h & 3
@@ -168,7 +168,7 @@ def expand(h):
     return 0
 
 
-@njit(cache=True)
+@jit
 def _fill(t):
     for h in range(65536):
         t[h] = expand(h)

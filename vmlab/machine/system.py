@@ -6,7 +6,7 @@ hot loop starts afresh and picks up the new mode, TLB context and pending interr
 """
 from __future__ import annotations
 
-from numba import njit
+from vmlab.machine.jit import jit
 
 from vmlab.machine.csr import csr_allowed, csr_read, csr_write
 from vmlab.machine.layout import (
@@ -19,7 +19,7 @@ from vmlab.machine.trap import mret, sret, take_trap
 ECALL, EBREAK, SRET, MRET, WFI = 0x00000073, 0x00100073, 0x10200073, 0x30200073, 0x10500073
 
 
-@njit(cache=True)
+@jit
 def exec_csr(c, dev, ctl, h, w):
     """csrrw/csrrs/csrrc and their immediate forms; False means illegal instruction."""
     f3, rd, rs1, num = (w >> 12) & 7, (w >> 7) & 31, (w >> 15) & 31, (w >> 20) & 0xFFF
@@ -39,7 +39,7 @@ def exec_csr(c, dev, ctl, h, w):
     return True
 
 
-@njit(cache=True)
+@jit
 def exec_priv(c, tlb, h, w):
     """ecall, ebreak, mret, sret, wfi, sfence.vma: return (cause or -1, tval)."""
     priv, st = c[PRIV], c[MSTATUS]
@@ -75,7 +75,7 @@ def exec_priv(c, tlb, h, w):
     return CAUSE_ILLEGAL, w
 
 
-@njit(cache=True)
+@jit
 def exec_system(cpu, tlb, dev, ctl, h, word):
     """Execute the SYSTEM instruction the hot loop stopped at (word | length << 32)."""
     c = cpu[h]

@@ -7,7 +7,7 @@ interrupts off at the new level and jumps to xtvec (plus 4*cause for a vectored 
 """
 from __future__ import annotations
 
-from numba import njit
+from vmlab.machine.jit import jit
 
 from vmlab.machine.layout import (
     C_EXC, C_INT, HWIP, MCAUSE, MEPC, MIDELEG, MIE, MIP, MEDELEG, MS_MIE, MS_MPIE, MS_MPP,
@@ -18,7 +18,7 @@ from vmlab.machine.layout import (
 INTERRUPT_BIT = -(1 << 63)   # bit 63 of xcause, as an int64
 
 
-@njit(cache=True)
+@jit
 def take_trap(c, ctl, cause, tval, interrupt):
     """Enter the trap handler for ``cause``; c[PC] is the pc to save in xepc."""
     priv = c[PRIV]
@@ -54,7 +54,7 @@ def take_trap(c, ctl, cause, tval, interrupt):
 _ORDER = (11, 3, 7, 9, 1, 5)
 
 
-@njit(cache=True)
+@jit
 def pending_interrupt(c):
     """The interrupt the hart should take now, or -1: pending, enabled, and allowed by mode."""
     pend = (c[MIP] | c[HWIP]) & c[MIE]
@@ -78,7 +78,7 @@ def pending_interrupt(c):
     return -1
 
 
-@njit(cache=True)
+@jit
 def mret(c):
     """Return from an M-mode trap: back to MPP, MIE restored from MPIE."""
     st = c[MSTATUS]
@@ -94,7 +94,7 @@ def mret(c):
     c[PC] = c[MEPC]
 
 
-@njit(cache=True)
+@jit
 def sret(c):
     """Return from an S-mode trap: back to SPP, SIE restored from SPIE."""
     st = c[MSTATUS]
