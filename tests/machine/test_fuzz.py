@@ -24,12 +24,15 @@ import pytest
 import rvgen
 from rvgen import b_type, i_type, j_type, s_type
 
+# Random words can build "round" addresses such as 0x8000_0000 (lui, shifts) and store
+# through them -- M-mode has no protection -- so everything the harness relies on sits at
+# addresses a random computation is unlikely to produce.
 RAM_BASE = 0x8000_0000
 LAUNCH = RAM_BASE              # mret: enter the batch's mode at mepc
-HANDLER = RAM_BASE + 0x100     # mtvec (direct)
-SCRATCH = RAM_BASE + 0x1000    # saved t0, t1; log cursor; sentinel address
-REGION = RAM_BASE + 0x1_0000   # the random words
-LOG = RAM_BASE + 0x10_0000     # (mepc, mcause, mtval) per trap
+HANDLER = RAM_BASE + 0x2_7A40  # mtvec (direct)
+SCRATCH = RAM_BASE + 0x3_1C88  # saved t0, t1; log cursor; sentinel address
+REGION = RAM_BASE + 0x4_9E36   # the random words
+LOG = RAM_BASE + 0x23_5A48     # (mepc, mcause, mtval) per trap
 RAM_SIZE = 4 << 20
 
 BATCH = 24_000                 # instructions per run
@@ -266,6 +269,8 @@ def machine():
 def start_batch(m, code: bytes, mode: int, rng: np.random.Generator) -> int:
     """Load a batch, reset the hart's trap state, and point it at LAUNCH in M-mode."""
     sentinel = REGION + len(code)
+    m.write_mem(LAUNCH, MRET.to_bytes(4, "little"))
+    m.write_mem(HANDLER, handler_code())
     m.write_mem(REGION, code + ECALL.to_bytes(4, "little"))
     m.write_mem(SCRATCH, struct.pack("<5Q", 0, 0, 0, LOG, sentinel))
     for i in range(1, 32):
