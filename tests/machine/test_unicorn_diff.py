@@ -149,3 +149,14 @@ def _tokens(text: str) -> list[str]:
 
 def _numbers(tokens: list[str]) -> list:
     return [t if re.fullmatch(r"x\d+", t) else int(t, 0) for t in tokens]
+
+
+def test_bench_workload_agrees_with_unicorn_under_sv39(unicorn):
+    """The benchmark program (Sv39 page tables, S-mode, sieve/CRC/matmul) computes the same
+    checksum on both: paging, privilege changes and a few hundred thousand instructions."""
+    from vmlab.machine import bench
+    work = bench.build(3)
+    ours = bench.run_vmlab(work)
+    theirs = bench.run_unicorn(work, ours.instructions, bench.count_prologue(work))
+    assert ours.checksum == theirs.checksum and ours.checksum
+    assert theirs.note.startswith("Sv39 on"), "unicorn ran the same translated code"
