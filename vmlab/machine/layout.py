@@ -154,9 +154,12 @@ C_MMIO = 67            # device accesses
 C_IDLE_NS = 68         # simulated time skipped in wfi
 C_EXC = 80             # 16 exception causes
 C_INT = 96             # 16 interrupt causes
+# hypervisor mode (F_TRAP_EXIT): the trap the hart stopped at instead of taking it
+C_TRAP_CAUSE, C_TRAP_TVAL, C_TRAP_PC, C_TRAP_IRQ = 112, 113, 114, 115
 CTL_WORDS = 128
 
 F_EXIT_ON_OUTPUT = 1   # return to Python after each byte of console output
+F_TRAP_EXIT = 2        # hypervisor mode: a trap is not taken but returned (EXIT_TRAP)
 
 # exit reasons of the jitted run loop
 EXIT_NONE = -1         # (no exit requested yet)
@@ -167,6 +170,7 @@ EXIT_MMIO = 3          # access to a device modelled in Python (details in C_MMI
 EXIT_OUTPUT = 4        # console output produced (with F_EXIT_ON_OUTPUT) or ring full
 EXIT_IDLE = 5          # every hart waits in wfi and no timer is armed
 EXIT_RESET = 6         # sifive_test asked for a reset
+EXIT_TRAP = 7          # F_TRAP_EXIT: the hart trapped; cause, tval, pc in C_TRAP_*
 
 SLICE = 256            # instructions a hart runs before the next hart's turn
 SLICE_SINGLE = 1 << 16 # with one hart, turns only bound how often time and timers are looked at

@@ -10,8 +10,9 @@ from __future__ import annotations
 from vmlab.machine.jit import jit
 
 from vmlab.machine.layout import (
-    C_EXC, C_INT, HWIP, MCAUSE, MEPC, MIDELEG, MIE, MIP, MEDELEG, MS_MIE, MS_MPIE, MS_MPP,
-    MS_MPP_SHIFT, MS_MPRV, MS_SIE, MS_SPIE, MS_SPP, MSTATUS, MTVAL, MTVEC, PC, PRIV, PRIV_M,
+    C_EXC, C_EXIT, C_FLAGS, C_INT, C_TRAP_CAUSE, C_TRAP_IRQ, C_TRAP_PC, C_TRAP_TVAL,
+    EXIT_TRAP, F_TRAP_EXIT, HWIP, MCAUSE, MEPC, MIDELEG, MIE, MIP, MEDELEG, MS_MIE, MS_MPIE,
+    MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_SIE, MS_SPIE, MS_SPP, MSTATUS, MTVAL, MTVEC, PC, PRIV, PRIV_M,
     PRIV_S, PRIV_U, RES_ADDR, SCAUSE, SEPC, STVAL, STVEC,
 )
 
@@ -21,6 +22,9 @@ INTERRUPT_BIT = -(1 << 63)   # bit 63 of xcause, as an int64
 @jit
 def take_trap(c, ctl, cause, tval, interrupt):
     """Enter the trap handler for ``cause``; c[PC] is the pc to save in xepc."""
+    if ctl[C_FLAGS] & F_TRAP_EXIT:
+        trap_exit(c, ctl, cause, tval, interrupt)
+        return
     priv = c[PRIV]
     deleg = c[MIDELEG] if interrupt else c[MEDELEG]
     code = cause | INTERRUPT_BIT if interrupt else cause
@@ -48,6 +52,18 @@ def take_trap(c, ctl, cause, tval, interrupt):
         base += 4 * cause
     c[PC] = base
     c[RES_ADDR] = -1          # a trap breaks any LR/SC pair
+
+
+@jit
+def trap_exit(c, ctl, cause, tval, interrupt):
+    """Hypervisor mode: leave the hart exactly as it was (pc at the trapping instruction) and
+    hand the trap to the hypervisor, which emulates it or reflects it into the guest."""
+    ctl[(C_INT if interrupt else C_EXC) + (cause & 15)] += 1
+    ctl[C_TRAP_CAUSE] = cause
+    ctl[C_TRAP_TVAL] = tval
+    ctl[C_TRAP_PC] = c[PC]
+    ctl[C_TRAP_IRQ] = 1 if interrupt else 0
+    ctl[C_EXIT] = EXIT_TRAP
 
 
 # Interrupt priority (privileged spec 3.1.9): MEI, MSI, MTI, SEI, SSI, STI.
