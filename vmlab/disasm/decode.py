@@ -41,8 +41,8 @@ class Decoded:
     #: pc-relative offset of the branch/jump target, or None
     offset: int | None
     #: the register whose value objdump tracks for ``# address`` comments, and how:
-    #: ("hi", rd, upper immediate, is_auipc) for lui/auipc, ("use", base, imm, is_word) for
-    #: instructions that add an offset to a base register
+    #: ("hi", rd, upper immediate, is_auipc, 1) for lui/auipc, ("use", base, imm, is_word,
+    #: times) for instructions that add an offset to a base register
     track: tuple | None
 
 
@@ -114,9 +114,9 @@ def _tracking(row: Insn, ops: dict[str, int], syntax: tuple[str, ...]) -> tuple 
     """
     name = row.mnemonic
     if name in ("lui", "auipc"):
-        return ("hi", ops["rd"], ops["imm_u"], name == "auipc")
+        return ("hi", ops["rd"], ops["imm_u"], name == "auipc", 1)
     if name == "c.lui":
-        return ("hi", ops["c_rd"], ops["c_lui"], False)
+        return ("hi", ops["c_rd"], ops["c_lui"], False, 1)
     if name not in _ADDRESS_USERS:
         return None
     if name.startswith("c."):
@@ -124,13 +124,16 @@ def _tracking(row: Insn, ops: dict[str, int], syntax: tuple[str, ...]) -> tuple 
     else:
         imm_field, base_field = ("imm_s" if "imm_s" in ops else "imm_i"), "rs1"
     printed = {f for token in syntax for f in operand_fields(token)}
+    times = 1
     if name == "jalr":
-        if base_field not in printed:
-            return None
+        # objdump looks at jalr's address twice: once for the offset, once for the base
+        times = (imm_field in printed) + (base_field in printed)
     elif name in ("addi", "addiw", "c.addi", "c.addiw"):
         if imm_field not in printed or ops[base_field] == 0:
             return None
-    return ("use", ops[base_field], ops[imm_field], name in ("addiw", "c.addiw"))
+    if not times:
+        return None
+    return ("use", ops[base_field], ops[imm_field], name in ("addiw", "c.addiw"), times)
 
 
 @lru_cache(maxsize=1 << 17)

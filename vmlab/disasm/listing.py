@@ -267,22 +267,31 @@ class Disassembler:
         ``# address`` comment); the pair is consumed once used."""
         if d.track is None:
             return None
-        kind, reg, value, flag = d.track
+        kind, reg, value, flag, times = d.track
         if kind == "hi":
             if reg != _ZERO:  # x0 stays zero whatever is written to it
                 upper = _sext(value << 12, 32)
                 self.hi[reg] = ((address if flag else 0) + upper) & _MASK64
             return None
-        if self.hi[reg] is not None:
-            target, self.hi[reg] = self.hi[reg] + value, None
-        elif reg == _GP and self.symbols.gp is not None:
-            target = self.symbols.gp + value
-        elif reg in (_ZERO, _TP):
-            target = value
-        else:
+        target = None
+        for _ in range(times):
+            target = self._resolve(reg, value, target)
+        if target is None:
             return None
-        target = _sext(target & 0xFFFFFFFF, 32) if flag else target
+        target = _sext(target, 32) if flag else target
         return self._address_text(target & _MASK64, sec)
+
+    def _resolve(self, reg: int, offset: int, previous: int | None) -> int | None:
+        """The address ``offset(reg)`` as objdump works it out: from a pending lui/auipc in
+        ``reg`` (used up), from the global pointer, or as an absolute offset from x0/tp."""
+        if self.hi[reg] is not None:
+            target, self.hi[reg] = self.hi[reg] + offset, None
+            return target
+        if reg == _GP and self.symbols.gp is not None:
+            return self.symbols.gp + offset
+        if reg in (_ZERO, _TP):
+            return offset
+        return previous
 
 
 def _sext(value: int, bits: int) -> int:
