@@ -448,3 +448,27 @@ def test_pickled_device_carries_on(drv, image):
     status, data, _ = drv.request(vb.VIRTIO_BLK_T_IN, 5, 512, head=3)
     assert status == vb.VIRTIO_BLK_S_OK and data == image.read_bytes()[5 * 512:6 * 512]
     copy.close()
+
+
+@pytest.mark.slow
+def test_uboot_reads_and_writes_the_disk(opensbi_fw_jump, uboot_smode, image):
+    """A real driver: U-Boot's virtio-blk, on the whole machine, behind OpenSBI."""
+    from vmlab.machine import Machine
+    disk = image.read_bytes()
+    m = Machine(ram_size=128 << 20, harts=1, drive=str(image))
+    m.boot_virt(bios=str(opensbi_fw_jump), kernel=str(uboot_smode))
+    assert m.run(instructions=300_000_000, until_output="Hit any key").reason == "output"
+    m.send_input(" ")
+    commands = ["virtio scan", "virtio info", "virtio read 0x84000000 3 1", "md.b 0x84000000 8",
+                "mw.b 0x84000000 0x5a 0x200", "virtio write 0x84000000 9 1"]
+    for command in ["", *commands]:
+        if command:
+            m.send_input(command + "\r")
+        assert m.run(instructions=300_000_000, until_output="=>").reason == "output"
+    out = m.console_output
+    assert "Capacity: 32.0 KB" in out or "(64 x 512)" in out, out[-800:]
+    first = " ".join(f"{b:02x}" for b in disk[3 * 512:3 * 512 + 8])
+    assert f"84000000: {first}" in out
+    m.virtio.close()
+    assert image.read_bytes()[9 * 512:10 * 512] == b"Z" * 512
+    assert image.read_bytes()[:9 * 512] == disk[:9 * 512]
