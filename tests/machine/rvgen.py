@@ -256,7 +256,41 @@ def compressed(draw):
     return _fixed(f"c.addi4spn x{rdp + 8},{nz}", c_addi4spn(rdp, nz), 2)
 
 
-instruction = st.one_of(alu(), alu(), memory(), compressed(), control())
+AMO, AMO_OPS = 0x2F, {"amoadd": 0x00, "amoswap": 0x01, "amoxor": 0x04, "amoor": 0x08,
+                      "amoand": 0x0C, "amomin": 0x10, "amomax": 0x14, "amominu": 0x18,
+                      "amomaxu": 0x1C}
+ORDERING = {(0, 0): "", (1, 0): ".aq", (0, 1): ".rl", (1, 1): ".aqrl"}
+
+
+def amo_type(funct5, aq, rl, width, rd, rs1, rs2):
+    return funct5 << 27 | aq << 26 | rl << 25 | rs2 << 20 | rs1 << 15 | width << 12 | rd << 7 | AMO
+
+
+@st.composite
+def atomic(draw):
+    """An AMO on one of the two data pointers, or an LR/SC pair kept together.
+
+    LR and SC stay adjacent on purpose: whether an SC succeeds after the same hart stored to
+    the reserved address in between is left to the implementation, so a differential test
+    must not ask.
+    """
+    width, aq, rl = draw(st.sampled_from([2, 3])), draw(st.integers(0, 1)), draw(st.integers(0, 1))
+    suffix = (".w" if width == 2 else ".d") + ORDERING[aq, rl]
+    base, rd, rs2 = draw(st.sampled_from([DATA_REG, SP])), draw(reg), draw(src)
+    if draw(st.booleans()):
+        name = draw(st.sampled_from(sorted(AMO_OPS)))
+        word = amo_type(AMO_OPS[name], aq, rl, width, rd, base, rs2)
+        return _fixed(f"{name}{suffix} x{rd},x{rs2},(x{base})", word)
+    rd2, base2 = draw(reg), draw(st.sampled_from([DATA_REG, SP]))
+    lr = amo_type(0x02, aq, rl, width, rd, base, 0)
+    sc = amo_type(0x03, aq, rl, width, rd2, base2, rs2)
+    if draw(st.booleans()):   # a lone SC: no reservation, so it must fail
+        return _fixed(f"sc{suffix} x{rd2},x{rs2},(x{base2})", sc)
+    return Insn(f"lr{suffix} x{rd},(x{base}); sc{suffix} x{rd2},x{rs2},(x{base2})", 8,
+                lambda _off: lr | sc << 32)
+
+
+instruction = st.one_of(alu(), alu(), memory(), compressed(), control(), atomic())
 
 
 def layout(program: list[Insn]) -> tuple[bytes, list[int]]:

@@ -123,24 +123,30 @@ def test_generator_encodes_what_it_says(gnu_objdump, tmp_path_factory, program):
     out = subprocess.run([gnu_objdump, "-b", "binary", "-m", "riscv:rv64",
                           "-M", "no-aliases,numeric", "-D", str(path)],
                          check=True, capture_output=True, text=True).stdout
-    lines = [line for line in out.splitlines() if re.match(r"\s+[0-9a-f]+:\t", line)]
-    assert len(lines) == len(program)
-    for i, (insn, line) in enumerate(zip(program, lines)):
-        fields = line.split("\t")
-        mnemonic, _, operands = insn.text.partition(" ")
-        assert fields[2].strip() == mnemonic, f"{insn.text} | {line}"
-        ours = _tokens(operands)
-        theirs = _tokens(fields[3] if len(fields) > 3 else "")
-        if insn.skip is not None:  # ours: "+skip"; objdump: the target address, bare hex
-            ours[-1] = offsets[min(i + 1 + insn.skip, len(program))]
-            theirs[-1] = int(theirs[-1], 16)
-        else:
-            ours, theirs = _numbers(ours), _numbers(theirs)
-        if mnemonic == "c.addi4spn":
-            ours.insert(1, "x2")
-        if mnemonic in ("lui", "auipc", "c.lui"):
-            ours[-1], theirs[-1] = ours[-1] & 0xFFFFF, theirs[-1] & 0xFFFFF
-        assert ours == theirs, f"{insn.text} | {line}"
+    lines = iter(line for line in out.splitlines() if re.match(r"\s+[0-9a-f]+:\t", line))
+    for i, insn in enumerate(program):
+        for part in insn.text.split("; "):  # an LR/SC pair is two instructions
+            _check_line(part, next(lines), insn, i, offsets, len(program))
+    assert next(lines, None) is None
+
+
+def _check_line(text: str, line: str, insn, i: int, offsets: list[int], n: int) -> None:
+    """One instruction of ours (``text``) against one line of objdump's listing."""
+    fields = line.split("\t")
+    mnemonic, _, operands = text.partition(" ")
+    assert fields[2].strip() == mnemonic, f"{insn.text} | {line}"
+    ours = _tokens(operands)
+    theirs = _tokens(fields[3] if len(fields) > 3 else "")
+    if insn.skip is not None:  # ours: "+skip"; objdump: the target address, bare hex
+        ours[-1] = offsets[min(i + 1 + insn.skip, n)]
+        theirs[-1] = int(theirs[-1], 16)
+    else:
+        ours, theirs = _numbers(ours), _numbers(theirs)
+    if mnemonic == "c.addi4spn":
+        ours.insert(1, "x2")
+    if mnemonic in ("lui", "auipc", "c.lui"):
+        ours[-1], theirs[-1] = ours[-1] & 0xFFFFF, theirs[-1] & 0xFFFFF
+    assert ours == theirs, f"{insn.text} | {line}"
 
 
 def _tokens(text: str) -> list[str]:
