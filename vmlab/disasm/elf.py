@@ -58,6 +58,9 @@ class Image:
     symbols: list[Symbol] = field(default_factory=list)
     extensions: frozenset[str] = DEFAULT_EXTENSIONS
     priv_spec: str = "1.12"
+    #: mapping symbols: (address, section index, "x" for code or "d" for data, ISA string or
+    #: "" (``$xrv64imac...`` says which extensions the code after it uses)), sorted
+    mapping: list[tuple[int, int, str, str]] = field(default_factory=list)
 
 
 def parse_arch(arch: str) -> frozenset[str]:
@@ -124,8 +127,16 @@ def parse_attributes(data: bytes) -> dict[int, int | str]:
     return tags
 
 
+def is_mapping_symbol(name: str) -> bool:
+    """``$x``/``$d`` (and ``$x<isa>``) mark where code and data start inside a section."""
+    return name in ("$x", "$d") or name.startswith("$xrv")
+
+
 def _symbols(elf: ELFFile) -> list[Symbol]:
-    """The static symbol table, or the dynamic one when the file has none (as objdump does)."""
+    """The static symbol table, or the dynamic one when the file has none (as objdump does).
+
+    Mapping symbols are included; :func:`split_mapping` separates them.
+    """
     table = elf.get_section_by_name(".symtab") or elf.get_section_by_name(".dynsym")
     if table is None:
         return []
@@ -140,6 +151,13 @@ def _symbols(elf: ELFFile) -> list[Symbol]:
                           sym["st_info"]["bind"][4:], shndx if isinstance(shndx, int) else None,
                           i))
     return out
+
+
+def split_mapping(symbols: list[Symbol]) -> tuple[list[Symbol], list[tuple[int, int, str, str]]]:
+    """Ordinary symbols, and the mapping symbols as sorted (address, section, kind, ISA)."""
+    mapping = sorted((s.value, s.section, s.name[1], s.name[2:]) for s in symbols
+                     if is_mapping_symbol(s.name) and s.section is not None)
+    return [s for s in symbols if not is_mapping_symbol(s.name)], mapping
 
 
 def read_elf(path: str | Path) -> Image:
@@ -157,7 +175,9 @@ def read_elf(path: str | Path) -> Image:
                 continue
             sections.append(Section(sec.name, i, sec["sh_addr"], sec.data(),
                                     bool(flags & SH_FLAGS.SHF_EXECINSTR)))
-        image = Image(str(path), f"elf{elf.elfclass}-littleriscv", sections, _symbols(elf))
+        symbols, mapping = split_mapping(_symbols(elf))
+        image = Image(str(path), f"elf{elf.elfclass}-littleriscv", sections, symbols,
+                      mapping=mapping)
         attrs = elf.get_section_by_name(".riscv.attributes")
         if attrs is not None:
             tags = parse_attributes(attrs.data())

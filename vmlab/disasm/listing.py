@@ -17,7 +17,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from vmlab.disasm.decode import TARGET, decode_word
-from vmlab.disasm.elf import Image, Section, Symbol
+from vmlab.disasm.elf import Image, Section, Symbol, parse_arch
 
 #: objdump's thresholds: a run of at least this many zero bytes is shown as "..."
 SKIP_ZEROES = 8
@@ -187,6 +187,13 @@ class Disassembler:
         self.image = image
         self.aliases = aliases
         self.symbols = Symbols(image.symbols)
+        #: per section: sorted (address, "x"/"d", extensions or None) from mapping symbols
+        self._marks: dict[int, list[tuple[int, str, frozenset | None]]] = {}
+        isas: dict[int, frozenset | None] = {}
+        for address, section, kind, isa in image.mapping:
+            # a bare $x keeps the ISA of the $x<isa> before it
+            isas[section] = parse_arch(isa) if isa else isas.get(section)
+            self._marks.setdefault(section, []).append((address, kind, isas[section]))
         #: value of each register as far as objdump follows lui/auipc (None: unknown)
         self.hi: list[int | None] = [None] * 32
 
@@ -238,8 +245,25 @@ class Disassembler:
             yield insn
             offset += insn.size
 
+    def _mapping(self, address: int, sec: Section) -> tuple[int, frozenset[str]]:
+        """What the mapping symbols say about ``address``: (bytes of data ahead, or 0 in code;
+        the extensions the code there uses).  Data runs to the next mapping symbol or the
+        section's end."""
+        extensions = self.image.extensions
+        marks = self._marks.get(sec.index)
+        i = bisect.bisect_right(marks, address, key=lambda m: m[0]) - 1 if marks else -1
+        if i < 0:
+            return 0, extensions
+        if marks[i][1] == "x":
+            return 0, marks[i][2] or extensions
+        end = marks[i + 1][0] if i + 1 < len(marks) else sec.address + len(sec.data)
+        return min(end, sec.address + len(sec.data)) - address, extensions
+
     def instruction(self, data: bytes, offset: int, stop: int, sec: Section) -> Instruction:
         address = sec.address + offset
+        room, extensions = self._mapping(address, sec)
+        if room:
+            return _data_directive(address, data[offset:offset + min(room, 4)])
         if offset + 2 > stop:
             return Instruction(address, 1, data[offset:offset + 1], ".byte",
                                f"{data[offset]:#04x}")
@@ -248,8 +272,7 @@ class Disassembler:
         word = int.from_bytes(raw, "little")
         if length not in (2, 4):
             return _long_instruction(address, raw, length)
-        d = decode_word(word, length, self.aliases, self.image.priv_spec,
-                        self.image.extensions)
+        d = decode_word(word, length, self.aliases, self.image.priv_spec, extensions)
         operands, target, symbol = d.operands, None, None
         if d.offset is not None:
             target = (address + d.offset) & _MASK64
@@ -305,6 +328,15 @@ def _zero_run(data: bytes, offset: int, stop: int) -> int:
     while end < stop and data[end] == 0:
         end += 1
     return end - offset
+
+
+def _data_directive(address: int, raw: bytes) -> Instruction:
+    """Bytes after a ``$d`` mapping symbol: a word at a time (less before the next mapping
+    symbol; a 3-byte rest is shown as 2 + 1)."""
+    raw = raw[:2] if len(raw) == 3 else raw
+    name = {1: ".byte", 2: ".short", 4: ".word"}[len(raw)]
+    return Instruction(address, len(raw), raw, name,
+                       f"0x{int.from_bytes(raw, 'little'):0{2 * len(raw)}x}")
 
 
 def _long_instruction(address: int, raw: bytes, length: int) -> Instruction:
