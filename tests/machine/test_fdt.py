@@ -232,11 +232,13 @@ def _read_until(proc, pattern: bytes, seen: bytearray, timeout: float) -> bool:
 def test_opensbi_and_uboot_accept_our_tree_in_qemu(tmp_path):
     """Debian's firmware, on QEMU's hardware, given *our* tree, reaches U-Boot's prompt."""
     qemu = need_tool("qemu-system-riscv64", "qemu-system-misc")
-    bios, kernel = need_file(OPENSBI_FW_JUMP, "opensbi"), need_file(UBOOT_SMODE, "u-boot-qemu")
+    # QEMU's -bios wants the flat image that sits next to the ELF.
+    bios = need_file(OPENSBI_FW_JUMP.with_suffix(".bin"), "opensbi")
+    kernel = need_file(UBOOT_SMODE, "u-boot-qemu")
     dtb = tmp_path / "virt.dtb"
     dtb.write_bytes(virt_dtb(RAM, 128 << 20, 1))
     proc = subprocess.Popen(
-        [qemu, "-M", "virt", "-m", "128M", "-bios", str(bios).replace(".elf", ".bin"),
+        [qemu, "-M", "virt", "-m", "128M", "-bios", str(bios),
          "-kernel", str(kernel), "-dtb", str(dtb), "-nographic", "-monitor", "none",
          "-serial", "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT)
