@@ -302,7 +302,7 @@ def check_batch(instrs, offsets, log, mode, sentinel) -> dict[int, int]:
         assert mepc in index, f"trap at {mepc:#x}, not an instruction boundary"
         assert mepc > prev, "an instruction trapped twice, or execution went backwards"
         prev = mepc
-        assert cause in allowed, f"cause {cause:#x} in mode {mode} at {mepc:#x}"
+        assert cause in allowed, f"cause {cause:#x} (mtval {tval:#x}) in mode {mode} at {mepc:#x}"
         trapped[index[mepc]] = (cause, tval)
     counts: dict[int, int] = {}
     for k, (w, size) in enumerate(instrs):
