@@ -5,7 +5,8 @@ instead (binutils-riscv64-unknown-elf) -- the one line to change if either misbe
 
 :func:`run_asm` wraps a body in a harness: M-mode, ``mtvec`` pointing at a handler that
 counts traps in ``gp``, leaves mcause in ``s10``, mtval in ``s11``, the trap's mepc in ``s9``
-and the privilege it came from (MPP) in ``s8``, then resumes after the faulting instruction
+and the privilege it came from (MPP) in ``s8``.  An interrupt is masked in ``mie`` (so it
+is taken once) and the handler returns to where it hit; an exception resumes after the faulting instruction
 (or at ``ra`` for instruction-fetch faults).  An ``ecall`` from S or U returns in M-mode,
 so a test can drop to a lower mode, do something, and ``ecall`` back.  The body ends by falling into ``pass``, which
 powers off through sifive_test.
@@ -44,7 +45,12 @@ m_trap:
     srli    s8, s8, 11
     andi    s8, s8, 3
     addi    gp, gp, 1
-    bltz    s10, 9f                 # interrupt: resume where it hit
+    bgez    s10, 5f
+    li      t5, 1                   # interrupt: mask it in mie, resume where it hit
+    sll     t5, t5, s10
+    csrc    mie, t5
+    mret
+5:
     li      t5, 1
     beq     s10, t5, 8f             # fetch faults: resume at ra
     li      t5, 12
