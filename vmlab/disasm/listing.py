@@ -370,11 +370,13 @@ def _byte_chunks(raw: bytes, chunk: int) -> list[str]:
 
 
 def _instruction_lines(insn: Instruction, width: int) -> list[str]:
-    chunk = 4 if insn.size % 4 == 0 else 2
+    """The instruction's line(s): bytes in 2- or 4-byte groups, at most 8 bytes a line."""
+    chunk = 4 if insn.size % 4 == 0 else 2 if insn.size > 1 else 1
     chunks = _byte_chunks(insn.bytes, chunk)
-    per_line = 8 // chunk
+    per_line = max(8 // chunk, 1)
     first = chunks[:per_line]
-    hexes = "".join(c + " " for c in first).ljust(8 * 2 + per_line)
+    # (a lone data byte gets the column width of a word: objdump's layout, measured)
+    hexes = "".join(c + " " for c in first).ljust(18 if chunk == 1 else 8 * 2 + per_line)
     lines = [f"{_address_field(insn.address, width)}:\t{hexes}\t{insn.text}"]
     for i in range(per_line, len(chunks), per_line):
         more = "".join(c + " " for c in chunks[i:i + per_line])
