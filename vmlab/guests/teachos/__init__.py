@@ -1,0 +1,85 @@
+"""teachos: a small RV64 operating system for teaching, shipped as assembly source.
+
+It boots in S-mode at 0x8020_0000 under OpenSBI (or a hypervisor's SBI), turns on Sv39
+paging, runs three user processes under timer-driven round robin, serves their system
+calls, reads a disk sector through a virtio-mmio block driver, kills a process that
+touches kernel memory, prints a summary and powers off through SBI SRST.
+
+The source is split into parts a student can read one at a time (:data:`PARTS`, in
+the order they are assembled); :func:`source` joins them into one file and
+:func:`build` assembles that with vmlab's own assembler::
+
+    >>> from vmlab.guests import teachos
+    >>> program = teachos.build()
+    >>> hex(program.entry), "ticks" in program.symbols
+    ('0x80200000', True)
+
+GNU binutils build the same bytes from the same text::
+
+    riscv64-unknown-elf-as -march=rv64imac_zicsr_zifencei -mno-relax -o os.o os.s
+    riscv64-unknown-elf-ld -T teachos.ld -o os.elf os.o      # teachos.ld: linker_script()
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+#: The parts, in assembly order (each is a file ``<name>.s`` in this package).
+PARTS = ("layout", "boot", "console", "sbi", "vm", "trap", "proc", "syscall", "virtio", "user")
+
+#: Where OpenSBI's fw_jump (and QEMU's ``-kernel``) starts an S-mode kernel.
+KERNEL_BASE = 0x8020_0000
+
+#: The assembler's extensions, in GNU's spelling.
+GNU_MARCH = "rv64imac_zicsr_zifencei"
+
+
+def part(name: str) -> str:
+    """The source text of one part, e.g. ``part("trap")``."""
+    if name not in PARTS:
+        raise ValueError(f"no part {name!r}: the parts are {', '.join(PARTS)}")
+    return resources.files(__package__).joinpath(f"{name}.s").read_text()
+
+
+def source() -> str:
+    """The whole OS as one assembly file: the parts, one after the other.
+
+    Each part starts with a ``# ==== <name>.s`` banner line, so that an assembler
+    message's line number can be traced back to its part.
+    """
+    return "".join(f"# ==== {name}.s\n{part(name)}\n" for name in PARTS)
+
+
+def build():
+    """Assemble :func:`source` with vmlab.asm, linked at :data:`KERNEL_BASE`.
+
+    Returns a :class:`vmlab.asm.Program`: ``.elf`` for a loader or QEMU's ``-kernel``,
+    ``.symbols`` (e.g. ``ticks``, the count of timer interrupts the kernel took).
+    """
+    from vmlab.asm import assemble
+    return assemble(source(), base=KERNEL_BASE, filename="teachos.s")
+
+
+def linker_script() -> str:
+    """A GNU ld script that lays the sections out as vmlab.asm does."""
+    return (
+        "OUTPUT_ARCH(riscv)\n"
+        "ENTRY(_start)\n"
+        "SECTIONS {\n"
+        f"  . = {KERNEL_BASE:#x};\n"
+        "  .text : { *(.text) }\n"
+        "  .rodata : { *(.rodata) }\n"
+        "  .data : { *(.data) }\n"
+        "  .bss : { *(.bss) }\n"
+        "}\n"
+    )
+
+
+def line_of(program_line: int) -> tuple[str, int]:
+    """Map a line number of :func:`source` to (part name, line in that part)."""
+    line = 0
+    for name in PARTS:
+        n = part(name).count("\n") + 2      # the banner line, and the joining newline
+        if program_line <= line + n:
+            return name, max(program_line - line - 1, 1)
+        line += n
+    raise ValueError(f"line {program_line} is past the end of teachos")
