@@ -205,6 +205,15 @@ def _leaf(w: Walk, step: Step, priv: str, sum: bool, mxr: bool, write64: WriteU6
     return w
 
 
+def permits(pte: int, access: str, *, priv: str = "S", sum: bool = False, mxr: bool = False) -> bool:
+    """Whether a valid leaf ``pte`` allows ``access`` at ``priv`` (U or S) with these sstatus bits.
+
+    The leaf check alone, without the walk: the hypervisor asks it for all three access
+    kinds at once when it turns one guest PTE into a shadow PTE.
+    """
+    return not _permission_problem(pte, access, priv, sum, mxr)
+
+
 def _permission_problem(pte: int, access: str, priv: str, sum: bool, mxr: bool) -> str:
     """Why a leaf forbids this access, or "" when it allows it."""
     if priv == "U" and not pte & PTE_U:

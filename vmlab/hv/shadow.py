@@ -1,0 +1,461 @@
+"""Shadow page tables: how a guest that believes it runs Sv39 in S-mode gets the real MMU.
+
+The guest always runs in real U-mode, and the real ``satp`` points at a *shadow* table tree
+that the hypervisor builds in host frames.  A shadow leaf maps a guest-virtual page straight
+to the host frame backing it::
+
+    guest tables (gva -> gpa, in guest RAM)  +  vm.mem (gpa -> hpa)  =  shadow (gva -> hpa)
+
+The pieces, in the order a student meets them:
+
+**Roots.**  One shadow tree per address space *and* per view of it: the guest's virtual
+privilege changes what a page allows (a vU access needs U=1; a vS access to a U page needs
+SUM; MXR makes X pages readable), and the real hardware, stuck in U-mode, cannot check any
+of that.  So :meth:`ShadowPaging.root_for` keys trees by (guest satp, virtual privilege, SUM,
+MXR) and bakes the answer into each tree's permissions.  Virtual M-mode and a Bare guest satp
+share one *direct* tree (gva = gpa).  Trees live in a bounded LRU cache; each gets its own real
+ASID, so switching between cached trees needs no TLB flush.
+
+**Fills.**  Trees start empty.  Every guest access to an unfilled page takes a real page
+fault, and :meth:`ShadowPaging.handle_fault` walks the guest's tables with the reference
+walker (:mod:`vmlab.sv39`), setting the guest's A and D bits as hardware would, and installs
+one 4 KiB shadow leaf -- or says the fault is the guest's own (reflect it), a device access
+(emulate it) or a write-protected page-table page (emulate the store).  A clean page is
+mapped read-only until its first store, which is when D must be set.
+
+**Coherence.**  A shadow leaf is a cached copy of guest PTEs, so it goes stale when the guest
+rewrites them.  Two strategies, selectable so a lab can compare them:
+
+- ``"sfence"``: trust the guest to execute ``sfence.vma`` after changing a PTE, as the spec
+  requires of it, and drop the matching shadow leaves then (:meth:`ShadowPaging.sfence`);
+- ``"write-protect"``: map every guest page-table page read-only in every shadow tree, so each
+  PTE write traps (a ``"wp"`` fault, then :meth:`ShadowPaging.after_pt_write`) and the
+  dependent leaves are dropped at once; the guest's sfence then costs nothing.
+
+**Isolation.**  The guest names only gpas; a gpa outside guest RAM never becomes a shadow
+leaf (devices fault to be emulated, anything else is an access fault in the guest), and the
+shadow tables live in frames no gpa maps to.
+
+Trace: every event is a ``SHADOW`` record in ``vm.trace`` whose ``cause`` is one of these
+codes; ``tval`` and ``insn`` carry the arguments listed:
+
+======  ============  ===================================================================
+code    name          tval / insn
+======  ============  ===================================================================
+1       FILL          gva / gpa page number (gpa >> 12): a new shadow leaf
+2       DIRTY         gva / gpa page: first store to a clean page: D set, leaf made writable
+3       GUEST_FAULT   gva / cause reflected into the guest (page or access fault)
+4       MMIO          gva / gpa page of the device the core will emulate
+5       WP_FAULT      gva / gpa page: a store to a write-protected guest page-table page
+6       PT_WRITE      gpa written / shadow leaves dropped because they depended on it
+7       SFENCE        gva (0 for all) / shadow leaves dropped (0 under write-protect)
+8       ROOT_BUILD    guest satp / real ASID tag of the new tree
+9       ROOT_SWITCH   guest satp / ASID tag: a vCPU moved to another cached tree
+10      ROOT_EVICT    guest satp / ASID tag: a tree left the cache, its frames freed
+11      PROTECT       gpa of a page that became a page-table page (write-protect only)
+12      RESET         0 / trees freed
+======  ============  ===================================================================
+"""
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+
+from vmlab import sv39
+from vmlab.hv.shadow_build import RWX, Leaf, ShadowTree, shadow_perms
+from vmlab.hv.trace import SHADOW
+from vmlab.machine import layout as L
+from vmlab.machine.mmu import sfence_vma
+from vmlab.sv39 import PTE_W
+
+FILL, DIRTY, GUEST_FAULT, MMIO, WP_FAULT, PT_WRITE, SFENCE = range(1, 8)
+ROOT_BUILD, ROOT_SWITCH, ROOT_EVICT, PROTECT, RESET = range(8, 13)
+EVENT_NAMES = {FILL: "fill", DIRTY: "dirty", GUEST_FAULT: "guest_fault", MMIO: "mmio",
+               WP_FAULT: "wp_fault", PT_WRITE: "pt_write", SFENCE: "sfence",
+               ROOT_BUILD: "root_build", ROOT_SWITCH: "root_switch", ROOT_EVICT: "root_evict",
+               PROTECT: "protect", RESET: "reset"}
+
+STRATEGIES = ("sfence", "write-protect")
+COUNTERS = ("fills", "dirty_upgrades", "guest_faults", "mmio_faults", "wp_faults", "pt_writes",
+            "sfences", "flushes", "leaves_dropped", "roots_built", "root_cache_hits",
+            "root_switches", "roots_evicted", "pages_protected", "ad_updates", "tlb_flushes",
+            "resets")
+
+MASK64 = (1 << 64) - 1
+VA_BITS = (1 << 39) - 1
+DIRECT = ("direct",)
+TAGS_PER_VM = 64           # real ASIDs reserved per VM (tag 0 stays the host's)
+
+_ACCESS = {L.CAUSE_FETCH_PAGE: "fetch", L.CAUSE_LOAD_PAGE: "load", L.CAUSE_STORE_PAGE: "store",
+           L.CAUSE_FETCH_ACCESS: "fetch", L.CAUSE_LOAD_ACCESS: "load", L.CAUSE_STORE_ACCESS: "store"}
+_ACCESS_FAULT = {"fetch": L.CAUSE_FETCH_ACCESS, "load": L.CAUSE_LOAD_ACCESS,
+                 "store": L.CAUSE_STORE_ACCESS}
+
+#: the virt board's device windows: a guest access there is emulated, not an access fault
+DEVICE_RANGES = ((L.TEST_BASE, L.TEST_SIZE), (L.CLINT_BASE, L.CLINT_SIZE),
+                 (L.PLIC_BASE, L.PLIC_SIZE), (L.UART_BASE, L.UART_SIZE),
+                 (L.VIRTIO_BASE, L.VIRTIO_SIZE))
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What :meth:`ShadowPaging.handle_fault` decided.
+
+    ``kind``: ``"filled"`` (retry the instruction), ``"guest"`` (reflect ``cause``/``tval``
+    into the guest), ``"mmio"`` (emulate the access to device ``gpa``), ``"wp"`` (emulate the
+    store into guest RAM at ``gpa``, then call ``after_pt_write``).
+    """
+
+    kind: str
+    cause: int = 0
+    tval: int = 0
+    gpa: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class Root:
+    """One cached shadow tree and the guest context it was built for."""
+
+    key: tuple
+    tag: int                       #: the real ASID its TLB entries carry
+    tree: ShadowTree
+    guest_satp: int = 0
+    priv: str = "M"                #: "S", "U", or "M" for the direct tree
+    sum: bool = False
+    mxr: bool = False
+    #: (guest leaf level, gva >> (12 + 9*level)) -> gva pages shadowing one guest superpage
+    super: dict = field(default_factory=dict)
+
+    @property
+    def direct(self) -> bool:
+        return self.key == DIRECT
+
+    @property
+    def guest_asid(self) -> int:
+        return sv39.satp_fields(self.guest_satp)[1]
+
+    @property
+    def satp(self) -> int:
+        """The value the real satp gets while a vCPU uses this tree."""
+        return sv39.make_satp(self.tree.root_hpa, self.tag)
+
+
+class ShadowPaging:
+    """A VM's shadow page tables (see the module docstring for the whole story)."""
+
+    def __init__(self, vm, strategy: str = "sfence", max_roots: int = 16):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+        if not 1 <= max_roots <= TAGS_PER_VM:
+            raise ValueError(f"max_roots must be 1..{TAGS_PER_VM}")
+        self.vm, self.strategy, self.max_roots = vm, strategy, max_roots
+        self.roots: OrderedDict[tuple, Root] = OrderedDict()   # least recently used first
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.device_ranges = DEVICE_RANGES
+        self._current: dict[int, tuple] = {}         # vcpu id -> key of the tree it runs on
+        self._deps: dict[int, set] = {}              # guest PTE gpa -> {(key, gva page)}
+        self._pt_refs: Counter = Counter()           # guest page -> leaves depending on its PTEs
+        self._by_target: dict[int, set] = {}         # gpa page -> {(key, gva page)} mapping it
+
+    @property
+    def write_protect(self) -> bool:
+        return self.strategy == "write-protect"
+
+    # === roots ================================================================================
+    def key_for(self, vcpu) -> tuple:
+        """The cache key of the tree ``vcpu`` needs now: what changes the permissions."""
+        satp = vcpu.csr("satp") & MASK64
+        if vcpu.priv == L.PRIV_M or satp >> 60 != sv39.SATP_MODE_SV39:
+            return DIRECT
+        status = vcpu.csr("mstatus")
+        priv = "S" if vcpu.priv == L.PRIV_S else "U"
+        sum_ = priv == "S" and bool(status & L.MS_SUM)    # SUM means nothing to U-mode
+        return ("sv39", satp, priv, sum_, bool(status & L.MS_MXR))
+
+    def root_for(self, vcpu) -> int:
+        """The real satp for ``vcpu`` now: Sv39, the tree's ASID tag, the tree's root PPN.
+
+        Call it before every entry into the guest (a dictionary look-up when nothing changed):
+        a tree that no vCPU is on may be evicted and its frames reused.
+        """
+        return self._root(vcpu).satp
+
+    def _root(self, vcpu) -> Root:
+        key = self.key_for(vcpu)
+        root = self.roots.get(key)
+        if root is None:
+            root = self._build(key)
+        else:
+            self.counters["root_cache_hits"] += 1
+            self.roots.move_to_end(key)
+        previous = self._current.get(vcpu.id)
+        self._current[vcpu.id] = key
+        if previous is not None and previous != key:
+            self.counters["root_switches"] += 1
+            self._record(vcpu, ROOT_SWITCH, root.guest_satp, root.tag)
+        return root
+
+    def _build(self, key: tuple) -> Root:
+        while len(self.roots) >= self.max_roots and self._evict_one():
+            pass
+        root = Root(key, self._free_tag(), ShadowTree(self.vm.frames))
+        if key != DIRECT:
+            _, root.guest_satp, root.priv, root.sum, root.mxr = key
+        self.roots[key] = root
+        self.counters["roots_built"] += 1
+        self._record(None, ROOT_BUILD, root.guest_satp, root.tag)
+        return root
+
+    def _free_tag(self) -> int:
+        used = {r.tag for r in self.roots.values()}
+        base = 1 + (self.vm.id * TAGS_PER_VM) % (0xFFFF - TAGS_PER_VM)
+        return next(base + i for i in range(TAGS_PER_VM + len(used)) if base + i not in used)
+
+    def _evict_one(self) -> bool:
+        """Free the least recently used tree no vCPU is on; False if every one is in use."""
+        busy = set(self._current.values())
+        for key, root in self.roots.items():
+            if key not in busy:
+                self._forget_tree(root, free=True)
+                del self.roots[key]
+                self.counters["roots_evicted"] += 1
+                self._record(None, ROOT_EVICT, root.guest_satp, root.tag)
+                return True
+        return False
+
+    # === faults ===============================================================================
+    def handle_fault(self, vcpu, cause: int, gva: int) -> Fault:
+        """A guest access faulted in the shadow: fill it, or say whose fault it really is."""
+        gva &= MASK64
+        access = _ACCESS.get(cause)
+        root = self._root(vcpu)
+        if access is None or cause == _ACCESS_FAULT[access]:
+            # the shadow never maps non-RAM, so a real access fault is not ours to fix
+            return self._guest_fault(vcpu, cause, gva, "not a page fault of the shadow")
+        if root.direct:
+            return self._place(vcpu, root, access, gva, gva, RWX, 0, ())
+        w = sv39.walk(self.guest_read64, root.guest_satp, gva, access, priv=root.priv,
+                      sum=root.sum, mxr=root.mxr, write64=self._set_ad)
+        if not w.ok:
+            return self._guest_fault(vcpu, w.fault, gva, w.reason)
+        pte = w.updated_pte if w.updated_pte is not None else w.leaf.pte
+        perms = shadow_perms(pte, root.priv, root.sum, root.mxr)
+        steps = tuple(s.pte_pa for s in w.steps)
+        return self._place(vcpu, root, access, gva, w.pa, perms, w.leaf.level, steps)
+
+    def _place(self, vcpu, root, access, gva, gpa, perms, level, pte_gpas) -> Fault:
+        """The guest translation succeeded: map it, unless it is not guest RAM or is
+        write-protected against this very store."""
+        if not self.vm.mem.contains(gpa):
+            return self._outside_ram(vcpu, access, gva, gpa)
+        gpa_page = gpa >> 12
+        if self.write_protect and self._is_pt_page(gpa_page, pte_gpas):
+            if access == "store":
+                self.counters["wp_faults"] += 1
+                self._record(vcpu, WP_FAULT, gva, gpa_page)
+                return Fault("wp", sv39.STORE_PAGE_FAULT, gva, gpa, "store to a guest page table")
+            perms &= ~PTE_W
+        leaf = Leaf((gva & VA_BITS) >> 12, gpa_page, self.vm.mem.hpa(gpa_page << 12) >> 12,
+                    perms, level, pte_gpas)
+        self._fill(vcpu, root, leaf, gpa)
+        return Fault("filled", 0, gva, gpa)
+
+    def _is_pt_page(self, gpa_page: int, pte_gpas) -> bool:
+        """Is this page one of the guest's page tables (already, or by this very walk)?"""
+        return self._pt_refs[gpa_page] > 0 or any(p >> 12 == gpa_page for p in pte_gpas)
+
+    def _fill(self, vcpu, root: Root, leaf: Leaf, gpa: int) -> None:
+        old = root.tree.remove(leaf.gva_page)
+        if old is not None:                  # a clean page's first store, or a re-fill
+            self._forget(root, old)
+            self._tlb_flush(root.tag, leaf.gva_page)
+        root.tree.put(leaf)
+        self._remember(root, leaf)
+        upgrade = old is not None and leaf.perms & PTE_W and not old.perms & PTE_W
+        name, code = ("dirty_upgrades", DIRTY) if upgrade else ("fills", FILL)
+        self.counters[name] += 1
+        self._record(vcpu, code, leaf.gva_page << 12, gpa >> 12)
+
+    def _outside_ram(self, vcpu, access: str, gva: int, gpa: int) -> Fault:
+        if self.is_device(gpa):
+            self.counters["mmio_faults"] += 1
+            self._record(vcpu, MMIO, gva, gpa >> 12)
+            return Fault("mmio", 0, gva, gpa, "device")
+        return self._guest_fault(vcpu, _ACCESS_FAULT[access], gva,
+                                 f"gpa {gpa:#x} is neither guest RAM nor a device")
+
+    def _guest_fault(self, vcpu, cause: int, gva: int, reason: str) -> Fault:
+        self.counters["guest_faults"] += 1
+        self._record(vcpu, GUEST_FAULT, gva, cause)
+        return Fault("guest", cause, gva, None, reason)
+
+    def is_device(self, gpa: int) -> bool:
+        """Is ``gpa`` in a device window (``vm.is_mmio`` decides if the VM defines one)?"""
+        hook = getattr(self.vm, "is_mmio", None)
+        if callable(hook):
+            return bool(hook(gpa))
+        return any(base <= gpa < base + size for base, size in self.device_ranges)
+
+    # === guest memory, as the walk sees it =======================================================
+    def guest_read64(self, gpa: int) -> int | None:
+        """A guest PTE, or None outside guest RAM (the walk's access fault).  A page the
+        guest never touched reads as zero without getting a frame."""
+        mem = self.vm.mem
+        if gpa & 7 or not mem.contains(gpa, 8):
+            return None
+        return mem.read64(gpa) if mem.hpa(gpa, allocate=False) is not None else 0
+
+    def _set_ad(self, gpa: int, value: int) -> None:
+        """The walk sets A (and D) in a guest PTE: the hardware's write, done by us."""
+        self.counters["ad_updates"] += 1
+        self.vm.mem.write64(gpa, value)
+
+    # === coherence ============================================================================
+    def _remember(self, root: Root, leaf: Leaf) -> None:
+        """Index a new leaf by the guest PTEs it came from and the gpa page it maps."""
+        ref = (root.key, leaf.gva_page)
+        for pte_gpa in leaf.pte_gpas:
+            self._deps.setdefault(pte_gpa, set()).add(ref)
+            self._pt_refs[pte_gpa >> 12] += 1
+            if self._pt_refs[pte_gpa >> 12] == 1 and self.write_protect:
+                self._protect(pte_gpa >> 12)
+        self._by_target.setdefault(leaf.gpa_page, set()).add(ref)
+        if leaf.level:
+            group = (leaf.level, leaf.gva_page >> (9 * leaf.level))
+            root.super.setdefault(group, set()).add(leaf.gva_page)
+
+    def _forget(self, root: Root, leaf: Leaf) -> None:
+        """Undo :meth:`_remember` (the leaf is gone from the tree already)."""
+        ref = (root.key, leaf.gva_page)
+        for pte_gpa in leaf.pte_gpas:
+            deps = self._deps.get(pte_gpa)
+            if deps is not None:
+                deps.discard(ref)
+                if not deps:
+                    del self._deps[pte_gpa]
+            self._pt_refs[pte_gpa >> 12] -= 1
+            if self._pt_refs[pte_gpa >> 12] <= 0:
+                del self._pt_refs[pte_gpa >> 12]   # no longer a page table we depend on
+        targets = self._by_target.get(leaf.gpa_page)
+        if targets is not None:
+            targets.discard(ref)
+            if not targets:
+                del self._by_target[leaf.gpa_page]
+        if leaf.level:
+            group = root.super.get((leaf.level, leaf.gva_page >> (9 * leaf.level)))
+            if group is not None:
+                group.discard(leaf.gva_page)
+
+    def _protect(self, gpa_page: int) -> None:
+        """A guest page just became a page-table page: take W away from every leaf mapping it."""
+        self.counters["pages_protected"] += 1
+        self._record(None, PROTECT, gpa_page << 12, 0)
+        for key, gva_page in list(self._by_target.get(gpa_page, ())):
+            root = self.roots[key]
+            leaf = root.tree.leaves[gva_page]
+            if leaf.perms & PTE_W:
+                leaf.perms &= ~PTE_W
+                root.tree.put(leaf)
+                self._tlb_flush(root.tag, gva_page)
+
+    def _drop(self, root: Root, gva_page: int) -> int:
+        """Remove one shadow leaf (and its real TLB entries); 1 if there was one."""
+        leaf = root.tree.remove(gva_page)
+        if leaf is None:
+            return 0
+        self._forget(root, leaf)
+        self._tlb_flush(root.tag, gva_page)
+        self.counters["leaves_dropped"] += 1
+        return 1
+
+    def _forget_tree(self, root: Root, free: bool) -> int:
+        """Empty a whole tree (``free``: give its frames back too); returns leaves dropped."""
+        leaves = root.tree.free() if free else root.tree.clear()
+        for leaf in leaves:
+            self._forget(root, leaf)
+        root.super.clear()
+        self._tlb_flush(root.tag, None)
+        self.counters["leaves_dropped"] += len(leaves)
+        return len(leaves)
+
+    def after_pt_write(self, vcpu, gpa: int) -> None:
+        """The core emulated a store into a guest page table at ``gpa``: every shadow leaf
+        whose guest walk read that PTE may now be wrong, so it goes (and refills on demand)."""
+        self.counters["pt_writes"] += 1
+        dropped = 0
+        for pte_gpa in {gpa & ~7, (gpa + 7) & ~7} if gpa & 7 else {gpa}:
+            for key, gva_page in list(self._deps.get(pte_gpa, ())):
+                dropped += self._drop(self.roots[key], gva_page)
+        self._record(vcpu, PT_WRITE, gpa, dropped)
+
+    def sfence(self, vcpu, gva: int | None, asid: int | None) -> None:
+        """The guest executed ``sfence.vma gva, asid`` (None for x0).
+
+        With the sfence strategy this is where stale leaves go: those translating ``gva``
+        (every 4 KiB piece of a guest superpage containing it), in trees of that guest ASID,
+        or whole trees when ``gva`` is None.  Global guest mappings are dropped too -- more
+        than the spec requires, which is always allowed.  With write-protect there is
+        nothing stale to drop.
+        """
+        self.counters["sfences"] += 1
+        dropped = 0
+        if not self.write_protect:
+            self.counters["flushes"] += 1
+            for root in list(self.roots.values()):
+                if root.direct or (asid is not None and root.guest_asid != asid):
+                    continue
+                dropped += (self._forget_tree(root, free=False) if gva is None
+                            else self._drop_covering(root, gva))
+        self._record(vcpu, SFENCE, 0 if gva is None else gva, dropped)
+
+    def _drop_covering(self, root: Root, gva: int) -> int:
+        page = (gva & VA_BITS) >> 12
+        dropped = self._drop(root, page)
+        for level in (1, 2):
+            for gva_page in list(root.super.get((level, page >> (9 * level)), ())):
+                dropped += self._drop(root, gva_page)
+        return dropped
+
+    def reset(self) -> None:
+        """Forget every tree and free its frames (VM reset); counters keep counting."""
+        n = len(self.roots)
+        for root in self.roots.values():
+            self._forget_tree(root, free=True)
+        self.roots.clear()
+        self._current.clear()
+        self._deps.clear()
+        self._pt_refs.clear()
+        self._by_target.clear()
+        self.counters["resets"] += 1
+        self._record(None, RESET, 0, n)
+
+    # === the real TLB and the trace ===========================================================
+    def _tlb_flush(self, tag: int, gva_page: int | None) -> None:
+        """Drop real TLB entries of one tree (one page, or all) on every hart."""
+        machine = getattr(self.vm, "machine", None)
+        if machine is None:
+            return
+        va = 0 if gva_page is None else _signed(sv39.canonical_va(gva_page << 12))
+        for hart in range(machine.tlb.shape[0]):
+            sfence_vma(machine.tlb, hart, va, tag, gva_page is None, False)
+        self.counters["tlb_flushes"] += 1
+
+    def _record(self, vcpu, code: int, tval: int, arg: int) -> None:
+        trace = getattr(self.vm, "trace", None)
+        if trace is None:
+            return
+        pc = getattr(vcpu, "pc", 0)
+        trace.record(SHADOW, time=self.vm.time(), vm=self.vm.id,
+                     vcpu=-1 if vcpu is None else vcpu.id, cause=code,
+                     pc=pc if isinstance(pc, int) else 0, insn=arg, tval=tval,
+                     handler="shadow." + EVENT_NAMES[code])
+
+    def __repr__(self) -> str:
+        c = self.counters
+        return (f"<ShadowPaging {self.strategy}: {len(self.roots)} trees, {c['fills']} fills, "
+                f"{c['flushes']} flushes, {c['wp_faults']} wp faults>")
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
