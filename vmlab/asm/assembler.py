@@ -296,7 +296,7 @@ class Assembler:
         pcrel = [k for k in values if k in PC_RELATIVE]
         if all(type(v) is int for v in values.values()) and not pcrel:
             if self.rvc and row.size == 4 and may_compress:
-                word = compress(mnemonic, values)
+                word = compress(mnemonic, values, may_compress if type(may_compress) is str else None)
                 if word is not None:
                     if self.used is not None:
                         self.used.add(lookup(word, 2).mnemonic)

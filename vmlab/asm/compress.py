@@ -103,12 +103,15 @@ def _try(row, pairs, fixed, values: dict) -> int | None:
     return word
 
 
-def compress(mnemonic: str, values: dict) -> int | None:
+def compress(mnemonic: str, values: dict, only: str | None = None) -> int | None:
     """The 16-bit word GNU as would emit for this instruction, or None to keep 32 bits.
 
-    ``values`` holds the 32-bit row's field values, all known integers.
+    ``values`` holds the 32-bit row's field values, all known integers; ``only`` restricts
+    the choice to one compressed mnemonic.
     """
     cands = candidates(mnemonic)
+    if only is not None:
+        cands = tuple(c for c in cands if c[0].mnemonic == only)
     if not cands:
         return None
     for row, pairs, fixed in cands:

@@ -76,13 +76,15 @@ def _fill(template: str, ops: list[str]) -> tuple[str, list[str]]:
 def alias(mnemonic: str, ops: list[str]) -> tuple[str, list[str], bool] | None:
     """The real instruction for a one-instruction alias, or None if ``mnemonic`` is real.
 
-    The third element says whether the result may be compressed: GNU as never compresses
+    The third element says whether the result may be compressed (True, False, or the one
+    compressed mnemonic allowed): GNU as never compresses
     ``jalr rd, rs`` and ``jalr rd, rs, imm`` (it reads them through a table entry that has
     no compressed twin), while ``jalr rs`` and ``jalr rd, 0(rs)`` do become ``c.jalr``.
     """
     forms = _ALIASES.get(mnemonic)
     if forms is not None and len(ops) in forms:
-        return (*_fill(forms[len(ops)], ops), True)
+        # "mv rd, zero" stays "addi rd, zero, 0": GNU as only ever makes c.mv out of mv
+        return (*_fill(forms[len(ops)], ops), "c.mv" if mnemonic == "mv" else True)
     if mnemonic == "jal" and len(ops) == 1:
         return "jal", ["ra", ops[0]], False
     if mnemonic == "jalr":

@@ -14,3 +14,6 @@ _start:
     c.jr    ra
     c.jalr  a0
     c.ebreak
+    c.slli64 a0             # RV64 hints: shift by 0
+    c.srli64 s0
+    c.srai64 a5
