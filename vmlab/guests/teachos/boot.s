@@ -50,7 +50,7 @@ zero_bss:
 
         .section .rodata
 msg_boot:       .asciz "teachos: booting on hart "
-msg_run:        .asciz "teachos: starting 3 processes, a timer tick every 10000 time units\n"
+msg_run:        .asciz "teachos: starting 3 processes\n"
 
         .bss
         .balign 16

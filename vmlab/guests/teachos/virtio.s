@@ -249,7 +249,7 @@ submit:
         ret
 
         .section .rodata
-msg_vio_none:   .asciz "virtio: no virtio-mmio device at 0x10001000\n"
+msg_vio_none:   .asciz "virtio-blk: no disk (no virtio-mmio device at 0x10001000)\n"
 msg_vio_legacy: .asciz "virtio: a legacy (version 1) device: not supported\n"
 msg_vio_nodisk: .asciz "virtio-blk: no disk (device id 0)\n"
 msg_vio_notblk: .asciz "virtio: not a block device\n"
