@@ -61,6 +61,8 @@ class Assembler:
         self.macro_serial = 0
         self.parse_cache: dict = {}
         self.pcrel_hi_at: dict[int, tuple] = {}
+        #: (mnemonic, operand values, compression) -> bytes: real code repeats itself a lot
+        self.encoded: dict[tuple, bytes] = {}
         self.stopped = False
         #: when a set, every table row, pseudo-instruction and directive used goes in it
         #: (the corpus coverage test reads it)
@@ -110,9 +112,16 @@ class Assembler:
         """Expression tree for ``text`` (cached unless it names ``1b``/``1f``)."""
         tree = self.parse_cache.get(text)
         if tree is None:
-            tree = expr.parse(text, self.local_name)
-            if not any(c in _NUMERIC for c in text) or not expr.has_local_ref(text):
-                self.parse_cache[text] = tree
+            if "_" not in text:
+                try:                    # the common case: a plain number (GNU octal aside)
+                    tree = ("n", int(text, 0))
+                except ValueError:
+                    pass
+            if tree is None:
+                tree, local = expr.parse_ex(text, self.local_name)
+                if local:
+                    return tree
+            self.parse_cache[text] = tree
         return tree
 
     def resolve_now(self, name: str) -> int:
@@ -295,17 +304,24 @@ class Assembler:
             return self.branch(st, mnemonic, values, may_compress)
         pcrel = [k for k in values if k in PC_RELATIVE]
         if all(type(v) is int for v in values.values()) and not pcrel:
+            key = (mnemonic, self.rvc and may_compress, tuple(values.values()))
+            done = self.encoded.get(key)
+            if done is not None and self.used is None:
+                sec.add(Item(BYTES, len(done), st, done))
+                return
             if self.rvc and row.size == 4 and may_compress:
                 word = compress(mnemonic, values, may_compress if type(may_compress) is str else None)
                 if word is not None:
                     if self.used is not None:
                         self.used.add(lookup(word, 2).mnemonic)
-                    sec.add(Item(BYTES, 2, st, word.to_bytes(2, "little")))
+                    self.encoded[key] = word.to_bytes(2, "little")
+                    sec.add(Item(BYTES, 2, st, self.encoded[key]))
                     return
             word = self.checked_encode(row, values, ops)
             if self.used is not None:
                 self.used.add(mnemonic)
-            sec.add(Item(BYTES, row.size, st, word.to_bytes(row.size, "little")))
+            self.encoded[key] = word.to_bytes(row.size, "little")
+            sec.add(Item(BYTES, row.size, st, self.encoded[key]))
             return
         if mnemonic == "auipc" and type(values.get("imm_u")) is tuple and values["imm_u"][0] == "r" \
                 and values["imm_u"][1] == "pcrel_hi":

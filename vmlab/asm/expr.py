@@ -97,6 +97,7 @@ class _Parser:
 
     def __init__(self, text, tokens, local):
         self.text, self.toks, self.i, self.local = text, tokens, 0, local
+        self.saw_local = False
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else (None, None)
@@ -128,6 +129,7 @@ class _Parser:
         if kind == "sym":
             return ("s", value)
         if kind == "local":
+            self.saw_local = True
             return ("s", self.local(value) if self.local else value)
         if kind == "rel":
             self.expect("(")
@@ -149,18 +151,19 @@ class _Parser:
 
 def parse(text: str, local=None):
     """Parse ``text`` into an expression tree; ``local("1b")`` names numeric local labels."""
+    return parse_ex(text, local)[0]
+
+
+def parse_ex(text: str, local=None):
+    """``(tree, mentions_local_label)``: trees naming ``1b``/``1f`` depend on where they
+    are read, so the caller must not cache them."""
     p = _Parser(text, _tokens(text), local)
     if not p.toks:
         raise StmtError("missing expression", text)
     tree = p.binary(1)
     if p.i != len(p.toks):
         raise StmtError("junk at end of expression", text.strip())
-    return tree
-
-
-def has_local_ref(text: str) -> bool:
-    """True if ``text`` may mention ``1b``/``1f`` (such trees cannot be cached)."""
-    return any(k == "local" for k, _ in _tokens(text))
+    return tree, p.saw_local
 
 
 def signed64(v: int) -> int:
