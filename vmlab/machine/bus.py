@@ -26,8 +26,14 @@ from vmlab.machine.mmu import fault_cause, tlb_refill
 
 @jit
 def translate(tlb, mem, ctl, h, satp, va, acc, ctx, vm):
-    """Virtual to physical through the TLB (refilling on a miss); -cause-1 on a fault."""
+    """Virtual to physical through the TLB (refilling on a miss); -cause-1 on a fault.
+
+    Without translation the address is physical; beyond the 56-bit physical address space
+    nothing answers (an access fault).
+    """
     if not vm:
+        if va < 0 or va >= (1 << 56):
+            return -fault_cause(acc, False) - 1
         return va
     e = tlb[h, acc, (va >> 12) & (TLB_SETS - 1)]
     if e[TLB_TAG] == va >> 12 and e[TLB_CTX] == ctx:

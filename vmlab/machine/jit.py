@@ -5,10 +5,39 @@
 - ``error_model="numpy"``: integer division does not check for zero or raise (our callers
   handle /0 themselves, as RISC-V defines it), which keeps exception paths out of the loop.
 - ``nogil=True``: a notebook can run a machine in a thread and stay responsive.
+
+Where the cache lives: numba checks a cached function only against its *own* source file, not
+against the functions it calls in other files -- edit ``bus.py`` and the cached ``exec_hart``
+would silently keep the old code.  So the cache directory is named after a hash of all the
+machine's sources: change any of them and everything is compiled afresh.  (``NUMBA_CACHE_DIR``
+set by the user wins.)
 """
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
+import numba
 from numba import njit
+
+
+def _sources_digest() -> str:
+    h = hashlib.sha1()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _use_versioned_cache() -> None:
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    numba.config.CACHE_DIR = str(base / "vmlab" / "numba" / _sources_digest())
+
+
+_use_versioned_cache()
 
 FLAGS = dict(cache=True, error_model="numpy", nogil=True)
 
