@@ -14,3 +14,9 @@ notebook extension start fast; heavy layers are imported when first used.
 """
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ip):
+    """``%load_ext vmlab``: the magics and displays of :mod:`vmlab.notebook` (imported lazily)."""
+    from vmlab.notebook import load_ipython_extension as load
+    load(ip)

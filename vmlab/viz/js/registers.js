@@ -1,0 +1,32 @@
+// Registers: a grid of the 31 x registers, pc and privilege; the ones that changed since
+// the previous update are highlighted.  data-renders counts updates drawn (tests read it).
+function render({ model, el }) {
+  el.classList.add("vmlab-registers");
+  let renders = 0;
+  const draw = () => {
+    const regs = model.get("regs");
+    const changed = new Set(model.get("changed"));
+    const grid = document.createElement("div");
+    grid.className = "vmlab-reg-grid";
+    for (const [name, value] of regs) {
+      const cell = document.createElement("div");
+      cell.className = "vmlab-reg" + (changed.has(name) ? " vmlab-changed" : "");
+      cell.dataset.reg = name;
+      cell.innerHTML = `<span class="vmlab-reg-name">${name}</span><code>${value}</code>`;
+      grid.appendChild(cell);
+    }
+    const head = document.createElement("div");
+    head.className = "vmlab-reg-head";
+    head.textContent = `pc ${model.get("pc")}  ·  ${model.get("priv")}-mode  ·  ` +
+      `${model.get("instret").toLocaleString()} instructions`;
+    el.replaceChildren(head, grid);
+    renders += 1;
+    el.dataset.renders = renders;
+    el.dataset.pc = model.get("pc");
+    if (!el.dataset.firstPc) el.dataset.firstPc = model.get("pc");
+    el.dataset.instret = model.get("instret");
+  };
+  model.on("change:updates", draw);
+  draw();
+}
+export default { render };

@@ -1,0 +1,140 @@
+"""Run / pause / step / reset for a guest, with live views that follow it.
+
+Why a background thread: a Jupyter kernel reads messages from the browser only between
+cells, so a "pause" click would wait for a long run to end.  Running the guest on a worker
+thread leaves the kernel free to hear the click (ipykernel >= 7.0.1), while the worker
+refreshes the views between chunks of guest instructions -- at most a few times a second,
+so that watching costs the guest only a few percent of its speed.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import traitlets
+
+from vmlab.viz._base import Throttle, Widget, esm
+
+CHUNK = 1_000_000   # instructions between looks at the pause flag (about 5 ms of guest time)
+
+
+class RunControl(Widget):
+    """Buttons and a Python API (:meth:`run`, :meth:`pause`, :meth:`step`, :meth:`reset`).
+
+    - ``machine``: what runs; with ``recorder`` (a :class:`~vmlab.viz.TrapRecorder`) the
+      runs go through it, so traps are logged.
+    - ``views``: widgets with ``refresh()`` (registers, console, trap log ...).
+    - ``on_reset``: called after ``machine.reset()``, e.g. to load the program again.
+    """
+
+    _esm = esm("runcontrol")
+    state = traitlets.Unicode("paused").tag(sync=True)
+    instructions = traitlets.Int(0).tag(sync=True)
+    mips = traitlets.Float(0.0).tag(sync=True)
+    message = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, machine, views=(), *, recorder=None, on_reset=None, rate: float = 5.0,
+                 chunk: int = CHUNK, **kwargs):
+        super().__init__(**kwargs)
+        self.machine, self.views, self.recorder = machine, list(views), recorder
+        self.on_reset, self.chunk, self.rate = on_reset, chunk, rate
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_result = None
+        self.on_msg(self._on_msg)
+
+    # ---- the Python API ---------------------------------------------------------------------
+    def run(self, instructions: int | None = None, *, background: bool = True):
+        """Run the guest (forever, or ``instructions``); in the background unless told not to."""
+        if self.running:
+            return None
+        self._stop.clear()
+        if not background:
+            return self._loop(instructions)
+        self._thread = threading.Thread(target=self._loop, args=(instructions,), daemon=True,
+                                        name="vmlab-run")
+        self._thread.start()
+        return None
+
+    def pause(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until a background run ends (pause, halt, budget)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def step(self) -> None:
+        if self.running:
+            return
+        self._run_some(1)
+        self.refresh()
+
+    def reset(self) -> None:
+        self.pause()
+        self.wait()
+        self.machine.reset()
+        if self.on_reset:
+            self.on_reset(self.machine)
+        self.state, self.message = "paused", "reset"
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw every view now (the run loop calls this, throttled)."""
+        with self.hold_sync():
+            self.instructions = self.machine.counters["instructions"]
+            self.updates += 1
+        for v in self.views:
+            v.refresh()
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def _run_some(self, n: int):
+        if self.recorder is not None:
+            return self.recorder.run(n)
+        return self.machine.run(instructions=n)
+
+    def _loop(self, instructions: int | None):
+        throttle = Throttle(self.rate)
+        done, started, result = 0, time.perf_counter(), None
+        self.state, self.message = "running", ""
+        try:
+            while not self._stop.is_set():
+                n = self.chunk if instructions is None else min(self.chunk, instructions - done)
+                if n <= 0:
+                    break
+                result = self._run_some(n)
+                done += result.instructions
+                if throttle.ready():
+                    self.mips = done / max(1e-9, time.perf_counter() - started) / 1e6
+                    self.refresh()
+                if result.reason not in ("budget",):
+                    break
+        except Exception as exc:            # shown in the widget: a thread has no cell to fail
+            self.message = f"error: {exc}"
+            raise
+        finally:
+            self.mips = done / max(1e-9, time.perf_counter() - started) / 1e6
+            reason = "paused" if self._stop.is_set() else (result.reason if result else "budget")
+            self.state = "halted" if reason == "halt" else "paused"
+            if not self.message:
+                self.message = reason
+            self.last_result = result
+            self.refresh()
+        return result
+
+    def _on_msg(self, widget, content, buffers) -> None:
+        if content.get("type") != "cmd":
+            return
+        cmd = content.get("cmd")
+        if cmd == "run":
+            self.run()
+        elif cmd == "pause":
+            self.pause()
+        elif cmd == "step":
+            self.step()
+        elif cmd == "reset":
+            self.reset()
