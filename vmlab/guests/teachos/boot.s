@@ -6,8 +6,8 @@
 #
 # Each step below is one call, so that boot reads like a table of contents:
 #
-#   zero .bss  -> console -> check SBI -> page tables -> paging on -> disk
-#              -> trap vector and timer -> the first process runs (never returns)
+#   zero .bss -> console -> trap vector -> check SBI -> page tables -> paging on
+#             -> disk -> timer -> the first process runs (and we never come back)
 #
 # We do not read the device tree: the virt board always puts its devices at the
 # same addresses (layout.s). A real kernel would look them up in it.
@@ -19,6 +19,7 @@ _start:
         mv      s0, a0                  # keep the hart id to print it
         call    zero_bss
         call    uart_init
+        call    trap_init               # from here on, a kernel bug is reported
         la      a0, msg_boot
         call    kputs
         mv      a0, s0
@@ -30,7 +31,6 @@ _start:
         call    procinit                # three processes, each with its own table
         call    vm_on                   # satp: from here on, addresses are virtual
         call    virtio_init             # find the disk (or learn there is none)
-        call    trap_init               # stvec and the timer interrupt
         la      a0, msg_run
         call    kputs
         call    timer_start             # the first tick, TICK from now

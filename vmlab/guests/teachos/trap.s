@@ -9,7 +9,7 @@
 # vector must save them before it can use any.
 #
 # The trick for the first register: sscratch holds the address of the running
-# process's trap frame (its 32 saved registers, in struct proc). `csrrw sp,
+# process's trap frame (x1..x31 and the pc, in its struct proc). `csrrw sp,
 # sscratch, sp` swaps the two in one instruction: sp now points at the frame, and
 # sscratch keeps the user's sp until we store it too.
 #
@@ -26,7 +26,8 @@
 # is therefore a kernel bug, and kernel_trap reports it.
 
         .text
-# trap_init: send traps to trap_vector, and let the timer interrupt through.
+# trap_init: send traps to trap_vector, and let the timer interrupt through (it
+# is taken only in U-mode: the kernel keeps sstatus.SIE = 0).
 trap_init:
         la      t0, trap_vector
         csrw    stvec, t0               # mode 0 (direct): every trap to one address
@@ -35,7 +36,7 @@ trap_init:
         csrs    sie, t0
         ret
 
-# timer_start: ask for the first tick.
+# timer_start: ask for a timer interrupt TICK from now.
 timer_start:
         rdtime  a0
         li      t0, TICK
