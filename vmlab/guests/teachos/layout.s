@@ -64,7 +64,9 @@
         .equ RAMBASE,       0x80000000
         .equ UART0,         0x10000000  # 16550 registers, one byte apart
         .equ VIRTIO0,       0x10001000  # virtio-mmio slot 0
-        .equ TICK,          10000       # timer period in `time` units (10 MHz: 1 ms)
+        .equ TICK,          10000       # timer period in `time` units (10 MHz: 1 ms);
+                                        # any period works if handling a tick takes
+                                        # less (else the next is due at once)
 
 # ---- pages and page tables (vm.s) -----------------------------------------------
         .equ PGSIZE,        4096

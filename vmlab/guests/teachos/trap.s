@@ -47,6 +47,7 @@ timer_start:
 trap_vector:
         csrrw   sp, sscratch, sp
         beqz    sp, kernel_trap         # sscratch was 0: the trap came from S-mode
+        # .irp repeats the line once per n: sd x1, 8(sp); sd x3, 24(sp); ...
         .irp n, 1,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
         sd      x\n, \n*8(sp)           # x1, x3..x31 into the frame (sp comes next)
         .endr
