@@ -4,6 +4,38 @@ The guest runs deprivileged (real U-mode) on the machine; every privileged act t
 of the machine's run loop as an exit, and the hypervisor emulates it on the vCPU's virtual
 state, or reflects it into the guest as the hardware would have.  Modules:
 
-- ``memory``  host frames and each VM's gpa -> hpa page map
-- ``trace``   the typed log of exits, injections and shadow-paging events
+- ``vm``        Hypervisor (owns the machine's RAM as frames) and VM (memory, devices, vCPUs)
+- ``vcpu``      the virtual hart, the world switch, ``vcpu.run(budget) -> Exit``
+- ``exits``     the Exit record and the table of exit handlers (with their modelled costs)
+- ``csr_emul``  csr*, sret, mret, wfi, sfence.vma on the virtual hart
+- ``sbi``       SBI v2.0 for kernels started in virtual S-mode
+- ``mmio``      trapped device accesses: fetch, decode, emulate, step
+- ``devices``   a VM's own UART/CLINT/PLIC/test/virtio models
+- ``shadow``    shadow page tables (gva -> hpa) built from the guest's tables
+- ``memory``    host frames and each VM's gpa -> hpa page map
+- ``trace``     the typed log of exits, injections and shadow-paging events
+
+Quick start::
+
+    from vmlab.hv import Hypervisor
+    vm = Hypervisor().create_vm(ram_size=64 << 20)
+    vm.boot(kernel="kernel.elf")
+    vm.run(instructions=10_000_000)
 """
+from __future__ import annotations
+
+__all__ = ["Hypervisor", "VM", "VCpu", "Exit"]
+
+
+def __getattr__(name):
+    # Imported lazily: the VM pulls in the compiled machine.
+    if name in ("Hypervisor", "VM"):
+        from vmlab.hv import vm
+        return getattr(vm, name)
+    if name == "VCpu":
+        from vmlab.hv.vcpu import VCpu
+        return VCpu
+    if name == "Exit":
+        from vmlab.hv.exits import Exit
+        return Exit
+    raise AttributeError(name)

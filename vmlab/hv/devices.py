@@ -1,0 +1,134 @@
+"""One VM's virtual board: the machine's own device models on the VM's own state arrays.
+
+The machine's UART 16550, CLINT, PLIC and sifive_test are compiled functions over a
+``dev``/``io``/``ctl`` array set (vmlab.machine.devices).  A VM gets its own set, so the
+*same* model code serves the bare machine and every guest: a trapped guest store to the UART
+becomes ``mmio_write(vm_dev, vm_io, vm_ctl, gpa, size, value)``.  The virtio block device is
+the machine's :class:`~vmlab.machine.virtio_blk.VirtioBlk`, doing its DMA into the VM's
+guest-physical memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vmlab.machine import layout as L
+from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, uart_update
+
+
+class _GuestDma:
+    """Guest RAM as the virtio device sees it: gpas, and an error outside guest RAM."""
+
+    def __init__(self, mem):
+        self.mem = mem
+
+    def read(self, gpa: int, n: int) -> bytes:
+        data = self.mem.read(gpa, n)
+        if data is None:
+            raise ValueError(f"DMA from gpa {gpa:#x}+{n} outside guest RAM")
+        return data
+
+    def write(self, gpa: int, data: bytes) -> None:
+        self.mem.write(gpa, data)
+
+
+class VirtualDevices:
+    """UART, CLINT, PLIC, sifive_test and (optionally) virtio-blk for one VM."""
+
+    def __init__(self, mem, vcpus: int, drive: str | None = None):
+        self.dev = np.zeros(L.DEV_WORDS, dtype=np.int64)
+        self.io = np.zeros(L.IO_BYTES, dtype=np.uint8)
+        self.ctl = np.zeros(L.CTL_WORDS, dtype=np.int64)
+        self.dev[L.D_MTIMECMP:L.D_MTIMECMP + L.MAX_HARTS] = -1
+        self.ctl[L.C_HARTS] = vcpus
+        self.ctl[L.C_RAM_BASE], self.ctl[L.C_RAM_SIZE] = mem.gpa_base, mem.size
+        self.ctl[L.C_FAULT] = -1
+        self.ctl[L.C_EXIT] = L.EXIT_NONE
+        self.out = bytearray()            # everything the guest printed
+        self.pending_in = bytearray()     # typed, not yet in the UART's receive ring
+        self.virtio = None
+        if drive is not None:
+            from vmlab.machine.virtio_blk import VirtioBlk
+            self.virtio = VirtioBlk(str(drive))
+            self.virtio.attach(_GuestDma(mem))
+        self.accesses = 0
+
+    def sync_time(self, now_ns: int) -> None:
+        """The device models read the time from dev/ctl: give them the machine's clock."""
+        self.dev[L.D_TICKS] = now_ns
+        self.ctl[L.C_SLICE_POS] = 0
+
+    # --- loads and stores -----------------------------------------------------------------
+    def read(self, gpa: int, size: int) -> int | None:
+        """A guest load from a device register; None when nothing is there (access fault)."""
+        self.accesses += 1
+        if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE:
+            return self.virtio.mmio_read(gpa - L.VIRTIO_BASE, size) if self.virtio else 0
+        status, value = mmio_read(self.dev, self.io, self.ctl, gpa, size)
+        return int(value) if status == DEV_OK else None
+
+    def write(self, gpa: int, size: int, value: int) -> bool:
+        """A guest store to a device register; False when nothing is there."""
+        self.accesses += 1
+        if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE:
+            if self.virtio is not None:
+                self.virtio.mmio_write(gpa - L.VIRTIO_BASE, size, value & ((1 << 8 * size) - 1))
+                self._virtio_line()
+            return True
+        self.ctl[L.C_EXIT] = L.EXIT_NONE
+        ok = mmio_write(self.dev, self.io, self.ctl, gpa, size, value) == DEV_OK
+        self.drain()
+        return ok
+
+    def _virtio_line(self) -> None:
+        if self.virtio.irq_level:
+            self.dev[L.P_LEVEL] |= 1 << L.VIRTIO_IRQ
+        else:
+            self.dev[L.P_LEVEL] &= ~(1 << L.VIRTIO_IRQ)
+
+    @property
+    def halt_request(self) -> tuple[str, int] | None:
+        """("halt", status) or ("reset", 0) after the guest wrote sifive_test, else None."""
+        if self.ctl[L.C_EXIT] == L.EXIT_HALT:
+            return "halt", int(self.ctl[L.C_EXIT_ARG])
+        if self.ctl[L.C_EXIT] == L.EXIT_RESET:
+            return "reset", 0
+        return None
+
+    # --- console ----------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Move what the UART model wrote into its output ring to ``out``."""
+        head, tail = int(self.ctl[L.C_OUT_HEAD]), int(self.ctl[L.C_OUT_TAIL])
+        for i in range(tail, head):
+            self.out.append(int(self.io[i & (L.OUT_BYTES - 1)]))
+        self.ctl[L.C_OUT_TAIL] = head
+
+    def print_bytes(self, data: bytes) -> None:
+        """Console output that did not go through the UART (SBI putchar, DBCN)."""
+        self.drain()
+        self.out += data
+
+    def send_input(self, data: bytes) -> None:
+        self.pending_in += data
+        self.feed()
+
+    def feed(self) -> None:
+        """Move typed bytes into the UART receive ring as far as it has room."""
+        head, tail = int(self.ctl[L.C_IN_HEAD]), int(self.ctl[L.C_IN_TAIL])
+        take = self.pending_in[:L.IN_BYTES - (head - tail)]
+        for b in take:
+            self.io[L.OUT_BYTES + (head & (L.IN_BYTES - 1))] = b
+            head += 1
+        del self.pending_in[:len(take)]
+        self.ctl[L.C_IN_HEAD] = head
+        uart_update(self.dev, self.ctl)
+
+    def getchar(self) -> int:
+        """One typed byte for SBI console_getchar, or -1."""
+        self.feed()
+        head, tail = int(self.ctl[L.C_IN_HEAD]), int(self.ctl[L.C_IN_TAIL])
+        if head == tail:
+            return -1
+        b = int(self.io[L.OUT_BYTES + (tail & (L.IN_BYTES - 1))])
+        self.ctl[L.C_IN_TAIL] = tail + 1
+        uart_update(self.dev, self.ctl)
+        return b

@@ -1,0 +1,190 @@
+"""SBI v2.0 from the hypervisor: the calls a kernel started in virtual S-mode makes.
+
+On real hardware the SBI is firmware in M-mode (OpenSBI).  Here the hypervisor plays that
+role for a guest that starts in vS: ``ecall`` from vS exits, and :func:`call` dispatches on
+a7 (extension) and a6 (function) to one small function per call, returning (error, value)
+in a0/a1 as the calling convention says.  Implemented: BASE, TIME, IPI, RFENCE, HSM, SRST,
+DBCN and the legacy console putchar/getchar (plus legacy set_timer and shutdown).
+
+A guest started in *virtual M-mode* (its own firmware) never gets here: its ecalls from vS
+go to its own vM trap handler.
+"""
+from __future__ import annotations
+
+from vmlab.machine import layout as L
+
+SUCCESS, ERR_FAILED, ERR_NOT_SUPPORTED, ERR_INVALID_PARAM = 0, -1, -2, -3
+ERR_INVALID_ADDRESS, ERR_ALREADY_STARTED, ERR_ALREADY_STOPPED = -5, -7, -8
+
+EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE = 0x10, 0x54494D45, 0x735049, 0x52464E43
+EXT_HSM, EXT_SRST, EXT_DBCN = 0x48534D, 0x53525354, 0x4442434E
+LEGACY_SET_TIMER, LEGACY_PUTCHAR, LEGACY_GETCHAR, LEGACY_SHUTDOWN = 0x00, 0x01, 0x02, 0x08
+
+SPEC_VERSION = 2 << 24          # v2.0: major in bits 30..24, minor below
+IMPL_ID = 0x766D                # vmlab (not a registered implementation id)
+IMPL_VERSION = 1
+
+HSM_STARTED, HSM_STOPPED = 0, 1
+MASK64 = (1 << 64) - 1
+
+
+# --- BASE -------------------------------------------------------------------------------
+def base(vcpu, fid, a):
+    if fid == 0:
+        return SUCCESS, SPEC_VERSION
+    if fid == 1:
+        return SUCCESS, IMPL_ID
+    if fid == 2:
+        return SUCCESS, IMPL_VERSION
+    if fid == 3:                                   # probe_extension
+        return SUCCESS, int(a[0] in EXTENSIONS)
+    if fid in (4, 5, 6):                           # mvendorid, marchid, mimpid
+        return SUCCESS, 0
+    return ERR_NOT_SUPPORTED, 0
+
+
+# --- TIME -------------------------------------------------------------------------------
+def set_timer(vcpu, stime_value: int) -> None:
+    """Program the next timer event (in mtime ticks) and clear a pending one, as the spec
+    asks: the hypervisor raises the virtual STIP when mtime reaches it."""
+    vcpu.sbi_timer = stime_value & MASK64
+    vcpu.row[L.MIP] &= ~L.MIP_STIP
+
+
+def time(vcpu, fid, a):
+    if fid != 0:
+        return ERR_NOT_SUPPORTED, 0
+    set_timer(vcpu, a[0])
+    return SUCCESS, 0
+
+
+# --- IPI and RFENCE ---------------------------------------------------------------------
+def targets(vcpu, hart_mask: int, hart_mask_base: int):
+    """The vCPUs a (hart_mask, hart_mask_base) pair names; None if one does not exist."""
+    vcpus = vcpu.vm.vcpus
+    if hart_mask_base & MASK64 == MASK64:
+        return list(vcpus)
+    chosen = [hart_mask_base + i for i in range(64) if hart_mask >> i & 1]
+    if any(h >= len(vcpus) or h < 0 for h in chosen):
+        return None
+    return [vcpus[h] for h in chosen]
+
+
+def ipi(vcpu, fid, a):
+    if fid != 0:
+        return ERR_NOT_SUPPORTED, 0
+    harts = targets(vcpu, a[0], a[1])
+    if harts is None:
+        return ERR_INVALID_PARAM, 0
+    for target in harts:
+        target.row[L.MIP] |= L.MIP_SSIP
+    return SUCCESS, 0
+
+
+def rfence(vcpu, fid, a):
+    """remote fence.i (nothing to do: no instruction cache) and remote sfence.vma (the
+    shadow pager drops what it built for those harts)."""
+    if fid > 2:
+        return ERR_NOT_SUPPORTED, 0                # the hypervisor-extension fences
+    harts = targets(vcpu, a[0], a[1])
+    if harts is None:
+        return ERR_INVALID_PARAM, 0
+    if fid in (1, 2):
+        start, size = a[2] & MASK64, a[3] & MASK64
+        gva = start if size == 0x1000 else None
+        asid = a[4] & 0xFFFF if fid == 2 else None
+        for target in harts:
+            vcpu.vm.shadow.sfence(target, gva, asid)
+            target.tlb_stale = True
+    return SUCCESS, 0
+
+
+# --- HSM --------------------------------------------------------------------------------
+def hsm(vcpu, fid, a):
+    vcpus = vcpu.vm.vcpus
+    if fid == 0:                                   # hart_start(hartid, start_addr, opaque)
+        if not 0 <= a[0] < len(vcpus):
+            return ERR_INVALID_PARAM, 0
+        target = vcpus[a[0]]
+        if target.started:
+            return ERR_ALREADY_STARTED, 0
+        target.start_in_s(a[1], a[2])
+        return SUCCESS, 0
+    if fid == 1:                                   # hart_stop: never returns
+        vcpu.started = False
+        return SUCCESS, 0
+    if fid == 2:                                   # hart_get_status(hartid)
+        if not 0 <= a[0] < len(vcpus):
+            return ERR_INVALID_PARAM, 0
+        return SUCCESS, HSM_STARTED if vcpus[a[0]].started else HSM_STOPPED
+    return ERR_NOT_SUPPORTED, 0
+
+
+# --- SRST -------------------------------------------------------------------------------
+def srst(vcpu, fid, a):
+    """system_reset(type, reason): 0 shutdown, 1 cold reboot, 2 warm reboot."""
+    if fid != 0 or a[0] > 2:
+        return ERR_INVALID_PARAM if fid == 0 else ERR_NOT_SUPPORTED, 0
+    if a[0] == 0:
+        vcpu.vm.stop("halt", int(a[1] != 0))
+    else:
+        vcpu.vm.stop("reset", 0)
+    return SUCCESS, 0
+
+
+# --- DBCN -------------------------------------------------------------------------------
+def dbcn(vcpu, fid, a):
+    """console_write / console_read take a *guest-physical* buffer; write_byte a byte."""
+    devices, mem = vcpu.vm.devices, vcpu.vm.mem
+    if fid == 2:
+        devices.print_bytes(bytes([a[0] & 0xFF]))
+        return SUCCESS, 0
+    if fid not in (0, 1):
+        return ERR_NOT_SUPPORTED, 0
+    n, gpa = a[0], (a[1] & MASK64) | (a[2] & MASK64) << 64
+    if not mem.contains(gpa, max(n, 1)):
+        return ERR_INVALID_PARAM, 0
+    if fid == 0:
+        devices.print_bytes(mem.read(gpa, n))
+        return SUCCESS, n
+    data = bytearray()
+    while len(data) < n and (b := devices.getchar()) >= 0:
+        data.append(b)
+    mem.write(gpa, bytes(data))
+    return SUCCESS, len(data)
+
+
+# --- legacy (v0.1) calls: the result is a0 alone ------------------------------------------
+def legacy(vcpu, eid, a):
+    if eid == LEGACY_SET_TIMER:
+        set_timer(vcpu, a[0])
+        return 0
+    if eid == LEGACY_PUTCHAR:
+        vcpu.vm.devices.print_bytes(bytes([a[0] & 0xFF]))
+        return 0
+    if eid == LEGACY_GETCHAR:
+        return vcpu.vm.devices.getchar()
+    if eid == LEGACY_SHUTDOWN:
+        vcpu.vm.stop("halt", 0)
+        return 0
+    return ERR_NOT_SUPPORTED
+
+
+EXTENSIONS = {EXT_BASE: base, EXT_TIME: time, EXT_IPI: ipi, EXT_RFENCE: rfence,
+              EXT_HSM: hsm, EXT_SRST: srst, EXT_DBCN: dbcn,
+              LEGACY_SET_TIMER: None, LEGACY_PUTCHAR: None, LEGACY_GETCHAR: None,
+              LEGACY_SHUTDOWN: None}
+
+
+def call(vcpu) -> None:
+    """Serve the SBI call in the vCPU's registers (a7 = extension, a6 = function)."""
+    eid, fid = vcpu.reg(17), vcpu.reg(16)
+    a = [vcpu.reg(10 + i) for i in range(6)]
+    fn = EXTENSIONS.get(eid)
+    if eid in EXTENSIONS and fn is None:
+        vcpu.set_reg(10, legacy(vcpu, eid, a))
+        return
+    error, value = fn(vcpu, fid, a) if fn is not None else (ERR_NOT_SUPPORTED, 0)
+    vcpu.set_reg(10, error)
+    vcpu.set_reg(11, value)
+    vcpu.vm.sbi_calls[eid] += 1

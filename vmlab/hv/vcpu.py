@@ -1,0 +1,208 @@
+"""A virtual CPU: a virtual hart, and the world switch that runs it on a real one.
+
+The virtual hart is a row with the machine's own layout (``cpu[h, :]``: CSRs by number,
+x0..x31, pc, privilege) -- but its privilege is *virtual* (vM, vS or vU) and nothing runs
+on it directly.  To run the guest, :meth:`VCpu.run` loads its registers and pc into the real
+hart, which is always in real U-mode with the shadow page table in satp and no interrupts
+enabled, and calls the machine's run loop in hypervisor mode.  Whatever privileged thing the
+guest does traps back out; the registers are saved into the row again, and the exit is
+handled on the row (vmlab.hv.exits).  Virtual interrupts are injected between runs.
+"""
+from __future__ import annotations
+
+from vmlab.hv import exits
+from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
+from vmlab.machine import layout as L
+from vmlab.machine.board import _rvc_table
+from vmlab.machine.csr import csr_read, reset_csrs
+from vmlab.machine.devices import next_timer_ns, update_hwip
+from vmlab.machine.loop import run as machine_run
+from vmlab.machine.loop import wants_wake
+from vmlab.machine.names import csr_number
+from vmlab.machine.trap import pending_interrupt, take_trap
+
+MASK64 = (1 << 64) - 1
+FAR = 1 << 62
+REAL_COUNTEREN = 7       # CY, TM, IR: rdtime/rdcycle/rdinstret run without an exit
+
+
+def s64(v: int) -> int:
+    v = int(v) & MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
+class VCpu:
+    """One virtual hart of ``vm``; runs on real hart ``hart`` of the machine."""
+
+    def __init__(self, vm, vcpu_id: int, hart: int = 0):
+        self.vm, self.id, self.hart = vm, vcpu_id, hart
+        self.row = vm.rows[vcpu_id]
+        reset_csrs(self.row)
+        self.row[L.RES_ADDR] = -1
+        self.started = False
+        self.sbi_timer = MASK64          # SBI set_timer deadline in mtime ticks (none)
+        self.tlb_stale = True            # the real TLB may hold another context's entries
+        self.instructions = 0
+        self._deadline_irq = L.IRQ_STI
+
+    # --- the contract with the shadow pager, and conveniences ---------------------------------
+    @property
+    def priv(self) -> int:
+        return int(self.row[L.PRIV])
+
+    @property
+    def pc(self) -> int:
+        return int(self.row[L.PC]) & MASK64
+
+    def csr(self, name_or_number) -> int:
+        """A virtual CSR as the guest would read it (sstatus is a view of mstatus, ...)."""
+        num = csr_number(name_or_number) if isinstance(name_or_number, str) else name_or_number
+        self.update_lines()
+        return int(csr_read(self.row, self.vm.devices.dev, self.vm.devices.ctl, self.id,
+                            num)) & MASK64
+
+    def reg(self, i: int) -> int:
+        return int(self.row[L.XREG + i]) & MASK64
+
+    def set_reg(self, i: int, value: int) -> None:
+        if i:
+            self.row[L.XREG + i] = s64(value)
+
+    def start_in_s(self, pc: int, a1: int) -> None:
+        """HSM hart_start: vS, satp Bare, interrupts off, a0 = hart id, a1 = opaque."""
+        self.row[L.PRIV], self.row[L.PC] = L.PRIV_S, s64(pc)
+        self.row[L.SATP] = 0
+        self.row[L.MSTATUS] &= ~L.MS_SIE
+        self.set_reg(10, self.id)
+        self.set_reg(11, a1)
+        self.started = True
+
+    # --- virtual interrupt lines ----------------------------------------------------------------
+    def update_lines(self) -> None:
+        """Recompute the virtual hart's device-driven mip bits from the VM's virtual CLINT,
+        PLIC and stimecmp (the machine's own update_hwip), and the SBI timer."""
+        vm = self.vm
+        vm.devices.sync_time(vm.time())
+        update_hwip(vm.rows, vm.devices.dev, vm.devices.ctl, self.id)
+        if self.sbi_timer < FAR // 100 and vm.mtime() >= self.sbi_timer:
+            self.row[L.MIP] |= L.MIP_STIP
+
+    def next_deadline(self) -> int:
+        """Simulated ns of the next virtual timer event (or FAR)."""
+        t = next_timer_ns(self.vm.rows, self.vm.devices.dev, self.id)
+        self._deadline_irq = L.IRQ_MTI if t < FAR and t == self.vm.devices.dev[
+            L.D_MTIMECMP + self.id] * 100 else L.IRQ_STI
+        if self.sbi_timer < FAR // 100 and self.sbi_timer * 100 < t:
+            t, self._deadline_irq = self.sbi_timer * 100, L.IRQ_STI
+        return t
+
+    def inject(self) -> int:
+        """Deliver the highest-priority pending, enabled virtual interrupt, if any."""
+        self.update_lines()
+        irq = int(pending_interrupt(self.row))
+        if irq < 0:
+            return -1
+        self.row[L.WAITING] = 0
+        take_trap(self.row, self.vm.devices.ctl, irq, 0, True)
+        self.row[L.RES_ADDR] = -1
+        self.vm.trace.record(INJECT, time=self.vm.time(), vm=self.vm.id, vcpu=self.id,
+                             cause=INTERRUPT_FLAG | irq, pc=self.pc, handler="inject",
+                             cost=exits.COSTS["reflect"])
+        self.vm.charge(exits.COSTS["reflect"])
+        return irq
+
+    # --- the world switch -------------------------------------------------------------------
+    def _enter(self) -> None:
+        """Load the guest onto the real hart: registers, pc, counters, shadow root."""
+        m = self.vm.machine
+        c = m.cpu[self.hart]
+        c[L.XREG:L.XREG + 32] = self.row[L.XREG:L.XREG + 32]
+        c[L.PC] = self.row[L.PC]
+        c[L.MCYCLE], c[L.MINSTRET] = self.row[L.MCYCLE], self.row[L.MINSTRET]
+        c[L.PRIV], c[L.MIE], c[L.WAITING] = L.PRIV_U, 0, 0
+        c[L.MCOUNTEREN] = c[L.SCOUNTEREN] = REAL_COUNTEREN
+        c[L.MENVCFG] = 0
+        satp = s64(self.vm.shadow.root_for(self))
+        c[L.SATP] = satp
+        # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
+        # real TLB is emptied only when another vCPU (maybe another VM's) held the hart.
+        if self.tlb_stale or self.vm.hv.last_on_hart.get(self.hart) is not self:
+            m.tlb[self.hart, :, :, L.TLB_TAG] = L.TLB_EMPTY
+            self.tlb_stale = False
+        self.vm.hv.last_on_hart[self.hart] = self
+
+    def _leave(self) -> None:
+        c = self.vm.machine.cpu[self.hart]
+        self.row[L.XREG:L.XREG + 32] = c[L.XREG:L.XREG + 32]
+        self.row[L.PC] = c[L.PC]
+        self.row[L.MCYCLE], self.row[L.MINSTRET] = c[L.MCYCLE], c[L.MINSTRET]
+
+    def _run_real(self, budget: int) -> tuple[int, int]:
+        """The machine's compiled run loop in hypervisor mode; returns (exit code, steps)."""
+        m = self.vm.machine
+        m.ctl[L.C_FLAGS] = L.F_TRAP_EXIT
+        m.ctl[L.C_CUR_HART] = self.hart
+        m.ctl[L.C_BUDGET] = budget
+        code = machine_run(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, _rvc_table())
+        return int(code), budget - int(m.ctl[L.C_BUDGET])
+
+    # --- KVM_RUN ----------------------------------------------------------------------------
+    def run(self, budget: int = 2_000_000) -> exits.Exit:
+        """Run the guest until its next exit (handled before returning) or ``budget``
+        instructions; the run also ends at the next virtual timer deadline."""
+        vm = self.vm
+        if vm.stopped:
+            return exits.Exit(vm.stopped[0], pc=self.pc, priv=self.priv)
+        if not self.started:
+            return exits.Exit("stopped", pc=self.pc, priv=self.priv)
+        self.inject()
+        if self.row[L.WAITING]:
+            if not wants_wake(self.row):
+                return exits.Exit("idle", pc=self.pc, priv=self.priv)
+            self.row[L.WAITING] = 0
+        now = vm.time()
+        deadline = self.next_deadline()
+        limit = min(budget, deadline - now) if deadline > now else budget
+        self._enter()
+        code, steps = self._run_real(max(1, limit))
+        self._leave()
+        self.instructions += steps
+        if code == L.EXIT_TRAP:
+            m = vm.machine
+            ex = exits.dispatch(self, int(m.ctl[L.C_TRAP_CAUSE]), int(m.ctl[L.C_TRAP_TVAL]) & MASK64,
+                                int(m.ctl[L.C_TRAP_PC]) & MASK64)
+        elif code == L.EXIT_BUDGET and deadline > now and vm.time() >= deadline:
+            ex = exits.timer_exit(self, self._deadline_irq, steps)
+        elif code == L.EXIT_BUDGET:
+            ex = exits.Exit("budget", pc=self.pc, priv=self.priv)
+        else:
+            raise RuntimeError(f"unexpected machine exit {code} in hypervisor mode")
+        ex.instructions = steps
+        if vm.stopped:
+            ex.reason = vm.stopped[0]
+        else:
+            self.inject()
+        return ex
+
+    # --- reading guest memory as the guest sees it ------------------------------------------------
+    def gva_to_gpa(self, gva: int, access: str = "load") -> int | None:
+        """Translate with the guest's own page tables (vmlab.sv39, the reference walker)."""
+        from vmlab import sv39
+        priv = self.priv
+        mstatus = int(self.row[L.MSTATUS])
+        if access != "fetch" and priv == L.PRIV_M and mstatus & L.MS_MPRV:
+            priv = (mstatus >> L.MS_MPP_SHIFT) & 3
+        satp = int(self.row[L.SATP]) & MASK64
+        if priv == L.PRIV_M or satp >> 60 == 0:
+            return gva & MASK64
+        w = sv39.walk(self.vm.mem.read64, satp, gva & MASK64, access, priv="US"[priv],
+                      sum=bool(mstatus & L.MS_SUM), mxr=bool(mstatus & L.MS_MXR))
+        return w.pa if w.ok else None
+
+    def read_guest(self, gva: int, n: int, access: str = "load") -> bytes | None:
+        """``n`` bytes at ``gva`` (within one page), or None if they are not guest RAM."""
+        gpa = self.gva_to_gpa(gva, access)
+        return None if gpa is None else self.vm.mem.read(gpa, n)
+
+    def __repr__(self) -> str:
+        return f"<VCpu {self.vm.id}.{self.id} v{'USHM'[self.priv]} pc={self.pc:#x}>"

@@ -1,0 +1,276 @@
+"""The hypervisor and its virtual machines.
+
+``Hypervisor(machine)`` takes over a machine: it owns the frame allocator over the
+machine's RAM (every VM's memory and every shadow page table come from it) and the VMs.
+A :class:`VM` has guest-physical RAM (a gpa -> hpa page map), virtual devices, a shadow
+pager, vCPUs and a trace::
+
+    hv = Hypervisor(Machine(ram_size=256 << 20))
+    vm = hv.create_vm(ram_size=128 << 20)
+    vm.boot(kernel="uboot.elf")                 # a kernel in vS; SBI from the hypervisor
+    vm.boot(bios="fw_jump.elf", kernel=...)     # firmware in virtual M-mode
+    r = vm.run(instructions=50_000_000, until_output="=>")
+    print(vm.console_output, vm.trace.by_cause())
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from vmlab.hv.devices import VirtualDevices
+from vmlab.hv.memory import FrameAllocator, GuestMemory
+from vmlab.hv.trace import SCHED, Trace
+from vmlab.hv.vcpu import VCpu, s64
+from vmlab.machine import layout as L
+from vmlab.machine.board import RunResult
+from vmlab.machine.csr import STCE
+from vmlab.machine.elf import load_elf_segments
+
+KERNEL_GPA = L.RAM_BASE + 0x20_0000
+DTB_ALIGN = 2 << 20
+#: exceptions a vS kernel handles itself when the hypervisor is its firmware (as OpenSBI
+#: delegates them): everything but ecall from S (SBI) and from M
+VS_MEDELEG = 0xB1FF
+VS_MIDELEG = L.MIP_SSIP | L.MIP_STIP | L.MIP_SEIP
+CHUNK = 2_000_000
+QUANTUM = 50_000         # instructions per vCPU turn when several share the hart
+
+
+class HvError(Exception):
+    """Something the hypervisor cannot do for this guest."""
+
+
+def make_shadow(vm, strategy: str):
+    """The shadow pager (vmlab.hv.shadow); a direct map for untranslated guests without it."""
+    try:
+        from vmlab.hv.shadow import ShadowPaging
+    except ImportError:
+        from vmlab.hv.direct import DirectMap
+        return DirectMap(vm, strategy)
+    return ShadowPaging(vm, strategy=strategy)
+
+
+class Hypervisor:
+    """Owns a machine: its RAM (as host frames) and real hart 0, on which vCPUs run."""
+
+    def __init__(self, machine=None):
+        if machine is None:
+            from vmlab.machine import Machine
+            machine = Machine(ram_size=256 << 20)
+        self.machine = machine
+        self.frames = FrameAllocator(machine.mem, L.RAM_BASE)
+        self.vms: list[VM] = []
+        self.last_on_hart: dict[int, VCpu] = {}
+        c = machine.cpu
+        c[:, L.PRIV], c[:, L.MIE], c[:, L.MIDELEG], c[:, L.MEDELEG] = L.PRIV_U, 0, 0, 0
+        c[1:, L.WAITING] = 1                       # other real harts sit out
+        machine.dev[L.D_MTIMECMP:L.D_MTIMECMP + L.MAX_HARTS] = -1
+
+    def create_vm(self, ram_size: int = 128 << 20, vcpus: int = 1, drive=None,
+                  shadow: str = "sfence") -> "VM":
+        vm = VM(self, len(self.vms), ram_size, vcpus, drive, shadow)
+        self.vms.append(vm)
+        return vm
+
+
+class VM:
+    """One virtual machine: guest RAM at gpa 0x8000_0000, the virt board's devices, vCPUs."""
+
+    def __init__(self, hv: Hypervisor, vm_id: int, ram_size: int, vcpus: int, drive, shadow: str):
+        self.hv, self.id, self.machine, self.frames = hv, vm_id, hv.machine, hv.frames
+        self.mem = GuestMemory(hv.frames, vm_id, L.RAM_BASE, ram_size)
+        self.trace = Trace()
+        self.rows = np.zeros((vcpus, L.CPU_WORDS), dtype=np.int64)
+        self.devices = VirtualDevices(self.mem, vcpus, drive)
+        self.vcpus = [VCpu(self, i) for i in range(vcpus)]
+        self.shadow = make_shadow(self, shadow)
+        self.sbi_from_hv = False
+        self.sbi_calls: Counter = Counter()
+        self.stopped: tuple[str, int] | None = None
+        self.symbols: dict[str, int] = {}
+        self._images = None
+        self._turn = self._last = 0
+
+    # --- time ---------------------------------------------------------------------------------
+    def time(self) -> int:
+        """Simulated ns: the machine's clock (guest instructions plus the cost of exits)."""
+        m = self.machine
+        return int(m.dev[L.D_TICKS] + m.ctl[L.C_SLICE_POS])
+
+    def mtime(self) -> int:
+        return self.time() // 100
+
+    def charge(self, ns: int) -> None:
+        """Exits cost the guest simulated time: the clock moves on by ``ns``."""
+        self.machine.dev[L.D_TICKS] += ns
+
+    # --- loading and booting -------------------------------------------------------------------
+    def _write(self, gpa: int, data: bytes) -> None:
+        if not self.mem.contains(gpa, len(data)):
+            raise HvError(f"image at gpa {gpa:#x}+{len(data):#x} is outside guest RAM")
+        self.mem.write(gpa, data)
+
+    def load_elf(self, path_or_bytes) -> int:
+        """Copy an ELF's segments to their (guest-physical) addresses; return the entry."""
+        entry, symbols = load_elf_segments(path_or_bytes, self._write,
+                                           lambda gpa, n: self._write(gpa, bytes(n)))
+        self.symbols.update(symbols)
+        return entry
+
+    def load(self, image, gpa: int) -> int:
+        data = Path(image).read_bytes() if isinstance(image, (str, Path)) else bytes(image)
+        if data[:4] == b"\x7fELF":
+            return self.load_elf(data)
+        self._write(gpa, data)
+        return gpa
+
+    def boot(self, kernel=None, bios=None, bootargs: str = "") -> int:
+        """Boot as QEMU's virt would; return the device tree's gpa.
+
+        With ``bios``: the firmware runs in *virtual M-mode* from its entry (the kernel at
+        0x8020_0000 for it to start), all vCPUs at once, as on reset.  Without: the kernel
+        starts in *virtual S-mode* on vCPU 0 and the hypervisor is its SBI firmware.
+        Either way a0 = hart id and a1 = the device tree's gpa.
+        """
+        from vmlab.machine.fdt import virt_dtb
+        self._images = (kernel, bios, bootargs)
+        entry = self.load(bios, L.RAM_BASE) if bios is not None else None
+        if kernel is not None:
+            k = self.load(kernel, KERNEL_GPA if bios is not None else L.RAM_BASE)
+            entry = k if entry is None else entry
+        if entry is None:
+            raise HvError("nothing to boot: give a kernel or a bios")
+        dtb = virt_dtb(L.RAM_BASE, self.mem.size, len(self.vcpus), bootargs=bootargs,
+                       virtio_blk=self.devices.virtio is not None)
+        dtb_gpa = (L.RAM_BASE + self.mem.size - len(dtb)) & ~(DTB_ALIGN - 1)
+        self._write(dtb_gpa, dtb)
+        self.sbi_from_hv = bios is None
+        for v in self.vcpus:
+            v.row[L.PC] = s64(entry)
+            v.set_reg(10, v.id)
+            v.set_reg(11, dtb_gpa)
+            if bios is None:
+                self._as_firmware_would(v)
+            v.started = bios is not None or v.id == 0
+        self.dtb_gpa = dtb_gpa
+        return dtb_gpa
+
+    @staticmethod
+    def _as_firmware_would(v: VCpu) -> None:
+        """Leave the virtual hart as OpenSBI leaves a hart for the kernel: in S-mode,
+        with traps and S-level interrupts delegated, counters and stimecmp allowed."""
+        r = v.row
+        r[L.PRIV] = L.PRIV_S
+        r[L.MEDELEG], r[L.MIDELEG] = VS_MEDELEG, VS_MIDELEG
+        r[L.MCOUNTEREN] = 7
+        r[L.MENVCFG] = STCE
+
+    # --- stopping -----------------------------------------------------------------------------
+    def stop(self, reason: str, status: int) -> None:
+        """The guest asked to power off ("halt", status) or reset ("reset")."""
+        self.stopped = (reason, status)
+
+    def check_halt(self) -> None:
+        req = self.devices.halt_request
+        if req is not None:
+            self.stop(*req)
+
+    # --- console ------------------------------------------------------------------------------
+    @property
+    def console_bytes(self) -> bytes:
+        self.devices.drain()
+        return bytes(self.devices.out)
+
+    @property
+    def console_output(self) -> str:
+        return self.console_bytes.decode("utf-8", errors="replace")
+
+    def send_input(self, text_or_bytes) -> None:
+        data = text_or_bytes.encode() if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        self.devices.send_input(data)
+
+    # --- running ------------------------------------------------------------------------------
+    def run(self, instructions: int | None = None, until_output=None) -> RunResult:
+        """Run the vCPUs (round robin, one exit at a time) like Machine.run: until the
+        budget is spent, the guest halts or resets, ``until_output`` appears in the output
+        of this run, or every vCPU waits with nothing that could wake it ("idle")."""
+        if isinstance(until_output, (str, bytes)):
+            until_output = [until_output]
+        patterns = [p.encode() if isinstance(p, str) else bytes(p) for p in until_output or ()]
+        out = self.devices.out
+        start, seen = len(out), len(out)
+        done = 0
+        while True:
+            if self.stopped:
+                reason, status = self.stopped
+                return RunResult(reason, done, status if reason == "halt" else None, self._pc())
+            left = CHUNK if instructions is None else min(CHUNK, instructions - done)
+            if left <= 0:
+                return RunResult("budget", done, None, self._pc())
+            v = self._next_vcpu()
+            if v is None:
+                if not self._idle_until_deadline():
+                    return RunResult("idle", done, None, self._pc())
+                continue
+            if len(self.vcpus) > 1:
+                left = min(left, QUANTUM)      # vCPUs share real hart 0 in turns
+            ex = v.run(left)
+            done += ex.instructions
+            if patterns and len(out) > seen:
+                hit = self._match(patterns, out, start, seen)
+                seen = len(out)
+                if hit is not None:
+                    r = RunResult("output", done, None, self._pc())
+                    r.matched = hit.decode(errors="replace")
+                    return r
+            if self.devices.pending_in:
+                self.devices.feed()
+
+    @staticmethod
+    def _match(patterns, out, start, seen):
+        for p in patterns:
+            if p in out[max(start, seen - len(p) + 1):]:
+                return p
+        return None
+
+    def _pc(self) -> int:
+        return self.vcpus[self._last].pc
+
+    def _next_vcpu(self) -> VCpu | None:
+        """Round robin over started vCPUs that are not waiting in wfi (or can wake)."""
+        n = len(self.vcpus)
+        for i in range(n):
+            j = (self._turn + i) % n
+            v = self.vcpus[j]
+            if not v.started:
+                continue
+            if v.row[L.WAITING]:
+                v.update_lines()
+                if not (v.row[L.MIP] | v.row[L.HWIP]) & v.row[L.MIE]:
+                    continue
+            if j != self._last:
+                self.trace.record(SCHED, time=self.time(), vm=self.id, vcpu=j, handler="switch")
+            self._last, self._turn = j, (j + 1) % n
+            return v
+        return None
+
+    def _idle_until_deadline(self) -> bool:
+        """Every vCPU waits: jump the clock to the first virtual timer deadline (False if
+        nothing is armed and no input is waiting -- the guest sleeps forever)."""
+        deadlines = [v.next_deadline() for v in self.vcpus if v.started]
+        t = min(deadlines, default=1 << 62)
+        now = self.time()
+        if t >= 1 << 62 or t <= now:
+            if self.devices.pending_in:
+                self.devices.feed()
+                return True
+            return False
+        self.machine.dev[L.D_TICKS] += t - now
+        self.machine.ctl[L.C_IDLE_NS] += t - now
+        return True
+
+    def __repr__(self) -> str:
+        return (f"<VM {self.id}: {self.mem.size >> 20} MiB, {len(self.vcpus)} vCPU(s), "
+                f"{self.mem.resident_pages} pages resident, {self.trace!r}>")
