@@ -58,6 +58,9 @@ class Image:
     symbols: list[Symbol] = field(default_factory=list)
     extensions: frozenset[str] = DEFAULT_EXTENSIONS
     priv_spec: str = "1.12"
+    #: a relocatable object (``.o``): its sections all start at 0, so objdump names an address
+    #: inside the section being disassembled after that section's symbols
+    relocatable: bool = False
     #: mapping symbols: (address, section index, "x" for code or "d" for data, ISA string or
     #: "" (``$xrv64imac...`` says which extensions the code after it uses)), sorted
     mapping: list[tuple[int, int, str, str]] = field(default_factory=list)
@@ -127,6 +130,16 @@ def parse_attributes(data: bytes) -> dict[int, int | str]:
     return tags
 
 
+#: the name GNU as gives the labels it invents for %pcrel_lo to find its %pcrel_hi; objdump
+#: never names an address after them
+FAKE_LABEL = ".L0 "
+
+
+def _printable(name: str) -> str:
+    """A symbol name as objdump prints it: control characters in caret notation (``^B``)."""
+    return "".join(f"^{chr(ord(c) ^ 0x40)}" if ord(c) < 0x20 or c == "\x7f" else c for c in name)
+
+
 def is_mapping_symbol(name: str) -> bool:
     """``$x``/``$d`` (and ``$x<isa>``) mark where code and data start inside a section."""
     return name in ("$x", "$d") or name.startswith("$xrv")
@@ -144,10 +157,10 @@ def _symbols(elf: ELFFile) -> list[Symbol]:
     for i, sym in enumerate(table.iter_symbols()):
         shndx = sym["st_shndx"]
         kind = sym["st_info"]["type"]
-        if not sym.name or kind in ("STT_SECTION", "STT_FILE") or shndx in ("SHN_UNDEF",
-                                                                             "SHN_COMMON"):
+        if not sym.name or sym.name == FAKE_LABEL or kind in ("STT_SECTION", "STT_FILE") \
+                or shndx in ("SHN_UNDEF", "SHN_COMMON"):
             continue
-        out.append(Symbol(sym.name, sym["st_value"], sym["st_size"], kind[4:],
+        out.append(Symbol(_printable(sym.name), sym["st_value"], sym["st_size"], kind[4:],
                           sym["st_info"]["bind"][4:], shndx if isinstance(shndx, int) else None,
                           i))
     return out
@@ -177,7 +190,7 @@ def read_elf(path: str | Path) -> Image:
                                     bool(flags & SH_FLAGS.SHF_EXECINSTR)))
         symbols, mapping = split_mapping(_symbols(elf))
         image = Image(str(path), f"elf{elf.elfclass}-littleriscv", sections, symbols,
-                      mapping=mapping)
+                      relocatable=elf["e_type"] == "ET_REL", mapping=mapping)
         attrs = elf.get_section_by_name(".riscv.attributes")
         if attrs is not None:
             tags = parse_attributes(attrs.data())

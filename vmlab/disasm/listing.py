@@ -277,12 +277,21 @@ class Disassembler:
         if d.offset is not None:
             target = (address + d.offset) & _MASK64
             operands = operands.replace(TARGET, self._address_text(target, sec))
-            symbol = name_address(self.symbols, target, sec.index)
+            symbol = self._name(target, sec)
         comment = self._comment(d, address, sec)
         return Instruction(address, length, raw, d.mnemonic, operands, target, symbol, comment)
 
+    def _name(self, address: int, sec: Section) -> str | None:
+        """``sym+off`` for ``address`` as objdump names it from inside ``sec``."""
+        if self.image.relocatable and sec.address <= address < sec.address + len(sec.data):
+            sym = self.symbols.for_label(address, sec.index)
+            if sym is None:  # no symbol in the section: objdump names the section itself
+                return _offset_name(sec.name, address - sec.address)
+            return _offset_name(sym.name, address - sym.value)
+        return name_address(self.symbols, address, sec.index)
+
     def _address_text(self, address: int, sec: Section) -> str:
-        name = name_address(self.symbols, address, sec.index)
+        name = self._name(address, sec)
         return f"{address:x} <{name}>" if name is not None else f"{address:#x}"
 
     def _comment(self, d, address: int, sec: Section) -> str | None:
