@@ -130,12 +130,13 @@ def test_gnu_as_and_ld_build_the_same_bytes(program, gnu_as, gnu_ld, tmp_path):
 
 # ---- QEMU -------------------------------------------------------------------------------
 
-def qemu(program, fw_jump: Path, tmp_path, disk: Path | None) -> subprocess.CompletedProcess:
+def qemu(program, fw_jump: Path, tmp_path, disk: Path | None,
+         extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     exe = need_tool("qemu-system-riscv64", "qemu-system-misc")
     kernel = tmp_path / "teachos.elf"
     program.write_elf(kernel)
     cmd = [exe, "-M", "virt", "-m", "128M", "-nographic", "-bios", str(fw_jump),
-           "-kernel", str(kernel), "-global", "virtio-mmio.force-legacy=false"]
+           "-kernel", str(kernel), "-global", "virtio-mmio.force-legacy=false", *extra]
     if disk is not None:
         # bus=virtio-mmio-bus.0 puts the disk in the first slot, 0x1000_1000 (QEMU fills
         # the slots from the last one, 0x1000_8000, otherwise)
@@ -158,6 +159,25 @@ def test_qemu_without_a_disk(program, opensbi_fw_jump, tmp_path):
     assert teachos_lines(r.stdout) == expected(
         "virtio-blk: no disk (device id 0)", "pid 3: there is no disk to read")
     assert r.returncode == 0
+
+
+@pytest.mark.slow
+def test_qemu_traps_match_the_code(program, opensbi_fw_jump, tmp_path, disk):
+    """QEMU's trap log (-d int) against what teachos's code does: one SBI set_timer per
+    timer interrupt (plus the first), two probes and a shutdown; one page fault."""
+    log = tmp_path / "int.log"
+    r = qemu(program, opensbi_fw_jump, tmp_path, disk, ("-d", "int", "-D", str(log)))
+    assert teachos_lines(r.stdout) == WITH_DISK
+    traps = re.findall(r"async:(\d), cause:([0-9a-f]+), epc:0x([0-9a-f]+)", log.read_text())
+    kernel = [(int(a), int(c, 16)) for a, c, pc in traps if int(pc, 16) >= teachos.KERNEL_BASE]
+    user = [(int(a), int(c, 16)) for a, c, pc in traps if int(pc, 16) < 0x10000]
+    timer_irqs = sum(1 for a, c, pc in traps if (int(a), int(c, 16)) == (1, 5))
+    assert timer_irqs >= 1, "no timer interrupt: nothing was preempted"
+    assert kernel.count((0, 9)) == 2 + (1 + timer_irqs) + 1      # ecalls from S to the SBI
+    assert user.count((0, 13)) == 1                               # pid 3's load page fault
+    # system calls: 32 per count process (a getpid, 3 rounds of 8 writes, a getpid and a
+    # yield, an exit) and 13 for the reader; more when a write had to wait for its turn
+    assert user.count((0, 8)) >= 2 * 32 + 13
 
 
 # ---- vmlab's machine --------------------------------------------------------------------
