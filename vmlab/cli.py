@@ -19,6 +19,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("vmlab.demo", "assemble, disassemble and run the default guest"),
 }
 
+#: with ``--hv``, these subcommands run the same images as guests of the hypervisor
+HV_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("vmlab.hv.cli", "run software as a guest of the trap-and-emulate hypervisor"),
+    "bench": ("vmlab.hv.bench", "measure guest speed against bare metal, and exits per second"),
+}
+
 
 class UserError(Exception):
     """An error caused by the user's input: printed without a traceback, exit status 1."""
@@ -42,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     name = argv[0]
-    module = importlib.import_module(COMMANDS[name][0])
+    module = importlib.import_module(HV_COMMANDS.get(name, COMMANDS[name])[0]
+                                     if "--hv" in argv[1:] else COMMANDS[name][0])
     sub = argparse.ArgumentParser(prog=f"vmlab {name}", description=COMMANDS[name][1])
     module.register(sub)
     args = sub.parse_args(argv[1:])

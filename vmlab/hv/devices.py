@@ -64,7 +64,7 @@ class VirtualDevices:
         if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE:
             return self.virtio.mmio_read(gpa - L.VIRTIO_BASE, size) if self.virtio else 0
         status, value = mmio_read(self.dev, self.io, self.ctl, gpa, size)
-        return int(value) if status == DEV_OK else None
+        return int(value) & ((1 << 64) - 1) if status == DEV_OK else None
 
     def write(self, gpa: int, size: int, value: int) -> bool:
         """A guest store to a device register; False when nothing is there."""
@@ -75,6 +75,8 @@ class VirtualDevices:
                 self._virtio_line()
             return True
         self.ctl[L.C_EXIT] = L.EXIT_NONE
+        value &= (1 << 64) - 1
+        value = value - (1 << 64) if value >> 63 else value     # int64 for the compiled model
         ok = mmio_write(self.dev, self.io, self.ctl, gpa, size, value) == DEV_OK
         self.drain()
         return ok

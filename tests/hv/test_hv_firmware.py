@@ -1,0 +1,49 @@
+"""Real third-party guests under the hypervisor: U-Boot in vS (SBI from the hypervisor) and
+OpenSBI in virtual M-mode starting U-Boot -- the issue's done-when, through the CLI."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from vmlab.hv.trace import EXIT
+
+UNTIL = ["--send-on", "Hit any key", " ", "--send-on", "=>", "version\\r", "--until", "GNU ld"]
+
+
+def _vmlab_run(*args):
+    return subprocess.run([sys.executable, "-m", "vmlab", "run", "--hv", *args, *UNTIL, "--stats"],
+                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+
+
+def test_uboot_in_vs_prints_its_version(uboot_smode):
+    p = _vmlab_run("--kernel", str(uboot_smode))
+    assert p.returncode == 0, p.stderr
+    assert "U-Boot 2023.01" in p.stdout and "=> version" in p.stdout
+    assert p.stdout.rstrip().endswith("GNU ld")
+    assert "OpenSBI" not in p.stdout
+    assert "exit store_page_fault" in p.stderr and "handler mmio" in p.stderr
+
+
+def test_opensbi_in_virtual_m_mode_starts_uboot(opensbi_fw_jump, uboot_smode):
+    p = _vmlab_run("--bios", str(opensbi_fw_jump), "--kernel", str(uboot_smode))
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "OpenSBI" in out and "Domain0 Next Mode         : S-mode" in out
+    assert out.index("OpenSBI") < out.index("U-Boot 2023.01") < out.index("GNU ld")
+    assert "handler mret" in p.stderr and "handler csr" in p.stderr
+
+
+def test_opensbi_delegates_as_it_would_on_hardware(opensbi_fw_jump, uboot_smode):
+    """OpenSBI's own CSR writes land in the virtual hart: it delegates the S-level traps
+    and interrupts, and the hand-over to U-Boot is an emulated mret into vS."""
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(ram_size=128 << 20)
+    vm.boot(bios=opensbi_fw_jump, kernel=uboot_smode)
+    r = vm.run(instructions=30_000_000, until_output="Hit any key")
+    assert r.reason == "output"
+    v = vm.vcpus[0]
+    assert v.priv == 1
+    assert v.csr("mideleg") == 0x222 and v.csr("medeleg") == 0xB109
+    assert v.csr("mtvec") >> 20 == 0x800                   # OpenSBI's handler in its own RAM
+    assert vm.trace.count(EXIT, 2) > 100                   # CSR probes and accesses
