@@ -59,7 +59,7 @@ class AsmKernel(Kernel):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.session = Session()
+        self.vm = Session()
 
     # ---- output helpers -------------------------------------------------------------------
     def _stream(self, text: str, name: str = "stdout") -> None:
@@ -103,12 +103,12 @@ class AsmKernel(Kernel):
             self._command(*cmd)
         if source.strip():
             if lib:
-                program = self.session.assemble(source)
-                self.session.load(program)
+                program = self.vm.assemble(source)
+                self.vm.load(program)
                 names = ", ".join(k for k in program.symbols if not k.startswith("."))
                 self._stream(f"loaded {len(program.image)} bytes at {program.base:#x}; labels: {names}\n")
             else:
-                result = self.session.run_cell(source, on_output=self._stream)
+                result = self.vm.run_cell(source, on_output=self._stream)
                 if not silent:
                     self._show_result(result)
         for cmd in after:
@@ -116,7 +116,7 @@ class AsmKernel(Kernel):
 
     # ---- %-commands -------------------------------------------------------------------------
     def _command(self, name: str, args: list[str]) -> None:
-        s = self.session
+        s = self.vm
         if name == "help":
             self._stream(HELP)
         elif name == "reset":
@@ -164,8 +164,8 @@ class AsmKernel(Kernel):
 
     def _int(self, text: str) -> int:
         """A number (any base Python accepts, ``_`` allowed) or a label from earlier cells."""
-        if text in self.session.symbols:
-            return self.session.symbols[text]
+        if text in self.vm.symbols:
+            return self.vm.symbols[text]
         try:
             return int(text.replace("_", ""), 0)
         except ValueError:
@@ -177,7 +177,7 @@ class AsmKernel(Kernel):
         while start > 0 and (code[start - 1].isalnum() or code[start - 1] in "_.%"):
             start -= 1
         word = code[start:cursor_pos]
-        words = [f"%{c}" for c in _COMMANDS] + list(self.session.registers()) + list(self.session.symbols)
+        words = [f"%{c}" for c in _COMMANDS] + list(self.vm.registers()) + list(self.vm.symbols)
         return {"status": "ok", "matches": sorted(w for w in set(words) if w.startswith(word) and word),
                 "cursor_start": start, "cursor_end": cursor_pos, "metadata": {}}
 

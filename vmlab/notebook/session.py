@@ -67,7 +67,7 @@ class Trap:
 class CellResult:
     """What one cell did: why it stopped, how far it got, and what changed."""
 
-    reason: str                     #: end, halt, budget, interrupted, trap, breakpoint, idle
+    reason: str                     #: end, step, halt, budget, interrupted, trap, breakpoint, idle
     instructions: int
     changed: dict = field(default_factory=dict)      #: name -> (old, new)
     output: str = ""                #: console output produced by this cell
@@ -77,7 +77,7 @@ class CellResult:
 
     def summary(self) -> str:
         """One line, as a student wants to read it after a cell."""
-        why = {"end": "ran to the end of the cell", "halt": f"the board powered off (exit code {self.exit_code})",
+        why = {"end": "ran to the end of the cell", "step": "stepped", "halt": f"the board powered off (exit code {self.exit_code})",
                "budget": "stopped: instruction budget spent (a loop that never ends?)",
                "interrupted": "interrupted", "breakpoint": "stopped at a breakpoint",
                "idle": "the hart waits (wfi) with nothing to wake it",
@@ -258,7 +258,7 @@ class Session:
                 break
             if r.reason not in ("budget", "breakpoint"):
                 break
-        result = CellResult("trap" if trap else "end", done, output=self.new_output(), trap=trap)
+        result = CellResult("trap" if trap else "step", done, output=self.new_output(), trap=trap)
         result.changed = self.changes()
         return result
 

@@ -1,0 +1,88 @@
+"""The "Python 3 (vmlab)" kernel: IPython with ``%load_ext vmlab`` already done."""
+from __future__ import annotations
+
+import pytest
+
+from nb_kernels import execute, start
+
+pytestmark = pytest.mark.usefixtures("kernel_env")
+
+
+@pytest.fixture(scope="module")
+def py(kernel_env):
+    km, kc = start("vmlab")
+    kc.manager = km
+    yield kc
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def test_extension_is_preloaded(py):
+    cell = execute(py, "%%asm demo --run\n_start: li a0, 5\n    li a1, 6\n    mul a0, a0, a1\n    ecall\n")
+    assert cell.status == "ok", cell.text
+    assert "trap: Environment call from M-mode at pc 0x80000008 (ecall)" in cell.text
+    assert "a0 = 0x000000000000001e  (30)" in cell.text
+    value = execute(py, "print(vm.reg('a0'), type(demo).__name__)")
+    assert value.text.strip() == "30 Program"
+
+
+def test_asm_error_points_at_the_cells_own_line(py):
+    # line 1 is the %%asm line itself; the typo is on line 3 of the cell as shown
+    cell = execute(py, "%%asm\n    li a0, 1\n    adi a0, a0, 1\n")
+    assert cell.status == "error"
+    tb = cell.of_type("error")[0]["content"]["traceback"]
+    assert tb[0] == "AsmError: 1 error in this cell"
+    assert tb[1].startswith("cell line 3, column 5: error: unknown instruction 'adi'")
+    assert tb[3] == "    " + "    " + "^~~"
+
+
+def test_vm_step_regs_mem_reset(py):
+    execute(py, "%%asm\n_start: li t0, 0x80000100\n li t1, 0x41\n sb t1, 0(t0)\n ecall\n")
+    step = execute(py, "%vm step 3")
+    assert "t0 = 0x0000000080000100" in step.text and "next: 0x8000" in step.text
+    execute(py, "%vm run")
+    mem = execute(py, "%vm mem 0x80000100 16")
+    assert mem.text.startswith("80000100: 41 00")
+    execute(py, "%vm reset")
+    assert execute(py, "print(hex(vm.pc), vm.reg('t0'))").text.strip() == "0x80000000 0"
+
+
+def test_rich_display_of_a_machine_and_a_program(py):
+    cell = execute(py, "vm")
+    data = cell.of_type("execute_result")[0]["content"]["data"]
+    assert data["text/plain"].startswith("<Machine 16 MiB, pc=0x80000000, M-mode")
+    assert "class='vmlab-machine'" in data["text/html"]
+    prog = execute(py, "%%asm p --no-load\n_start: nop\n")
+    html = prog.of_type("execute_result")[0]["content"]["data"]["text/html"]
+    assert "vmlab-program" in html and "nop" in html
+
+
+def test_widgets_are_displayed_as_widget_views(py):
+    cell = execute(py, "from vmlab.viz import Registers\nr = Registers(vm)\nr")
+    data = cell.of_type("execute_result")[0]["content"]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/plain"] == "<vmlab Registers>"
+    comms = [m for m in cell.outputs if m["msg_type"] == "comm_open"]
+    assert comms, "the widget's model was never opened in the front end"
+
+
+def test_interrupt_stops_a_runaway_vm_run(py):
+    execute(py, "%%asm\n_start: li t0, 0x10000000\n li t1, 'R'\n sb t1, 0(t0)\n li t1, 10\n"
+                " sb t1, 0(t0)\n1: addi a5, a5, 1\n j 1b\n")
+    execute(py, "vmlab_session.budget = 10**12")
+    msg_id = py.execute("%vm run")
+    # the run prints nothing until it ends, so wait for the machine to be busy a moment
+    while True:
+        msg = py.get_iopub_msg(timeout=120)
+        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "busy"):
+            break
+    import time
+    time.sleep(1.0)           # not an assertion: gives the guest time to loop
+    py.manager.interrupt_kernel()
+    reply = py.get_shell_msg(timeout=120)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = py.get_shell_msg(timeout=120)
+    assert reply["content"]["status"] == "ok"
+    count = execute(py, "print(vm.reg('a5') > 1000, vm.console_output.strip())")
+    assert count.text.strip() == "True R"
