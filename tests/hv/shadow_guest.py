@@ -78,7 +78,7 @@ class GuestTables:
         for lvl in range(2, level, -1):
             pte_gpa = table + 8 * sv39.vpn(gva, lvl)
             pte = self.mem.read64(pte_gpa)
-            if not pte & PTE_V:
+            if not pte & PTE_V or pte & RWXAD or not self.mem.contains(sv39.pte_ppn(pte) << 12):
                 pte = sv39.make_pte(self.alloc(), PTE_V)
                 self.mem.write64(pte_gpa, pte)
             table = sv39.pte_ppn(pte) << 12
@@ -123,6 +123,9 @@ def run_guest(m: Machine, sp, vcpu, pc: int, max_exits: int = 200, budget: int =
         cause, tval, epc = m.csr("mcause"), m.csr("mtval"), m.csr("mepc")
         if cause == L.CAUSE_ECALL_U:
             return log
+        if cause == L.CAUSE_ILLEGAL and _emulate_sfence(m, sp, vcpu, epc):
+            pc = epc + 4
+            continue
         f = sp.handle_fault(vcpu, cause, tval)
         log.append((cause, tval, f))
         if f.kind == "filled":
@@ -133,6 +136,16 @@ def run_guest(m: Machine, sp, vcpu, pc: int, max_exits: int = 200, budget: int =
         else:
             pc = epc + 4
     raise AssertionError(f"more than {max_exits} exits: {log[-5:]}")
+
+
+def _emulate_sfence(m: Machine, sp, vcpu, epc: int) -> bool:
+    """sfence.vma from the guest traps as illegal in real U-mode: hand it to the shadow."""
+    insn = _fetch(sp, vcpu, epc)
+    if insn & 0xFE007FFF != 0x12000073:
+        return False
+    rs1, rs2 = (insn >> 15) & 31, (insn >> 20) & 31
+    sp.sfence(vcpu, m.reg(rs1) if rs1 else None, m.reg(rs2) & 0xFFFF if rs2 else None)
+    return True
 
 
 def _emulate_store(m: Machine, sp, vcpu, epc: int, gpa: int) -> None:

@@ -183,14 +183,14 @@ class ShadowPaging:
 
     def _root(self, vcpu) -> Root:
         key = self.key_for(vcpu)
+        previous = self._current.get(vcpu.id)
+        self._current[vcpu.id] = key          # (so the tree it leaves may be evicted now)
         root = self.roots.get(key)
         if root is None:
             root = self._build(key)
         else:
             self.counters["root_cache_hits"] += 1
             self.roots.move_to_end(key)
-        previous = self._current.get(vcpu.id)
-        self._current[vcpu.id] = key
         if previous is not None and previous != key:
             self.counters["root_switches"] += 1
             self._record(vcpu, ROOT_SWITCH, root.guest_satp, root.tag)
