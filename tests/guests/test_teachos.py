@@ -229,3 +229,39 @@ def run(cmd: list[str]) -> None:
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise AssertionError(f"{cmd[0]} failed:\n{r.stderr}")
+
+
+# ---- as a guest of vmlab's hypervisor ----------------------------------------------------
+
+def hv_run(program, disk: Path, bios: Path | None = None, budget: int = 300_000_000):
+    """Boot teachos in a VM (SBI from the hypervisor, or OpenSBI in virtual M-mode)."""
+    from vmlab.hv import Hypervisor
+    vm = Hypervisor().create_vm(ram_size=128 << 20, drive=str(disk))
+    vm.boot(kernel=program.elf, bios=bios)
+    r = vm.run(instructions=budget)
+    assert r.instructions < budget, "teachos did not power off"
+    return vm
+
+
+@pytest.mark.slow
+def test_hv_runs_it_as_a_guest(program, disk):
+    from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG
+    vm = hv_run(program, disk)
+    assert teachos_lines(vm.console_output) == WITH_DISK
+    ticks = vm.mem.read64(program.symbols["ticks"])
+    exits, injected = vm.trace.by_cause(EXIT), vm.trace.by_cause(INJECT)
+    s_timer = INTERRUPT_FLAG | 5
+    # one timer exit per tick, each reflected into the guest, which counted it
+    assert exits[s_timer] == injected[s_timer] == ticks >= 6
+    # SBI calls (ecalls from vS): two probes, one set_timer per tick and the first, shutdown
+    assert exits[9] == 4 + ticks
+    # every system call and pid 3's page fault (the only one teachos causes: it maps
+    # everything up front) went into the guest kernel
+    assert injected[8] == exits[8] >= 2 * 32 + 13
+    assert injected.get(13) == 1 and 12 not in injected and 15 not in injected
+
+
+@pytest.mark.slow
+def test_hv_runs_it_under_opensbi_in_virtual_m_mode(program, disk, opensbi_fw_jump):
+    vm = hv_run(program, disk, bios=opensbi_fw_jump)
+    assert teachos_lines(vm.console_output) == WITH_DISK
