@@ -1,7 +1,9 @@
 """Pseudo-instructions: what GNU as writes for ``li``, ``la``, ``call``, ``mv`` ...
 
-A pseudo-instruction is shorthand for one or more real instructions.  :func:`expand`
-turns one into the real instructions as ``(mnemonic, operands)`` pairs, which then go
+A pseudo-instruction is shorthand for one or more real instructions.  One-instruction
+aliases (``mv``, ``beqz``, ``csrr`` ...) come from the shared table :mod:`vmlab.isa.aliases`,
+which the disassembler reads too; the multi-instruction ones are expanded here, into the
+real instructions as ``(mnemonic, operands)`` pairs, which then go
 through the normal path (so ``mv a0, a1`` still gets compressed to ``c.mv``).  The choice of
 expansion matters: a student compares our output with GNU objdump's, so each expansion here
 is the one GNU as emits.
@@ -12,91 +14,118 @@ Steps may also be ``("label", name)``: define a hidden label here.  ``la`` needs
 """
 from __future__ import annotations
 
+from vmlab.asm.encoder import row_plan, split_memory
 from vmlab.asm.errors import StmtError
-
-# name -> {operand count: template}; $1.. are the written operands.
-_ALIASES: dict[str, dict[int, str]] = {
-    "nop": {0: "addi zero,zero,0"},
-    "mv": {2: "addi $1,$2,0"},
-    "not": {2: "xori $1,$2,-1"},
-    "neg": {2: "sub $1,zero,$2"},
-    "negw": {2: "subw $1,zero,$2"},
-    "sext.w": {2: "addiw $1,$2,0"},
-    "zext.b": {2: "andi $1,$2,255"},
-    "seqz": {2: "sltiu $1,$2,1"},
-    "snez": {2: "sltu $1,zero,$2"},
-    "sltz": {2: "slt $1,$2,zero"},
-    "sgtz": {2: "slt $1,zero,$2"},
-    "beqz": {2: "beq $1,zero,$2"},
-    "bnez": {2: "bne $1,zero,$2"},
-    "blez": {2: "bge zero,$1,$2"},
-    "bgez": {2: "bge $1,zero,$2"},
-    "bltz": {2: "blt $1,zero,$2"},
-    "bgtz": {2: "blt zero,$1,$2"},
-    "bgt": {3: "blt $2,$1,$3"},
-    "ble": {3: "bge $2,$1,$3"},
-    "bgtu": {3: "bltu $2,$1,$3"},
-    "bleu": {3: "bgeu $2,$1,$3"},
-    "j": {1: "jal zero,$1"},
-    "jr": {1: "jalr zero,0($1)"},
-    "ret": {0: "jalr zero,0(ra)"},
-    "csrr": {2: "csrrs $1,$2,zero"},
-    "csrw": {2: "csrrw zero,$1,$2"},
-    "csrs": {2: "csrrs zero,$1,$2"},
-    "csrc": {2: "csrrc zero,$1,$2"},
-    "csrwi": {2: "csrrwi zero,$1,$2"},
-    "csrsi": {2: "csrrsi zero,$1,$2"},
-    "csrci": {2: "csrrci zero,$1,$2"},
-    "rdcycle": {1: "csrrs $1,cycle,zero"},
-    "rdtime": {1: "csrrs $1,time,zero"},
-    "rdinstret": {1: "csrrs $1,instret,zero"},
-    "frcsr": {1: "csrrs $1,fcsr,zero"},
-    "sfence.vma": {0: "sfence.vma zero,zero", 1: "sfence.vma $1,zero"},
-    "fence": {0: "fence iorw,iorw"},
-}
+from vmlab.isa import BY_MNEMONIC, FIELDS
+from vmlab.isa.aliases import ALIASES_BY_NAME
+from vmlab.isa.registers import XREG_ABI, XREGS, xreg
 
 #: loads and stores that may name a symbol instead of ``offset(base)``
 LOADS = frozenset({"lb", "lh", "lw", "ld", "lbu", "lhu", "lwu"})
 STORES = frozenset({"sb", "sh", "sw", "sd"})
 MULTI = frozenset({"li", "la", "lla", "call", "tail", "jump"})
 
-NAMES = frozenset(_ALIASES) | MULTI | {"jal", "jalr", "unimp"}
+NAMES = frozenset(ALIASES_BY_NAME) | MULTI
 
 
-def _fill(template: str, ops: list[str]) -> tuple[str, list[str]]:
-    mnemonic, _, rest = template.partition(" ")
-    out = []
-    for tok in rest.split(",") if rest else []:
-        for i in range(len(ops), 0, -1):
-            tok = tok.replace(f"${i}", ops[i - 1])
-        out.append(tok)
-    return mnemonic, out
+def _field_text(name: str, value: int) -> str:
+    """A fixed field value (from an alias's ``when``) written as assembly operand text."""
+    kind = FIELDS[name].kind
+    if kind == "reg":
+        return XREG_ABI[value]
+    if kind == "fence":
+        return "".join(c for i, c in enumerate("iorw") if value >> (3 - i) & 1) or "0"
+    return hex(value) if kind == "csr" else str(value)
 
 
-def alias(mnemonic: str, ops: list[str]) -> tuple[str, list[str], bool] | None:
-    """The real instruction for a one-instruction alias, or None if ``mnemonic`` is real.
+def _fits(alias, ops: list[str]) -> bool:
+    """Whether written ``ops`` have the alias's shape: count, memory operands, registers."""
+    if len(alias.syntax) != len(ops):
+        return False
+    for tok, op in zip(alias.syntax, ops):
+        is_mem = op.rstrip().endswith(")")
+        if "(" in tok:
+            if not is_mem:
+                return False
+        elif tok in FIELDS and FIELDS[tok].kind == "reg":
+            if XREGS.get(op.strip().lower()) is None:
+                return False
+        elif tok not in FIELDS and XREGS.get(op.strip().lower()) != xreg(tok):
+            return False
+    return True
+
+
+def _looks_real(mnemonic: str, ops: list[str]) -> bool:
+    """Whether ``ops`` fit the real row ``mnemonic`` (so ``add a0,a1,a2`` is not an alias)."""
+    plan = row_plan(mnemonic)
+    if plan is None or len(plan) != len(ops):
+        return False
+    for (kind, name, _), op in zip(plan, ops):
+        if kind == "mem" and not op.rstrip().endswith(")"):
+            return False
+        if kind == "f" and FIELDS[name].kind == "reg" and XREGS.get(op.strip().lower()) is None:
+            return False
+    return True
+
+
+def _compression(alias) -> bool | str:
+    """What GNU as may compress an alias into (see :func:`alias`)."""
+    if alias.name == "mv":
+        return "c.mv"          # "mv rd, zero" stays addi: GNU as only makes c.mv out of mv
+    if alias.base == "jalr" and (alias.name == "jalr" and len(alias.syntax) == 2
+                                 or any("(" in t for t in alias.syntax)):
+        return False           # "jalr rd, rs" and "jr/jalr imm(rs)" stay 32-bit
+    if alias.base == "jal" and alias.name == "jal":
+        return False
+    return True
+
+
+def alias(mnemonic: str, ops: list[str]) -> tuple[str, list[str], bool | str] | None:
+    """The table row and operands an alias stands for (from :mod:`vmlab.isa.aliases`), or
+    None when ``mnemonic`` with these operands is a real instruction.
 
     The third element says whether the result may be compressed (True, False, or the one
-    compressed mnemonic allowed): GNU as never compresses
-    ``jalr rd, rs`` and ``jalr rd, rs, imm`` (it reads them through a table entry that has
-    no compressed twin), while ``jalr rs`` and ``jalr rd, 0(rs)`` do become ``c.jalr``.
+    compressed mnemonic allowed).  GNU as decides this per spelling, not per row: ``jr a0``
+    becomes ``c.jr`` but ``jalr zero, 0(a0)`` and ``jr 0(a0)`` stay 32-bit.
     """
-    forms = _ALIASES.get(mnemonic)
-    if forms is not None and len(ops) in forms:
-        # "mv rd, zero" stays "addi rd, zero, 0": GNU as only ever makes c.mv out of mv
-        return (*_fill(forms[len(ops)], ops), "c.mv" if mnemonic == "mv" else True)
-    if mnemonic == "jal" and len(ops) == 1:
-        return "jal", ["ra", ops[0]], False
-    if mnemonic == "jalr":
-        if len(ops) == 1 and "(" not in ops[0]:
-            return "jalr", ["ra", f"0({ops[0]})"], True
-        if len(ops) == 1:
-            return "jalr", ["ra", ops[0]], True
-        if len(ops) == 2 and "(" not in ops[1]:
-            return "jalr", [ops[0], f"0({ops[1]})"], False
-        if len(ops) == 3:
-            return "jalr", [ops[0], f"{ops[2]}({ops[1]})"], False
+    if mnemonic == "jalr" and len(ops) == 3:
+        # GNU as also reads "jalr rd, rs1, imm"; the shared table lists only what objdump prints
+        return "jalr", [ops[0], f"{ops[2]}({ops[1]})"], False
+    cands = ALIASES_BY_NAME.get(mnemonic)
+    if cands is None or _looks_real(mnemonic, ops):
+        return None
+    # aliases objdump never prints (asm=False: "add rd, rs, imm") are still GNU as input
+    for a in sorted(cands, key=lambda a: not a.asm):
+        if a.base.startswith("c.") or not _fits(a, ops):
+            continue
+        return a.base, _base_operands(a, ops), _compression(a)
     return None
+
+
+def _base_operands(a, ops: list[str]) -> list[str]:
+    """The base row's operand texts: the written ones, then the alias's fixed fields."""
+    texts = {}
+    for tok, op in zip(a.syntax, ops):
+        if "(" in tok:
+            outer, inner = tok.rstrip(")").split("(")
+            offset, base = split_memory(op)
+            if outer:
+                texts[outer] = offset or "0"
+            texts[inner] = base
+        elif tok in FIELDS:
+            texts[tok] = op
+    for name, value in a.fixed().items():
+        texts[name] = _field_text(name, value)
+    for name, other in a.copies().items():
+        texts[name] = texts[other]
+    out = []
+    for tok in BY_MNEMONIC[a.base].syntax:
+        if "(" in tok:
+            outer, inner = tok.rstrip(")").split("(")
+            out.append(f"{texts.get(outer, '0') if outer else ''}({texts.get(inner, inner)})")
+        else:
+            out.append(texts.get(tok, tok))
+    return out
 
 
 def li_steps(rd: str, value: int, top: bool = True) -> list[tuple[str, list[str]]]:
