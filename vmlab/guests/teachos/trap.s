@@ -117,7 +117,7 @@ tick:
 
 # fault: the current process did something it may not (scause says what, stval
 # where). Print it, and kill the process.
-#   "pid 3: load page fault at 0x80200000 (pc 0x10b4), killed"
+#   "pid 3: load page fault at 0x80200000 (pc 0x11b6), killed"
 fault:
         addi    sp, sp, -16
         sd      ra, 8(sp)
