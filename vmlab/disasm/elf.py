@@ -17,8 +17,11 @@ from elftools.elf.elffile import ELFFile
 
 from vmlab.cli import UserError
 
+#: what objdump decodes whatever the ISA string says: the privileged instructions, and the
+#: retired ones it still knows (see the table's "N", "Sdext" and "Priv-1.9" rows)
+ALWAYS = frozenset({"Priv", "N", "Sdext", "Priv-1.9"})
 #: what a bare-metal RISC-V toolchain assumes when nothing says otherwise ("rv64gc")
-DEFAULT_EXTENSIONS = frozenset({"I", "M", "A", "F", "D", "C", "Zicsr", "Zifencei", "Priv"})
+DEFAULT_EXTENSIONS = frozenset({"I", "M", "A", "F", "D", "C", "Zicsr", "Zifencei"}) | ALWAYS
 
 #: multi-letter extension names as the table spells them
 _MULTI = {"zicsr": "Zicsr", "zifencei": "Zifencei", "zihintpause": "Zihintpause"}
@@ -72,7 +75,7 @@ def parse_arch(arch: str) -> frozenset[str]:
     if m is None:
         return DEFAULT_EXTENSIONS
     parts = arch.lower()[m.end():].split("_")
-    out = {"Priv"}
+    out = set(ALWAYS)
     for letter, _version in re.findall(r"([a-z])(\d+(?:p\d+)?)?", parts[0]):
         out.update({"I", "M", "A", "F", "D", "Zicsr", "Zifencei"} if letter == "g"
                    else {letter.upper()})

@@ -150,6 +150,7 @@ _a("fence", "", "fence", "pred=15", "succ=15")
 _a("pause", "", "fence", "pred=1", "succ=0", disasm=False)
 _a("sfence.vma", "", "sfence.vma", "rs1=0", "rs2=0")
 _a("sfence.vma", "rs1", "sfence.vma", "rs2=0")
+_a("sfence.vm", "", "sfence.vm", "rs1=0", always=True, asm=False)
 # The canonical illegal instruction: a write to the read-only cycle CSR.
 _a("unimp", "", "csrrw", "rd=0", "csr=0xc00", "rs1=0", always=True)
 

@@ -141,6 +141,13 @@ _add("sret", "", (0x10200073, 0xFFFFFFFF), "Priv")
 _add("mret", "", (0x30200073, 0xFFFFFFFF), "Priv")
 _add("wfi", "", (0x10500073, 0xFFFFFFFF), "Priv")
 _add("sfence.vma", "rs1,rs2", (0x12000073, 0xFE007FFF), "Priv")
+# Retired or debug-only instructions that binutils still decodes (so old firmware reads right):
+# uret (user-level traps, the N extension dropped from privileged spec 1.12), dret (return from
+# debug mode) and sfence.vm (privileged spec 1.9's fence, replaced by sfence.vma).  vmlab's
+# machine implements none of them; their ext keeps the assembler from accepting them.
+_add("uret", "", (0x00200073, 0xFFFFFFFF), "N")
+_add("dret", "", (0x7B200073, 0xFFFFFFFF), "Sdext")
+_add("sfence.vm", "rs1", (0x10400073, 0xFFF07FFF), "Priv-1.9")
 
 
 # --- RV64F and RV64D ---------------------------------------------------------------------------
