@@ -18,9 +18,10 @@ from vmlab.viz.dashboard import Dashboard
 from vmlab.viz.pagetable import PageTableTree, WalkView
 from vmlab.viz.registers import Registers
 from vmlab.viz.runcontrol import RunControl
+from vmlab.viz.shadow import GuestVsShadow
 from vmlab.viz.table import FilterTable
 from vmlab.viz.traps import TrapLog, TrapRecorder
 
 __all__ = ["Registers", "Console", "TrapLog", "TrapRecorder", "PageTableTree", "WalkView",
-           "RunControl", "Dashboard", "FilterTable", "Throttle", "machine_read64",
+           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "Throttle", "machine_read64",
            "machine_write64"]

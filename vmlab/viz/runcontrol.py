@@ -21,7 +21,8 @@ CHUNK = 1_000_000   # instructions between looks at the pause flag (about 5 ms o
 class RunControl(Widget):
     """Buttons and a Python API (:meth:`run`, :meth:`pause`, :meth:`step`, :meth:`reset`).
 
-    - ``machine``: what runs; with ``recorder`` (a :class:`~vmlab.viz.TrapRecorder`) the
+    - ``machine``: what runs -- a Machine, or a hypervisor VM (anything with
+      ``run(instructions=)``); with ``recorder`` (a :class:`~vmlab.viz.TrapRecorder`) the
       runs go through it, so traps are logged.
     - ``views``: widgets with ``refresh()`` (registers, console, trap log ...).
     - ``on_reset``: called after ``machine.reset()``, e.g. to load the program again.
@@ -38,6 +39,7 @@ class RunControl(Widget):
         super().__init__(**kwargs)
         self.machine, self.views, self.recorder = machine, list(views), recorder
         self.on_reset, self.chunk, self.rate = on_reset, chunk, rate
+        self._total = 0                      # instructions run through this control
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_result = None
@@ -77,7 +79,9 @@ class RunControl(Widget):
     def reset(self) -> None:
         self.pause()
         self.wait()
-        self.machine.reset()
+        if hasattr(self.machine, "reset"):
+            self.machine.reset()
+        self._total = 0
         if self.on_reset:
             self.on_reset(self.machine)
         self.state, self.message = "paused", "reset"
@@ -86,16 +90,16 @@ class RunControl(Widget):
     def refresh(self) -> None:
         """Redraw every view now (the run loop calls this, throttled)."""
         with self.hold_sync():
-            self.instructions = self.machine.counters["instructions"]
+            self.instructions = self._total
             self.updates += 1
         for v in self.views:
             v.refresh()
 
     # ---- the loop ---------------------------------------------------------------------------
     def _run_some(self, n: int):
-        if self.recorder is not None:
-            return self.recorder.run(n)
-        return self.machine.run(instructions=n)
+        r = self.recorder.run(n) if self.recorder is not None else self.machine.run(instructions=n)
+        self._total += r.instructions
+        return r
 
     def _loop(self, instructions: int | None):
         throttle = Throttle(self.rate)
