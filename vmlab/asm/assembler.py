@@ -17,7 +17,7 @@ from vmlab.asm.lexer import Stmt, split_operands, split_statements
 from vmlab.asm import pseudo
 from vmlab.asm.layout import padding_bytes, relax
 from vmlab.asm.sections import ALIGN, BRANCH, BYTES, DATA, INSN, Item, Section, default_flags
-from vmlab.isa import BY_MNEMONIC, lookup
+from vmlab.isa import BY_MNEMONIC, FIELDS, lookup
 
 _INVERT = {"beq": "bne", "bne": "beq", "blt": "bge", "bge": "blt", "bltu": "bgeu", "bgeu": "bltu"}
 _BRANCHES = frozenset(_INVERT) | {"jal"}
@@ -333,13 +333,18 @@ class Assembler:
     def checked_encode(self, row, values: dict, ops: list[str]) -> int:
         """Encode with range checks that name the operand and the allowed range."""
         texts = dict(zip(_operand_fields(row), ops))
+        hint = _HINTS.get(row.mnemonic)
+        if hint is not None and row.mnemonic == "c.addi" and values.get("c_nzimm6") == 0:
+            values = {"c_rd": values["c_rd"], "c_imm6": 0}   # same bits; the HINT c.addi rd, 0
         for name, value in values.items():
             check_field(name, value, texts.get(name, ""))
         bad = constraint_violation(row, values)
-        if bad:
-            field = bad.partition("!=")[0]
-            raise StmtError(f"'{row.mnemonic}' cannot use {'x0' if bad.endswith('=0') else 'sp'} "
-                            f"here ({bad.replace('c_', '')})", texts.get(field, ""))
+        if bad and not (hint and bad in hint):
+            field, _, limit = bad.partition("!=")
+            if FIELDS[field].kind != "reg":
+                raise StmtError(f"'{row.mnemonic}' needs a nonzero {field.replace('c_', '')}", texts.get(field, ""))
+            reg = "x0" if limit == "0" else "sp"
+            raise StmtError(f"'{row.mnemonic}' cannot use {reg} here", texts.get(field, ""))
         return encode(row, values)
 
     def branch(self, st: Stmt, mnemonic: str, values: dict, may_compress: bool) -> None:
@@ -519,6 +524,11 @@ class Assembler:
             skip = encode(BY_MNEMONIC[_INVERT[mn]], dict(values, imm_b=8))
         jump = encode(BY_MNEMONIC["jal"], {"rd": 0, "imm_j": offset - first})
         return skip.to_bytes(first, "little") + jump.to_bytes(4, "little")
+
+
+#: Compressed rows GNU as accepts with rd = x0 when written out: HINT encodings, which
+#: execute as no-ops (the spec reserves them for future hints such as prefetches).
+_HINTS = {m: ("c_rd!=0",) for m in ("c.addi", "c.li", "c.lui", "c.mv", "c.add", "c.slli")}
 
 
 def reloc_value(op: str, value: int) -> int:
