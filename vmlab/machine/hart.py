@@ -23,7 +23,7 @@ from vmlab.machine.layout import (
     C_MMIO_RD, C_MMIO_SIGNED, C_NBP, C_RAM_BASE, C_RAM_SIZE, C_SKIP_BP, C_SLICE_POS,
     C_SYS_INSN, C_TLB_HIT, CAUSE_FETCH_ACCESS, CAUSE_ILLEGAL, D_TICKS, D_TOHOST,
     EXIT_BREAKPOINT, EXIT_MMIO, EXIT_NONE, MCYCLE, MINSTRET, MS_MPP, MS_MPP_SHIFT, MS_MPRV,
-    MS_MXR, MS_SUM, MSTATUS, PC, PRIV, PRIV_M, SATP, TLB_CTX, TLB_SETS, XREG,
+    MS_MXR, MS_SUM, MSTATUS, PC, PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, SCOUNTEREN, TLB_CTX, TLB_SETS, XREG,
 )
 from vmlab.machine.mmu import context
 from vmlab.machine.trap import take_trap
@@ -235,6 +235,10 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
     tohost = dev[D_TOHOST]
     nbp, skip_bp = ctl[C_NBP], ctl[C_SKIP_BP]
     pos0 = ctl[C_SLICE_POS]
+    t0 = dev[D_TICKS] + pos0            # simulated ns at step 0
+    priv = c[PRIV]
+    time_ok = priv == PRIV_M or ((c[MCOUNTEREN] & 2) != 0
+                                 and (priv == PRIV_S or (c[SCOUNTEREN] & 2) != 0))
     fpage, foff = -1, 0                 # cached fetch page (virtual) and its RAM offset
     n = 0                               # steps taken
     ntrap = 0
@@ -394,6 +398,9 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
                 r[rd] = v
             else:
                 cause = CAUSE_ILLEGAL
+        elif op == 0x73 and (w & 0xFFFFF07F) == 0xC0102073 and time_ok:
+            # rdtime, inline: firmware polls it in every delay loop
+            r[rd] = (t0 + n) // 100
         elif op == 0x73:                                  # SYSTEM: leave it to exec_system
             ctl[C_SYS_INSN] = w | ((npc - pc) << 32)
             break
