@@ -35,10 +35,10 @@ def test_firmware_agrees_with_objdump(firmware, aliases, gnu_objdump):
         print(f"{firmware.name}: {share:.4%} agree; remaining:\n" + "\n".join(diffs))
 
 
-def test_firmware_listing_text_matches(opensbi_fw_jump, gnu_objdump):
-    """Not just the instructions: labels, byte columns, '...' and headers too."""
-    theirs = objdump(gnu_objdump, opensbi_fw_jump, "-d").splitlines()
-    ours = disassemble_file(opensbi_fw_jump).text().splitlines()
+def test_firmware_listing_text_matches(firmware, gnu_objdump):
+    """Not just the instructions: labels, byte columns, '...', data dumps and headers too."""
+    theirs = objdump(gnu_objdump, firmware, "-d").splitlines()
+    ours = disassemble_file(firmware).text().splitlines()
     bad = [f"{i}: {t!r} != {o!r}" for i, (t, o) in enumerate(zip(theirs, ours)) if t != o]
     assert len(theirs) == len(ours) and not bad, "\n".join(bad[:20])
 

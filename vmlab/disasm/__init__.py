@@ -13,7 +13,7 @@ Everything is read from the instruction table (:mod:`vmlab.isa`): rows, fields a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vmlab.disasm.decode import decode_word
@@ -66,7 +66,7 @@ def disassemble_file(path: str | Path, *, aliases: bool = True,
                      base: int | None = None) -> FileListing:
     """Disassemble every executable section of an ELF file or raw binary.
 
-    A raw binary is loaded at ``base`` (default 0).  For an ELF, ``base`` moves every address
+    A raw binary is loaded at ``base`` (default 0).  For an ELF, ``base`` moves every section
     by that amount, like ``objdump --adjust-vma``.
     """
     image = read_image(path, base)
@@ -76,8 +76,7 @@ def disassemble_file(path: str | Path, *, aliases: bool = True,
 
 
 def _adjusted(image: Image, delta: int) -> Image:
-    sections = [Section(s.name, s.index, s.address + delta, s.data, s.executable)
-                for s in image.sections]
-    symbols = [Symbol(s.name, s.value + delta if s.section is not None else s.value, s.size,
-                      s.type, s.bind, s.section, s.index) for s in image.symbols]
-    return Image(image.path, image.format, sections, symbols, image.extensions, image.priv_spec)
+    """``image`` with its sections moved by ``delta``.  Like objdump's ``--adjust-vma``, this
+    moves sections only: symbols keep their values."""
+    return replace(image, sections=[replace(s, address=s.address + delta)
+                                    for s in image.sections])

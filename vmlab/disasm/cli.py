@@ -20,7 +20,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="print every instruction under its own name (objdump -M no-aliases)")
     parser.add_argument("--base", type=_address, default=None, metavar="ADDR",
                         help="load address of a raw binary (default 0); for an ELF, an offset "
-                             "added to every address (objdump --adjust-vma)")
+                             "added to every section's address (objdump --adjust-vma)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -64,6 +64,8 @@ class Image:
     #: a relocatable object (``.o``): its sections all start at 0, so objdump names an address
     #: inside the section being disassembled after that section's symbols
     relocatable: bool = False
+    #: symbols named by dynamic relocations, by the address relocated (see Symbols)
+    reloc_symbols: dict[int, Symbol] = field(default_factory=dict)
     #: mapping symbols: (address, section index, "x" for code or "d" for data, ISA string or
     #: "" (``$xrv64imac...`` says which extensions the code after it uses)), sorted
     mapping: list[tuple[int, int, str, str]] = field(default_factory=list)
@@ -169,6 +171,36 @@ def _symbols(elf: ELFFile) -> list[Symbol]:
     return out
 
 
+def _reloc_symbols(elf: ELFFile) -> dict[int, Symbol]:
+    """Address -> symbol of the dynamic relocations that name one (``R_RISCV_64 load_file``).
+
+    objdump names an address a dynamic relocation patches after the relocation's symbol:
+    a function-pointer slot is shown as ``<load_file+...>`` rather than after the variable
+    that happens to lie below it.  Relocations against absolute symbols don't count.
+    """
+    dynsym = elf.get_section_by_name(".dynsym")
+    if dynsym is None:
+        return {}
+    link = next(i for i, sec in enumerate(elf.iter_sections()) if sec is dynsym or
+                sec.name == ".dynsym")
+    out: dict[int, Symbol] = {}
+    for sec in elf.iter_sections():
+        if sec["sh_type"] not in ("SHT_RELA", "SHT_REL") or sec["sh_link"] != link:
+            continue
+        for rel in sec.iter_relocations():
+            index = rel["r_info_sym"]
+            if index == 0 or rel["r_offset"] in out:
+                continue
+            sym = dynsym.get_symbol(index)
+            if sym["st_shndx"] == "SHN_ABS":
+                continue
+            shndx = sym["st_shndx"]
+            out[rel["r_offset"]] = Symbol(_printable(sym.name), sym["st_value"], sym["st_size"],
+                                          sym["st_info"]["type"][4:], sym["st_info"]["bind"][4:],
+                                          shndx if isinstance(shndx, int) else None, index)
+    return out
+
+
 def split_mapping(symbols: list[Symbol]) -> tuple[list[Symbol], list[tuple[int, int, str, str]]]:
     """Ordinary symbols, and the mapping symbols as sorted (address, section, kind, ISA)."""
     mapping = sorted((s.value, s.section, s.name[1], s.name[2:]) for s in symbols
@@ -193,7 +225,8 @@ def read_elf(path: str | Path) -> Image:
                                     bool(flags & SH_FLAGS.SHF_EXECINSTR)))
         symbols, mapping = split_mapping(_symbols(elf))
         image = Image(str(path), f"elf{elf.elfclass}-littleriscv", sections, symbols,
-                      relocatable=elf["e_type"] == "ET_REL", mapping=mapping)
+                      relocatable=elf["e_type"] == "ET_REL", reloc_symbols=_reloc_symbols(elf),
+                      mapping=mapping)
         attrs = elf.get_section_by_name(".riscv.attributes")
         if attrs is not None:
             tags = parse_attributes(attrs.data())

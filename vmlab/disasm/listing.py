@@ -91,8 +91,9 @@ class SectionListing:
 class Symbols:
     """Symbols sorted the way objdump sorts them, to name addresses and start stretches."""
 
-    def __init__(self, symbols: list[Symbol]):
+    def __init__(self, symbols: list[Symbol], reloc_symbols: dict[int, Symbol] | None = None):
         self.sorted = sorted(symbols, key=_symbol_order)
+        self.reloc_symbols = reloc_symbols or {}
         self.values = [s.value for s in self.sorted]
         gp = [s.value for s in symbols if s.name == "__global_pointer$"]
         self.gp = gp[0] if gp else None
@@ -110,11 +111,14 @@ class Symbols:
     def for_address(self, address: int, section: int | None) -> Symbol | None:
         """The symbol objdump names ``address`` after (in an operand or a comment).
 
-        The closest symbol at or below the address (preferring one in ``section`` among
-        several at the same value); below every symbol, the lowest one.
+        The symbol of a dynamic relocation at exactly that address, else the closest symbol
+        at or below the address (preferring one in ``section`` among several at the same
+        value); below every symbol, the lowest one.
         """
         if not self.sorted:
             return None
+        if address in self.reloc_symbols:
+            return self.reloc_symbols[address]
         i = self._first_at_or_below(address)
         j = i
         while j < len(self.sorted) and self.values[j] == self.values[i]:
@@ -140,10 +144,10 @@ class Symbols:
 
 
 def _symbol_order(s: Symbol):
-    """objdump's order: by value; among equals functions first, then globals, larger sizes,
-    names not starting with '.', and finally by name."""
-    return (s.value, s.type != "FUNC", s.bind == "LOCAL", s.bind != "GLOBAL", -s.size,
-            s.name.startswith("."), s.name)
+    """objdump's order: by value; among equals functions first, then data objects, globals,
+    larger sizes, names not starting with '.', and finally by name."""
+    return (s.value, s.type != "FUNC", s.type != "OBJECT", s.bind == "LOCAL",
+            s.bind != "GLOBAL", -s.size, s.name.startswith("."), s.name)
 
 
 def name_address(symbols: Symbols, address: int, section: int | None) -> str | None:
@@ -186,7 +190,7 @@ class Disassembler:
     def __init__(self, image: Image, aliases: bool = True):
         self.image = image
         self.aliases = aliases
-        self.symbols = Symbols(image.symbols)
+        self.symbols = Symbols(image.symbols, image.reloc_symbols)
         #: per section: sorted (address, "x"/"d", extensions or None) from mapping symbols
         self._marks: dict[int, list[tuple[int, str, frozenset | None]]] = {}
         isas: dict[int, frozenset | None] = {}
