@@ -329,3 +329,21 @@ def test_python_csr_access_by_name_and_number():
     assert m.csr("mscratch") == 0x55 == m.csr(0x340)
     m.set_csr("mstatus", U64)
     assert m.csr("mstatus") == MSTATUS_WRITABLE | UXL_SXL
+
+
+def test_mcountinhibit_stops_cycle_and_instret():
+    m, _ = run_asm("""
+        li t0, -1
+        csrw mcountinhibit, t0
+        csrr a0, mcountinhibit
+        csrr a1, minstret
+        nop
+        nop
+        csrr a2, minstret
+        csrw mcountinhibit, zero
+        csrr a3, minstret
+        csrr a4, minstret
+    """)
+    assert m.reg("a0") == 5                   # CY and IR
+    assert m.reg("a2") == m.reg("a1")
+    assert m.reg("a4") == m.reg("a3") + 1

@@ -18,7 +18,7 @@ from vmlab.machine.layout import (
     CYCLE, D_TICKS, HWIP, INSTRET, MARCHID, MCAUSE, MCONFIGPTR, MCOUNTEREN, MCYCLE, MEDELEG,
     MENVCFG, MEPC, MHARTID, MIDELEG, MIE, MIMPID, MINSTRET, MIP, MISA, MS_MPP, MS_MPRV,
     MS_MXR, MS_SUM, MS_TSR, MS_TVM, MS_TW, MS_UXL_SXL, MSCRATCH, MSTATUS, MTVAL, MTVEC,
-    MVENDORID, PMPADDR0, PMPCFG0, PRIV, PRIV_M, PRIV_S, PRIV_U, SATP, SCAUSE, SCOUNTEREN,
+    MVENDORID, MCOUNTINHIBIT, PMPADDR0, PMPCFG0, PRIV, PRIV_M, PRIV_S, PRIV_U, SATP, SCAUSE, SCOUNTEREN,
     SENVCFG, SEPC, SIE, SIP, SSCRATCH, SSTATUS, STIMECMP, STVAL, STVEC, TIME, C_SLICE_POS,
     MS_SIE, MS_MIE, MS_SPIE, MS_MPIE, MS_SPP,
 )
@@ -52,7 +52,7 @@ def _implemented() -> np.ndarray:
     for n in (CYCLE, TIME, INSTRET, SSTATUS, SIE, STVEC, SCOUNTEREN, SENVCFG, SSCRATCH, SEPC,
               SCAUSE, STVAL, SIP, STIMECMP, SATP, MVENDORID, MARCHID, MIMPID, MHARTID,
               MCONFIGPTR, MSTATUS, MISA, MEDELEG, MIDELEG, MIE, MTVEC, MCOUNTEREN, MENVCFG,
-              MSCRATCH, MEPC, MCAUSE, MTVAL, MIP, MCYCLE, MINSTRET):
+              MSCRATCH, MEPC, MCAUSE, MTVAL, MIP, MCYCLE, MINSTRET, MCOUNTINHIBIT):
         t[n] = 1
     for i in range(0, 16, 2):      # on RV64 only the even pmpcfg registers exist
         t[PMPCFG0 + i] = 1
@@ -163,6 +163,8 @@ def csr_write(c, num, v):
             c[SATP] = v
     elif num == MCOUNTEREN or num == SCOUNTEREN:
         c[num] = v & 7
+    elif num == MCOUNTINHIBIT:
+        c[num] = v & 5              # CY and IR (there is no TM bit, and no hpmcounters)
     elif num == MENVCFG:
         c[MENVCFG] = v & MENVCFG_WRITABLE
     elif num == SENVCFG:

@@ -23,7 +23,7 @@ from vmlab.machine.layout import (
     C_MMIO_RD, C_MMIO_SIGNED, C_NBP, C_RAM_BASE, C_RAM_SIZE, C_SKIP_BP, C_SLICE_POS,
     C_SYS_INSN, C_TLB_HIT, CAUSE_FETCH_ACCESS, CAUSE_ILLEGAL, D_TICKS, D_TOHOST,
     EXIT_BREAKPOINT, EXIT_MMIO, EXIT_NONE, MCYCLE, MINSTRET, MS_MPP, MS_MPP_SHIFT, MS_MPRV,
-    MS_MXR, MS_SUM, MSTATUS, PC, PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, SCOUNTEREN, TLB_CTX, TLB_SETS, XREG,
+    MS_MXR, MS_SUM, MSTATUS, PC, PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, MCOUNTINHIBIT, SCOUNTEREN, TLB_CTX, TLB_SETS, XREG,
 )
 from vmlab.machine.mmu import context
 from vmlab.machine.trap import take_trap
@@ -436,6 +436,9 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
     ctl[C_SLICE_POS] = pos0 + n
     ctl[C_TLB_HIT] += hits
     ctl[C_INSTRET] += n - ntrap
-    c[MINSTRET] += n - ntrap
-    c[MCYCLE] += n
+    inhibit = c[MCOUNTINHIBIT]
+    if not (inhibit & 4):
+        c[MINSTRET] += n - ntrap
+    if not (inhibit & 1):
+        c[MCYCLE] += n
     return n

@@ -10,7 +10,7 @@ from vmlab.machine.jit import jit
 
 from vmlab.machine.csr import csr_allowed, csr_read, csr_write
 from vmlab.machine.layout import (
-    C_INSTRET, CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL, HWIP, MCYCLE, MIE, MINSTRET,
+    C_INSTRET, MCOUNTINHIBIT, CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL, HWIP, MCYCLE, MIE, MINSTRET,
     MIP, MS_TSR, MS_TVM, MS_TW, MSTATUS, PC, PRIV, PRIV_M, PRIV_S, PRIV_U, WAITING, XREG,
 )
 from vmlab.machine.mmu import sfence_vma
@@ -89,10 +89,13 @@ def exec_system(cpu, tlb, dev, ctl, h, word):
         cause, tval = -1, 0
     else:
         cause, tval = CAUSE_ILLEGAL, w
+    inhibit = c[MCOUNTINHIBIT]
     if cause >= 0:
         take_trap(c, ctl, cause, tval, False)
     else:
-        c[MINSTRET] += 1
         ctl[C_INSTRET] += 1
-    c[MCYCLE] += 1
+        if not (inhibit & 4):
+            c[MINSTRET] += 1
+    if not (inhibit & 1):
+        c[MCYCLE] += 1
     c[XREG] = 0
