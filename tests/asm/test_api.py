@@ -83,3 +83,13 @@ def test_cli_writes_elf_and_binary(tmp_path):
     assert vmlab_main(["asm", str(src), "-o", str(elf), "--binary", str(binary), "--base", "0x1000"]) == 0
     p = assemble(SRC, 0x1000)
     assert elf.read_bytes() == p.elf and binary.read_bytes() == p.image
+
+
+def test_include_and_incbin_read_files_next_to_the_source(tmp_path):
+    (tmp_path / "defs.s").write_text(".equ ANSWER, 42\n")
+    (tmp_path / "blob.bin").write_bytes(bytes(range(8)))
+    src = tmp_path / "main.s"
+    src.write_text('.include "defs.s"\n_start: li a0, ANSWER\n.incbin "blob.bin", 2, 3\n')
+    p = assemble(src.read_text(), filename=str(src))
+    assert p.symbols["ANSWER"] == 42
+    assert p.image == assemble("li a0, 42\n.byte 2, 3, 4\n").image

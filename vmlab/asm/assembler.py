@@ -474,6 +474,9 @@ class Assembler:
         if kind == BYTES:
             return item.a
         if kind == ALIGN:
+            if item.a is None and self.pc - sec.addr > item.c:
+                raise StmtError(f".org {item.c:#x} would move backwards (already at offset "
+                                f"{self.pc - sec.addr:#x})", item.stmt.args)
             return padding_bytes(item.size, sec.code, item.b, self.has_c)
         if kind == DATA:
             out, pc = [], self.pc

@@ -141,8 +141,8 @@ def _equiv(asm, st, stack):
 
 
 # --- data -----------------------------------------------------------------------------------
-_WIDTH = {".byte": 1, ".half": 2, ".short": 2, ".2byte": 2, ".word": 4, ".long": 4, ".4byte": 4,
-          ".dword": 8, ".quad": 8, ".8byte": 8}
+_WIDTH = {".byte": 1, ".half": 2, ".short": 2, ".hword": 2, ".2byte": 2, ".word": 4, ".long": 4,
+          ".int": 4, ".4byte": 4, ".dword": 8, ".quad": 8, ".8byte": 8}
 
 
 @directive(*_WIDTH)
@@ -212,6 +212,61 @@ def _count(asm, text):
     return n
 
 
+@directive(".uleb128", ".sleb128")
+def _leb128(asm, st, stack):
+    """Variable-length numbers (DWARF's encoding): 7 bits per byte, high bit = "more"."""
+    out = bytearray()
+    for text in _ops(st, 1):
+        v = asm.const(text)
+        if st.op == ".uleb128":
+            v &= (1 << 64) - 1
+        while True:
+            byte = v & 0x7F
+            v >>= 7
+            done = v == 0 if st.op == ".uleb128" else (v == 0 and not byte & 0x40) or (v == -1 and byte & 0x40)
+            out.append(byte | (0 if done else 0x80))
+            if done:
+                break
+    _bytes(asm, st, bytes(out))
+
+
+@directive(".org")
+def _org(asm, st, stack):
+    """``.org offset[, fill]``: continue at this offset from the start of the section."""
+    ops = _ops(st, 1, 2)
+    target = asm.const(ops[0])
+    fill = asm.const(ops[1]) & 0xFF if len(ops) > 1 else 0
+    asm.current.add(Item(ALIGN, 0, st, None, fill, target))
+
+
+@directive(".incbin")
+def _incbin(asm, st, stack):
+    ops = _ops(st, 1, 3)
+    data = _read(asm, parse_string(ops[0]).decode(), binary=True)
+    skip = asm.const(ops[1]) if len(ops) > 1 else 0
+    count = asm.const(ops[2]) if len(ops) > 2 else len(data) - skip
+    _bytes(asm, st, data[skip:skip + count])
+
+
+@directive(".include")
+def _include(asm, st, stack):
+    from vmlab.asm.lexer import split_statements
+    name = parse_string(st.args).decode()
+    return split_statements(_read(asm, name, binary=False), name)
+
+
+def _read(asm, name: str, binary: bool):
+    """A file named by ``.include``/``.incbin``: relative to the source file's directory."""
+    import os
+    base = os.path.dirname(asm.filename) if not asm.filename.startswith("<") else ""
+    path = os.path.join(base, name)
+    try:
+        with open(path, "rb" if binary else "r") as f:
+            return f.read()
+    except OSError as exc:
+        raise StmtError(f"cannot read '{name}': {exc.strerror}", name) from None
+
+
 # --- alignment ------------------------------------------------------------------------------
 @directive(".align", ".p2align", ".balign")
 def _align(asm, st, stack):
@@ -261,13 +316,17 @@ def _option(asm, st, stack):
 
 
 # --- things GNU as accepts that do not change the bytes -------------------------------------
-@directive(".file", ".ident", ".attribute", ".section_note", ".loc", ".cfi_startproc",
-           ".cfi_endproc", ".cfi_def_cfa_offset", ".cfi_offset", ".cfi_restore",
-           ".cfi_def_cfa", ".cfi_sections", ".addrsig", ".addrsig_sym", ".hidden",
-           ".protected", ".internal", ".sleb128", ".uleb128")
+_IGNORED = (".file", ".ident", ".attribute", ".section_note", ".loc", ".addrsig", ".addrsig_sym",
+            ".hidden", ".protected", ".internal", ".extern", ".cfi_startproc", ".cfi_endproc",
+            ".cfi_def_cfa_offset", ".cfi_adjust_cfa_offset", ".cfi_offset", ".cfi_rel_offset",
+            ".cfi_restore", ".cfi_def_cfa", ".cfi_def_cfa_register", ".cfi_sections",
+            ".cfi_remember_state", ".cfi_restore_state", ".cfi_register", ".cfi_undefined",
+            ".cfi_same_value", ".cfi_escape", ".cfi_signal_frame", ".cfi_return_column")
+
+
+@directive(*_IGNORED)
 def _ignored(asm, st, stack):
-    if st.op in (".sleb128", ".uleb128"):
-        raise StmtError(f"'{st.op}' is not supported", st.op)
+    """Debug information and linker hints: they do not change a linked program's bytes."""
 
 
 @directive(".end")

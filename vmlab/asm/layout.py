@@ -24,7 +24,12 @@ BRANCH_RANGE = (-4096, 4094)
 
 
 def align_padding(offset: int, item) -> int:
-    """Bytes of padding an ALIGN item needs at ``offset`` (0 when over its max skip)."""
+    """Bytes of padding an ALIGN item needs at ``offset`` (0 when over its max skip).
+
+    An item with no alignment (``a`` None) is a ``.org``: pad up to section offset ``c``.
+    """
+    if item.a is None:
+        return max(item.c - offset, 0)
     pad = -offset % item.a
     if item.c is not None and pad > item.c:
         return 0
