@@ -183,3 +183,12 @@ def test_assembler_corpus_listings_are_objdumps(relocatable, capsys, tmp_path, g
             if ours != objdump(gnu_objdump, path, *flags):
                 bad.append(f"{src.name} {' '.join(ours_flags)}")
     assert not bad, "listings differ from objdump's: " + ", ".join(bad)
+
+
+def test_raw_binary_cut_inside_an_instruction(capsys, tmp_path, gnu_objdump):
+    """A file that ends halfway through an instruction: objdump says it could not read it."""
+    raw = tmp_path / "cut.bin"
+    raw.write_bytes(b"hello\n")  # "\n" + "o": the low bits 11 of 0x0a6f announce 32 bits
+    status, ours, _ = _vmlab(capsys, str(raw))
+    assert status == 0
+    assert ours == objdump(gnu_objdump, raw, "-D", "-b", "binary", "-m", "riscv:rv64")

@@ -268,11 +268,12 @@ class Disassembler:
         room, extensions = self._mapping(address, sec)
         if room:
             return _data_directive(address, data[offset:offset + min(room, 4)])
-        if offset + 2 > stop:
-            return Instruction(address, 1, data[offset:offset + 1], ".byte",
-                               f"{data[offset]:#04x}")
         length = instruction_length(int.from_bytes(data[offset:offset + 2], "little"))
-        raw = data[offset:min(offset + length, stop)]
+        if offset + length > stop:
+            # The stretch ends inside the instruction: objdump reports the read it could not do.
+            return Instruction(address, stop - offset, data[offset:stop],
+                               f"Address {address:#x} is out of bounds.", "")
+        raw = data[offset:offset + length]
         word = int.from_bytes(raw, "little")
         if length not in (2, 4):
             return _long_instruction(address, raw, length)
@@ -384,6 +385,9 @@ def _byte_chunks(raw: bytes, chunk: int) -> list[str]:
 
 def _instruction_lines(insn: Instruction, width: int) -> list[str]:
     """The instruction's line(s): bytes in 2- or 4-byte groups, at most 8 bytes a line."""
+    if insn.mnemonic.startswith("Address "):  # a truncated instruction: bytes one by one
+        hexes = "".join(f"{b:02x} " for b in insn.bytes).ljust(18)
+        return [f"{_address_field(insn.address, width)}:\t{hexes}\t{insn.mnemonic}", ""]
     chunk = 4 if insn.size % 4 == 0 else 2 if insn.size > 1 else 1
     chunks = _byte_chunks(insn.bytes, chunk)
     per_line = max(8 // chunk, 1)
