@@ -91,3 +91,16 @@ def test_compression_choices_match_gnu(gnu_as, gnu_ld, cases):
         else:
             lines.append(f"{mn} {rd}, {rs}")
     assert _slots(lines, gnu_as, gnu_ld) == []
+
+
+def test_shipped_guests_match_gnu(gnu_as, gnu_ld):
+    """Real programs written for vmlab (the hello guest and the teaching OS)."""
+    from vmlab import guests
+    from vmlab.guests import teachos
+    sources = [(guests.source("hello"), 0x80000000), (teachos.source(), teachos.KERNEL_BASE)]
+    for src, base in sources:
+        prog = assemble(src, base)
+        theirs = gnu_sections(src, {n: s.addr for n, s in prog.sections.items() if s.size}, gnu_as, gnu_ld)
+        for name, sec in prog.sections.items():
+            if sec.size and not sec.nobits:
+                assert sec.data == theirs[name], name
