@@ -129,11 +129,12 @@ class ShadowTree:
         """Drop every leaf and every table but the (zeroed) root; return the leaves."""
         dropped = list(self.leaves.values())
         self.leaves.clear()
+        for hpa in self.tables:
+            off = hpa - self.frames.ram_base
+            self.frames.ram[off: off + PAGE] = 0     # a freed frame keeps no host addresses
         for hpa in self.tables[1:]:
             self.frames.free(hpa)
         del self.tables[1:]
-        off = self.root_hpa - self.frames.ram_base
-        self.frames.ram[off: off + PAGE] = 0
         return dropped
 
     def free(self) -> list[Leaf]:
