@@ -28,11 +28,16 @@ shutdown:
 '''
 
 
-def guest(body: str, data: str = "", extra: str = "") -> bytes:
-    """An ELF at 0x8000_0000: ``body`` from _start (a stack is set up), then helpers."""
+def program(body: str, data: str = "", extra: str = ""):
+    """A program at 0x8000_0000: ``body`` from _start (a stack is set up), then helpers."""
     src = (".text\n.globl _start\n_start:\n la sp, stack_top\n" + body + "\n" + PUTS_SBI
            + SHUTDOWN + extra + "\n.data\n" + data + "\n.bss\n.balign 16\n.space 8192\nstack_top:\n")
-    return assemble(src).elf
+    return assemble(src)
+
+
+def guest(body: str, data: str = "", extra: str = "") -> bytes:
+    """The ELF of :func:`program`."""
+    return program(body, data, extra).elf
 
 
 def boot(elf: bytes, *, bios: bool = False, ram_size: int = 8 << 20, host_ram: int = 32 << 20,
