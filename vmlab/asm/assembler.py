@@ -323,9 +323,6 @@ class Assembler:
             self.encoded[key] = word.to_bytes(row.size, "little")
             sec.add(Item(BYTES, row.size, st, self.encoded[key]))
             return
-        if mnemonic == "auipc" and type(values.get("imm_u")) is tuple and values["imm_u"][0] == "r" \
-                and values["imm_u"][1] == "pcrel_hi":
-            pass  # recorded in pass two by address
         if self.used is not None:
             self.used.add(mnemonic)
         sec.add(Item(INSN, row.size, st, row, values, ops))
@@ -383,8 +380,10 @@ class Assembler:
             return cls, rank[id(s)]
         addr = base
         self.placed = sorted(used, key=key)
-        for s in self.placed:
-            addr = -(-addr // max(s.align, 1)) * max(s.align, 1)
+        for i, s in enumerate(self.placed):
+            # sections after the first start on 8-byte boundaries, so data is aligned
+            align = max(s.align, 1 if i == 0 else 8)
+            addr = -(-addr // align) * align
             s.addr = addr
             addr += s.size
 

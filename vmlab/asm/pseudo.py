@@ -179,6 +179,16 @@ def expand_multi(mnemonic: str, ops: list[str], hidden: str, const) -> list:
     if mnemonic in ("la", "lla"):
         need(2)
         rd = ops[0]
+        try:
+            value = const(ops[1])
+        except StmtError:
+            value = None                    # an address: computed pc-relative below
+        if value is not None:
+            # GNU as loads a constant "address" like li does, but through the 32-bit path
+            if not -(1 << 31) <= value < (1 << 31):
+                raise StmtError(f"offset too large: '{mnemonic}' of the constant {value:#x} "
+                                "must fit in 32 bits (use li)", ops[1])
+            return li_steps(rd, value, top=False)
         return pcrel_steps(hidden, ("auipc", [rd, f"%pcrel_hi({ops[1]})"]),
                            "addi", [rd, rd, f"%pcrel_lo({hidden})"])
     if mnemonic in ("call", "tail"):
