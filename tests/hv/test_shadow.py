@@ -129,7 +129,7 @@ def check_one(sp, vcpu, gva, access, ref, f: Fault):
         assert (f.kind, f.cause, f.tval) == ("guest", ref.fault, gva), ref.reason
         return
     if not mem.contains(ref.pa):
-        if sp.is_device(ref.pa):
+        if sp.is_device(ref.pa) and access != "fetch":
             assert (f.kind, f.gpa) == ("mmio", ref.pa)
         else:
             assert (f.kind, f.cause, f.tval) == ("guest", {"fetch": 1, "load": 5, "store": 7}[access], gva)
@@ -260,6 +260,7 @@ def test_virtual_M_and_bare_satp_share_the_direct_map():
     assert shadow_walk(sp, vcpu, GPA_BASE + 0x7008, "store").pa == vm.mem.hpa(GPA_BASE + 0x7008)
     f = sp.handle_fault(vcpu, 15, L.UART_BASE + 5)
     assert (f.kind, f.gpa) == ("mmio", L.UART_BASE + 5)
+    assert sp.handle_fault(vcpu, 12, L.UART_BASE).cause == 1                     # no code there
     assert sp.handle_fault(vcpu, 13, GPA_BASE + RAM_PAGES * PAGE).cause == 5     # beyond RAM
     assert sp.handle_fault(vcpu, 12, 0x4000_0000_0000).cause == 1                # far beyond
     vcpu.priv, vcpu.csrs["satp"] = 1, 0

@@ -278,7 +278,9 @@ class ShadowPaging:
         self._record(vcpu, code, leaf.gva_page << 12, gpa >> 12)
 
     def _outside_ram(self, vcpu, access: str, gva: int, gpa: int) -> Fault:
-        if self.is_device(gpa):
+        """Not guest RAM: a device register to emulate, or (fetching from a device, or
+        anything else) an access fault -- the hardware's answer for "nothing there"."""
+        if access != "fetch" and self.is_device(gpa):
             self.counters["mmio_faults"] += 1
             self._record(vcpu, MMIO, gva, gpa >> 12)
             return Fault("mmio", 0, gva, gpa, "device")
