@@ -31,7 +31,7 @@ _ADDRESS_USERS = frozenset({"addi", "addiw", "jalr", "lb", "lh", "lw", "ld", "lb
 
 
 @dataclass(frozen=True)
-class Decoded:
+class Spelling:
     """One instruction word, decoded and spelled (independent of its address)."""
 
     row: Insn | None       # None: not an instruction (printed as .2byte/.4byte)
@@ -106,7 +106,7 @@ def _spelling(row: Insn, word: int, aliases: bool) -> tuple[str, tuple[str, ...]
 
 
 def _tracking(row: Insn, ops: dict[str, int], syntax: tuple[str, ...]) -> tuple | None:
-    """What this instruction does to objdump's ``# address`` bookkeeping (see Decoded.track).
+    """What this instruction does to objdump's ``# address`` bookkeeping (see Spelling.track).
 
     lui/auipc set a register's value.  Loads, stores and jalr use it as their base; addi and
     addiw only when their immediate is printed (``mv`` and ``li`` don't use it) and the base
@@ -138,7 +138,7 @@ def _tracking(row: Insn, ops: dict[str, int], syntax: tuple[str, ...]) -> tuple 
 
 @lru_cache(maxsize=1 << 17)
 def decode_word(word: int, size: int, aliases: bool = True, priv_spec: str = "1.12",
-                extensions: frozenset[str] | None = None) -> Decoded:
+                extensions: frozenset[str] | None = None) -> Spelling:
     """Decode and spell ``word`` (``size`` 2 or 4 bytes).
 
     ``extensions``: the extensions the binary was built for (``{"I", "M", "A", "F", "D", "C",
@@ -147,12 +147,12 @@ def decode_word(word: int, size: int, aliases: bool = True, priv_spec: str = "1.
     """
     row = lookup(word, size)
     if row is None or (extensions is not None and not _enabled(row, extensions)):
-        return Decoded(None, f".{size}byte", f"{word:#x}", None, None)
+        return Spelling(None, f".{size}byte", f"{word:#x}", None, None)
     mnemonic, syntax, ops = _spelling(row, word, aliases)
     texts = [t for t in (_format_token(tok, ops, priv_spec) for tok in syntax) if t is not None]
     offset = next((ops[n] for n in ops if FIELDS[n].pcrel), None)
     own = _operands_of(row, word)
-    return Decoded(row, mnemonic, ",".join(texts), offset, _tracking(row, own, syntax))
+    return Spelling(row, mnemonic, ",".join(texts), offset, _tracking(row, own, syntax))
 
 
 def _enabled(row: Insn, extensions: frozenset[str]) -> bool:
