@@ -154,6 +154,15 @@ def test_user_errors(capsys, tmp_path):
     assert status == 1 and "RISC-V" in err
 
 
+def test_rv32_elf_is_refused(capsys, tmp_path, gnu_as):
+    obj = tmp_path / "rv32.o"
+    (tmp_path / "rv32.s").write_text("addi a0, a0, 1\n")
+    subprocess.run([gnu_as, "-march=rv32imac", "-mabi=ilp32", "-o", str(obj),
+                    str(tmp_path / "rv32.s")], check=True)
+    status, _, err = _vmlab(capsys, str(obj))
+    assert status == 1 and "32-bit" in err
+
+
 def _corpus():
     from pathlib import Path
     return sorted((Path(__file__).parents[1] / "asm" / "corpus").glob("*.s"))

@@ -216,6 +216,9 @@ def read_elf(path: str | Path) -> Image:
             raise UserError(f"{path}: not a valid ELF file ({exc})") from None
         if elf["e_machine"] != "EM_RISCV":
             raise UserError(f"{path}: not a RISC-V ELF file (machine {elf['e_machine']})")
+        if elf.elfclass != 64:
+            # RV32 encodes some words differently (c.jal, c.flw ...): refuse, don't misread
+            raise UserError(f"{path}: a 32-bit RISC-V ELF file; vmlab's table is RV64")
         sections = []
         for i, sec in enumerate(elf.iter_sections()):
             flags = sec["sh_flags"]
