@@ -267,6 +267,30 @@ def test_virtual_M_and_bare_satp_share_the_direct_map():
     assert sp.root_for(vcpu) == satp_m and list(sp.roots) == [S.DIRECT]
 
 
+def test_vM_with_MPRV_translates_data_as_MPP_and_fetches_untranslated():
+    status = L.MS_MPRV | (L.PRIV_S << L.MS_MPP_SHIFT)
+    vm, gt, vcpu, sp = setup(priv=3, mstatus=status)
+    gt.map(0x4000_0000, GPA_BASE + 0x5000, PTE_R | PTE_W | PTE_A | PTE_D)
+    gt.map(GPA_BASE + 0x1000, GPA_BASE + 0x6000, PTE_R | PTE_A | PTE_D)     # same gva as the code
+    user = gt.map(0x2000, GPA_BASE + 0x7000, PTE_R | PTE_U | PTE_A)
+    assert sp.handle_fault(vcpu, 12, GPA_BASE + 0x1000).kind == "filled"     # M-mode code
+    assert shadow_walk(sp, vcpu, GPA_BASE + 0x1000, "fetch").pa == vm.mem.hpa(GPA_BASE + 0x1000)
+    assert not shadow_walk(sp, vcpu, GPA_BASE + 0x1000, "load").ok
+    assert sp.handle_fault(vcpu, 15, 0x4000_0008).kind == "filled"           # data as vS's
+    assert shadow_walk(sp, vcpu, 0x4000_0008, "store").pa == vm.mem.hpa(GPA_BASE + 0x5008)
+    assert not shadow_walk(sp, vcpu, 0x4000_0008, "fetch").ok
+    assert sp.handle_fault(vcpu, 13, 0x2000).cause == 13                     # U page, SUM clear
+    vcpu.csrs["mstatus"] = status | MS_SUM
+    assert sp.handle_fault(vcpu, 13, 0x2000).kind == "filled"
+    # code and data wanting one page at two gpas: the leaf flips, then the guest gets a fault
+    vcpu.csrs["mstatus"] = status
+    kinds = [sp.handle_fault(vcpu, cause, GPA_BASE + 0x1000).kind for cause in ((13, 12) * 9)[:17]]
+    assert kinds == ["filled"] * S.MAX_FLIPS + ["guest"]
+    vcpu.csrs["mstatus"] = L.MS_MPRV | (L.PRIV_M << L.MS_MPP_SHIFT)           # MPP = M: no effect
+    assert sp.key_for(vcpu) == S.DIRECT
+    assert vm.mem.read64(user) & PTE_A
+
+
 # --- the root cache -----------------------------------------------------------------------------
 
 def test_root_cache_reuses_trees_and_evicts_least_recently_used_freeing_frames():

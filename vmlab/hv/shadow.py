@@ -13,7 +13,8 @@ privilege changes what a page allows (a vU access needs U=1; a vS access to a U 
 SUM; MXR makes X pages readable), and the real hardware, stuck in U-mode, cannot check any
 of that.  So :meth:`ShadowPaging.root_for` keys trees by (guest satp, virtual privilege, SUM,
 MXR) and bakes the answer into each tree's permissions.  Virtual M-mode and a Bare guest satp
-share one *direct* tree (gva = gpa).  Trees live in a bounded LRU cache; each gets its own real
+share one *direct* tree (gva = gpa); virtual M-mode with mstatus.MPRV gets a tree of its own
+whose data leaves follow the guest's tables as MPP's and whose code leaves are untranslated.  Trees live in a bounded LRU cache; each gets its own real
 ASID, so switching between cached trees needs no TLB flush.
 
 **Fills.**  Trees start empty.  Every guest access to an unfilled page takes a real page
@@ -66,7 +67,7 @@ from vmlab.hv.shadow_build import RWX, Leaf, ShadowTree, shadow_perms
 from vmlab.hv.trace import SHADOW
 from vmlab.machine import layout as L
 from vmlab.machine.mmu import sfence_vma
-from vmlab.sv39 import PTE_W
+from vmlab.sv39 import PTE_W, PTE_X
 
 FILL, DIRTY, GUEST_FAULT, MMIO, WP_FAULT, PT_WRITE, SFENCE = range(1, 8)
 ROOT_BUILD, ROOT_SWITCH, ROOT_EVICT, PROTECT, RESET = range(8, 13)
@@ -84,6 +85,7 @@ COUNTERS = ("fills", "dirty_upgrades", "guest_faults", "mmio_faults", "wp_faults
 MASK64 = (1 << 64) - 1
 VA_BITS = (1 << 39) - 1
 DIRECT = ("direct",)
+MAX_FLIPS = 16             # see ShadowPaging._merge_mprv
 TAGS_PER_VM = 64           # real ASIDs reserved per VM (tag 0 stays the host's)
 
 _ACCESS = {L.CAUSE_FETCH_PAGE: "fetch", L.CAUSE_LOAD_PAGE: "load", L.CAUSE_STORE_PAGE: "store",
@@ -127,9 +129,17 @@ class Root:
     #: (guest leaf level, gva >> (12 + 9*level)) -> gva pages shadowing one guest superpage
     super: dict = field(default_factory=dict)
 
+    #: gva page -> how often an MPRV tree's leaf switched between code and data meanings
+    flips: dict = field(default_factory=dict)
+
     @property
     def direct(self) -> bool:
         return self.key == DIRECT
+
+    @property
+    def mprv(self) -> bool:
+        """A tree for virtual M-mode with mstatus.MPRV: data as MPP's, code untranslated."""
+        return self.key[0] == "mprv"
 
     @property
     def guest_asid(self) -> int:
@@ -166,12 +176,17 @@ class ShadowPaging:
     def key_for(self, vcpu) -> tuple:
         """The cache key of the tree ``vcpu`` needs now: what changes the permissions."""
         satp = vcpu.csr("satp") & MASK64
-        if vcpu.priv == L.PRIV_M or satp >> 60 != sv39.SATP_MODE_SV39:
+        if satp >> 60 != sv39.SATP_MODE_SV39:
             return DIRECT
-        status = vcpu.csr("mstatus")
-        priv = "S" if vcpu.priv == L.PRIV_S else "U"
+        status, kind, priv = vcpu.csr("mstatus"), "sv39", vcpu.priv
+        if priv == L.PRIV_M:
+            mpp = (status >> L.MS_MPP_SHIFT) & 3
+            if not status & L.MS_MPRV or mpp == L.PRIV_M:
+                return DIRECT
+            kind, priv = "mprv", mpp     # vM loads and stores translated as MPP's
+        priv = "S" if priv == L.PRIV_S else "U"
         sum_ = priv == "S" and bool(status & L.MS_SUM)    # SUM means nothing to U-mode
-        return ("sv39", satp, priv, sum_, bool(status & L.MS_MXR))
+        return (kind, satp, priv, sum_, bool(status & L.MS_MXR))
 
     def root_for(self, vcpu) -> int:
         """The real satp for ``vcpu`` now: Sv39, the tree's ASID tag, the tree's root PPN.
@@ -235,12 +250,14 @@ class ShadowPaging:
             return self._guest_fault(vcpu, cause, gva, "not a page fault of the shadow")
         if root.direct:
             return self._place(vcpu, root, access, gva, gva, RWX, 0, ())
+        if root.mprv and access == "fetch":                 # vM fetches are untranslated
+            return self._place(vcpu, root, access, gva, gva, PTE_X, 0, ())
         w = sv39.walk(self.guest_read64, root.guest_satp, gva, access, priv=root.priv,
                       sum=root.sum, mxr=root.mxr, write64=self._set_ad)
         if not w.ok:
             return self._guest_fault(vcpu, w.fault, gva, w.reason)
         pte = w.updated_pte if w.updated_pte is not None else w.leaf.pte
-        perms = shadow_perms(pte, root.priv, root.sum, root.mxr)
+        perms = shadow_perms(pte, root.priv, root.sum, root.mxr) & ~(PTE_X if root.mprv else 0)
         steps = tuple(s.pte_pa for s in w.steps)
         return self._place(vcpu, root, access, gva, w.pa, perms, w.leaf.level, steps)
 
@@ -256,10 +273,33 @@ class ShadowPaging:
                 self._record(vcpu, WP_FAULT, gva, gpa_page)
                 return Fault("wp", sv39.STORE_PAGE_FAULT, gva, gpa, "store to a guest page table")
             perms &= ~PTE_W
+        if root.mprv:
+            merged = self._merge_mprv(root, access, gva, gpa_page, perms, level, pte_gpas)
+            if merged is None:
+                return self._guest_fault(vcpu, _ACCESS_FAULT[access], gva,
+                                         "MPRV data and M-mode code disagree on this page")
+            perms, level, pte_gpas = merged
         leaf = Leaf((gva & VA_BITS) >> 12, gpa_page, self.vm.mem.hpa(gpa_page << 12) >> 12,
                     perms, level, pte_gpas)
         self._fill(vcpu, root, leaf, gpa)
         return Fault("filled", 0, gva, gpa)
+
+    def _merge_mprv(self, root: Root, access, gva, gpa_page, perms, level, pte_gpas):
+        """In a vM tree with MPRV, one gva page may be wanted both as code (untranslated)
+        and as data (translated as MPP's).  Where both land on the same gpa, one leaf
+        carries both; where they differ, the leaf flips at each fault -- and a page that
+        keeps flipping (an instruction fetching from and loading through the same page)
+        ends in an access fault rather than a guest that never progresses."""
+        page = (gva & VA_BITS) >> 12
+        old = root.tree.leaves.get(page)
+        if old is None or old.gpa_page == gpa_page:
+            root.flips.pop(page, None)
+            if old is None:
+                return perms, level, pte_gpas
+            return (perms | old.perms, old.level if access == "fetch" else level,
+                    tuple(dict.fromkeys(old.pte_gpas + pte_gpas)))
+        root.flips[page] = root.flips.get(page, 0) + 1
+        return None if root.flips[page] > MAX_FLIPS else (perms, level, pte_gpas)
 
     def _is_pt_page(self, gpa_page: int, pte_gpas) -> bool:
         """Is this page one of the guest's page tables (already, or by this very walk)?"""
