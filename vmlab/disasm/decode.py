@@ -93,9 +93,9 @@ def _operands_of(row: Insn, word: int) -> dict[str, int]:
     return ops
 
 
-def _spelling(row: Insn, word: int, aliases: bool) -> tuple[str, tuple[str, ...], dict]:
+def _spelling(row: Insn, word: int, ops: dict[str, int],
+              aliases: bool) -> tuple[str, tuple[str, ...], dict]:
     """The mnemonic, operand tokens and operand values to print: an alias's, or the row's."""
-    ops = _operands_of(row, word)
     for alias in ALIASES_BY_BASE.get(row.mnemonic, ()):
         if (alias.always or (aliases and alias.disasm)) and alias.holds(ops):
             return alias.name, alias.syntax, ops
@@ -148,10 +148,10 @@ def decode_word(word: int, size: int, aliases: bool = True, priv_spec: str = "1.
     row = lookup(word, size)
     if row is None or (extensions is not None and not _enabled(row, extensions)):
         return Spelling(None, f".{size}byte", f"{word:#x}", None, None)
-    mnemonic, syntax, ops = _spelling(row, word, aliases)
+    own = _operands_of(row, word)
+    mnemonic, syntax, ops = _spelling(row, word, own, aliases)
     texts = [t for t in (_format_token(tok, ops, priv_spec) for tok in syntax) if t is not None]
     offset = next((ops[n] for n in ops if FIELDS[n].pcrel), None)
-    own = _operands_of(row, word)
     return Spelling(row, mnemonic, ",".join(texts), offset, _tracking(row, own, syntax))
 
 

@@ -28,7 +28,7 @@ _ZERO, _GP, _TP = 0, 3, 4
 _MASK64 = (1 << 64) - 1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Instruction:
     """One decoded instruction (or undecodable word), ready for a widget or a listing."""
 
@@ -255,7 +255,9 @@ class Disassembler:
         section's end."""
         extensions = self.image.extensions
         marks = self._marks.get(sec.index)
-        i = bisect.bisect_right(marks, address, key=lambda m: m[0]) - 1 if marks else -1
+        if not marks:
+            return 0, extensions
+        i = bisect.bisect_right(marks, address, key=lambda m: m[0]) - 1
         if i < 0:
             return 0, extensions
         if marks[i][1] == "x":

@@ -22,6 +22,7 @@ Multi-instruction pseudo-instructions (``li`` with a large constant, ``la``, ``c
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from vmlab.isa.registers import xreg
 
@@ -45,7 +46,22 @@ class Alias:
 
     def holds(self, operands: dict[str, int]) -> bool:
         """Whether the decoded base-row ``operands`` satisfy every ``when`` condition."""
-        return all(_holds(cond, operands) for cond in self.when)
+        for field, negate, value, other in self._conditions:
+            equal = operands[field] == (operands[other] if other else value)
+            if equal == negate:
+                return False
+        return True
+
+    @cached_property
+    def _conditions(self) -> tuple[tuple[str, bool, int | None, str | None], ...]:
+        """``when`` parsed once: (field, negated, value, or the other field compared)."""
+        out = []
+        for cond in self.when:
+            negate = "!=" in cond
+            left, right = cond.split("!=" if negate else "=")
+            value = _value(right)
+            out.append((left, negate, value, None if value is not None else right))
+        return tuple(out)
 
     def fixed(self) -> dict[str, int]:
         """Field values set by ``when`` (``"rd=0"`` -> ``{"rd": 0}``), for the assembler."""
@@ -80,14 +96,6 @@ def _value(text: str) -> int | None:
         return int(text, 0)
     except ValueError:
         return None
-
-
-def _holds(cond: str, ops: dict[str, int]) -> bool:
-    negate = "!=" in cond
-    left, right = cond.split("!=" if negate else "=")
-    value = _value(right)
-    equal = ops[left] == (ops[right] if value is None else value)
-    return equal != negate
 
 
 def _syn(s: str) -> tuple[str, ...]:
