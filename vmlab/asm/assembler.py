@@ -289,8 +289,9 @@ class Assembler:
             near = closest(mnemonic, known)
             hint = f" (did you mean '{near}'?)" if near else ""
             raise StmtError(f"unknown instruction '{mnemonic}'{hint}", mnemonic)
-        if row.size == 2 and not self.has_c:
-            raise StmtError(f"'{mnemonic}' needs the C extension (-march has no 'c')", mnemonic)
+        if row.size == 2 and not self.rvc:
+            why = "-march has no 'c'" if not self.has_c else "'.option norvc' is in effect"
+            raise StmtError(f"'{mnemonic}' is a compressed instruction and {why}", mnemonic)
         if row.ext not in ("I", "M", "A", "C", "Zicsr", "Zifencei", "Priv"):
             raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
         values = read_operands(mnemonic, ops, self.parse)
@@ -505,8 +506,8 @@ class Assembler:
         target = self.value(item.c)
         offset = target - self.pc
         if offset % 2:
-            raise StmtError(f"misaligned branch target {target:#x}: instructions start at even addresses",
-                            _target_text(item))
+            where = f"target {target:#x}" if target % 2 else f"branch itself ({self.pc:#x})"
+            raise StmtError(f"misaligned branch: the {where} is at an odd address", _target_text(item))
         mn, values = item.a, dict(item.b)
         if item.size == 2:
             if mn == "jal":
