@@ -13,7 +13,9 @@ the expansion.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from vmlab.isa.fields import FIELDS
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,6 @@ class Insn:
         return (word & self.mask) == self.match and not self.is_reserved(word)
 
     def is_reserved(self, word: int) -> bool:
-        from vmlab.isa.fields import FIELDS  # late import: fields does not know rows
         return any(FIELDS[f].extract_raw(word) == 0 for f in self.reserved_if_zero)
 
 
