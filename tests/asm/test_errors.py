@@ -43,7 +43,8 @@ def test_undefined_symbol():
 
 def test_misaligned_branch_target():
     (d,) = errors("_start: beq a0, a1, _start + 1\n")
-    assert "misaligned branch target" in d.message
+    assert "misaligned branch: the target 0x80000001 is at an odd address" == d.message
+    assert d.text == "_start + 1"
 
 
 def test_branch_out_of_range_for_explicit_compressed_form():
