@@ -1,0 +1,126 @@
+"""``vmlab bench --hv`` (or ``python -m vmlab.hv.bench``): what does virtualization cost?
+
+Two measurements, both in one run so that they compare like with like:
+
+- **CPU-bound speed**: the machine benchmark's workload (vmlab.machine.bench: an M-mode
+  prologue that turns Sv39 on, then sieve + CRC-32 + matmul in S-mode) run bare, and run as
+  a guest in virtual M-mode -- its prologue's CSR writes are emulated, its S-mode code runs
+  in real U-mode through shadow page tables.  Same checksum, ratio of speeds.  Exits are
+  rare here, so the ratio shows what trap-and-emulate costs when the guest just computes.
+- **Exits per second** for each kind of exit, from small guests that do nothing but exit:
+  CSR reads, SBI calls, page faults (shadow fills, one per fresh page) and MMIO loads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from vmlab.machine import bench as machine_bench
+
+REPEATS = 3
+EXIT_KINDS = {
+    # name: (loop body executed N times, the handler that must have handled it)
+    "csr": ("csrr t1, sscratch", "csr"),
+    "sbi": ("li a7, 0x10\n li a6, 0\n ecall", "sbi"),
+    "page fault": ("sd zero, 0(s1)\n add s1, s1, s2", "fill"),
+    "mmio": ("lbu t1, 5(s3)", "mmio"),
+}
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hv", action="store_true", help="(accepted: this is the hv bench)")
+    parser.add_argument("--insns", type=float, default=100e6,
+                        help="instructions of the CPU-bound run (approximately; default 100M)")
+    parser.add_argument("--exits", type=int, default=20_000, help="exits per kind (default 20000)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+
+
+def cpu_bound(insns: float) -> dict:
+    """Bare machine vs the same program as a guest; returns instructions, seconds, MIPS."""
+    per, fixed = machine_bench.per_round(machine_bench._vmlab_count)
+    work = machine_bench.build(max(1, round((int(insns) - fixed) / per)))
+    bare, guest = None, None
+    for _ in range(REPEATS):            # alternate, keep the best: other load on the host
+        b, g = machine_bench.run_vmlab(work), run_guest(work)
+        bare = b if bare is None or b.seconds < bare.seconds else bare
+        guest = g if guest is None or g["seconds"] < guest["seconds"] else guest
+    return {"bare": bare.__dict__ | {"mips": bare.mips}, "guest": guest,
+            "ratio": guest["mips"] / bare.mips, "same_checksum": guest["checksum"] == bare.checksum}
+
+
+def _hv_vm(ram_size: int = 64 << 20):
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    return Hypervisor(Machine(ram_size=ram_size + (32 << 20))).create_vm(ram_size=ram_size)
+
+
+def run_guest(work) -> dict:
+    from vmlab.hv.trace import EXIT
+    warm = _hv_vm()
+    warm.boot(bios=machine_bench.build(1).elf)                # compile or load the code first
+    warm.run()
+    vm = _hv_vm()
+    vm.boot(bios=work.elf)
+    t0 = time.perf_counter()
+    r = vm.run()
+    seconds = time.perf_counter() - t0
+    if r.reason != "halt":
+        raise RuntimeError(f"the guest stopped with {r.reason!r}")
+    checksum = int.from_bytes(vm.mem.read(work.symbols["result"], 8), "little")
+    return {"instructions": r.instructions, "seconds": seconds, "checksum": checksum,
+            "mips": r.instructions / seconds / 1e6, "exits": vm.trace.count(EXIT)}
+
+
+def exit_rates(n: int) -> dict:
+    """Exits per second of each kind (wall clock, the guest's own instructions included)."""
+    from vmlab.asm import assemble
+    rates = {}
+    for name, (body, handler) in EXIT_KINDS.items():
+        src = rf'''
+            .text
+            .globl _start
+_start:     li s0, {n}
+            li s1, 0x80400000       # fresh pages for the page-fault loop
+            li s2, 4096
+            li s3, 0x10000000       # the UART
+1:          {body}
+            addi s0, s0, -1
+            bnez s0, 1b
+            li a7, 0x53525354       # SBI system reset: shutdown
+            li a6, 0
+            li a0, 0
+            ecall
+'''
+        vm = _hv_vm(ram_size=((n * 4096) >> 20) + 16 << 20)
+        vm.boot(kernel=assemble(src).elf)
+        t0 = time.perf_counter()
+        r = vm.run()
+        seconds = time.perf_counter() - t0
+        count = vm.trace.handler_counts[handler]
+        if r.reason != "halt" or count < n:
+            raise RuntimeError(f"{name}: {count} {handler} exits of {n}, stopped by {r.reason}")
+        rates[name] = {"exits": count, "seconds": seconds, "per_second": count / seconds}
+    return rates
+
+
+def main(args) -> int:
+    report = {"cpu_bound": cpu_bound(args.insns), "exits": exit_rates(args.exits)}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0 if report["cpu_bound"]["same_checksum"] else 1
+    c = report["cpu_bound"]
+    print(f"CPU-bound workload ({c['bare']['instructions']:,} instructions bare):")
+    print(f"  bare metal  {c['bare']['mips']:8.1f} MIPS")
+    print(f"  as a guest  {c['guest']['mips']:8.1f} MIPS  ({c['guest']['exits']} exits)")
+    print(f"  guest/bare  {c['ratio']:8.3f}   checksums {'agree' if c['same_checksum'] else 'DIFFER'}")
+    print("exits per second:")
+    for name, r in report["exits"].items():
+        print(f"  {name:11} {r['per_second']:10,.0f}/s  ({r['exits']} in {r['seconds']:.3f} s)")
+    return 0 if c["same_checksum"] else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m vmlab.hv.bench", description=__doc__.splitlines()[0])
+    register(parser)
+    raise SystemExit(main(parser.parse_args()))
