@@ -321,3 +321,17 @@ def test_ptes_aimed_at_the_shadow_tables_reach_only_the_guests_own_pages(strateg
         old, new = tables_before[h], bytes(g.m.mem[h - L.RAM_BASE:h - L.RAM_BASE + PAGE])
         assert all(new[k:k + 8] == old[k:k + 8] for k in range(0, PAGE, 8) if old[k:k + 8] != bytes(8))
     g.assert_shadow_sound()
+
+
+def test_full_fences_without_pte_changes_cost_refills_only_with_the_sfence_strategy():
+    fills = {}
+    for strategy in ("sfence", "write-protect"):
+        g = Guest(strategy)
+        ops = [op for _ in range(5) for op in
+               [(FENCE_ALL, 0, 0)] + [(LOAD, DATA_GVA + k * PAGE, 0) for k in range(4)]]
+        results, _ = g.run(ops)
+        assert [r for r in results if r != UNSET] == [1000, 1001, 1002, 1003] * 5
+        fills[strategy] = g.sp.counters["fills"]
+    # write-protect: code, ops and 4 data pages once.  sfence: code and ops before the first
+    # fence, then all six again after each of the five fences
+    assert fills["write-protect"] == 6 and fills["sfence"] == 2 + 5 * 6
