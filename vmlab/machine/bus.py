@@ -21,7 +21,7 @@ from vmlab.machine.layout import (
     D_TEST_STATUS, D_TOHOST, EXIT_HALT, EXIT_MMIO, TLB_CTX, TLB_PPAGE, TLB_SETS, TLB_TAG,
     VIRTIO_BASE, VIRTIO_SIZE,
 )
-from vmlab.machine.mmu import fault_cause, tlb_refill
+from vmlab.machine.mmu import access_fault_cause, tlb_refill
 
 
 @jit
@@ -33,7 +33,7 @@ def translate(tlb, mem, ctl, h, satp, va, acc, ctx, vm):
     """
     if not vm:
         if va < 0 or va >= (1 << 56):
-            return -fault_cause(acc, False) - 1
+            return -access_fault_cause(acc) - 1
         return va
     e = tlb[h, acc, (va >> 12) & (TLB_SETS - 1)]
     if e[TLB_TAG] == va >> 12 and e[TLB_CTX] == ctx:
@@ -88,7 +88,7 @@ def _split(tlb, mem, ctl, h, satp, va, size, acc, ctx, vm):
     n1 = va2 - va
     o1, o2 = ram_offset(ctl, pa1, n1), ram_offset(ctl, pa2, size - n1)
     if o1 < 0 or o2 < 0:
-        fault(ctl, fault_cause(acc, False), va if o1 < 0 else va2)
+        fault(ctl, access_fault_cause(acc), va if o1 < 0 else va2)
         return -1, -1
     return o1, o2
 
@@ -110,7 +110,7 @@ def load_slow(tlb, mem, dev, io, ctl, h, satp, va, size, acc, ctx, vm):
     if off >= 0:
         return read_ram(mem, off, size)
     if acc == ACC_FETCH:
-        fault(ctl, fault_cause(acc, False), va)
+        fault(ctl, access_fault_cause(acc), va)
         return 0
     ctl[C_MMIO] += 1
     if pa - VIRTIO_BASE >= 0 and pa - VIRTIO_BASE < VIRTIO_SIZE:
@@ -119,7 +119,7 @@ def load_slow(tlb, mem, dev, io, ctl, h, satp, va, size, acc, ctx, vm):
         return 0
     status, v = mmio_read(dev, io, ctl, pa, size)
     if status != DEV_OK:
-        fault(ctl, fault_cause(acc, False), va)
+        fault(ctl, access_fault_cause(acc), va)
     return v
 
 
@@ -149,7 +149,7 @@ def store_slow(tlb, mem, dev, io, ctl, h, satp, va, size, v, ctx, vm):
         ctl[C_MMIO_VALUE] = v
         return
     if mmio_write(dev, io, ctl, pa, size, v) != DEV_OK:
-        fault(ctl, fault_cause(ACC_STORE, False), va)
+        fault(ctl, access_fault_cause(ACC_STORE), va)
 
 
 # ---------------------------------------------------------------------------------------

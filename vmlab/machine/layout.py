@@ -18,6 +18,8 @@ arithmetic into floats, which would be both slow and wrong.
 """
 from __future__ import annotations
 
+import numpy as np
+
 RAM_BASE = 0x8000_0000
 MAX_HARTS = 8
 
@@ -96,7 +98,9 @@ CAUSE_STORE_PAGE = 15
 # ----------------------------------------------------------------------------------------
 # tlb[h, kind, set, :]
 # ----------------------------------------------------------------------------------------
-ACC_FETCH, ACC_LOAD, ACC_STORE = 0, 1, 2
+# numpy scalars, not Python ints: numba would compile a separate copy of every function
+# that takes one of these for each *literal* value passed.
+ACC_FETCH, ACC_LOAD, ACC_STORE = np.int64(0), np.int64(1), np.int64(2)
 TLB_SETS = 64
 TLB_TAG, TLB_PPAGE, TLB_FLAGS, TLB_CTX = 0, 1, 2, 3  # TLB_CTX: context the entry was filled in
 TLB_GLOBAL = 1         # flag: the PTE had G set

@@ -52,12 +52,23 @@ def context(asid, priv, sum_, mxr):
 
 
 @jit
-def fault_cause(acc, page):
+def page_fault(acc):
+    """The page-fault cause for an access kind, as -cause-1 (how translations report it)."""
     if acc == ACC_FETCH:
-        return CAUSE_FETCH_PAGE if page else CAUSE_FETCH_ACCESS
+        return -CAUSE_FETCH_PAGE - 1
     if acc == ACC_LOAD:
-        return CAUSE_LOAD_PAGE if page else CAUSE_LOAD_ACCESS
-    return CAUSE_STORE_PAGE if page else CAUSE_STORE_ACCESS
+        return -CAUSE_LOAD_PAGE - 1
+    return -CAUSE_STORE_PAGE - 1
+
+
+@jit
+def access_fault_cause(acc):
+    """The access-fault cause for an access kind (nothing answers at that address)."""
+    if acc == ACC_FETCH:
+        return CAUSE_FETCH_ACCESS
+    if acc == ACC_LOAD:
+        return CAUSE_LOAD_ACCESS
+    return CAUSE_STORE_ACCESS
 
 
 @jit(inline="always")
@@ -97,7 +108,7 @@ def walk(mem, ctl, satp, va, acc, ctx):
     """
     top = va >> 38
     if top != 0 and top != -1:
-        return -fault_cause(acc, True) - 1, 0, False   # not a sign-extended 39-bit address
+        return page_fault(acc), 0, False   # not a sign-extended 39-bit address
     ram_base, ram_size = ctl[C_RAM_BASE], ctl[C_RAM_SIZE]
     table = (satp & ((1 << 44) - 1)) << 12
     level = 2
@@ -105,22 +116,22 @@ def walk(mem, ctl, satp, va, acc, ctx):
         idx = srl(va, 12 + 9 * level) & 0x1FF
         off = table + idx * 8 - ram_base
         if off < 0 or off > ram_size - 8:
-            return -fault_cause(acc, False) - 1, 0, False
+            return -access_fault_cause(acc) - 1, 0, False
         pte = read_pte(mem, off)
         if not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R)) or srl(pte, 54) != 0:
-            return -fault_cause(acc, True) - 1, 0, False
+            return page_fault(acc), 0, False
         ppn = srl(pte, 10) & ((1 << 44) - 1)
         if pte & (PTE_R | PTE_X):
             break
         level -= 1
         if level < 0:
-            return -fault_cause(acc, True) - 1, 0, False
+            return page_fault(acc), 0, False
         table = ppn << 12
     if not permitted(pte, acc, ctx):
-        return -fault_cause(acc, True) - 1, 0, False
+        return page_fault(acc), 0, False
     low = (1 << (9 * level)) - 1          # PPN bits a superpage takes from the address
     if ppn & low:
-        return -fault_cause(acc, True) - 1, 0, False   # misaligned superpage
+        return page_fault(acc), 0, False   # misaligned superpage
     new = pte | PTE_A
     if acc == ACC_STORE:
         new |= PTE_D

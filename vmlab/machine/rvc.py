@@ -3,54 +3,47 @@
 The hot loop never decodes compressed instructions itself: :func:`expansion_table` expands
 all 65536 halfwords once, and the loop looks the 32-bit equivalent up (0 = illegal).  This
 is the RV64C table of the unprivileged spec, chapter "C" (no F/D loads and stores: we have no
-floating point).
+floating point).  Plain Python: the table is built once and kept next to the compiled code.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from vmlab.machine.jit import jit
 
 
-@jit(inline="always")
 def _b(v, hi, lo):
     """Bits hi..lo of v."""
     return (v >> lo) & ((1 << (hi - lo + 1)) - 1)
 
 
-@jit
 def i_type(op, rd, f3, rs1, imm):
     return ((imm & 0xFFF) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
 
 
-@jit
 def s_type(op, f3, rs1, rs2, imm):
     return (((imm >> 5) & 0x7F) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 31) << 7) | op
 
 
-@jit
 def r_type(op, rd, f3, rs1, rs2, f7):
     return (f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op
 
 
-@jit
 def b_type(f3, rs1, rs2, imm):
     return ((((imm >> 12) & 1) << 31) | (((imm >> 5) & 0x3F) << 25) | (rs2 << 20) | (rs1 << 15)
             | (f3 << 12) | (((imm >> 1) & 0xF) << 8) | (((imm >> 11) & 1) << 7) | 0x63)
 
 
-@jit
 def j_type(rd, imm):
     return ((((imm >> 20) & 1) << 31) | (((imm >> 1) & 0x3FF) << 21) | (((imm >> 11) & 1) << 20)
             | (((imm >> 12) & 0xFF) << 12) | (rd << 7) | 0x6F)
 
 
-@jit
 def _sx(v, bits):
     m = 1 << (bits - 1)
     return (v ^ m) - m
 
 
-@jit
 def _q0(h):
     f3 = _b(h, 15, 13)
     rdp, rs1p = _b(h, 4, 2) + 8, _b(h, 9, 7) + 8
@@ -70,7 +63,6 @@ def _q0(h):
     return 0                                      # c.fld/c.fsd (no D), reserved
 
 
-@jit
 def _q1_alu(h):
     rd = _b(h, 9, 7) + 8
     f2 = _b(h, 11, 10)
@@ -94,7 +86,6 @@ def _q1_alu(h):
     return 0
 
 
-@jit
 def _q1(h):
     f3 = _b(h, 15, 13)
     rd = _b(h, 11, 7)
@@ -125,7 +116,6 @@ def _q1(h):
     return b_type(f3 - 6, _b(h, 9, 7) + 8, 0, _sx(imm, 9))            # c.beqz / c.bnez
 
 
-@jit
 def _q2(h):
     f3 = _b(h, 15, 13)
     rd = _b(h, 11, 7)
@@ -155,7 +145,6 @@ def _q2(h):
     return 0                                                          # c.fldsp/c.fsdsp
 
 
-@jit
 def expand(h):
     """The 32-bit instruction a 16-bit one stands for, or 0 if it is illegal/reserved."""
     q = h & 3
@@ -168,14 +157,17 @@ def expand(h):
     return 0
 
 
-@jit
-def _fill(t):
-    for h in range(65536):
-        t[h] = expand(h)
-
-
 def expansion_table() -> np.ndarray:
     """int64[65536]: the expansion of every halfword (low two bits 11 are not compressed)."""
-    t = np.zeros(65536, dtype=np.int64)
-    _fill(t)
+    import numba
+    cache = Path(numba.config.CACHE_DIR or "") / "rvc-expansion.npy" if numba.config.CACHE_DIR else None
+    if cache is not None and cache.exists():
+        return np.load(cache)
+    t = np.array([expand(h) for h in range(65536)], dtype=np.int64)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache, t)
+        except OSError:
+            pass
     return t
