@@ -266,6 +266,8 @@ class Disassembler:
         return min(end, sec.address + len(sec.data)) - address, extensions
 
     def instruction(self, data: bytes, offset: int, stop: int, sec: Section) -> Instruction:
+        """The instruction (or data item) at ``offset`` of ``sec``'s bytes ``data``, not
+        reading past ``stop``.  Call in address order: lui/auipc bookkeeping carries over."""
         address = sec.address + offset
         room, extensions = self._mapping(address, sec)
         if room:
@@ -283,8 +285,9 @@ class Disassembler:
         operands, target, symbol = d.operands, None, None
         if d.offset is not None:
             target = (address + d.offset) & _MASK64
-            operands = operands.replace(TARGET, self._address_text(target, sec))
             symbol = self._name(target, sec)
+            where = f"{target:x} <{symbol}>" if symbol is not None else f"{target:#x}"
+            operands = operands.replace(TARGET, where)
         comment = self._comment(d, address, sec)
         return Instruction(address, length, raw, d.mnemonic, operands, target, symbol, comment)
 
