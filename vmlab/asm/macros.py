@@ -97,8 +97,13 @@ def _bind(macro, st) -> dict[str, str]:
     return values
 
 
-def substitute(body, values: dict[str, str], serial: int, st, origin: str) -> list:
-    """Body statements with ``\\name`` replaced, lexed again at the invoking line."""
+def substitute(body, values: dict[str, str], serial: int, st, origin: str | None) -> list:
+    """Body statements with ``\\name`` replaced and lexed again.
+
+    Where do the new statements "come from"?  A macro's body was written elsewhere, so its
+    statements take the invoking line (errors and the line map point where the student
+    called it).  An ``.irp`` body sits right there in the file, so it keeps its own lines.
+    """
     def repl(m):
         key = m.group(1)
         if key == "()":
@@ -110,9 +115,11 @@ def substitute(body, values: dict[str, str], serial: int, st, origin: str) -> li
     out = []
     for b in body:
         text = _ESCAPE.sub(repl, stmt_text(b))
+        where = st if origin is not None else b
         for piece in text.split(";"):
-            new = parse_statement(piece, 0, piece, st.file, st.line, origin)
+            new = parse_statement(piece, 0, piece, where.file, where.line, origin)
             if new is not None:
+                new.src, new.col = where.src, where.col
                 out.append(new)
     return out
 
