@@ -68,7 +68,7 @@ def reflect(vcpu, ex: Exit, cause: int, tval: int) -> str:
     take_trap(vcpu.row, vcpu.vm.devices.ctl, cause, tval, False)
     vcpu.row[L.RES_ADDR] = -1
     vcpu.vm.trace.record(INJECT, time=vcpu.vm.time(), vm=vcpu.vm.id, vcpu=vcpu.id, cause=cause,
-                         pc=ex.pc, insn=ex.insn, tval=tval, handler="reflect")
+                         pc=ex.pc, insn=ex.insn, tval=tval, handler="exception")
     return "reflect"
 
 

@@ -106,7 +106,7 @@ class VCpu:
         take_trap(self.row, self.vm.devices.ctl, irq, 0, True)
         self.row[L.RES_ADDR] = -1
         self.vm.trace.record(INJECT, time=self.vm.time(), vm=self.vm.id, vcpu=self.id,
-                             cause=INTERRUPT_FLAG | irq, pc=self.pc, handler="inject",
+                             cause=INTERRUPT_FLAG | irq, pc=self.pc, handler="interrupt",
                              cost=exits.COSTS["reflect"])
         self.vm.charge(exits.COSTS["reflect"])
         return irq
