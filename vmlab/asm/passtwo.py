@@ -1,0 +1,212 @@
+"""Layout and pass two: place the sections, then write every item's bytes.
+
+By now every statement is an item (see ``sections.py``) and every symbol is known by the
+item it labels.  :meth:`PassTwo.layout` fixes sizes and addresses; :meth:`PassTwo.emit`
+evaluates what pass one could not (label addresses, ``%pcrel_lo`` ...) and encodes it.
+These methods complete :class:`vmlab.asm.assembler.Assembler`, which inherits them.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vmlab.asm import expr
+from vmlab.asm.encoder import PC_RELATIVE, check_field, encode
+from vmlab.asm.errors import StmtError
+from vmlab.asm.layout import padding_bytes, relax
+from vmlab.asm.lexer import split_operands
+from vmlab.asm.sections import ALIGN, BYTES, DATA, INSN, Item, Section
+from vmlab.isa import BY_MNEMONIC, lookup
+
+if TYPE_CHECKING:
+    from vmlab.asm.assembler import Symbol
+
+_INVERT = {"beq": "bne", "bne": "beq", "blt": "bge", "bge": "blt", "bltu": "bgeu", "bgeu": "bltu"}
+
+
+class PassTwo:
+    """Layout and byte emission for an :class:`~vmlab.asm.assembler.Assembler`."""
+
+    # --- layout -----------------------------------------------------------------------------
+    def layout(self, base: int) -> None:
+        for sec in self.order:
+            if sec.code:
+                sec.align = max(sec.align, 2 if self.has_c else 4)
+            if sec.align > 1 and sec.code:
+                # GNU as pads the end of a code section to its alignment (with nops)
+                sec.items.append(Item(ALIGN, 0, None, sec.align, None, None))
+            self._relax_section = sec
+            relax(sec, self.branch_target_offset)
+        used = [s for s in self.order if s.items or s.name == ".text"]
+        start = self.symbols.get("_start")
+        first = start.section if start is not None and start.is_label else None
+        rank = {id(s): i for i, s in enumerate(used)}
+
+        def key(s):
+            cls = 0 if s is first else (1 if s.code else 2 if "w" not in s.flags and not s.nobits
+                                        else 3 if not s.nobits else 4)
+            return cls, rank[id(s)]
+        addr = base
+        self.placed = sorted(used, key=key)
+        for i, s in enumerate(self.placed):
+            # sections after the first start on 8-byte boundaries, so data is aligned
+            align = max(s.align, 1 if i == 0 else 8)
+            addr = -(-addr // align) * align
+            s.addr = addr
+            addr += s.size
+
+    def branch_target_offset(self, item: Item, offsets: list[int]):
+        """Offset of a branch's target in the branch's own section, or None (see relax)."""
+        tree = item.c
+        add = 0
+        if tree[0] == "b" and tree[1] in "+-" and tree[3][0] == "n" and tree[2][0] == "s":
+            add = tree[3][1] if tree[1] == "+" else -tree[3][1]
+            tree = tree[2]
+        if tree[0] != "s":
+            return None
+        sym = self.symbols.get(tree[1])
+        if sym is None or not sym.is_label or sym.binding == "weak" or sym.section is not self._relax_section:
+            return None
+        return offsets[sym.index] + add
+
+    # --- pass two ---------------------------------------------------------------------------
+    def address(self, sym: Symbol) -> int:
+        return sym.section.addr + sym.section.offsets[sym.index]
+
+    def resolve_final(self, name: str, depth: int = 0) -> int:
+        if name == ".":
+            return self.pc
+        sym = self.symbols.get(name)
+        if sym is None:
+            raise expr.Unresolved(name)
+        if sym.is_label:
+            return self.address(sym)
+        if sym.value is not None:
+            return sym.value
+        if sym.tree is None:
+            raise expr.Unresolved(name)
+        if depth > 100:
+            raise StmtError(f"symbol '{name}' is defined in terms of itself", name)
+        return expr.evaluate(sym.tree, lambda n: self.resolve_final(n, depth + 1), self.reloc_final)
+
+    def reloc_final(self, op: str, tree) -> int:
+        if op == "pcrel_lo":
+            label = expr.evaluate(tree, self.resolve_final, self.reloc_final)
+            hi = self.pcrel_hi_at.get(label)
+            if hi is None:
+                raise StmtError("%pcrel_lo needs a label on an auipc with %pcrel_hi", "%pcrel_lo")
+            target_tree, at = hi
+            saved, self.pc = self.pc, at
+            try:
+                offset = expr.evaluate(target_tree, self.resolve_final, self.reloc_final) - at
+            finally:
+                self.pc = saved
+            return reloc_value("lo", offset)
+        value = expr.evaluate(tree, self.resolve_final, self.reloc_final)
+        if op == "pcrel_hi":
+            return reloc_value("hi", value - self.pc)
+        return reloc_value(op, value)
+
+    def value(self, tree) -> int:
+        try:
+            return expr.evaluate(tree, self.resolve_final, self.reloc_final)
+        except expr.Unresolved as u:
+            raise StmtError(f"undefined symbol '{u.name}'", u.name) from None
+
+    def emit(self) -> None:
+        """Pass two: every section's bytes, now that every address is known."""
+        self.line_map: dict[int, int] = {}
+        for sec in self.placed:
+            for item, off in zip(sec.items, sec.offsets):
+                if item.kind == INSN and item.a.mnemonic == "auipc":
+                    imm = item.b.get("imm_u")
+                    if type(imm) is tuple and imm[0] == "r" and imm[1] == "pcrel_hi":
+                        self.pcrel_hi_at[sec.addr + off] = (imm[2], sec.addr + off)
+        for sec in self.placed:
+            self._relax_section = sec
+            out = []
+            for item, off in zip(sec.items, sec.offsets):
+                self.pc = sec.addr + off
+                try:
+                    out.append(self.item_bytes(sec, item))
+                except StmtError as exc:
+                    self.error(item.stmt, exc)
+                    out.append(bytes(item.size))
+                if item.stmt is not None and item.size and item.kind != ALIGN:
+                    self.line_map.setdefault(self.pc, item.stmt.line)
+            sec.data = b"" if sec.nobits else b"".join(out)
+
+    def item_bytes(self, sec: Section, item: Item) -> bytes:
+        kind = item.kind
+        if kind == BYTES:
+            return item.a
+        if kind == ALIGN:
+            if item.a is None and self.pc - sec.addr > item.c:
+                raise StmtError(f".org {item.c:#x} would move backwards (already at offset "
+                                f"{self.pc - sec.addr:#x})", item.stmt.args)
+            return padding_bytes(item.size, sec.code, item.b, self.has_c)
+        if kind == DATA:
+            out, pc = [], self.pc
+            for width, tree in item.a:
+                v = self.value(tree)
+                out.append((v & ((1 << (8 * width)) - 1)).to_bytes(width, "little"))
+                self.pc += width
+            self.pc = pc
+            return b"".join(out)
+        if kind == INSN:
+            row, values = item.a, dict(item.b)
+            for k, v in values.items():
+                if type(v) is tuple:
+                    values[k] = self.value(v) - (self.pc if k in PC_RELATIVE else 0)
+            return self.checked_encode(row, values, item.c).to_bytes(row.size, "little")
+        return self.branch_bytes(item)
+
+    def branch_bytes(self, item: Item) -> bytes:
+        out = self._branch_bytes(item)
+        if self.used is not None:
+            self.used.add(lookup(int.from_bytes(out[:4 if out[0] & 3 == 3 else 2], "little")).mnemonic)
+            if len(out) == 8:
+                self.used.add("jal")
+        return out
+
+    def _branch_bytes(self, item: Item) -> bytes:
+        target = self.value(item.c)
+        offset = target - self.pc
+        if offset % 2:
+            where = f"target {target:#x}" if target % 2 else f"branch itself ({self.pc:#x})"
+            raise StmtError(f"misaligned branch: the {where} is at an odd address", _target_text(item))
+        mn, values = item.a, dict(item.b)
+        if item.size == 2:
+            if mn == "jal":
+                word = encode(BY_MNEMONIC["c.j"], {"c_imm_j": offset})
+            else:
+                word = encode(BY_MNEMONIC["c." + mn + "z"], {"c_rs1_p": values["rs1"], "c_imm_b": offset})
+            return word.to_bytes(2, "little")
+        if item.size == 4:
+            field = "imm_j" if mn == "jal" else "imm_b"
+            check_field(field, offset, _target_text(item))
+            return encode(BY_MNEMONIC[mn], dict(values, **{field: offset})).to_bytes(4, "little")
+        first = item.size - 4          # the skipping branch: 2 or 4 bytes
+        check_field("imm_j", offset - first, _target_text(item))
+        if first == 2:
+            skip = encode(BY_MNEMONIC["c." + _INVERT[mn] + "z"], {"c_rs1_p": values["rs1"], "c_imm_b": 6})
+        else:
+            skip = encode(BY_MNEMONIC[_INVERT[mn]], dict(values, imm_b=8))
+        jump = encode(BY_MNEMONIC["jal"], {"rd": 0, "imm_j": offset - first})
+        return skip.to_bytes(first, "little") + jump.to_bytes(4, "little")
+
+
+def reloc_value(op: str, value: int) -> int:
+    """``%hi``: upper 20 bits, rounded so that adding the signed ``%lo`` gives ``value``."""
+    if op == "hi":
+        if not -(1 << 31) <= value + 0x800 < (1 << 31):
+            raise StmtError(f"%hi of {value:#x} does not fit: lui sign-extends 32 bits "
+                            "(use la/lla for addresses above 2 GiB)")
+        return ((value + 0x800) >> 12) & 0xFFFFF
+    if op == "lo":
+        return ((value & 0xFFF) ^ 0x800) - 0x800
+    raise StmtError(f"%{op} is not allowed here")
+
+
+def _target_text(item: Item) -> str:
+    ops = split_operands(item.stmt.args) if item.stmt is not None else []
+    return ops[-1] if ops else ""
