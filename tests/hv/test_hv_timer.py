@@ -105,3 +105,88 @@ def test_masked_interrupt_is_not_injected_until_enabled():
     vm.run(instructions=100_000)
     assert vm.vcpus[0].reg(8) & (1 << 5)                     # STIP visible in sip
     assert vm.trace.count(INJECT) == 0
+
+
+def test_virtual_m_mode_timer_from_the_virtual_clint():
+    """Firmware in vM programs the VM's own CLINT mtimecmp; MTIP comes from that device model
+    and is injected into vM through mtvec (vectored here: base + 4 * 7)."""
+    body = r'''
+        la t0, vec
+        ori t0, t0, 1           # vectored mode
+        csrw mtvec, t0
+        li t1, 0x02004000       # CLINT mtimecmp of hart 0
+        li t0, 0x0200bff8
+        ld t2, 0(t0)
+        addi t2, t2, 50
+        sd t2, 0(t1)
+        li t0, 1 << 7
+        csrs mie, t0            # MTIE
+        csrsi mstatus, 8        # MIE
+1:      beqz s0, 1b
+        csrr s1, mcause
+        li t0, 0x100000
+        li t1, 0x5555
+        sw t1, 0(t0)
+2:      j 2b
+        .balign 256
+        .option norvc           # vector entries are 4 bytes apart
+vec:    .rept 7
+        j bad
+        .endr
+        j mti                   # entry 7: machine timer
+        .option rvc
+bad:    j bad
+mti:    li s0, 1
+        li t0, -1
+        li t1, 0x02004000
+        sd t0, 0(t1)            # disarm
+        mret
+    '''
+    _, vm = boot(guest(body), bios=True)
+    r = vm.run(instructions=100_000)
+    assert r.reason == "halt"
+    assert vm.vcpus[0].reg(9) == (1 << 63) | 7
+    assert vm.trace.count(INJECT, INTERRUPT_FLAG | 7) == 1
+    assert vm.trace.count(EXIT, INTERRUPT_FLAG | 7) == 1
+
+
+def test_uart_receive_interrupt_through_the_virtual_plic():
+    """A typed byte raises the VM's UART line, its PLIC signals SEIP for the S context, and
+    the hypervisor injects a supervisor external interrupt; the kernel claims and reads it."""
+    body = r'''
+        la t0, trap
+        csrw stvec, t0
+        li t0, 0x10000001
+        li t1, 1
+        sb t1, 0(t0)            # UART IER: received-data interrupt
+        li t0, 0x0c000028
+        sw t1, 0(t0)            # PLIC priority of source 10
+        li t0, 0x0c002080
+        li t1, 1 << 10
+        sw t1, 0(t0)            # enable source 10 for context 1 (hart 0, S-mode)
+        li t0, 1 << 9
+        csrs sie, t0            # SEIE
+        csrsi sstatus, 2
+1:      wfi
+        beqz s0, 1b
+        li a1, 0
+        j shutdown
+        .balign 4
+trap:   csrr s1, scause
+        li t0, 0x0c201004
+        lw t1, 0(t0)            # claim
+        mv s2, t1
+        li t2, 0x10000000
+        lbu s0, 0(t2)           # the byte
+        sw t1, 0(t0)            # complete
+        sret
+    '''
+    _, vm = boot(guest(body))
+    r = vm.run(instructions=100_000)
+    assert r.reason == "idle"                  # waiting in wfi: nothing can wake it
+    vm.send_input("x")
+    r = vm.run(instructions=100_000)
+    assert r.reason == "halt"
+    v = vm.vcpus[0]
+    assert (v.reg(8), v.reg(9), v.reg(18)) == (ord("x"), (1 << 63) | 9, 10)
+    assert vm.trace.count(INJECT, INTERRUPT_FLAG | 9) == 1
