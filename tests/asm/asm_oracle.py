@@ -41,7 +41,8 @@ def compare(source: str, gnu_as: str, gnu_ld: str, march: str = "rv64imac") -> l
     """Differences between vmlab and GNU for ``source`` (empty when the bytes agree)."""
     from vmlab.asm import assemble
     prog = assemble(source, march=march)
-    ours = {name: s for name, s in prog.sections.items() if s.size}
+    ours = {name: s for name, s in prog.sections.items() if s.size and "a" in s.flags}
+    # (sections without the "a" flag are not loaded, by GNU ld nor by vmlab: nothing to compare)
     theirs = gnu_sections(source, {n: s.addr for n, s in ours.items()}, gnu_as, gnu_ld, march)
     problems = []
     for name, sec in ours.items():

@@ -93,3 +93,12 @@ def test_include_and_incbin_read_files_next_to_the_source(tmp_path):
     p = assemble(src.read_text(), filename=str(src))
     assert p.symbols["ANSWER"] == 42
     assert p.image == assemble("li a0, 42\n.byte 2, 3, 4\n").image
+
+
+def test_sections_without_a_flag_are_not_loaded():
+    """As with GNU as + ld: ``.section foo`` (no flags) and ``.comment`` take no memory."""
+    p = assemble('.section foo\n.word 1\n.section .comment\n.string "v1"\n.text\n_start: nop\n')
+    assert p.image == assemble("_start: nop\n").image
+    assert p.sections["foo"].flags == "" and p.sections["foo"].data == b"\1\0\0\0"
+    elf = ELFFile(io.BytesIO(p.elf))
+    assert [seg["p_vaddr"] for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"] == [p.entry]

@@ -28,14 +28,15 @@ def build_program(asm, base: int, filename: str) -> Program:
         if not name.startswith(".L"):
             size = asm.value(sym.size) if sym.size is not None else 0
             elf_symbols.append((name, value, sec, sym.binding, sym.type, size))
-    loaded = [s for s in placed if not s.nobits and s.size]
+    loaded = [s for s in placed if not s.nobits and s.size and "a" in s.flags]
     image = bytearray()
     if loaded:
-        end = max(s.end for s in sections.values() if not s.nobits and s.size)
+        end = max(s.addr + s.size for s in loaded)
         image = bytearray(end - base)
         for s in loaded:
             image[s.addr - base:s.addr - base + s.size] = s.data
     entry = symbols.get("_start", base)
     elf = write_elf([sections[s.name] for s in placed], elf_symbols, entry, asm.has_c)
-    return Program(base, bytes(image), dict(sorted(sections.items(), key=lambda kv: kv[1].addr)),
+    order = sorted(sections.items(), key=lambda kv: ("a" not in kv[1].flags, kv[1].addr))
+    return Program(base, bytes(image), dict(order),
                    symbols, entry, elf, dict(sorted(asm.line_map.items())), filename)

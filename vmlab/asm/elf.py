@@ -42,7 +42,8 @@ def write_elf(sections, symbols, entry: int, rvc: bool) -> bytes:
     """ELF bytes for placed ``sections`` (name, addr, size, flags, nobits, data, align) and
     ``symbols`` (name, value, section name or None for absolute, binding, type, size)."""
     shstr, strtab = _Strings(), _Strings()
-    phnum = len(sections)
+    loads = [s for s in sections if "a" in s.flags]   # only allocated sections are loaded
+    phnum = len(loads)
     out = bytearray(64 + 56 * phnum)
     placed = []
     for s in sections:
@@ -63,7 +64,8 @@ def write_elf(sections, symbols, entry: int, rvc: bool) -> bytes:
                               shndx, value & (2 ** 64 - 1), size or 0)
     headers = []
     for s, off in zip(sections, placed):
-        flags = SHF_ALLOC | (SHF_WRITE if "w" in s.flags else 0) | (SHF_EXECINSTR if "x" in s.flags else 0)
+        flags = (SHF_ALLOC if "a" in s.flags else 0) | (SHF_WRITE if "w" in s.flags else 0) \
+            | (SHF_EXECINSTR if "x" in s.flags else 0)
         headers.append((shstr.add(s.name), SHT_NOBITS if s.nobits else SHT_PROGBITS, flags,
                         s.addr, off, s.size, 0, 0, max(s.align, 1), 0))
     nsec = len(sections)
@@ -86,7 +88,7 @@ def write_elf(sections, symbols, entry: int, rvc: bool) -> bytes:
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
     struct.pack_into("<16sHHIQQQIHHHHHH", out, 0, ident, ET_EXEC, EM_RISCV, 1, entry, 64, sh_off,
                      EF_RISCV_RVC if rvc else 0, 64, 56, phnum, 64, len(headers) + 1, len(headers))
-    for i, (s, off) in enumerate(zip(sections, placed)):
+    for i, (s, off) in enumerate((s, off) for s, off in zip(sections, placed) if "a" in s.flags):
         pflags = 4 | (2 if "w" in s.flags else 0) | (1 if "x" in s.flags else 0)
         struct.pack_into("<IIQQQQQQ", out, 64 + 56 * i, PT_LOAD, pflags, off, s.addr, s.addr,
                          0 if s.nobits else s.size, s.size, max(s.align, 1))

@@ -44,10 +44,13 @@ class PassTwo:
         def key(s):
             cls = 0 if s is first else (1 if s.code else 2 if "w" not in s.flags and not s.nobits
                                         else 3 if not s.nobits else 4)
-            return cls, rank[id(s)]
+            return cls if "a" in s.flags else 5, rank[id(s)]
         addr = base
         self.placed = sorted(used, key=key)
         for i, s in enumerate(self.placed):
+            if "a" not in s.flags:
+                s.addr = 0      # not loaded (".section foo" without "a", as in GNU as): no address
+                continue
             # sections after the first start on 8-byte boundaries, so data is aligned
             align = max(s.align, 1 if i == 0 else 8)
             addr = -(-addr // align) * align

@@ -24,3 +24,5 @@ other_code:
     .dword 5
     .text
     nop
+    .section .comment           # no "a" flag: not loaded, as in GNU as + ld
+    .string "vmlab corpus"
