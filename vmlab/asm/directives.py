@@ -311,7 +311,9 @@ def _option(asm, st, stack):
         if not asm.option_stack:
             raise StmtError(".option pop without .option push", opt)
         asm.rvc = asm.option_stack.pop()
-    elif opt not in ("relax", "norelax", "nopic", "pic", "arch", "csr-check", "no-csr-check"):
+    elif opt == "pic":
+        raise StmtError(".option pic is not supported: vmlab links at a fixed address (no GOT)", opt)
+    elif opt not in ("relax", "norelax", "nopic", "arch", "csr-check", "no-csr-check"):
         raise StmtError(f"unknown option '{opt}'", opt)
 
 

@@ -81,6 +81,8 @@ class PassTwo:
         sym = self.symbols.get(name)
         if sym is None:
             raise expr.Unresolved(name)
+        if sym.binding == "weak" and not sym.is_label and sym.value is None and sym.tree is None:
+            return 0            # an undefined weak symbol is 0, as the linker makes it
         if sym.is_label:
             return self.address(sym)
         if sym.value is not None:
