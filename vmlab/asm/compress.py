@@ -83,6 +83,11 @@ def candidates(mnemonic: str) -> tuple:
 
 
 def _try(row, pairs, fixed, values: dict) -> int | None:
+    """``row``'s word if the 32-bit ``values`` fit it, else None.
+
+    A compressed field used twice (``c_rd`` as both rd and rs1 of ``addi``) must get the
+    same value from both places: that is what "the destination is also a source" means.
+    """
     for f32, want in fixed:
         if values.get(f32) != want:
             return None
@@ -98,9 +103,7 @@ def _try(row, pairs, fixed, values: dict) -> int | None:
         cvals[cf] = v
     if constraint_violation(row, cvals) is not None:
         return None
-    # special-case rows (c.nop, c.jr ...) must not swallow the general row's encodings
-    word = encode(row, cvals)
-    return word
+    return encode(row, cvals)
 
 
 def compress(mnemonic: str, values: dict, only: str | None = None) -> int | None:

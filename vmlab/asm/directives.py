@@ -446,5 +446,3 @@ def _top(asm, st):
         raise StmtError(f"'{st.op}' without .if", st.op)
     return asm.conds[-1]
 
-
-__all__ = ["DIRECTIVES", "CONDITIONALS", "expr"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from vmlab.asm import expr
 from vmlab.asm.errors import StmtError
 from vmlab.isa import BY_MNEMONIC, FIELDS, Insn
 from vmlab.isa.registers import FREGS, XREGS
@@ -181,10 +180,3 @@ def constraint_violation(row: Insn, values: dict[str, int]) -> str | None:
     return None
 
 
-def immediate(tree, evaluate) -> int:
-    """Evaluate an operand tree (a shortcut for the common constant case)."""
-    return tree[1] if tree[0] == "n" else evaluate(tree)
-
-
-__all__ = ["row_plan", "read_operands", "encode", "check_field", "register", "split_memory",
-           "PC_RELATIVE", "constraint_violation", "immediate", "expr"]
