@@ -312,7 +312,7 @@ def test_root_cache_reuses_trees_and_evicts_least_recently_used_freeing_frames()
         return real
 
     a, b = switch(satps[0]), switch(satps[1])
-    assert a != b and switch(satps[0]) == a and sp.counters["root_cache_hits"] >= 2
+    assert a != b and switch(satps[0]) == a and sp.counters["root_cache_hits"] == 1
     used = free0 - vm.frames.free_count        # two trees, 3 table frames each, + 1 guest page
     c = switch(satps[2])                       # evicts asid 2's tree, least recently used
     assert sp.counters["roots_evicted"] == 1 and [k[1] for k in sp.roots] == [satps[0], satps[2]]

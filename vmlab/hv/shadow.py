@@ -244,7 +244,7 @@ class ShadowPaging:
         """A guest access faulted in the shadow: fill it, or say whose fault it really is."""
         gva &= MASK64
         access = _ACCESS.get(cause)
-        root = self._root(vcpu)
+        root = self.roots.get(self.key_for(vcpu)) or self._root(vcpu)   # the tree it ran on
         if access is None or cause == _ACCESS_FAULT[access]:
             # the shadow never maps non-RAM, so a real access fault is not ours to fix
             return self._guest_fault(vcpu, cause, gva, "not a page fault of the shadow")
