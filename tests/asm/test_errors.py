@@ -91,3 +91,8 @@ def test_cli_reports_errors_without_traceback(tmp_path, capsys):
     assert f"{src}:3:3: error: undefined symbol 'nowhere'" in err
     assert "Traceback" not in err
     assert not (tmp_path / "bad.elf").exists()
+
+
+def test_a_pseudo_instruction_reports_its_problem_once():
+    ds = errors("_start: la a0, missing\n  call nowhere\n")
+    assert [(d.line, d.text) for d in ds] == [(1, "missing"), (2, "nowhere")]

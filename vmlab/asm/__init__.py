@@ -35,5 +35,7 @@ def assemble(source: str, base: int = 0x80000000, *, march: str = "rv64imac",
     asm.layout(base)
     asm.emit()   # even after errors: undefined symbols and ranges are reported too
     if asm.diagnostics:
-        raise AsmError(sorted(asm.diagnostics, key=lambda d: (d.line, d.column)))
+        # one message per problem: a pseudo-instruction's two halves may both report it
+        unique = dict.fromkeys(asm.diagnostics)
+        raise AsmError(sorted(unique, key=lambda d: (d.line, d.column)))
     return build_program(asm, base, filename)
