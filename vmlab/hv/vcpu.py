@@ -57,7 +57,8 @@ class VCpu:
     def csr(self, name_or_number) -> int:
         """A virtual CSR as the guest would read it (sstatus is a view of mstatus, ...)."""
         num = csr_number(name_or_number) if isinstance(name_or_number, str) else name_or_number
-        self.update_lines()
+        if num in (L.MIP, L.SIP, L.TIME):
+            self.update_lines()         # device-driven bits and the time come from the devices
         return int(csr_read(self.row, self.vm.devices.dev, self.vm.devices.ctl, self.id,
                             num)) & MASK64
 
@@ -180,9 +181,7 @@ class VCpu:
         ex.instructions = steps
         if vm.stopped:
             ex.reason = vm.stopped[0]
-        else:
-            self.inject()
-        return ex
+        return ex                       # a virtual interrupt now due is injected on entry
 
     # --- reading guest memory as the guest sees it ------------------------------------------------
     def gva_to_gpa(self, gva: int, access: str = "load") -> int | None:

@@ -43,12 +43,8 @@ class HvError(Exception):
 
 
 def make_shadow(vm, strategy: str):
-    """The shadow pager (vmlab.hv.shadow); a direct map for untranslated guests without it."""
-    try:
-        from vmlab.hv.shadow import ShadowPaging
-    except ImportError:
-        from vmlab.hv.direct import DirectMap
-        return DirectMap(vm, strategy)
+    """The VM's shadow pager (vmlab.hv.shadow): gva -> hpa tables built from the guest's."""
+    from vmlab.hv.shadow import ShadowPaging
     return ShadowPaging(vm, strategy=strategy)
 
 
