@@ -401,6 +401,25 @@ def test_write_protect_downgrades_a_writable_page_that_becomes_a_table():
     assert sp.counters["pages_protected"] >= 1
 
 
+def test_invalidate_gpa_drops_every_leaf_on_that_frame_in_every_tree():
+    vm, gt, vcpu, sp = setup()
+    gt.map(0x1000, GPA_BASE + 0x1000, PTE_R | PTE_U | PTE_A)
+    gt.map(0x2000, GPA_BASE + 0x1000, PTE_R | PTE_U | PTE_A)          # an alias
+    gt.map(0x3000, GPA_BASE + 0x2000, PTE_R | PTE_U | PTE_A)
+    vcpu.csrs["mstatus"] = MS_SUM
+    for priv in (0, 1):
+        vcpu.priv = priv
+        for gva in (0x1000, 0x2000, 0x3000):
+            assert sp.handle_fault(vcpu, 13, gva).kind == "filled"
+    old = vm.mem.hpa(GPA_BASE + 0x1000)
+    vm.mem.page_map[1] = vm.frames.alloc(vm.id)                        # the host moves the page
+    assert sp.invalidate_gpa(GPA_BASE + 0x1000) == 4
+    for key in sp.roots:
+        assert sorted(sp.roots[key].tree.leaves) == [3]
+    sp.handle_fault(vcpu, 13, 0x2000)
+    assert shadow_walk(sp, vcpu, 0x2000, "load").pa == vm.mem.hpa(GPA_BASE + 0x1000) != old
+
+
 def test_reset_gives_every_frame_back():
     vm, gt, vcpu, sp = setup()
     gt.map(0x1000, GPA_BASE + 0x1000, PTE_R | PTE_A)

@@ -431,6 +431,15 @@ class ShadowPaging:
                 dropped += self._drop(self.roots[key], gva_page)
         self._record(vcpu, PT_WRITE, gpa, dropped)
 
+    def invalidate_gpa(self, gpa: int) -> int:
+        """The host changed what backs guest page ``gpa`` (swapped, ballooned, shared or
+        moved it): drop every shadow leaf, in every tree, that points at the old frame.
+        Returns how many went; they refill from the new gpa -> hpa map on demand."""
+        dropped = 0
+        for key, gva_page in list(self._by_target.get(gpa >> 12, ())):
+            dropped += self._drop(self.roots[key], gva_page)
+        return dropped
+
     def sfence(self, vcpu, gva: int | None, asid: int | None) -> None:
         """The guest executed ``sfence.vma gva, asid`` (None for x0).
 
