@@ -23,9 +23,13 @@ from vmlab.isa.registers import XREG_ABI, XREGS, xreg
 #: loads and stores that may name a symbol instead of ``offset(base)``
 LOADS = frozenset({"lb", "lh", "lw", "ld", "lbu", "lhu", "lwu"})
 STORES = frozenset({"sb", "sh", "sw", "sd"})
-MULTI = frozenset({"li", "la", "lla", "call", "tail", "jump"})
+MULTI = frozenset({"li", "la", "lla", "call", "tail", "jump", "sext.b", "sext.h", "zext.h", "zext.w"})
+#: sign/zero extension without the Zbb extension: shift the value to the top, then back
+_EXTEND = {"sext.b": ("srai", 56), "sext.h": ("srai", 48), "zext.h": ("srli", 48), "zext.w": ("srli", 32)}
+#: old names GNU as still reads
+_OLD_NAMES = {"scall": "ecall", "sbreak": "ebreak"}
 
-NAMES = frozenset(ALIASES_BY_NAME) | MULTI
+NAMES = frozenset(ALIASES_BY_NAME) | MULTI | frozenset(_OLD_NAMES)
 
 
 def _field_text(name: str, value: int) -> str:
@@ -88,6 +92,8 @@ def alias(mnemonic: str, ops: list[str]) -> tuple[str, list[str], bool | str] | 
     compressed mnemonic allowed).  GNU as decides this per spelling, not per row: ``jr a0``
     becomes ``c.jr`` but ``jalr zero, 0(a0)`` and ``jr 0(a0)`` stay 32-bit.
     """
+    if mnemonic in _OLD_NAMES and not ops:
+        return _OLD_NAMES[mnemonic], [], True
     if mnemonic == "jalr" and len(ops) == 3:
         # GNU as also reads "jalr rd, rs1, imm"; the shared table lists only what objdump prints
         return "jalr", [ops[0], f"{ops[2]}({ops[1]})"], False
@@ -201,6 +207,10 @@ def expand_multi(mnemonic: str, ops: list[str], hidden: str, const) -> list:
             tmp = "ra" if mnemonic == "call" else "t1"
         return pcrel_steps(hidden, ("auipc", [tmp, f"%pcrel_hi({target})"]),
                            "jalr", [link, f"%pcrel_lo({hidden})({tmp})"])
+    if mnemonic in _EXTEND:
+        need(2)
+        shift_back, amount = _EXTEND[mnemonic]
+        return [("slli", [ops[0], ops[1], str(amount)]), (shift_back, [ops[0], ops[0], str(amount)])]
     if mnemonic == "jump":
         need(2)
         target, tmp = ops
