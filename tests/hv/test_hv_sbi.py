@@ -96,3 +96,30 @@ second: la t0, flag        # a0 = hart id 1, a1 = opaque
     v0, v1 = vm.vcpus
     assert v0.reg(8) == sbi.HSM_STOPPED and v0.reg(9) == 0
     assert v1.reg(10) == 1 and v1.reg(11) == 42 and v1.priv == 1
+
+
+def test_srst_reboot_starts_the_guest_again_with_ram_kept():
+    body = r'''
+        li t0, 0x80100000       # outside the image: survives the reboot
+        ld t1, 0(t0)
+        addi t1, t1, 1
+        sd t1, 0(t0)
+        la a0, msg
+        call puts
+        li t0, 2
+        beq t1, t0, 1f
+        li a7, 0x53525354
+        li a6, 0
+        li a0, 1                # cold reboot
+        li a1, 0
+        ecall
+1:      li a1, 0
+        j shutdown
+    '''
+    _, vm = boot(guest(body, 'msg: .asciz "boot\\n"'))
+    r = vm.run(instructions=10_000)
+    assert r.reason == "reset"
+    vm.reboot()
+    r = vm.run(instructions=10_000)
+    assert (r.reason, r.exit_code) == ("halt", 0)
+    assert vm.console_output == "boot\nboot\n"

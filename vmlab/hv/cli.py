@@ -92,8 +92,7 @@ def _react(vm, r, sends, args, stdin):
     elif r.reason == "halt":
         return r.exit_code
     elif r.reason == "reset":
-        print("\nvmlab run --hv: the guest asked for a reset; stopping", file=sys.stderr)
-        return 0
+        vm.reboot()
     elif r.reason == "idle":
         if stdin.eof and not stdin.buf:
             print("\nvmlab run --hv: every vCPU waits and no input can come", file=sys.stderr)

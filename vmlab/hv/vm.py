@@ -168,6 +168,24 @@ class VM:
         """The guest asked to power off ("halt", status) or reset ("reset")."""
         self.stopped = (reason, status)
 
+    def reboot(self) -> int:
+        """Start again after a reset request: fresh vCPUs, devices and shadow tables, the
+        images loaded again; RAM is kept (as on the machine) and so is the console."""
+        if self._images is None:
+            raise HvError("reboot before boot")
+        old = self.devices
+        drive = old.virtio.path if old.virtio is not None else None
+        if old.virtio is not None:
+            old.virtio.close()
+        self.devices = VirtualDevices(self.mem, len(self.vcpus), drive)
+        self.devices.out, self.devices.pending_in = old.out, old.pending_in
+        self.rows[:] = 0
+        self.vcpus = [VCpu(self, i) for i in range(len(self.vcpus))]
+        self.shadow.reset()
+        self.stopped = None
+        kernel, bios, bootargs = self._images
+        return self.boot(kernel=kernel, bios=bios, bootargs=bootargs)
+
     def check_halt(self) -> None:
         req = self.devices.halt_request
         if req is not None:
