@@ -46,7 +46,7 @@ def fetch_context(c):
     return vm, context(srl(satp, 44) & 0xFFFF, priv, False, False)
 
 
-@jit
+@jit(inline="always")
 def alu(f3, f7, a, b):
     """OP (register-register) instructions; returns (ok, result)."""
     if f7 == 0:
@@ -90,7 +90,7 @@ def alu(f3, f7, a, b):
     return False, 0
 
 
-@jit
+@jit(inline="always")
 def alu32(f3, f7, a, b):
     """OP-32 instructions (addw ... remuw): compute on 32 bits, sign-extend the result."""
     if f7 == 0:
@@ -122,7 +122,7 @@ def alu32(f3, f7, a, b):
     return False, 0
 
 
-@jit
+@jit(inline="always")
 def alu_imm(f3, w, a):
     """OP-IMM instructions; shifts take a 6-bit amount and a funct6 in the immediate."""
     imm = ((w >> 20) ^ 0x800) - 0x800
@@ -146,7 +146,7 @@ def alu_imm(f3, w, a):
     return f6 == 0x10, a >> sh
 
 
-@jit
+@jit(inline="always")
 def alu_imm32(f3, w, a):
     imm = ((w >> 20) ^ 0x800) - 0x800
     sh, f7 = (w >> 20) & 31, w >> 25
@@ -161,7 +161,7 @@ def alu_imm32(f3, w, a):
     return False, 0
 
 
-@jit
+@jit(inline="always")
 def branch_taken(f3, a, b):
     if f3 == 0:
         return a == b
@@ -189,17 +189,48 @@ def extend(raw, f3):
 
 
 @jit(inline="always")
-def read_mem(mem, o, size):
-    v = np.int64(mem[o])
-    for i in range(1, size):
-        v |= np.int64(mem[o + i]) << (8 * i)
-    return v
+def _u16(mem, o):
+    return np.int64(mem[o]) | (np.int64(mem[o + 1]) << 8)
 
 
 @jit(inline="always")
-def write_mem(mem, o, size, v):
-    for i in range(size):
-        mem[o + i] = (v >> (8 * i)) & 0xFF
+def _u32(mem, o):
+    return _u16(mem, o) | (_u16(mem, o + 2) << 16)
+
+
+@jit(inline="always")
+def load_value(mem, o, f3):
+    """lb/lh/lw/ld/lbu/lhu/lwu from RAM offset o, byte by byte (written out, so that the
+    compiler can merge the bytes into one load: RISC-V and the host are both little-endian)."""
+    if f3 == 3:
+        return _u32(mem, o) | (_u32(mem, o + 4) << 32)
+    if f3 == 2:
+        return sext32(_u32(mem, o))
+    if f3 == 0:
+        return ((np.int64(mem[o]) ^ 0x80) - 0x80)
+    if f3 == 4:
+        return np.int64(mem[o])
+    if f3 == 6:
+        return _u32(mem, o)
+    if f3 == 1:
+        return (_u16(mem, o) ^ 0x8000) - 0x8000
+    return _u16(mem, o)
+
+
+@jit(inline="always")
+def store_value(mem, o, f3, v):
+    """sb/sh/sw/sd to RAM offset o."""
+    mem[o] = v & 0xFF
+    if f3 >= 1:
+        mem[o + 1] = (v >> 8) & 0xFF
+        if f3 >= 2:
+            mem[o + 2] = (v >> 16) & 0xFF
+            mem[o + 3] = (v >> 24) & 0xFF
+            if f3 == 3:
+                mem[o + 4] = (v >> 32) & 0xFF
+                mem[o + 5] = (v >> 40) & 0xFF
+                mem[o + 6] = (v >> 48) & 0xFF
+                mem[o + 7] = (v >> 56) & 0xFF
 
 
 @jit
@@ -245,45 +276,38 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
     hits = 0
     cause, tval = -1, 0
     while n < limit:
-        w, npc = 0, pc
         if nbp > 0:
             if skip_bp:
                 skip_bp = 0
             elif hit_breakpoint(ctl, pc):
                 ctl[C_EXIT] = EXIT_BREAKPOINT
                 break
-        # ---- fetch -------------------------------------------------------------------
+        # ---- fetch (a fault leaves the loop with cause set; the trap is taken below) ----
         if (pc & ~0xFFF) != fpage:
             off = fetch_page(tlb, mem, ctl, h, c, pc, fvm, fctx)
             if off < 0:
                 cause, tval = -off - 1, pc
+                break
+            fpage, foff = pc & ~0xFFF, off
+        o = foff + (pc & 0xFFF)
+        w = np.int64(mem16[o >> 1])            # pc is always even
+        if (w & 3) == 3:
+            if (pc & 0xFFF) == 0xFFE:          # the upper half lies on the next page
+                off2 = fetch_page(tlb, mem, ctl, h, c, pc + 2, fvm, fctx)
+                if off2 < 0:
+                    cause, tval = -off2 - 1, pc + 2
+                    break
+                w |= (np.int64(mem[off2]) | (np.int64(mem[off2 + 1]) << 8)) << 16
             else:
-                fpage, foff = pc & ~0xFFF, off
-        if cause < 0:
-            o = foff + (pc & 0xFFF)
-            w = np.int64(mem16[o >> 1])        # pc is always even
-            if (w & 3) == 3:
-                if (pc & 0xFFF) == 0xFFE:      # the upper half lies on the next page
-                    off2 = fetch_page(tlb, mem, ctl, h, c, pc + 2, fvm, fctx)
-                    if off2 < 0:
-                        cause, tval = -off2 - 1, pc + 2
-                    else:
-                        w |= (np.int64(mem[off2]) | (np.int64(mem[off2 + 1]) << 8)) << 16
-                else:
-                    w |= np.int64(mem16[(o >> 1) + 1]) << 16
-                npc = pc + 4
-            else:
-                tval = w
-                w = rvc[w]
-                npc = pc + 2
-                if w == 0:
-                    cause = CAUSE_ILLEGAL
-        if cause >= 0:
-            c[PC] = pc
-            take_trap(c, ctl, cause, tval, False)
-            n += 1
-            ntrap += 1
-            break
+                w |= np.int64(mem16[(o >> 1) + 1]) << 16
+            npc = pc + 4
+        else:
+            tval = w                           # an illegal compressed insn reports its 16 bits
+            w = rvc[w]
+            npc = pc + 2
+            if w == 0:
+                cause = CAUSE_ILLEGAL
+                break
         # ---- decode and execute ----------------------------------------------------------
         op = w & 0x7F
         rd = (w >> 7) & 31
@@ -314,7 +338,7 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
             if f3 == 7:
                 cause = CAUSE_ILLEGAL
             elif o >= 0:
-                r[rd] = extend(read_mem(mem, o, size), f3)
+                r[rd] = load_value(mem, o, f3)
             else:
                 ctl[C_SLICE_POS] = pos0 + n
                 mmio = ctl[C_MMIO]
@@ -345,7 +369,7 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
             if f3 > 3:
                 cause = CAUSE_ILLEGAL
             elif o >= 0:
-                write_mem(mem, o, size, v)
+                store_value(mem, o, f3, v)
                 if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
                     htif_check(mem, dev, io, ctl, o + ram_base)
                     stop = True
@@ -417,12 +441,8 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
         else:
             cause = CAUSE_ILLEGAL
         if cause >= 0:
-            if cause == CAUSE_ILLEGAL:
-                tval = w if (w & 3) == 3 and npc - pc == 4 else tval
-            c[PC] = pc
-            take_trap(c, ctl, cause, tval, False)
-            n += 1
-            ntrap += 1
+            if cause == CAUSE_ILLEGAL and npc - pc == 4:
+                tval = w
             break
         r[0] = 0
         pc = npc
@@ -430,8 +450,11 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
         if stop:
             break
     r[0] = 0
-    if cause < 0:
-        c[PC] = pc
+    c[PC] = pc
+    if cause >= 0:                      # an exception ends the stretch: take it now
+        take_trap(c, ctl, cause, tval, False)
+        n += 1
+        ntrap += 1
     ctl[C_SKIP_BP] = skip_bp
     ctl[C_SLICE_POS] = pos0 + n
     ctl[C_TLB_HIT] += hits
