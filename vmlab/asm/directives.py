@@ -285,7 +285,7 @@ def _align(asm, st, stack):
             raise StmtError(f"alignment 2**{n} out of range: allowed 0..16", ops[0])
         size = 1 << n
     fill = asm.const(ops[1]) if len(ops) > 1 and ops[1] else None
-    limit = asm.const(ops[2]) if len(ops) > 2 else None
+    limit = asm.const(ops[2]) if len(ops) > 2 and ops[2] else None
     sec = asm.current
     sec.align = max(sec.align, size)
     if sec.code and fill is None and size <= (2 if asm.rvc else 4):
