@@ -71,8 +71,9 @@ def print_exit_summary(vm) -> None:
     for cause, n in vm.trace.by_cause(EXIT).items():
         print(f"   {cause_name(cause):28} {n:7,}")
     print("== by handler (count, modelled cost):")
+    from vmlab.hv.exits import COSTS
     for name, n in sorted(vm.trace.handler_counts.items()):
-        if not name.startswith("shadow."):
+        if name in COSTS:                          # exit handlers (not shadow/sched events)
             print(f"   {name:28} {n:7,}  {vm.trace.handler_cost[name]:>10,} ns")
     counters = {k: v for k, v in getattr(vm.shadow, "counters", {}).items() if v}
     print("== shadow paging: " + ", ".join(f"{k} {v:,}" for k, v in counters.items()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from hv_guest import boot, guest
 
 from vmlab.hv import sbi
-from vmlab.hv.trace import EXIT
+from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG
 
 
 def test_legacy_putchar_and_srst_shutdown():
@@ -123,3 +123,28 @@ def test_srst_reboot_starts_the_guest_again_with_ram_kept():
     r = vm.run(instructions=10_000)
     assert (r.reason, r.exit_code) == ("halt", 0)
     assert vm.console_output == "boot\nboot\n"
+
+
+def test_ipi_to_itself_is_a_supervisor_software_interrupt():
+    body = r'''
+        la t0, trap
+        csrw stvec, t0
+        csrsi sie, 2            # SSIE
+        csrsi sstatus, 2        # SIE
+        li a7, 0x735049
+        li a6, 0
+        li a0, 1                # hart_mask: hart 0
+        li a1, 0                # hart_mask_base
+        ecall
+1:      beqz s0, 1b
+        li a1, 0
+        j shutdown
+        .balign 4
+trap:   csrr s0, scause
+        csrci sip, 2            # acknowledge
+        sret
+    '''
+    _, vm = boot(guest(body))
+    assert vm.run(instructions=10_000).reason == "halt"
+    assert vm.vcpus[0].reg(8) == (1 << 63) | 1
+    assert vm.trace.count(INJECT, INTERRUPT_FLAG | 1) == 1

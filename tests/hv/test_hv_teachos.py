@@ -62,3 +62,13 @@ def test_exits_match_what_the_code_does(teachos, guest_run):
     assert trace.count(INJECT, 13) == 1                    # the reader's fault on kernel memory
     assert trace.handler_counts["mmio"] == vm.devices.accesses
     assert vm.devices.virtio.requests >= 1
+
+
+def test_vmlab_demo_boots_teachos_as_a_guest(teachos):
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-m", "vmlab", "demo"], capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "teachos: powering off" in p.stdout and "exits by cause:" in p.stdout
+    assert "interrupt s_timer" in p.stdout and "ecall_s" in p.stdout

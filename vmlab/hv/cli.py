@@ -118,8 +118,9 @@ def print_stats(vm, instructions: int, seconds: float) -> None:
     print(f"exits:              {exits}", file=err)
     for cause, n in vm.trace.by_cause(EXIT).items():
         print(f"  exit {cause_name(cause)}: {n}", file=err)
+    from vmlab.hv.exits import COSTS
     for name, n in sorted(vm.trace.handler_counts.items()):
-        if not name.startswith("shadow."):
+        if name in COSTS:                          # exit handlers (not shadow/sched events)
             print(f"  handler {name}: {n} ({vm.trace.handler_cost[name]} ns)", file=err)
     counters = getattr(vm.shadow, "counters", {})
     for name, n in counters.items():
