@@ -62,7 +62,7 @@ def _split_line(line: str) -> list[tuple[int, str]]:
             while i < n and line[i] != '"':
                 i += 2 if line[i] == "\\" else 1
         elif c == "'":
-            i += 2 if i + 1 < n and line[i + 1] == "\\" else 1   # 'c character constant
+            i = _skip_char_constant(line, i) - 1
         elif c == ";":
             out.append((start, line[start:i]))
             start = i + 1
@@ -72,6 +72,21 @@ def _split_line(line: str) -> list[tuple[int, str]]:
         i += 1
     out.append((start, line[start:n]))
     return out
+
+
+def _skip_char_constant(text: str, i: int) -> int:
+    """Index just past the character constant starting at ``text[i] == "'"``.
+
+    GNU as writes one character as ``'c`` or ``'c'``, with C escapes (``'\\n'``); the
+    character may itself be ``;``, ``#`` or ``,``, which must not split the statement.
+    """
+    i += 1
+    if i < len(text) and text[i] == "\\":
+        i += 1
+    i += 1
+    if i < len(text) and text[i] == "'":
+        i += 1
+    return i
 
 
 def split_statements(source: str, filename: str, first_line: int = 1, origin=None) -> list[Stmt]:
@@ -124,7 +139,7 @@ def split_operands(args: str) -> list[str]:
             while i < n and args[i] != '"':
                 i += 2 if args[i] == "\\" else 1
         elif c == "'":
-            i += 1
+            i = _skip_char_constant(args, i) - 1
         elif c == "(":
             depth += 1
         elif c == ")":

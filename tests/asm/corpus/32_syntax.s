@@ -8,3 +8,6 @@ label_a: label_b: nop
     .balign 2
   ADDI a0, a0, 1
     ret # the end
+    .data
+    .byte 'a', 'b'; .byte ';', '#', ','    # character constants may be separators
+    .byte 'x, '\n', '\\'
