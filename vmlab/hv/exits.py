@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG
 from vmlab.machine import layout as L
+from vmlab.machine.system import ECALL
 from vmlab.machine.trap import take_trap
 
 #: simulated ns: leaving the guest and entering it again, plus what each handler does
@@ -83,6 +84,7 @@ def ecall(vcpu, ex: Exit) -> str:
     handler gets it (via medeleg, as the hardware would route it)."""
     from vmlab.hv import sbi
     ex.cause = L.CAUSE_ECALL_U + vcpu.priv
+    ex.insn = ECALL
     if ex.cause == L.CAUSE_ECALL_S and vcpu.vm.sbi_from_hv:
         sbi.call(vcpu)
         vcpu.row[L.PC] = ex.pc + 4

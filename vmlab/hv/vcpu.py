@@ -13,17 +13,24 @@ from __future__ import annotations
 from vmlab.hv import exits
 from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
 from vmlab.machine import layout as L
-from vmlab.machine.board import _rvc_table
 from vmlab.machine.csr import csr_read, reset_csrs
 from vmlab.machine.devices import next_timer_ns, update_hwip
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
 from vmlab.machine.names import csr_number
+from vmlab.machine.rvc import expansion_table
 from vmlab.machine.trap import pending_interrupt, take_trap
 
 MASK64 = (1 << 64) - 1
 FAR = 1 << 62
 REAL_COUNTEREN = 7       # CY, TM, IR: rdtime/rdcycle/rdinstret run without an exit
+_RVC = []                # the machine's compressed-instruction expansion table, made once
+
+
+def rvc_table():
+    if not _RVC:
+        _RVC.append(expansion_table())
+    return _RVC[0]
 
 
 def s64(v: int) -> int:
@@ -144,7 +151,7 @@ class VCpu:
         m.ctl[L.C_FLAGS] = L.F_TRAP_EXIT
         m.ctl[L.C_CUR_HART] = self.hart
         m.ctl[L.C_BUDGET] = budget
-        code = machine_run(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, _rvc_table())
+        code = machine_run(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, rvc_table())
         return int(code), budget - int(m.ctl[L.C_BUDGET])
 
     # --- KVM_RUN ----------------------------------------------------------------------------

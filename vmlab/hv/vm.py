@@ -277,10 +277,9 @@ class VM:
         t = min(deadlines, default=1 << 62)
         now = self.time()
         if t >= 1 << 62 or t <= now:
-            if self.devices.pending_in:
-                self.devices.feed()
-                return True
-            return False
+            waiting = len(self.devices.pending_in)
+            self.devices.feed()                    # typed input may wake a vCPU (UART irq)
+            return len(self.devices.pending_in) < waiting
         self.machine.dev[L.D_TICKS] += t - now
         self.machine.ctl[L.C_IDLE_NS] += t - now
         return True
