@@ -47,3 +47,17 @@ def test_opensbi_delegates_as_it_would_on_hardware(opensbi_fw_jump, uboot_smode)
     assert v.csr("mideleg") == 0x222 and v.csr("medeleg") == 0xB109
     assert v.csr("mtvec") >> 20 == 0x800                   # OpenSBI's handler in its own RAM
     assert vm.trace.count(EXIT, 2) > 100                   # CSR probes and accesses
+
+
+def test_opensbi_with_two_vcpus_boots_uboot_on_one_and_parks_the_other(opensbi_fw_jump,
+                                                                         uboot_smode):
+    from vmlab.hv.trace import SCHED
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(ram_size=128 << 20, vcpus=2)
+    vm.boot(bios=opensbi_fw_jump, kernel=uboot_smode)
+    r = vm.run(instructions=60_000_000, until_output="Hit any key")
+    assert r.reason == "output"
+    assert "Domain0 HARTs             : 0*,1*" in vm.console_output
+    assert {v.priv for v in vm.vcpus} == {1, 3}          # U-Boot in vS, the other in vM
+    assert vm.trace.count(SCHED) > 0 and vm.trace.handler_counts["wfi"] > 0
