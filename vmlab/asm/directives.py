@@ -150,7 +150,7 @@ def _data(asm, st, stack):
     width = _WIDTH[st.op]
     mask = (1 << (8 * width)) - 1
     known, later = bytearray(), []
-    for text in _ops(st, 1):
+    for text in _ops(st):          # (no operands: nothing, as in GNU as)
         value = asm.try_const(asm.parse(text))
         if later or type(value) is not int:
             later.append((width, ("n", value) if type(value) is int else value))

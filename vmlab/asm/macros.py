@@ -44,14 +44,31 @@ class Macro:
         self.name, self.params, self.body = name, params, body
 
 
+_OPERATOR_CHARS = frozenset("+-*/%<>&|^!=")
+
+
 def _split_args(text: str) -> list[str]:
-    """Macro arguments are separated by commas, or by blanks when there is no comma."""
+    """Macro arguments: separated by commas, or by blanks when there is no comma.
+
+    As in GNU as, a blank does not separate inside parentheses or next to an operator:
+    ``m 1 + 2`` passes one argument, ``1 + 2``; ``m 3 4`` passes two.
+    """
     text = text.strip()
     if not text:
         return []
     if "," in text:
         return split_operands(text)
-    return text.split()
+    out, start, depth = [], 0, 0
+    for i, c in enumerate(text):
+        depth += (c == "(") - (c == ")")
+        if c in " \t" and depth == 0 and text[start:i].strip():
+            before = text[:i].rstrip()[-1:]
+            after = text[i:].lstrip()[:1]
+            if before not in _OPERATOR_CHARS and after not in _OPERATOR_CHARS:
+                out.append(text[start:i].strip())
+                start = i
+    out.append(text[start:].strip())
+    return [a for a in out if a]
 
 
 def define(asm, st, it) -> None:
@@ -86,7 +103,7 @@ def _bind(macro, st) -> dict[str, str]:
             positional = positional[:i]
             continue
         if i < len(positional):
-            values[pname] = positional[i]
+            values[pname] = positional[i] or default     # an empty argument takes the default
         elif qual == "req":
             raise StmtError(f"macro '{macro.name}' needs a value for '{pname}'", st.op)
         else:

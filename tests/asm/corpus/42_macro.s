@@ -27,3 +27,13 @@ _start:
     pop s0
     pop ra
     ret
+    .macro pair a, b=7
+    .word \a
+    .word \b
+    .endm
+    .data
+    pair (1 + 2)          # one argument: blanks inside parentheses do not separate
+    pair 1 + 2            # one argument: nor do blanks next to an operator
+    pair 3 4              # two arguments
+    pair 5,               # an empty argument takes the default
+    pair ,6               # ... and an empty .word emits nothing
