@@ -58,7 +58,7 @@ def test_wrong_register_for_compressed_instruction():
 
 
 def test_several_errors_are_all_reported_in_line_order():
-    ds = errors("foo\nli a0, 1\naddi a0, a0, 9999\nj missing\n.byte\n")
+    ds = errors("foo\nli a0, 1\naddi a0, a0, 9999\nj missing\n.align 99\n")
     assert [d.line for d in ds] == [1, 3, 4, 5]
 
 
