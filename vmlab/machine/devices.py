@@ -52,6 +52,8 @@ def part_write(reg, off, size, v):
 def plic_best(dev, ctx):
     """The highest-priority pending source enabled for ``ctx`` above its threshold, or 0."""
     ready = dev[P_PENDING] & dev[P_ENABLE + ctx]
+    if ready == 0:
+        return 0
     best, prio = 0, dev[P_THRESHOLD + ctx]
     for src in range(1, 32):
         if (ready >> src) & 1 and dev[P_PRIO + src] > prio:

@@ -422,12 +422,13 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
                 r[rd] = v
             else:
                 cause = CAUSE_ILLEGAL
-        elif op == 0x73 and (w & 0xFFFFF07F) == 0xC0102073 and time_ok:
-            # rdtime, inline: firmware polls it in every delay loop
-            r[rd] = (t0 + n) // 100
-        elif op == 0x73:                                  # SYSTEM: leave it to exec_system
-            ctl[C_SYS_INSN] = w | ((npc - pc) << 32)
-            break
+        elif op == 0x73:
+            if (w & 0xFFFFF07F) == 0xC0102073 and time_ok:
+                # rdtime, inline: firmware polls it in every delay loop
+                r[rd] = (t0 + n) // 100
+            else:                                         # SYSTEM: leave it to exec_system
+                ctl[C_SYS_INSN] = w | ((npc - pc) << 32)
+                break
         elif op == 0x2F:                                  # LR/SC/AMO
             c[PC] = pc
             ctl[C_SLICE_POS] = pos0 + n

@@ -177,5 +177,5 @@ EXIT_IDLE = 5          # every hart waits in wfi and no timer is armed
 EXIT_RESET = 6         # sifive_test asked for a reset
 EXIT_TRAP = 7          # F_TRAP_EXIT: the hart trapped; cause, tval, pc in C_TRAP_*
 
-SLICE = 256            # instructions a hart runs before the next hart's turn
+SLICE = 1024           # instructions a hart runs before the next hart's turn
 SLICE_SINGLE = 1 << 16 # with one hart, turns only bound how often time and timers are looked at
