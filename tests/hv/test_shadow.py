@@ -169,6 +169,54 @@ def check_no_more_than_guest(sp, vcpu, p, sum_, mxr):
                 assert sp.vm.mem.read64(ref.steps[-1].pte_pa) & PTE_D
 
 
+def pte_slots(sp, gt, maps):
+    """gpas of every PTE the guest's walks for ``maps`` read: the entries worth rewriting."""
+    slots = {gt.root + 8 * i for i in (0, 1, 2, 511)}
+    for gva, *_ in maps:
+        slots.update(st_.pte_pa for st_ in sv39.walk(sp.guest_read64, gt.satp(3), gva).steps)
+    return sorted(slots)
+
+
+def writable_in_shadow(sp, gpa):
+    """Could the guest store to ``gpa`` without trapping (some shadow leaf maps it with W)?"""
+    hpa = sp.vm.mem.hpa(gpa, allocate=False)
+    return hpa is not None and any(m.pa >> 12 == hpa >> 12 and m.pte & PTE_W
+                                   for _, m in shadow_leaves_of(sp))
+
+
+@settings(max_examples=120, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), maps=st.lists(mapping, min_size=1, max_size=12),
+       priv=st.sampled_from([0, 1]), sum_=st.booleans(), strategy=st.sampled_from(S.STRATEGIES))
+def test_shadow_never_disagrees_with_the_guest_after_its_coherence_point(
+        data, maps, priv, sum_, strategy):
+    """The guest rewrites random PTEs between random accesses.  With write-protect the core
+    reports each store to a *protected* page (stores to other pages are not trapped at all)
+    and the shadow must agree with the guest's tables at every moment; with sfence it must
+    agree after each full fence."""
+    vm, gt, vcpu, sp = setup(strategy, priv=priv, mstatus=MS_SUM if sum_ else 0)
+    build(gt, maps, [])
+    sp.root_for(vcpu)
+    slots, gvas, p = pte_slots(sp, gt, maps), [m[0] for m in maps], "S" if priv else "U"
+    new_pte = st.one_of(st.just(0), st.builds(sv39.make_pte, st.sampled_from(TARGETS + [TABLES]),
+                                              flags.map(lambda f: (f & 0xFF) | PTE_V)))
+    for _ in range(data.draw(st.integers(1, 40))):
+        op = data.draw(st.sampled_from(["access"] * 3 + ["write", "fence"]))
+        if op == "access":
+            gva = data.draw(st.sampled_from(gvas)) + data.draw(st.integers(0, PAGE - 8))
+            sp.handle_fault(vcpu, CAUSE[data.draw(access)], gva)
+        elif op == "write":
+            slot = data.draw(st.sampled_from(slots))
+            trapped = sp.write_protect and not writable_in_shadow(sp, slot) and sp._pt_refs[slot >> 12]
+            vm.mem.write64(slot, data.draw(new_pte))
+            if trapped:
+                sp.after_pt_write(vcpu, slot)
+        else:
+            sp.sfence(vcpu, None, None)
+        if sp.write_protect or op == "fence":
+            check_no_more_than_guest(sp, vcpu, p, sum_, False)
+
+
 # --- A and D ---------------------------------------------------------------------------------------
 
 def test_load_sets_A_maps_read_only_then_first_store_sets_D_and_upgrades():
