@@ -93,6 +93,8 @@ def _react(vm, r, sends, args, stdin):
         return r.exit_code
     elif r.reason == "reset":
         vm.reboot()
+    elif r.reason == "interrupted":
+        raise KeyboardInterrupt
     elif r.reason == "idle":
         if stdin.eof and not stdin.buf:
             print("\nvmlab run --hv: every vCPU waits and no input can come", file=sys.stderr)

@@ -14,6 +14,8 @@ pager, vCPUs and a trace::
 """
 from __future__ import annotations
 
+import signal
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -36,6 +38,27 @@ VS_MEDELEG = 0xB1FF
 VS_MIDELEG = L.MIP_SSIP | L.MIP_STIP | L.MIP_SEIP
 CHUNK = 2_000_000
 QUANTUM = 50_000         # instructions per vCPU turn when several share the hart
+
+
+class _CtrlC:
+    """Turn Ctrl-C into a flag looked at between exits, never in the middle of one (the
+    guest's registers may be in the real hart then)."""
+
+    def __init__(self):
+        self.hit, self._old = False, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.hit = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
 
 
 class HvError(Exception):
@@ -209,38 +232,51 @@ class VM:
     def run(self, instructions: int | None = None, until_output=None) -> RunResult:
         """Run the vCPUs (round robin, one exit at a time) like Machine.run: until the
         budget is spent, the guest halts or resets, ``until_output`` appears in the output
-        of this run, or every vCPU waits with nothing that could wake it ("idle")."""
+        of this run, every vCPU waits with nothing that could wake it ("idle"), or Ctrl-C
+        ("interrupted": always between exits, so the VM can simply continue)."""
         if isinstance(until_output, (str, bytes)):
             until_output = [until_output]
         patterns = [p.encode() if isinstance(p, str) else bytes(p) for p in until_output or ()]
         out = self.devices.out
-        start, seen = len(out), len(out)
+        start = seen = len(out)
         done = 0
-        while True:
-            if self.stopped:
-                reason, status = self.stopped
-                return RunResult(reason, done, status if reason == "halt" else None, self._pc())
-            left = CHUNK if instructions is None else min(CHUNK, instructions - done)
-            if left <= 0:
-                return RunResult("budget", done, None, self._pc())
-            v = self._next_vcpu()
-            if v is None:
-                if not self._idle_until_deadline():
-                    return RunResult("idle", done, None, self._pc())
-                continue
-            if len(self.vcpus) > 1:
-                left = min(left, QUANTUM)      # vCPUs share real hart 0 in turns
-            ex = v.run(left)
-            done += ex.instructions
-            if patterns and len(out) > seen:
-                hit = self._match(patterns, out, start, seen)
-                seen = len(out)
-                if hit is not None:
-                    r = RunResult("output", done, None, self._pc())
-                    r.matched = hit.decode(errors="replace")
-                    return r
-            if self.devices.pending_in:
-                self.devices.feed()
+        with _CtrlC() as ctrl_c:
+            while True:
+                reason = self._why_stop(ctrl_c, instructions, done)
+                if reason is not None:
+                    return self._result(reason, done)
+                v = self._next_vcpu()
+                if v is None:
+                    if not self._idle_until_deadline():
+                        return self._result("idle", done)
+                    continue
+                done += v.run(self._slice(instructions, done)).instructions
+                if patterns and len(out) > seen:
+                    hit, seen = self._match(patterns, out, start, seen), len(out)
+                    if hit is not None:
+                        return self._result("output", done, hit.decode(errors="replace"))
+                if self.devices.pending_in:
+                    self.devices.feed()
+
+    def _why_stop(self, ctrl_c, instructions, done) -> str | None:
+        if self.stopped:
+            return self.stopped[0]
+        if ctrl_c.hit:
+            return "interrupted"
+        if instructions is not None and done >= instructions:
+            return "budget"
+        return None
+
+    def _slice(self, instructions, done) -> int:
+        """The budget of one vcpu.run(): what is left, in turns when vCPUs share the hart."""
+        left = CHUNK if instructions is None else min(CHUNK, instructions - done)
+        return min(left, QUANTUM) if len(self.vcpus) > 1 else left
+
+    def _result(self, reason: str, done: int, matched: str | None = None) -> RunResult:
+        status = self.stopped[1] if reason == "halt" and self.stopped else None
+        r = RunResult(reason, done, status, self._pc())
+        r.matched = matched
+        return r
 
     @staticmethod
     def _match(patterns, out, start, seen):
