@@ -83,3 +83,34 @@ def test_cli_user_errors_have_no_traceback(tmp_path):
     assert p.returncode == 1 and "Traceback" not in p.stderr and "no such file" in p.stderr
     p = vmlab_run("--ram", "lots", "--bios", "none", "--kernel", str(tmp_path))
     assert p.returncode == 1 and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_two_harts_boot_opensbi_and_uboot(opensbi_fw_jump, uboot_smode):
+    p = vmlab_run("--harts", "2", "--bios", str(opensbi_fw_jump), "--kernel", str(uboot_smode),
+                  *UBOOT_ARGS, "-n", "300000000")
+    assert p.returncode == 0, p.stderr
+    assert "Platform HART Count       : 2" in p.stdout
+    assert p.stdout.rstrip().endswith("GNU ld")
+
+
+@pytest.mark.slow
+def test_teachos_with_a_disk_under_opensbi_and_snapshot(opensbi_fw_jump, tmp_path):
+    """The project's teaching OS: Sv39, U-mode processes, timer interrupts, virtio-blk."""
+    from vmlab.guests import teachos
+    import subprocess as sp
+    sp.run([sys.executable, "-m", "vmlab.guests.teachos", str(tmp_path)], check=True,
+           capture_output=True)
+    m = Machine(drive=str(tmp_path / "disk.img"))
+    m.boot_virt(bios=opensbi_fw_jump, kernel=tmp_path / "teachos.elf")
+    m.run(instructions=20_000_000)
+    m.snapshot(tmp_path / "mid.npz")
+    r = m.run(instructions=200_000_000)
+    m2 = Machine.restore(tmp_path / "mid.npz")
+    r2 = m2.run(instructions=200_000_000)
+    assert (r.reason, r.exit_code) == ("halt", 0) == (r2.reason, r2.exit_code)
+    out = m.console_output
+    assert "Hello from sector 0" in out and "teachos: powering off" in out
+    assert m2.console_output == out
+    assert m.counters["interrupts"].get("s_timer", 0) > 0
+    assert teachos is not None
