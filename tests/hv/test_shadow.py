@@ -378,6 +378,7 @@ def test_a_tree_a_vcpu_is_on_is_never_evicted():
     other.csrs["satp"] = gt.satp(10)            # other leaves asid 9: that tree can go
     sp.root_for(other)
     assert len(sp.roots) == 2 and sp.counters["roots_evicted"] == 1
+    assert [(t["guest_satp"], t["vcpus"]) for t in sp.trees()] == [(gt.satp(3), [0]), (gt.satp(10), [1])]
 
 
 def test_two_vms_never_share_an_asid_tag():

@@ -33,6 +33,9 @@ rewrites them.  Two strategies, selectable so a lab can compare them:
   PTE write traps (a ``"wp"`` fault, then :meth:`ShadowPaging.after_pt_write`) and the
   dependent leaves are dropped at once; the guest's sfence then costs nothing.
 
+When the host itself changes what backs a guest page (swap, balloon, sharing), it calls
+:meth:`ShadowPaging.invalidate_gpa` so no leaf keeps pointing at the old frame.
+
 **Isolation.**  The guest names only gpas; a gpa outside guest RAM never becomes a shadow
 leaf (devices fault to be emulated, anything else is an access fault in the guest), and the
 shadow tables live in frames no gpa maps to.
@@ -501,6 +504,16 @@ class ShadowPaging:
                      vcpu=-1 if vcpu is None else vcpu.id, cause=code,
                      pc=pc if isinstance(pc, int) else 0, insn=arg, tval=tval,
                      handler="shadow." + EVENT_NAMES[code])
+
+    def trees(self) -> list[dict]:
+        """One line per cached tree, least recently used first (for views and --stats)."""
+        on = {}
+        for vcpu_id, key in self._current.items():
+            on.setdefault(key, []).append(vcpu_id)
+        return [{"kind": r.key[0], "guest_satp": r.guest_satp, "priv": r.priv, "sum": r.sum,
+                 "mxr": r.mxr, "asid_tag": r.tag, "root_hpa": r.tree.root_hpa,
+                 "leaves": len(r.tree.leaves), "tables": len(r.tree.tables),
+                 "vcpus": on.get(key, [])} for key, r in self.roots.items()]
 
     def __repr__(self) -> str:
         c = self.counters
