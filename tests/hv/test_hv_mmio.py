@@ -98,3 +98,36 @@ def test_sifive_test_write_halts_with_the_status():
     r = vm.run(instructions=10_000)
     assert (r.reason, r.exit_code) == ("halt", 7)
     assert vm.trace.count(EXIT, 15) == 1 and vm.trace.count(INJECT) == 0
+
+
+def test_htif_tohost_ends_a_riscv_tests_style_guest():
+    """riscv-tests report through tohost in RAM: the hypervisor watches that word."""
+    src = r'''
+        .text
+        .globl _start
+_start: la t0, msg
+        la t1, block
+        sd t0, 16(t1)           # write(1, msg, 3) through a syscall block
+        la t2, tohost
+        sd t1, 0(t2)
+1:      la t2, fromhost
+        ld t3, 0(t2)
+        beqz t3, 1b
+        li t0, (5 << 1) | 1     # exit code 5
+        la t2, tohost
+        sd t0, 0(t2)
+2:      j 2b
+        .data
+        .balign 8
+block:  .dword 64, 1, 0, 3
+msg:    .ascii "ok\n"
+        .balign 64
+        .globl tohost, fromhost
+tohost: .dword 0
+fromhost: .dword 0
+'''
+    from vmlab.asm import assemble
+    _, vm = boot(assemble(src).elf, bios=True)
+    r = vm.run(instructions=5_000_000)
+    assert (r.reason, r.exit_code) == ("halt", 5)
+    assert vm.console_output == "ok\n"

@@ -110,6 +110,7 @@ class VM:
         self.stopped: tuple[str, int] | None = None
         self.symbols: dict[str, int] = {}
         self._images = None
+        self.htif = None                 # riscv-tests' tohost/fromhost, when the ELF has them
         self._turn = self._last = 0
 
     # --- time ---------------------------------------------------------------------------------
@@ -136,6 +137,9 @@ class VM:
         entry, symbols = load_elf_segments(path_or_bytes, self._write,
                                            lambda gpa, n: self._write(gpa, bytes(n)))
         self.symbols.update(symbols)
+        if "tohost" in symbols:
+            from vmlab.hv.htif import Htif
+            self.htif = Htif(self, symbols["tohost"], symbols.get("fromhost"))
         return entry
 
     def load(self, image, gpa: int) -> int:
@@ -251,6 +255,8 @@ class VM:
                         return self._result("idle", done)
                     continue
                 done += v.run(self._slice(instructions, done)).instructions
+                if self.htif is not None:
+                    self.htif.poll()
                 if patterns and len(out) > seen:
                     hit, seen = self._match(patterns, out, start, seen), len(out)
                     if hit is not None:
