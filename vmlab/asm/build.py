@@ -20,8 +20,13 @@ def build_program(asm, base: int, filename: str) -> Program:
             continue
         if sym.is_label:
             value, sec = asm.address(sym), sym.section.name
-        elif sym.value is not None or sym.tree is not None:
-            value, sec = asm.resolve_final(name), None
+        elif sym.value is not None:
+            value, sec = sym.value, None
+        elif sym.tree is not None:
+            try:
+                value, sec = asm.resolve_final(name), None
+            except Exception:   # e.g. ".set x, undefined_y" never used: GNU as keeps quiet too
+                continue
         else:
             continue  # only named in .globl/.type, never defined
         symbols[name] = value

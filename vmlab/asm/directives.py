@@ -205,10 +205,15 @@ def _fill(asm, st, stack):
     _bytes(asm, st, one * repeat)
 
 
+#: the most bytes (or repetitions) one directive may ask for: a typo like ".skip 0x8000000000"
+#: should be an error message, not an exhausted machine
+MAX_COUNT = 1 << 26
+
+
 def _count(asm, text):
     n = asm.const(text)
-    if n < 0:
-        raise StmtError(f"count {n} must not be negative", text)
+    if not 0 <= n <= MAX_COUNT:
+        raise StmtError(f"count {n} out of range: allowed 0..{MAX_COUNT}", text)
     return n
 
 
@@ -234,7 +239,7 @@ def _leb128(asm, st, stack):
 def _org(asm, st, stack):
     """``.org offset[, fill]``: continue at this offset from the start of the section."""
     ops = _ops(st, 1, 2)
-    target = asm.const(ops[0])
+    target = _count(asm, ops[0])
     fill = asm.const(ops[1]) & 0xFF if len(ops) > 1 else 0
     asm.current.add(Item(ALIGN, 0, st, None, fill, target))
 
@@ -277,8 +282,8 @@ def _align(asm, st, stack):
     ops = _ops(st, 1, 3)
     n = asm.const(ops[0])
     if st.op == ".balign":
-        if n <= 0 or n & (n - 1):
-            raise StmtError(f"alignment {n} is not a power of 2", ops[0])
+        if n <= 0 or n & (n - 1) or n > 1 << 16:
+            raise StmtError(f"alignment {n} is not a power of 2 up to 65536", ops[0])
         size = n
     else:
         if not 0 <= n <= 16:
@@ -407,7 +412,10 @@ def _ifdef(asm, st):
 def _ifc(asm, st):
     if asm.conds and not asm.conds[-1][0]:
         return _push_cond(asm, False)
-    a, b = (s.strip().strip("'") for s in split_operands(st.args)[:2])
+    ops = split_operands(st.args)
+    if len(ops) != 2:
+        raise StmtError(f"'{st.op}' compares two strings: {st.op} a, b", st.args)
+    a, b = (s.strip().strip("'") for s in ops)
     _push_cond(asm, (a == b) == (st.op == ".ifc"))
 
 

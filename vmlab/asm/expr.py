@@ -98,6 +98,7 @@ class _Parser:
     def __init__(self, text, tokens, local):
         self.text, self.toks, self.i, self.local = text, tokens, 0, local
         self.saw_local = False
+        self.in_rel = False
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else (None, None)
@@ -132,9 +133,13 @@ class _Parser:
             self.saw_local = True
             return ("s", self.local(value) if self.local else value)
         if kind == "rel":
+            if self.in_rel:
+                raise StmtError(f"%{value} inside another relocation operator", self.text.strip())
+            self.in_rel = True
             self.expect("(")
             inner = self.binary(1)
             self.expect(")")
+            self.in_rel = False
             return ("r", value, inner)
         if kind == "op":
             if value == "(":
@@ -160,7 +165,10 @@ def parse_ex(text: str, local=None):
     p = _Parser(text, _tokens(text), local)
     if not p.toks:
         raise StmtError("missing expression", text)
-    tree = p.binary(1)
+    try:
+        tree = p.binary(1)
+    except RecursionError:
+        raise StmtError("expression nested too deeply", text.strip()[:40]) from None
     if p.i != len(p.toks):
         raise StmtError("junk at end of expression", text.strip())
     return tree, p.saw_local
