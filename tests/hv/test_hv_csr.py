@@ -154,3 +154,65 @@ def test_exits_are_handled_by_the_right_handlers(program):
     (0xffffffff, "reflect"), (0x0000_4073, "reflect")])
 def test_illegal_instructions_are_sub_dispatched_by_instruction(word, name):
     assert kind(word) == name
+
+
+COUNTERS = r'''
+        .text
+        .globl _start
+_start: la t0, mtrap
+        csrw mtvec, t0
+        csrwi mcounteren, 2     # S may read time only
+        csrwi scounteren, 0     # U may read nothing
+        li t0, 3 << 11
+        csrc mstatus, t0
+        li t0, 1 << 11
+        csrs mstatus, t0        # MPP = S
+        la t0, s_code
+        csrw mepc, t0
+        mret
+s_code: rdtime t0               # allowed
+        rdcycle t0              # illegal: to mtrap
+        li t0, 1 << 8
+        csrc sstatus, t0
+        la t0, u_code
+        csrw sepc, t0
+        sret
+u_code: rdtime t0               # illegal in U: scounteren.TM is clear
+        ebreak
+        .balign 4
+mtrap:  csrr t1, mcause
+        la t2, log
+        add t2, t2, s0
+        sd t1, 0(t2)
+        csrr t1, mtval
+        sd t1, 8(t2)
+        addi s0, s0, 16
+        li t3, 3
+        csrr t1, mcause
+        beq t1, t3, done
+        csrr t1, mepc
+        addi t1, t1, 4
+        csrw mepc, t1
+        mret
+done:   li t0, 0x100000
+        li t1, 0x5555
+        sw t1, 0(t0)
+1:      j 1b
+        .data
+        .balign 8
+log:    .space 64
+'''
+
+
+def test_counter_enables_decide_which_counter_reads_trap():
+    prog = assemble(COUNTERS)
+    bare = Machine(ram_size=8 << 20)
+    bare.load_elf(prog.elf)
+    assert bare.run(instructions=10_000).reason == "halt"
+    _, vm = boot(prog.elf, bios=True)
+    assert vm.run(instructions=10_000).reason == "halt"
+    base = prog.symbols["log"]
+    assert vm.mem.read(base, 64) == bare.read_mem(base, 64)
+    log = [int.from_bytes(vm.mem.read(base + 8 * i, 8), "little") for i in range(6)]
+    assert log[0::2] == [2, 2, 3]                  # rdcycle in S, rdtime in U, then ebreak
+    assert log[1] == 0xC00022F3 and log[3] == 0xC01022F3

@@ -23,7 +23,7 @@ from vmlab.machine.trap import pending_interrupt, take_trap
 
 MASK64 = (1 << 64) - 1
 FAR = 1 << 62
-REAL_COUNTEREN = 7       # CY, TM, IR: rdtime/rdcycle/rdinstret run without an exit
+REAL_COUNTEREN = 7       # CY, TM, IR: rdcycle/rdtime/rdinstret may run without an exit
 _RVC = []                # the machine's compressed-instruction expansion table, made once
 
 
@@ -128,7 +128,7 @@ class VCpu:
         c[L.PC] = self.row[L.PC]
         c[L.MCYCLE], c[L.MINSTRET] = self.row[L.MCYCLE], self.row[L.MINSTRET]
         c[L.PRIV], c[L.MIE], c[L.WAITING] = L.PRIV_U, 0, 0
-        c[L.MCOUNTEREN] = c[L.SCOUNTEREN] = REAL_COUNTEREN
+        c[L.MCOUNTEREN] = c[L.SCOUNTEREN] = self._counters_allowed()
         c[L.MENVCFG] = 0
         satp = s64(self.vm.shadow.root_for(self))
         c[L.SATP] = satp
@@ -138,6 +138,15 @@ class VCpu:
             m.tlb[self.hart, :, :, L.TLB_TAG] = L.TLB_EMPTY
             self.tlb_stale = False
         self.vm.hv.last_on_hart[self.hart] = self
+
+    def _counters_allowed(self) -> int:
+        """Which of cycle/time/instret the guest may read in its virtual mode: those run
+        without an exit; the others trap and are emulated or reflected, as on hardware."""
+        r, priv = self.row, self.priv
+        if priv == L.PRIV_M:
+            return REAL_COUNTEREN
+        allowed = int(r[L.MCOUNTEREN]) & REAL_COUNTEREN
+        return allowed if priv == L.PRIV_S else allowed & int(r[L.SCOUNTEREN])
 
     def _leave(self) -> None:
         c = self.vm.machine.cpu[self.hart]
