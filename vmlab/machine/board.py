@@ -238,6 +238,18 @@ class Machine:
         data = bytes(data)
         self.mem[self._ram_slice(paddr, len(data))] = np.frombuffer(data, dtype=np.uint8)
 
+    def fetch_address(self, va: int, hart: int = 0) -> int | None:
+        """The physical address an instruction fetch from ``va`` uses now, if known without a
+        page walk (bare/M-mode, or a fetch TLB hit); None otherwise.  For tracing."""
+        c = self.cpu[hart]
+        satp, priv = int(c[L.SATP]) & ((1 << 64) - 1), int(c[L.PRIV])
+        if satp >> 60 != 8 or priv == L.PRIV_M:
+            return va
+        e = self.tlb[hart, L.ACC_FETCH, (_s64(va) >> 12) & (L.TLB_SETS - 1)]
+        if e[L.TLB_TAG] == _s64(va) >> 12:
+            return int(e[L.TLB_PPAGE]) | (va & 0xFFF)
+        return None
+
     def _zero_mem(self, paddr: int, n: int) -> None:
         self.mem[self._ram_slice(paddr, n)] = 0
 

@@ -189,20 +189,38 @@ def main(args) -> int:
 
 
 def _trace_run(m, budget):
-    """Single-step, printing hart, privilege, pc and instruction bits of each step."""
+    """Single-step, printing privilege, pc, instruction bits and disassembly of each step."""
     r = None
     for _ in range(budget):
-        pc, priv = m.pc, "USHM"[m.priv]
-        try:
-            word = int.from_bytes(m.read_mem(pc, 4), "little")
-        except Exception:
-            word = 0
-        text = f"{word & 0xffff:04x}" if word & 3 != 3 else f"{word:08x}"
-        print(f"{priv} {pc:016x} {text}", file=sys.stderr)
+        print(_trace_line(m), file=sys.stderr)
         r = m.step()
         if r.reason != "budget":
             return r
     return r
+
+
+def _trace_line(m) -> str:
+    pc, priv = m.pc, "USHM"[m.priv]
+    pa = m.fetch_address(pc)
+    if pa is None:
+        return f"{priv} {pc:016x} (not mapped)"
+    try:
+        raw = m.read_mem(pa, 4)
+    except Exception:
+        try:
+            raw = m.read_mem(pa, 2) + b"\0\0"
+        except Exception:
+            return f"{priv} {pc:016x} (no RAM)"
+    word = int.from_bytes(raw, "little")
+    size = 4 if word & 3 == 3 else 2
+    text = f"{word & 0xFFFF:04x}    " if size == 2 else f"{word:08x}"
+    try:
+        from vmlab.disasm import disassemble
+        insn = next(iter(disassemble(raw[:size], address=pc)))
+        text += f"  {insn.mnemonic} {insn.operands}"
+    except Exception:
+        pass
+    return f"{priv} {pc:016x} {text}"
 
 
 def _print_stats(m, seconds: float) -> None:
