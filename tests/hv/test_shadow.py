@@ -469,6 +469,30 @@ def test_invalidate_gpa_drops_every_leaf_on_that_frame_in_every_tree():
     assert shadow_walk(sp, vcpu, 0x2000, "load").pa == vm.mem.hpa(GPA_BASE + 0x1000) != old
 
 
+def test_a_guest_spraying_its_address_space_cannot_exhaust_host_frames():
+    vm, gt, vcpu, sp = setup(max_roots=2)
+    sp.max_tables = 12
+    for i in range(40):                  # 1 GiB pages all over the address space
+        gt.map(i << 30, GPA_BASE, PTE_R | PTE_A, level=2)
+    for i in range(40):
+        gva = (i << 30) + (i % 8) * 0x1_1000
+        assert sp.handle_fault(vcpu, 13, gva).kind == "filled"
+        assert shadow_walk(sp, vcpu, gva, "load").pa == vm.mem.hpa(GPA_BASE + (gva & 0x3FFF_FFFF))
+        assert len(vm.frames.frames_of(FrameAllocator.SHADOW)) <= 12
+    assert sp.counters["recycles"] >= 6 and vm.trace.count(SHADOW, S.RECYCLE) == sp.counters["recycles"]
+
+
+def test_when_the_host_runs_out_of_frames_the_trees_are_recycled():
+    vm, gt, vcpu, sp = setup(nframes=48)           # 32 frames for the host to hand out
+    for i in range(12):
+        gt.map(i << 30, GPA_BASE, PTE_R | PTE_A, level=2)
+    while vm.frames.free_count > 6:                # somebody else takes almost everything
+        vm.frames.alloc(7)
+    for i in range(12):
+        assert sp.handle_fault(vcpu, 13, i << 30).kind == "filled"
+    assert sp.counters["recycles"] >= 1
+
+
 def test_reset_gives_every_frame_back():
     vm, gt, vcpu, sp = setup()
     gt.map(0x1000, GPA_BASE + 0x1000, PTE_R | PTE_A)

@@ -58,6 +58,7 @@ code    name          tval / insn
 10      ROOT_EVICT    guest satp / ASID tag: a tree left the cache, its frames freed
 11      PROTECT       gpa of a page that became a page-table page (write-protect only)
 12      RESET         0 / trees freed
+13      RECYCLE       0 / leaves dropped: the VM's shadow tables hit ``max_tables`` frames
 ======  ============  ===================================================================
 """
 from __future__ import annotations
@@ -66,6 +67,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from vmlab import sv39
+from vmlab.hv.memory import OutOfFrames
 from vmlab.hv.shadow_build import RWX, Leaf, ShadowTree, shadow_perms
 from vmlab.hv.trace import SHADOW
 from vmlab.machine import layout as L
@@ -73,17 +75,17 @@ from vmlab.machine.mmu import sfence_vma
 from vmlab.sv39 import PTE_W, PTE_X
 
 FILL, DIRTY, GUEST_FAULT, MMIO, WP_FAULT, PT_WRITE, SFENCE = range(1, 8)
-ROOT_BUILD, ROOT_SWITCH, ROOT_EVICT, PROTECT, RESET = range(8, 13)
+ROOT_BUILD, ROOT_SWITCH, ROOT_EVICT, PROTECT, RESET, RECYCLE = range(8, 14)
 EVENT_NAMES = {FILL: "fill", DIRTY: "dirty", GUEST_FAULT: "guest_fault", MMIO: "mmio",
                WP_FAULT: "wp_fault", PT_WRITE: "pt_write", SFENCE: "sfence",
                ROOT_BUILD: "root_build", ROOT_SWITCH: "root_switch", ROOT_EVICT: "root_evict",
-               PROTECT: "protect", RESET: "reset"}
+               PROTECT: "protect", RESET: "reset", RECYCLE: "recycle"}
 
 STRATEGIES = ("sfence", "write-protect")
 COUNTERS = ("fills", "dirty_upgrades", "guest_faults", "mmio_faults", "wp_faults", "pt_writes",
             "sfences", "flushes", "leaves_dropped", "roots_built", "root_cache_hits",
             "root_switches", "roots_evicted", "pages_protected", "ad_updates", "tlb_flushes",
-            "resets")
+            "resets", "recycles")
 
 MASK64 = (1 << 64) - 1
 VA_BITS = (1 << 39) - 1
@@ -157,12 +159,14 @@ class Root:
 class ShadowPaging:
     """A VM's shadow page tables (see the module docstring for the whole story)."""
 
-    def __init__(self, vm, strategy: str = "sfence", max_roots: int = 16):
+    def __init__(self, vm, strategy: str = "sfence", max_roots: int = 16,
+                 max_tables: int = 4096):
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
         if not 1 <= max_roots <= TAGS_PER_VM:
             raise ValueError(f"max_roots must be 1..{TAGS_PER_VM}")
         self.vm, self.strategy, self.max_roots = vm, strategy, max_roots
+        self.max_tables = max(max_tables, 3 * max_roots)    # table frames, all trees together
         self.roots: OrderedDict[tuple, Root] = OrderedDict()   # least recently used first
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.device_ranges = DEVICE_RANGES
@@ -309,16 +313,30 @@ class ShadowPaging:
         return self._pt_refs[gpa_page] > 0 or any(p >> 12 == gpa_page for p in pte_gpas)
 
     def _fill(self, vcpu, root: Root, leaf: Leaf, gpa: int) -> None:
+        if sum(len(r.tree.tables) for r in self.roots.values()) + 2 > self.max_tables:
+            self._recycle(vcpu)
         old = root.tree.remove(leaf.gva_page)
         if old is not None:                  # a clean page's first store, or a re-fill
             self._forget(root, old)
             self._tlb_flush(root.tag, leaf.gva_page)
-        root.tree.put(leaf)
+        try:
+            root.tree.put(leaf)
+        except OutOfFrames:                   # the host is short of frames: make room, once
+            self._recycle(vcpu)
+            root.tree.put(leaf)
         self._remember(root, leaf)
         upgrade = old is not None and leaf.perms & PTE_W and not old.perms & PTE_W
         name, code = ("dirty_upgrades", DIRTY) if upgrade else ("fills", FILL)
         self.counters[name] += 1
         self._record(vcpu, code, leaf.gva_page << 12, gpa >> 12)
+
+    def _recycle(self, vcpu) -> None:
+        """A guest that touches addresses all over its address space could make us build
+        tables until the host runs out of frames.  At the bound, every tree is emptied
+        (roots stay) and refills on demand: the guest runs slower, the host stays safe."""
+        dropped = sum(self._forget_tree(r, free=False) for r in self.roots.values())
+        self.counters["recycles"] += 1
+        self._record(vcpu, RECYCLE, 0, dropped)
 
     def _outside_ram(self, vcpu, access: str, gva: int, gpa: int) -> Fault:
         """Not guest RAM: a device register to emulate, or (fetching from a device, or
