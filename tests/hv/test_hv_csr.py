@@ -216,3 +216,28 @@ def test_counter_enables_decide_which_counter_reads_trap():
     log = [int.from_bytes(vm.mem.read(base + 8 * i, 8), "little") for i in range(6)]
     assert log[0::2] == [2, 2, 3]                  # rdcycle in S, rdtime in U, then ebreak
     assert log[1] == 0xC00022F3 and log[3] == 0xC01022F3
+
+
+def test_a_reflected_trap_breaks_the_lr_sc_reservation():
+    from hv_guest import guest
+    body = r'''
+        la t0, trap
+        csrw stvec, t0
+        la a0, word
+        lr.d t1, (a0)
+        sc.d s0, t1, (a0)       # no trap in between: succeeds (0)
+        lr.d t1, (a0)
+        csrr t2, mstatus        # illegal in vS: reflected into the guest's handler
+        sc.d s1, t1, (a0)       # the trap broke the reservation: fails (nonzero)
+        li a1, 0
+        j shutdown
+        .balign 4
+trap:   csrr t3, sepc
+        addi t3, t3, 4
+        csrw sepc, t3
+        sret
+    '''
+    _, vm = boot(guest(body, ".balign 8\nword: .dword 1"))
+    assert vm.run(instructions=10_000).reason == "halt"
+    v = vm.vcpus[0]
+    assert v.reg(8) == 0 and v.reg(9) != 0

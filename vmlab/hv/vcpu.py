@@ -127,6 +127,7 @@ class VCpu:
         c[L.XREG:L.XREG + 32] = self.row[L.XREG:L.XREG + 32]
         c[L.PC] = self.row[L.PC]
         c[L.MCYCLE], c[L.MINSTRET] = self.row[L.MCYCLE], self.row[L.MINSTRET]
+        c[L.RES_ADDR] = self.row[L.RES_ADDR]       # -1 after a reflected trap: sc must fail
         c[L.PRIV], c[L.MIE], c[L.WAITING] = L.PRIV_U, 0, 0
         c[L.MCOUNTEREN] = c[L.SCOUNTEREN] = self._counters_allowed()
         c[L.MENVCFG] = 0
@@ -153,6 +154,7 @@ class VCpu:
         self.row[L.XREG:L.XREG + 32] = c[L.XREG:L.XREG + 32]
         self.row[L.PC] = c[L.PC]
         self.row[L.MCYCLE], self.row[L.MINSTRET] = c[L.MCYCLE], c[L.MINSTRET]
+        self.row[L.RES_ADDR] = c[L.RES_ADDR]
 
     def _run_real(self, budget: int) -> tuple[int, int]:
         """The machine's compiled run loop in hypervisor mode; returns (exit code, steps)."""
