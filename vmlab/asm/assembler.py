@@ -256,10 +256,7 @@ class Assembler(PassTwo):
         if self.used is not None:
             self.used.add(pseudo.usage_key(mnemonic, ops))
         if mnemonic in pseudo.MULTI:
-            def const(text):
-                return self.const(text)
-            steps = pseudo.expand_multi(mnemonic, ops, self.new_hidden(), const)
-            return self.steps(st, steps)
+            return self.steps(st, pseudo.expand_multi(mnemonic, ops, self.new_hidden(), self.const))
         if mnemonic in pseudo.LOADS or mnemonic in pseudo.STORES:
             last = ops[-1].strip() if ops else ""
             if not last.endswith(")") and len(ops) in (2, 3):
@@ -301,33 +298,37 @@ class Assembler(PassTwo):
         for k, v in values.items():
             if type(v) is tuple:
                 values[k] = self.try_const(v)
-        sec = self.current
         if mnemonic in _BRANCHES:
             return self.branch(st, mnemonic, values, may_compress)
-        pcrel = [k for k in values if k in PC_RELATIVE]
-        if all(type(v) is int for v in values.values()) and not pcrel:
-            key = (mnemonic, self.rvc and may_compress, tuple(values.values()))
-            done = self.encoded.get(key)
-            if done is not None and self.used is None:
-                sec.add(Item(BYTES, len(done), st, done))
-                return
-            if self.rvc and row.size == 4 and may_compress:
-                word = compress(mnemonic, values, may_compress if type(may_compress) is str else None)
-                if word is not None:
-                    if self.used is not None:
-                        self.used.add(lookup(word, 2).mnemonic)
-                    self.encoded[key] = word.to_bytes(2, "little")
-                    sec.add(Item(BYTES, 2, st, self.encoded[key]))
-                    return
-            word = self.checked_encode(row, values, ops)
-            if self.used is not None:
-                self.used.add(mnemonic)
-            self.encoded[key] = word.to_bytes(row.size, "little")
-            sec.add(Item(BYTES, row.size, st, self.encoded[key]))
+        if all(type(v) is int for v in values.values()) and not any(k in PC_RELATIVE for k in values):
+            data = self.encode_now(row, values, ops, may_compress)
+            self.current.add(Item(BYTES, len(data), st, data))
             return
         if self.used is not None:
             self.used.add(mnemonic)
-        sec.add(Item(INSN, row.size, st, row, values, ops))
+        self.current.add(Item(INSN, row.size, st, row, values, ops))  # waits for addresses
+
+    def encode_now(self, row, values: dict, ops: list[str], may_compress) -> bytes:
+        """Bytes of an instruction whose operands are all known: compressed if GNU as would.
+
+        Results are remembered: real code repeats the same instructions (``ret``,
+        ``addi sp, sp, -16`` ...) and the table lookups are the expensive part.
+        """
+        key = (row.mnemonic, self.rvc and may_compress, tuple(values.values()))
+        done = self.encoded.get(key)
+        if done is not None and self.used is None:
+            return done
+        word = None
+        if self.rvc and row.size == 4 and may_compress:
+            word = compress(row.mnemonic, values, may_compress if type(may_compress) is str else None)
+        if word is not None:
+            data = word.to_bytes(2, "little")
+        else:
+            data = self.checked_encode(row, values, ops).to_bytes(row.size, "little")
+        if self.used is not None:
+            self.used.add(lookup(int.from_bytes(data, "little"), len(data)).mnemonic)
+        self.encoded[key] = data
+        return data
 
     def checked_encode(self, row, values: dict, ops: list[str]) -> int:
         """Encode with range checks that name the operand and the allowed range."""
