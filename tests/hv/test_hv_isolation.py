@@ -78,7 +78,7 @@ def test_adversarial_guest_changes_nothing_outside_its_frames(strategy):
                              "".join(f" sd t0, {i * 8}(t1)\n" for i in range(64)) +
                              "li a1, 0\n j shutdown"))
     assert victim.run(instructions=10_000).reason == "halt"
-    spare = hv.frames.alloc(99)                                 # someone else's frame, a secret in it
+    spare = hv.frames.alloc(99)                      # someone else's frame, with a secret
     hv.machine.write_mem(spare, b"secret" * 100)
     adversary = hv.create_vm(ram_size=RAM, shadow=strategy)
     adversary.boot(kernel=guest("la t0, trap\n csrw stvec, t0\n" + ADVERSARY))

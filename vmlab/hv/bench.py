@@ -113,7 +113,8 @@ def main(args) -> int:
     print(f"CPU-bound workload ({c['bare']['instructions']:,} instructions bare):")
     print(f"  bare metal  {c['bare']['mips']:8.1f} MIPS")
     print(f"  as a guest  {c['guest']['mips']:8.1f} MIPS  ({c['guest']['exits']} exits)")
-    print(f"  guest/bare  {c['ratio']:8.3f}   checksums {'agree' if c['same_checksum'] else 'DIFFER'}")
+    agree = "agree" if c["same_checksum"] else "DIFFER"
+    print(f"  guest/bare  {c['ratio']:8.3f}   checksums {agree}")
     print("exits per second:")
     for name, r in report["exits"].items():
         print(f"  {name:11} {r['per_second']:10,.0f}/s  ({r['exits']} in {r['seconds']:.3f} s)")
@@ -121,6 +122,7 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m vmlab.hv.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m vmlab.hv.bench",
+                                     description=__doc__.splitlines()[0])
     register(parser)
     raise SystemExit(main(parser.parse_args()))

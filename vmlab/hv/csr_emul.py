@@ -13,7 +13,7 @@ import numpy as np
 
 from vmlab.hv.exits import Exit, reflect
 from vmlab.machine import layout as L
-from vmlab.machine.system import EBREAK, ECALL, MRET, SRET, WFI, exec_csr, exec_priv
+from vmlab.machine.system import MRET, SRET, WFI, exec_csr, exec_priv
 
 _NO_TLB = np.zeros((1, 3, L.TLB_SETS, 4), dtype=np.int64)   # exec_priv's sfence needs one
 
@@ -89,5 +89,3 @@ def dispatch(vcpu, ex: Exit) -> str:
         return reflect(vcpu, ex, L.CAUSE_ILLEGAL, ex.tval)
     return handler(vcpu, ex)
 
-
-__all__ = ["kind", "dispatch", "SYSTEM_HANDLERS", "ECALL", "EBREAK"]

@@ -188,8 +188,8 @@ class VCpu:
         self.instructions += steps
         if code == L.EXIT_TRAP:
             m = vm.machine
-            ex = exits.dispatch(self, int(m.ctl[L.C_TRAP_CAUSE]), int(m.ctl[L.C_TRAP_TVAL]) & MASK64,
-                                int(m.ctl[L.C_TRAP_PC]) & MASK64)
+            cause, tval = int(m.ctl[L.C_TRAP_CAUSE]), int(m.ctl[L.C_TRAP_TVAL]) & MASK64
+            ex = exits.dispatch(self, cause, tval, int(m.ctl[L.C_TRAP_PC]) & MASK64)
         elif code == L.EXIT_BUDGET and deadline > now and vm.time() >= deadline:
             ex = exits.timer_exit(self, self._deadline_irq, steps)
         elif code == L.EXIT_BUDGET:
