@@ -24,7 +24,7 @@ from vmlab.machine.loop import run as _run
 from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES, csr_number, reg_number
 from vmlab.machine.rvc import expansion_table
 
-CHUNK = 2_000_000            # instructions per call into compiled code (~10 ms at 200 MIPS)
+CHUNK = 1_000_000            # instructions per call into compiled code (<= ~10 ms of work)
 DTB_ALIGN = 2 << 20
 KERNEL_ADDR = L.RAM_BASE + 0x20_0000
 

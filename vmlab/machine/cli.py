@@ -19,6 +19,11 @@ from pathlib import Path
 
 from vmlab.cli import UserError
 
+# When numba loads cached machine code it probes for SciPy's BLAS (for np.dot), importing all of
+# SciPy: about 0.4 s of a ~1 s start.  `vmlab run` never needs BLAS, so this process does
+# without SciPy (numba then simply notes that no BLAS is available).
+sys.modules.setdefault("scipy", None)
+
 OPENSBI_DEFAULT = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf")
 POLL = 200_000           # instructions between looks at stdin and stdout
 

@@ -9,7 +9,7 @@
 Where the cache lives: numba checks a cached function only against its *own* source file, not
 against the functions it calls in other files -- edit ``bus.py`` and the cached ``exec_hart``
 would silently keep the old code.  So the cache directory is named after a hash of all the
-machine's sources: change any of them and everything is compiled afresh.  (``NUMBA_CACHE_DIR``
+machine's compiled sources: change any of them and everything is compiled afresh.  (``NUMBA_CACHE_DIR``
 set by the user wins.)
 """
 from __future__ import annotations
@@ -22,11 +22,17 @@ import numba
 from numba import njit
 
 
+#: the modules whose compiled code ends up in the cache (rvc.py: its table is cached there too)
+COMPILED_MODULES = ("layout", "jit", "bits", "csr", "trap", "mmu", "devices", "bus", "rvc",
+                    "hart", "atomics", "system", "loop")
+
+
 def _sources_digest() -> str:
     h = hashlib.sha1()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    for name in COMPILED_MODULES:
+        path = Path(__file__).with_name(f"{name}.py")
+        h.update(name.encode())
+        h.update(path.read_bytes() if path.exists() else b"")
     return h.hexdigest()[:16]
 
 
