@@ -28,12 +28,14 @@ _NUMERIC = frozenset("0123456789")
 class Symbol:
     """A label (``section`` + item ``index``) or an assigned value (``value`` or ``tree``)."""
 
-    __slots__ = ("name", "section", "index", "value", "tree", "binding", "type", "size", "stmt")
+    __slots__ = ("name", "section", "index", "value", "tree", "binding", "type", "size", "stmt", "here")
 
     def __init__(self, name, section=None, index=0, value=None, tree=None, stmt=None):
         self.name, self.section, self.index = name, section, index
         self.value, self.tree, self.stmt = value, tree, stmt
         self.binding, self.type, self.size = "local", None, None
+        #: for labels, where pass one found them (Section.here()), for constant differences
+        self.here = None
 
     @property
     def is_label(self) -> bool:
@@ -125,25 +127,43 @@ class Assembler(PassTwo):
             self.parse_cache[text] = tree
         return tree
 
-    def resolve_now(self, name: str) -> int:
-        """Symbol values known during pass one: assigned constants only."""
+    def resolve_now(self, name: str, depth: int = 0) -> tuple[int, dict]:
+        """A symbol during pass one, as a linear form (see :func:`expr.linear`): constants,
+        and labels as a known distance from the last item of unknown size before them."""
+        if name == ".":
+            anchor, offset = self.current.here()
+            return offset, {anchor: 1}
         sym = self.symbols.get(name)
-        if sym is None or sym.is_label or (sym.value is None and sym.tree is None):
+        if sym is None or (not sym.is_label and sym.value is None and sym.tree is None):
             raise expr.Unresolved(name)
+        if sym.is_label:
+            if sym.here is None:
+                raise expr.Unresolved(name)
+            anchor, offset = sym.here
+            return offset, {anchor: 1}
         if sym.value is not None:
-            return sym.value
-        return expr.evaluate(sym.tree, self.resolve_now, self.reloc_now)
+            return sym.value, {}
+        if depth > 100:
+            raise StmtError(f"symbol '{name}' is defined in terms of itself", name)
+        return expr.linear(sym.tree, lambda n: self.resolve_now(n, depth + 1), self.reloc_now)
 
     def reloc_now(self, op: str, tree) -> int:
         if op in ("pcrel_hi", "pcrel_lo"):
             raise expr.Unresolved("%" + op)
-        return reloc_value(op, expr.evaluate(tree, self.resolve_now, self.reloc_now))
+        return reloc_value(op, self.value_now(tree))
+
+    def value_now(self, tree) -> int:
+        """``tree``'s value in pass one; raises :class:`expr.Unresolved` if it needs layout."""
+        k, terms = expr.linear(tree, self.resolve_now, self.reloc_now)
+        if terms:
+            raise expr.Unresolved(expr.symbols_in(tree)[0])
+        return k
 
     def const(self, text: str) -> int:
         """Evaluate ``text`` now; it must not depend on addresses."""
         tree = self.parse(text)
         try:
-            return expr.evaluate(tree, self.resolve_now, self.reloc_now)
+            return self.value_now(tree)
         except expr.Unresolved as u:
             raise StmtError(f"'{u.name}' must be a constant defined before this line", text) from None
 
@@ -152,7 +172,7 @@ class Assembler(PassTwo):
         if tree[0] == "n":
             return tree[1]
         try:
-            return expr.evaluate(tree, self.resolve_now, self.reloc_now)
+            return self.value_now(tree)
         except expr.Unresolved:
             return tree
 
@@ -172,6 +192,7 @@ class Assembler(PassTwo):
         if sym is None:
             sym = self.symbols[name] = Symbol(name)
         sym.section, sym.index, sym.stmt = self.current, len(self.current.items), st
+        sym.here = self.current.here()
 
     def assign(self, name: str, text: str, st: Stmt, once: bool = False) -> None:
         """``.set``/``.equ``: constants are stored as values, the rest as trees for later."""

@@ -242,6 +242,41 @@ def evaluate(tree, resolve, reloc=None) -> int:
     return reloc(tree[1], tree[2])
 
 
+def linear(tree, resolve, reloc):
+    """Evaluate ``tree`` as ``(constant, {anchor: coefficient})``.
+
+    During pass one a label's address is unknown, but its distance from the last item of
+    unknown size is known: ``resolve`` gives a label as ``(offset, {anchor: 1})``.  Sums and
+    differences of such forms stay exact, so ``. - msg`` is ``(5, {})``: a constant.  Any
+    other operation on an address raises :class:`Unresolved` (it must wait for layout).
+    """
+    kind = tree[0]
+    if kind == "n":
+        return tree[1], {}
+    if kind == "s":
+        return resolve(tree[1])
+    if kind == "r":
+        return reloc(tree[1], tree[2]), {}
+    if kind == "u":
+        k, terms = linear(tree[2], resolve, reloc)
+        if tree[1] == "-":
+            return apply_unary("-", k), {a: -c for a, c in terms.items()}
+        if terms and tree[1] != "+":
+            raise Unresolved(symbols_in(tree)[0])
+        return apply_unary(tree[1], k), terms
+    op = tree[1]
+    k1, t1 = linear(tree[2], resolve, reloc)
+    k2, t2 = linear(tree[3], resolve, reloc)
+    if op in ("+", "-"):
+        terms = dict(t1)
+        for a, c in t2.items():
+            terms[a] = terms.get(a, 0) + (c if op == "+" else -c)
+        return apply_binary(op, k1, k2), {a: c for a, c in terms.items() if c}
+    if t1 or t2:
+        raise Unresolved(symbols_in(tree)[0])
+    return apply_binary(op, k1, k2), {}
+
+
 def symbols_in(tree) -> list[str]:
     """Names of all symbols a tree mentions (for "undefined symbol" messages)."""
     if tree[0] == "s":

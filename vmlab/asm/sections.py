@@ -32,7 +32,11 @@ class Section:
         self.size = 0
         self.addr = 0
         self.data = b""
-        #: provisional size while pass one runs (for "." in constant expressions)
+        #: how far pass one has come: items of unknown size (branches, alignment) so far, and
+        #: bytes since the last of them.  Two places with the same count are a known
+        #: distance apart, so "here - msg" is a constant even before layout.
+        self.anchor = 0
+        self.since = 0
         self.pos = 0
 
     @property
@@ -42,6 +46,15 @@ class Section:
     def add(self, item: Item) -> None:
         self.items.append(item)
         self.pos += item.size
+        if item.kind == BRANCH or item.kind == ALIGN:
+            self.anchor += 1
+            self.since = 0
+        else:
+            self.since += item.size
+
+    def here(self) -> tuple[tuple, int]:
+        """Where pass one is, as (anchor, bytes after it): see :meth:`add`."""
+        return (id(self), self.anchor), self.since
 
 
 def default_flags(name: str) -> tuple[str, bool]:
