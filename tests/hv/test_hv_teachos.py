@@ -72,3 +72,14 @@ def test_vmlab_demo_boots_teachos_as_a_guest(teachos):
     assert p.returncode == 0, p.stderr
     assert "teachos: powering off" in p.stdout and "exits by cause:" in p.stdout
     assert "interrupt s_timer" in p.stdout and "ecall_s" in p.stdout
+
+
+def test_both_shadow_strategies_give_the_same_run(teachos, disk, guest_run):
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(ram_size=128 << 20, drive=disk,
+                                                            shadow="write-protect")
+    vm.boot(kernel=teachos.elf)
+    assert vm.run(instructions=200_000_000).reason == "halt"
+    assert vm.console_output == guest_run.console_output
+    assert vm.shadow.counters["flushes"] == 0            # sfence.vma costs nothing here
