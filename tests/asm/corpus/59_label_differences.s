@@ -15,7 +15,6 @@ table:
 _start:
     la   a1, msg
     li   a2, MSG_LEN
-    li   a3, TABLE_WORDS
     .rept TABLE_WORDS
     nop
     .endr
