@@ -7,8 +7,11 @@
 
 Modules, in the order the work happens:
 ``lexer`` (text -> statements), ``expr`` (expressions), ``macros`` and ``directives``,
-``pseudo`` (``li``, ``la``, ``call`` ...), ``encoder`` and ``compress`` (the instruction table
--> words), ``layout`` (branch sizes, alignment), ``assembler`` (the two passes), ``elf``.
+``pseudo`` (``li``, ``la``, ``call`` ...; one-instruction aliases come from
+``vmlab.isa.aliases``), ``encoder`` and ``compress`` (the instruction table -> words),
+``assembler`` (state and pass one), ``layout`` and ``passtwo`` (branch sizes, alignment,
+addresses, bytes), ``build`` and ``elf`` (the :class:`Program` and its ELF file).
+``cli`` is ``vmlab asm``; ``bench`` times it on a generated 10,000-line file.
 """
 from __future__ import annotations
 
