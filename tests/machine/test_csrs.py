@@ -347,3 +347,18 @@ def test_mcountinhibit_stops_cycle_and_instret():
     assert m.reg("a0") == 5                   # CY and IR
     assert m.reg("a2") == m.reg("a1")
     assert m.reg("a4") == m.reg("a3") + 1
+
+
+def test_trigger_csrs_exist_without_triggers():
+    """As riscv-tests' breakpoint test expects of a hart with no triggers: tselect reads 0,
+    tdata1 reads back 0 (type 0, no trigger) whatever is written."""
+    m, _ = run_asm("""
+        csrw tselect, zero
+        csrr a0, tselect
+        li t0, (2 << 60) | (1 << 6) | (1 << 2)
+        csrw tdata1, t0
+        csrr a1, tdata1
+        csrr a2, tinfo
+        mv a3, gp
+    """)
+    assert (m.reg("a0"), m.reg("a1"), m.reg("a2"), m.reg("a3")) == (0, 0, 1, 0)

@@ -18,7 +18,7 @@ from vmlab.machine.layout import (
     CYCLE, D_TICKS, HWIP, INSTRET, MARCHID, MCAUSE, MCONFIGPTR, MCOUNTEREN, MCYCLE, MEDELEG,
     MENVCFG, MEPC, MHARTID, MIDELEG, MIE, MIMPID, MINSTRET, MIP, MISA, MS_MPP, MS_MPRV,
     MS_MXR, MS_SUM, MS_TSR, MS_TVM, MS_TW, MS_UXL_SXL, MSCRATCH, MSTATUS, MTVAL, MTVEC,
-    MVENDORID, MCOUNTINHIBIT, PMPADDR0, PMPCFG0, PRIV, PRIV_M, PRIV_S, PRIV_U, SATP, SCAUSE, SCOUNTEREN,
+    MVENDORID, MCOUNTINHIBIT, PMPADDR0, TSELECT, TDATA1, TDATA2, TDATA3, TINFO, PMPCFG0, PRIV, PRIV_M, PRIV_S, PRIV_U, SATP, SCAUSE, SCOUNTEREN,
     SENVCFG, SEPC, SIE, SIP, SSCRATCH, SSTATUS, STIMECMP, STVAL, STVEC, TIME, C_SLICE_POS,
     MS_SIE, MS_MIE, MS_SPIE, MS_MPIE, MS_SPP,
 )
@@ -52,7 +52,8 @@ def _implemented() -> np.ndarray:
     for n in (CYCLE, TIME, INSTRET, SSTATUS, SIE, STVEC, SCOUNTEREN, SENVCFG, SSCRATCH, SEPC,
               SCAUSE, STVAL, SIP, STIMECMP, SATP, MVENDORID, MARCHID, MIMPID, MHARTID,
               MCONFIGPTR, MSTATUS, MISA, MEDELEG, MIDELEG, MIE, MTVEC, MCOUNTEREN, MENVCFG,
-              MSCRATCH, MEPC, MCAUSE, MTVAL, MIP, MCYCLE, MINSTRET, MCOUNTINHIBIT):
+              MSCRATCH, MEPC, MCAUSE, MTVAL, MIP, MCYCLE, MINSTRET, MCOUNTINHIBIT,
+              TSELECT, TDATA1, TDATA2, TDATA3, TINFO):
         t[n] = 1
     for i in range(0, 16, 2):      # on RV64 only the even pmpcfg registers exist
         t[PMPCFG0 + i] = 1
@@ -115,6 +116,10 @@ def csr_read(c, dev, ctl, h, num):
         return h
     if num == MISA:
         return MISA_VALUE
+    if num == TINFO:
+        return 1                    # trigger type 0: "no trigger here"
+    if num >= TSELECT and num <= TDATA3:
+        return 0                    # the trigger module exists but has no triggers
     return c[num]
 
 
@@ -173,8 +178,8 @@ def csr_write(c, num, v):
         c[num] = v & PMPADDR_MASK
     elif num >= PMPCFG0 and num < PMPCFG0 + 16:
         c[num] = v & PMPCFG_MASK
-    elif num == MISA:
-        pass                        # WARL: extensions cannot be switched off
+    elif num == MISA or (num >= TSELECT and num <= TINFO):
+        pass                        # WARL: extensions cannot be switched off; no triggers
     else:                           # mscratch, sscratch, m/scause, m/stval, mcycle, ...
         c[num] = v
 

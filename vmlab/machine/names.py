@@ -13,7 +13,8 @@ CSR_NUMBERS: dict[str, int] = {
     "mvendorid": L.MVENDORID, "marchid": L.MARCHID, "mimpid": L.MIMPID, "mhartid": L.MHARTID,
     "mconfigptr": L.MCONFIGPTR, "mstatus": L.MSTATUS, "misa": L.MISA, "medeleg": L.MEDELEG,
     "mideleg": L.MIDELEG, "mie": L.MIE, "mtvec": L.MTVEC, "mcounteren": L.MCOUNTEREN,
-    "menvcfg": L.MENVCFG, "mcountinhibit": L.MCOUNTINHIBIT, "mscratch": L.MSCRATCH, "mepc": L.MEPC, "mcause": L.MCAUSE,
+    "menvcfg": L.MENVCFG, "mcountinhibit": L.MCOUNTINHIBIT, "tselect": L.TSELECT,
+    "tdata1": L.TDATA1, "tdata2": L.TDATA2, "tdata3": L.TDATA3, "tinfo": L.TINFO, "mscratch": L.MSCRATCH, "mepc": L.MEPC, "mcause": L.MCAUSE,
     "mtval": L.MTVAL, "mip": L.MIP, "mcycle": L.MCYCLE, "minstret": L.MINSTRET,
 }
 CSR_NUMBERS.update({f"pmpcfg{i}": L.PMPCFG0 + i for i in range(0, 16, 2)})
