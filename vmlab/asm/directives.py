@@ -302,8 +302,10 @@ def _align(asm, st, stack):
 # --- options --------------------------------------------------------------------------------
 @directive(".option")
 def _option(asm, st, stack):
-    (opt,) = _ops(st, 1, 2)[:1]
-    opt = opt.lower()
+    ops = _ops(st, 1, 9)
+    opt = ops[0].lower()
+    if opt == "arch":
+        return _option_arch(asm, [o.strip().lower() for o in ops[1:]])
     if opt == "rvc":
         if not asm.has_c:
             raise StmtError(".option rvc needs the C extension in -march", opt)
@@ -320,6 +322,16 @@ def _option(asm, st, stack):
         raise StmtError(".option pic is not supported: vmlab links at a fixed address (no GOT)", opt)
     elif opt not in ("relax", "norelax", "nopic", "arch", "csr-check", "no-csr-check"):
         raise StmtError(f"unknown option '{opt}'", opt)
+
+
+def _option_arch(asm, changes: list[str]) -> None:
+    """``.option arch, +c`` / ``-c`` / ``rv64imac``: only the C extension changes our output."""
+    for change in changes:
+        if change in ("+c", "-c") or change.startswith("rv64"):
+            on = change == "+c" or (change.startswith("rv64") and "c" in change.split("_")[0][4:])
+            if on and not asm.has_c:
+                raise StmtError("the C extension cannot be turned on: -march has no 'c'", change)
+            asm.rvc = on
 
 
 # --- things GNU as accepts that do not change the bytes -------------------------------------

@@ -17,3 +17,11 @@ _start:
     .option pop
     li   a0, 1
     ret
+    .option arch, -c        # the newer spelling of norvc
+    addi a0, a0, 1
+    .option arch, +c
+    addi a0, a0, 1
+    .option arch, rv64ima
+    addi a0, a0, 1
+    .option arch, rv64imac
+    addi a0, a0, 1
