@@ -96,3 +96,14 @@ def test_cli_reports_errors_without_traceback(tmp_path, capsys):
 def test_a_pseudo_instruction_reports_its_problem_once():
     ds = errors("_start: la a0, missing\n  call nowhere\n")
     assert [(d.line, d.text) for d in ds] == [(1, "missing"), (2, "nowhere")]
+
+
+def test_misspelt_names_get_suggestions():
+    ds = errors("_start: csrr a0, mstatuss\n  j _strat\n")
+    assert "undefined symbol 'mstatuss' (did you mean CSR 'mstatus'?)" == ds[0].message
+    assert "undefined symbol '_strat' (did you mean '_start'?)" == ds[1].message
+
+
+def test_load_from_a_register_asks_for_an_offset():
+    (d,) = errors("lw a0, a1\n")
+    assert d.message == "expected a memory operand like 0(a1)" and d.text == "a1"

@@ -115,7 +115,17 @@ class PassTwo:
         try:
             return expr.evaluate(tree, self.resolve_final, self.reloc_final)
         except expr.Unresolved as u:
-            raise StmtError(f"undefined symbol '{u.name}'", u.name) from None
+            raise StmtError(f"undefined symbol '{u.name}'{self.suggest(u.name)}", u.name) from None
+
+    def suggest(self, name: str) -> str:
+        """" (did you mean ...?)" for a misspelt label or CSR name, else ""."""
+        from vmlab.asm.errors import closest
+        from vmlab.isa.csrs import CSR_BY_NAME
+        labels = [n for n in self.symbols if "$" not in n and "\x02" not in n]
+        near = closest(name, labels + list(CSR_BY_NAME))
+        if near is None:
+            return ""
+        return f" (did you mean {'CSR ' if near in CSR_BY_NAME and near not in self.symbols else ''}'{near}'?)"
 
     def emit(self) -> None:
         """Pass two: every section's bytes, now that every address is known."""

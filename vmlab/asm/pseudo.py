@@ -221,6 +221,10 @@ def expand_multi(mnemonic: str, ops: list[str], hidden: str, const) -> list:
 
 def symbol_access(mnemonic: str, ops: list[str], hidden: str):
     """``lw rd, sym`` / ``sw rs, sym, tmp``: auipc into a register, then the access."""
+    where = ops[1] if len(ops) > 1 else ""
+    if XREGS.get(where.strip().lower()) is not None:
+        # "lw a0, a1" is a forgotten offset, not a symbol called a1
+        raise StmtError(f"expected a memory operand like 0({where.strip()})", where)
     if mnemonic in LOADS and len(ops) == 2:
         rd = ops[0]
         return pcrel_steps(hidden, ("auipc", [rd, f"%pcrel_hi({ops[1]})"]),
