@@ -102,3 +102,8 @@ def test_sections_without_a_flag_are_not_loaded():
     assert p.sections["foo"].flags == "" and p.sections["foo"].data == b"\1\0\0\0"
     elf = ELFFile(io.BytesIO(p.elf))
     assert [seg["p_vaddr"] for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"] == [p.entry]
+
+
+def test_windows_line_endings_assemble_the_same():
+    src = SRC + '.section .rodata\n.ascii "a;b"  # comment\n'
+    assert assemble(src.replace("\n", "\r\n")).image == assemble(src).image
