@@ -22,16 +22,19 @@ class TrapRecorder:
     """Runs a machine and records every trap it takes into ``trace``.
 
     The vectors are re-read from mtvec/stvec before every chunk of instructions (a guest
-    sets them itself, usually in its first few instructions).  Until they have been stable
-    for a while, chunks are kept short, so a vector set just before the first trap is
-    still caught.  A trap that slips through anyway (its vector changed inside a chunk) is
+    sets them itself, usually in its first few instructions).  Right after they change, the
+    recorder single-steps for a while and then runs short chunks, so a trap taken soon
+    after a vector was set is still caught with its pc.  A trap that slips through anyway (its vector changed inside a chunk) is
     still counted by the machine: it is logged from the counters, by cause, without a pc.
 
     Records: cause (interrupts with bit 31 set, as the trace stores them), pc = xepc,
     insn = the instruction bits at xepc when readable, tval, handler = where it went.
     """
 
-    #: instructions run in short chunks after the vectors change
+    #: after the vectors change, this many instructions are single-stepped (a guest often
+    #: sets mtvec and traps within a few instructions), then ...
+    STEPS = 3000
+    #: ... this many run in short chunks, before full-speed chunks
     SETTLE = 50_000
     SHORT = 256
 
@@ -40,7 +43,7 @@ class TrapRecorder:
         self.trace = trace if trace is not None else Trace(capacity=4096)
         self._vectors: dict[int, str] = {}
         self._added: set[int] = set()
-        self._settle = self.SETTLE
+        self._steps, self._settle = self.STEPS, self.SETTLE
         self._seen = self._trap_counts()
 
     def _trap_counts(self) -> dict[str, int]:
@@ -54,7 +57,7 @@ class TrapRecorder:
             if vec and vec not in want:
                 want[vec] = level
         if want != self._vectors:
-            self._settle = self.SETTLE
+            self._steps, self._settle = self.STEPS, self.SETTLE
         for vec in self._added - set(want):        # only breakpoints we placed ourselves
             m.remove_breakpoint(vec)
             self._added.discard(vec)
@@ -70,15 +73,22 @@ class TrapRecorder:
         done, result = 0, None
         while done < instructions:
             self._arm()
-            n = instructions - done
-            if self._settle > 0:
+            stepping = self._steps > 0
+            n = 1 if stepping else instructions - done
+            if not stepping and self._settle > 0:
                 n = min(n, self.SHORT)
+            traps_before = sum(self._seen.values())
             result = m.run(instructions=n)
             done += result.instructions
-            self._settle -= result.instructions
+            if stepping:
+                self._steps -= 1
+            else:
+                self._settle -= result.instructions
             if result.reason == "breakpoint" and m.pc in self._vectors:
                 self._record(self._vectors[m.pc])
                 continue
+            if stepping and sum(self._trap_counts().values()) > traps_before:
+                self._record(self._vectors.get(m.pc & ~3, "M"))   # taken during this step
             self._catch_missed()
             if result.reason == "budget" and done < instructions:
                 continue
@@ -87,16 +97,24 @@ class TrapRecorder:
             result.instructions = done
         return result
 
+    #: at most this many unseen traps are logged one by one per chunk (a guest whose trap
+    #: vector is bad can trap millions of times a second); the rest are logged as a count
+    MISSED_ROWS = 8
+
     def _catch_missed(self) -> None:
         """Log traps the machine counted but no breakpoint saw (by cause, no pc)."""
         from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES
         now = self._trap_counts()
         codes = {v: k for k, v in CAUSE_NAMES.items()}
         codes.update({v: k | 0x8000_0000 for k, v in INTERRUPT_NAMES.items()})
+        t = self.machine.counters["time_ns"]
         for name, count in now.items():
-            for _ in range(count - self._seen.get(name, 0)):
-                self.trace.record(EXIT, time=self.machine.counters["time_ns"],
-                                  cause=codes.get(name, 0), handler="(vector changed mid-run: pc unknown)")
+            missed = count - self._seen.get(name, 0)
+            for i in range(min(missed, self.MISSED_ROWS)):
+                more = missed - self.MISSED_ROWS
+                note = f" (and {more:,} more like it)" if i == self.MISSED_ROWS - 1 and more > 0 else ""
+                self.trace.record(EXIT, time=t, cause=codes.get(name, 0),
+                                  handler="(no breakpoint at its vector: pc unknown)" + note)
         self._seen = now
 
     def _record(self, level: str) -> None:

@@ -3,6 +3,7 @@
 function render({ model, el }) {
   el.classList.add("vmlab-registers");
   let renders = 0;
+  const seen = new Set();   // distinct instruction counts drawn: > 1 means it moved while shown
   const draw = () => {
     const regs = model.get("regs");
     const changed = new Set(model.get("changed"));
@@ -25,6 +26,8 @@ function render({ model, el }) {
     el.dataset.pc = model.get("pc");
     if (!el.dataset.firstPc) el.dataset.firstPc = model.get("pc");
     el.dataset.instret = model.get("instret");
+    seen.add(model.get("instret") + ":" + model.get("pc"));
+    el.dataset.distinct = seen.size;
   };
   model.on("change:updates", draw);
   draw();

@@ -1,0 +1,257 @@
+"""The labs in a real browser: JupyterLab on 127.0.0.1, Debian's Chromium driven by Playwright.
+
+For each lab (a copy, since JupyterLab autosaves into the file it shows) the test opens
+it, runs all cells, waits for the kernel, and checks what a student would see: no error
+outputs, and the widgets drawn with the values the guest produced -- registers that moved
+while the guest ran, console text, the trap/exit log, page-table flags after the run.  In
+lab 01 it also clicks the run control's *reset* and *run* buttons, which work only because
+the guest then runs on a background thread while the kernel listens.
+
+Screenshots go to ``artifacts/screenshots/`` (git-ignored; CI keeps them as artifacts).
+The browser is the one Debian's ``chromium`` package installs; Playwright never downloads
+one here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("VMLAB_CHROMIUM", "/usr/bin/chromium")
+SHOTS = ROOT / "artifacts" / "screenshots"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+         "--disable-dev-shm-usage"]
+TIMEOUT_MS = 180_000
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("jupyterlab")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt package chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _settings(folder: Path) -> None:
+    """Lab settings for a test: every cell attached to the DOM, no news pop-ups."""
+    (folder / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
+    (folder / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"}))
+    (folder / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (folder / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("labs")
+    for nb in (ROOT / "labs").glob("*.ipynb"):
+        shutil.copy(nb, work / nb.name)
+    settings = tmp_path_factory.mktemp("settings")
+    _settings(settings)
+    token, port = secrets.token_hex(16), _free_port()
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings),
+               JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("config")),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    log = open(work / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", "--allow-root",
+         f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
+         "--ServerApp.port_retries=0"],
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+            if proc.poll() is not None:
+                raise RuntimeError((work / "server.log").read_text()[-3000:])
+        else:
+            raise RuntimeError("JupyterLab did not start: " + (work / "server.log").read_text()[-3000:])
+        yield base, token, work
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+def _kernel_idle(page) -> bool:
+    return page.evaluate("""() => {
+        const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+        const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+        return !!k && k.status === 'idle';
+    }""")
+
+
+def _cells_done(page) -> bool:
+    """Every code cell of the notebook shown has run: a numbered prompt, none still [*]."""
+    return page.evaluate("""() => {
+        const node = window.jupyterapp.shell.currentWidget.node;
+        const prompts = [...node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+            .map(p => p.textContent.trim());
+        return prompts.length > 0 && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+    }""")
+
+
+def _wait(page, predicate, what: str, timeout: float = 240) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        page.wait_for_timeout(250)
+    _debug_shot(page, what)
+    pytest.fail(f"timed out waiting for {what}; prompts: {_prompts(page)}")
+
+
+def _prompts(page) -> list[str]:
+    try:
+        return page.evaluate("""() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+            .map(p => p.textContent.trim())""")
+    except Exception as exc:          # the page itself is broken: say so
+        return [f"({exc})"]
+
+
+def _debug_shot(page, what: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"timeout-{what.replace(' ', '-')}.png"))
+
+
+def _errors(page) -> list[str]:
+    """Error outputs in the notebook's model (what nbformat would save)."""
+    return page.evaluate("""() => {
+        const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+        const errs = [];
+        for (let i = 0; i < cells.length; i++) {
+            const c = cells.get(i);
+            if (c.type !== 'code') continue;
+            for (const o of c.outputs.toJSON()) {
+                if (o.output_type === 'error') errs.push(o.ename + ': ' + o.evalue);
+            }
+        }
+        return errs;
+    }""")
+
+
+def open_and_run(browser, lab_server, name: str):
+    """Open ``name`` alone (its own, reset workspace), run all cells, wait for the end."""
+    base, token, _ = lab_server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+    _wait(page, lambda: _kernel_idle(page) and page.evaluate(
+        f"() => window.jupyterapp.shell.currentWidget.context.path === {json.dumps(name)}"),
+        "the kernel to start")
+    # Do not return the command's promise: awaiting it from evaluate can hang forever.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    _wait(page, lambda: _cells_done(page) and _kernel_idle(page) or bool(_errors(page)),
+          "all cells to run")
+    page.wait_for_timeout(500)          # let the last widget messages be drawn
+    assert _errors(page) == []
+    return page
+
+
+def shoot(page, name: str, selectors=()) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    for sel in selectors:
+        loc = page.locator(sel).first
+        if loc.count():
+            loc.scroll_into_view_if_needed()
+            loc.screenshot(path=str(SHOTS / f"{name}-{sel.strip('.')}.png"))
+
+
+def _attr(page, selector: str, attr: str, index: int = 0) -> str | None:
+    return page.locator(selector).nth(index).get_attribute(attr)
+
+
+def test_lab00_welcome(browser, lab_server):
+    page = open_and_run(browser, lab_server, "00-welcome.ipynb")
+    table = page.locator(".vmlab-filtertable").first
+    assert int(table.get_attribute("data-shown")) == 12
+    table.locator("input.vmlab-filter").fill("Xen")          # filtering happens in the browser
+    page.wait_for_function("() => document.querySelector('.vmlab-filtertable').dataset.shown === '1'")
+    assert "Hello from a RISC-V guest on vmlab!" in page.locator(".vmlab-console pre").first.inner_text()
+    assert int(_attr(page, ".vmlab-traplog", "data-total")) == 1
+    assert "Environment call from M-mode" in page.locator(".vmlab-traplog").first.inner_text()
+    assert _attr(page, ".vmlab-runcontrol", "data-state") == "halted"
+    shoot(page, "00-welcome", [".vmlab-filtertable", ".vmlab-traplog"])
+    page.close()
+
+
+def test_lab01_the_machine(browser, lab_server):
+    page = open_and_run(browser, lab_server, "01-the-machine.ipynb")
+    regs = page.locator(".vmlab-registers").first
+    # the register view followed the four steps: drawn again, with other values
+    assert int(regs.get_attribute("data-renders")) >= 2
+    assert int(regs.get_attribute("data-distinct")) >= 2
+    log = page.locator(".vmlab-traplog").first
+    assert log.get_attribute("data-total") == "3"
+    assert "Illegal instruction" in log.inner_text() and "csrr" in log.inner_text()
+    assert "ok" in page.locator(".vmlab-console pre").first.inner_text()
+    shoot(page, "01-the-machine", [".vmlab-registers", ".vmlab-traplog"])
+    # The buttons: reset, then run -- on a background thread, the kernel stays free.
+    control = page.locator(".vmlab-runcontrol").first
+    control.locator("button.vmlab-reset").click()
+    page.wait_for_function("() => document.querySelector('.vmlab-runcontrol').dataset.state === 'paused'")
+    control.locator("button.vmlab-run").click()
+    page.wait_for_function("() => document.querySelectorAll('.vmlab-traplog')[0].dataset.total === '6'")
+    page.wait_for_function("() => document.querySelector('.vmlab-runcontrol').dataset.state === 'halted'")
+    shoot(page, "01-the-machine-rerun", [".vmlab-runcontrol"])
+    page.close()
+
+
+def test_lab02_paging(browser, lab_server):
+    page = open_and_run(browser, lab_server, "02-paging.ipynb")
+    tree = page.locator(".vmlab-pagetable").first
+    assert tree.get_attribute("data-leaves") == "2"
+    text = tree.inner_text()
+    assert "VRW---AD" in text and "VR-X--A-" in text     # A and D set by the guest's run
+    walk = page.locator(".vmlab-walk").first
+    assert walk.get_attribute("data-ok") == "false"
+    assert "fault 13" in walk.inner_text()
+    shoot(page, "02-paging", [".vmlab-pagetable", ".vmlab-walk"])
+    page.close()
+
+
+def test_lab03_trap_and_emulate(browser, lab_server):
+    page = open_and_run(browser, lab_server, "03-trap-and-emulate.ipynb")
+    regs = page.locator(".vmlab-registers").first
+    # drawn more than once with different values: it followed the guest while it ran
+    assert int(regs.get_attribute("data-distinct")) >= 2
+    assert "teachos: powering off" in page.locator(".vmlab-console pre").first.inner_text()
+    assert int(_attr(page, ".vmlab-traplog", "data-total")) > 1000
+    assert int(_attr(page, ".vmlab-shadow", "data-rows")) > 0
+    assert _attr(page, ".vmlab-runcontrol", "data-state") == "halted"
+    shoot(page, "03-trap-and-emulate", [".vmlab-registers", ".vmlab-traplog", ".vmlab-shadow"])
+    page.close()
