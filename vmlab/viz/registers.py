@@ -47,6 +47,8 @@ class Registers(Widget):
             self.changed = changed
             self.pc = f"{values['pc']:#x}"
             self.priv = PRIV.get(self.hart.priv, str(self.hart.priv))
-            if counters is not None:
+            if counters is not None:                 # a Machine
                 self.instret = counters["instructions"]
+            else:                                    # a vCPU counts its own
+                self.instret = int(getattr(self.hart, "instructions", 0))
             self.updates += 1
