@@ -241,3 +241,34 @@ trap:   csrr t3, sepc
     assert vm.run(instructions=10_000).reason == "halt"
     v = vm.vcpus[0]
     assert v.reg(8) == 0 and v.reg(9) != 0
+
+
+def test_emulated_instructions_count_in_minstret_as_on_the_bare_hart():
+    src = r'''
+        .text
+        .globl _start
+_start: csrw minstret, zero
+        csrr s0, minstret
+        li t0, 10
+1:      addi t0, t0, -1
+        bnez t0, 1b
+        csrr s1, minstret
+        csrwi mcountinhibit, 4  # stop counting instructions
+        addi t0, t0, 1
+        addi t0, t0, 1
+        csrr s2, minstret
+        csrwi mcountinhibit, 0
+        li t0, 0x100000
+        li t1, 0x5555
+        sw t1, 0(t0)
+2:      j 2b
+'''
+    elf = assemble(src).elf
+    bare = Machine(ram_size=8 << 20)
+    bare.load_elf(elf)
+    assert bare.run(instructions=10_000).reason == "halt"
+    _, vm = boot(elf, bios=True)
+    assert vm.run(instructions=10_000).reason == "halt"
+    got = [vm.vcpus[0].reg(r) for r in (8, 9, 18)]
+    assert got == [bare.reg(r) for r in (8, 9, 18)]
+    assert got[1] - got[0] == 22 and got[2] == got[1] + 1

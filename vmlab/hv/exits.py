@@ -35,6 +35,10 @@ COSTS = {
     "timer": 0,          # the host timer that ends a slice at a virtual deadline
 }
 
+#: handlers that complete the guest's instruction (the others reflect a trap, retry it, or,
+#: for SBI, play the firmware the ecall trapped into)
+RETIRED = {"csr", "sret", "mret", "wfi", "sfence.vma", "mmio", "pt-write"}
+
 
 @dataclass
 class Exit:
@@ -133,6 +137,8 @@ def dispatch(vcpu, cause: int, tval: int, pc: int) -> Exit:
         ex.insn = tval & 0xFFFF_FFFF
     time = vm.time()
     handler = HANDLERS.get(cause, reflect_same)(vcpu, ex)
+    if handler in RETIRED:
+        vcpu.retire()
     ex.handler = handler
     ex.cost = COSTS["switch"] + COSTS.get(handler, 0)
     vm.trace.record(EXIT, time=time, vm=vm.id, vcpu=vcpu.id, cause=ex.cause, pc=pc,

@@ -128,6 +128,7 @@ class VCpu:
         c[L.PC] = self.row[L.PC]
         c[L.MCYCLE], c[L.MINSTRET] = self.row[L.MCYCLE], self.row[L.MINSTRET]
         c[L.RES_ADDR] = self.row[L.RES_ADDR]       # -1 after a reflected trap: sc must fail
+        c[L.MCOUNTINHIBIT] = self.row[L.MCOUNTINHIBIT]
         c[L.PRIV], c[L.MIE], c[L.WAITING] = L.PRIV_U, 0, 0
         c[L.MCOUNTEREN] = c[L.SCOUNTEREN] = self._counters_allowed()
         c[L.MENVCFG] = 0
@@ -148,6 +149,12 @@ class VCpu:
             return REAL_COUNTEREN
         allowed = int(r[L.MCOUNTEREN]) & REAL_COUNTEREN
         return allowed if priv == L.PRIV_S else allowed & int(r[L.SCOUNTEREN])
+
+    def retire(self) -> None:
+        """An emulated instruction completed: count it in minstret, as the hart would have
+        (the real hart already counted the cycle of the trapping step)."""
+        if not self.row[L.MCOUNTINHIBIT] & 4:
+            self.row[L.MINSTRET] += 1
 
     def _leave(self) -> None:
         c = self.vm.machine.cpu[self.hart]
