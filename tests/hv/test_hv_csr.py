@@ -272,3 +272,54 @@ _start: csrw minstret, zero
     got = [vm.vcpus[0].reg(r) for r in (8, 9, 18)]
     assert got == [bare.reg(r) for r in (8, 9, 18)]
     assert got[1] - got[0] == 22 and got[2] == got[1] + 1
+
+
+MPRV = r'''
+        .text
+        .globl _start
+_start: la t0, mtrap
+        csrw mtvec, t0
+        la t0, root             # Sv39: gva 0x4000_0000 (1 GiB) -> gpa 0x8000_0000
+        li t1, (0x80000000 >> 12 << 10) | 0xcf
+        sd t1, 8(t0)
+        srli t0, t0, 12
+        li t1, 8 << 60
+        or t0, t0, t1
+        csrw satp, t0
+        sfence.vma
+        la t2, word
+        li t3, 0x80000000
+        sub t2, t2, t3
+        li t3, 0x40000000
+        add t2, t2, t3          # the gva of word
+        li t0, (1 << 17) | (1 << 11)
+        csrs mstatus, t0        # MPRV with MPP = S: M-mode loads and stores use S's view
+        ld s0, 0(t2)
+        li t1, 77
+        sd t1, 8(t2)
+        csrc mstatus, t0
+        la t4, word
+        ld s1, 8(t4)            # the store landed in word + 8
+        li t0, 0x100000
+        li t1, 0x5555
+        sw t1, 0(t0)
+1:      j 1b
+        .balign 4
+mtrap:  j mtrap
+        .data
+        .balign 4096
+root:   .space 4096
+word:   .dword 0x1234, 0
+'''
+
+
+def test_mprv_loads_and_stores_in_virtual_m_mode_go_through_the_guest_tables():
+    elf = assemble(MPRV).elf
+    bare = Machine(ram_size=8 << 20)
+    bare.load_elf(elf)
+    assert bare.run(instructions=10_000).reason == "halt"
+    _, vm = boot(elf, bios=True)
+    assert vm.run(instructions=10_000).reason == "halt"
+    v = vm.vcpus[0]
+    assert (bare.reg(8), bare.reg(9)) == (0x1234, 77)
+    assert (v.reg(8), v.reg(9)) == (0x1234, 77)
