@@ -81,7 +81,7 @@ class PassTwo:
         sym = self.symbols.get(name)
         if sym is None:
             raise expr.Unresolved(name)
-        if sym.binding == "weak" and not sym.is_label and sym.value is None and sym.tree is None:
+        if self.weak_undefined(name):
             return 0            # an undefined weak symbol is 0, as the linker makes it
         if sym.is_label:
             return self.address(sym)
@@ -102,14 +102,38 @@ class PassTwo:
             target_tree, at = hi
             saved, self.pc = self.pc, at
             try:
-                offset = expr.evaluate(target_tree, self.resolve_final, self.reloc_final) - at
+                offset = self.pcrel_offset(target_tree)
             finally:
                 self.pc = saved
             return reloc_value("lo", offset)
-        value = expr.evaluate(tree, self.resolve_final, self.reloc_final)
         if op == "pcrel_hi":
-            return reloc_value("hi", value - self.pc)
-        return reloc_value(op, value)
+            return reloc_value("hi", self.pcrel_offset(tree))
+        return reloc_value(op, expr.evaluate(tree, self.resolve_final, self.reloc_final))
+
+    def pcrel_offset(self, tree) -> int:
+        """Distance from the auipc at ``self.pc`` to ``tree``.
+
+        A ``call``/``tail`` of an undefined weak symbol gets distance 0, as GNU ld makes it
+        (the call goes nowhere harmful instead of to address 0); ``la`` of one gives 0 - pc.
+        """
+        if self.pc in self.call_sites and tree[0] == "s" and self.weak_undefined(tree[1]):
+            return 0
+        return expr.evaluate(tree, self.resolve_final, self.reloc_final) - self.pc
+
+    def calls_weak_undefined(self, imm) -> bool:
+        """Whether ``imm`` is ``%pcrel_lo`` of a call site whose target is undefined weak."""
+        if type(imm) is not tuple or imm[0] != "r" or imm[1] != "pcrel_lo" or imm[2][0] != "s":
+            return False
+        label = self.symbols.get(imm[2][1])
+        if label is None or not label.is_label or self.address(label) not in self.call_sites:
+            return False
+        target = self.pcrel_hi_at[self.address(label)][0]
+        return target[0] == "s" and self.weak_undefined(target[1])
+
+    def weak_undefined(self, name: str) -> bool:
+        sym = self.symbols.get(name)
+        return (sym is not None and sym.binding == "weak" and not sym.is_label
+                and sym.value is None and sym.tree is None)
 
     def value(self, tree) -> int:
         try:
@@ -130,6 +154,8 @@ class PassTwo:
     def emit(self) -> None:
         """Pass two: every section's bytes, now that every address is known."""
         self.line_map: dict[int, int] = {}
+        self.call_sites = {self.address(sym) for name, sym in self.symbols.items()
+                           if name.startswith(".L$vm") and name.endswith("call") and sym.is_label}
         for sec in self.placed:
             for item, off in zip(sec.items, sec.offsets):
                 if item.kind == INSN and item.a.mnemonic == "auipc":
@@ -172,6 +198,8 @@ class PassTwo:
             for k, v in values.items():
                 if type(v) is tuple:
                     values[k] = self.value(v) - (self.pc if k in PC_RELATIVE else 0)
+            if row.mnemonic == "jalr" and self.calls_weak_undefined(item.b.get("imm_i")):
+                values["rs1"] = 0   # GNU ld: a call to an undefined weak symbol jumps to 0
             return self.checked_encode(row, values, item.c).to_bytes(row.size, "little")
         return self.branch_bytes(item)
 

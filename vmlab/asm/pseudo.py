@@ -197,6 +197,8 @@ def expand_multi(mnemonic: str, ops: list[str], hidden: str, const) -> list:
             return li_steps(rd, value, top=False)
         return pcrel_steps(hidden, ("auipc", [rd, f"%pcrel_hi({ops[1]})"]),
                            "addi", [rd, rd, f"%pcrel_lo({hidden})"])
+    if mnemonic in ("call", "tail", "jump"):
+        hidden += "call"     # marks a call site for the linker's rule on weak symbols (passtwo)
     if mnemonic in ("call", "tail"):
         # "call f" links and computes in ra; "call rd, f" and "tail f" compute in t1
         if mnemonic == "call" and len(ops) == 2:
