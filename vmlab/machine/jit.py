@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import numba
@@ -36,11 +37,20 @@ def _sources_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def _use_versioned_cache() -> None:
+def _use_versioned_cache(keep: int = 4) -> None:
+    """Point numba at this version's cache directory; drop all but a few older versions."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    numba.config.CACHE_DIR = str(base / "vmlab" / "numba" / _sources_digest())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vmlab" / "numba"
+    here = root / _sources_digest()
+    numba.config.CACHE_DIR = str(here)
+    try:
+        old = sorted((p for p in root.iterdir() if p.is_dir() and p != here),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for stale in old[keep:]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 _use_versioned_cache()
