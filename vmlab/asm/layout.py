@@ -8,7 +8,7 @@ ever grows, so the loop ends, and it ends at the same sizes GNU as picks.
 
 Alignment padding is recomputed on every round because offsets move under it.  In code
 sections the padding is executable: a zero byte to reach an even address, a ``c.nop`` to
-reach a multiple of 4, then ``nop``\ s -- exactly the bytes GNU as writes.
+reach a multiple of 4, then ``nop`` instructions -- exactly the bytes GNU as writes.
 """
 from __future__ import annotations
 
