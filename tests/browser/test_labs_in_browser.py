@@ -228,6 +228,21 @@ def test_lab01_the_machine(browser, lab_server):
     page.wait_for_function("() => document.querySelectorAll('.vmlab-traplog')[0].dataset.total === '6'")
     page.wait_for_function("() => document.querySelector('.vmlab-runcontrol').dataset.state === 'halted'")
     shoot(page, "01-the-machine-rerun", [".vmlab-runcontrol"])
+    # The guest that never stops: run it from the button, see it print, pause it.
+    free = page.locator(".vmlab-runcontrol").nth(1)
+    free.locator("button.vmlab-run").click()
+    page.wait_for_function("() => document.querySelectorAll('.vmlab-runcontrol')[1].dataset.state === 'running'")
+    page.wait_for_function("() => document.querySelectorAll('.vmlab-console pre')[1].textContent.includes('...')")
+    free.locator("button.vmlab-pause").click()
+    page.wait_for_function("() => document.querySelectorAll('.vmlab-runcontrol')[1].dataset.state === 'paused'")
+    regs = page.locator(".vmlab-registers").nth(2)
+    stopped_at = regs.get_attribute("data-instret")
+    assert int(stopped_at) > 10_000_000
+    page.wait_for_timeout(1000)
+    assert regs.get_attribute("data-instret") == stopped_at       # paused means paused
+    shoot(page, "01-the-machine-paused", [])
+    free.scroll_into_view_if_needed()
+    free.screenshot(path=str(SHOTS / "01-the-machine-free-runcontrol.png"))
     page.close()
 
 
