@@ -253,6 +253,64 @@ def fetch_page(tlb, mem, ctl, h, c, pc, vm, ctx):
     return off
 
 
+# ---- immediates of the base formats (spec "Immediate Encoding Variants") -------------------
+@jit(inline="always")
+def imm_i(w):
+    return ((w >> 20) ^ 0x800) - 0x800
+
+
+@jit(inline="always")
+def imm_s(w):
+    return ((((w >> 25) << 5) | ((w >> 7) & 31)) ^ 0x800) - 0x800
+
+
+@jit(inline="always")
+def imm_b(w):
+    imm = (((w >> 31) << 12) | (((w >> 7) & 1) << 11) | (((w >> 25) & 0x3F) << 5)
+           | (((w >> 8) & 0xF) << 1))
+    return (imm ^ 0x1000) - 0x1000
+
+
+@jit(inline="always")
+def imm_j(w):
+    imm = (((w >> 31) << 20) | (((w >> 12) & 0xFF) << 12) | (((w >> 20) & 1) << 11)
+           | (((w >> 21) & 0x3FF) << 1))
+    return (imm ^ 0x100000) - 0x100000
+
+
+@jit(inline="always")
+def imm_u(w):
+    return ((w & 0xFFFFF000) ^ 0x80000000) - 0x80000000
+
+
+@jit(inline="always")
+def fast_offset(tlbx, va, size, vm, ctx, ram_base, ram_size):
+    """RAM offset for the fast path -- a TLB hit (or no translation), in RAM, inside one
+    page -- or -1: then the slow path (bus.py) does the access, whatever it is."""
+    if (va & 0xFFF) > 4096 - size:
+        return -1
+    if vm:
+        e = (va >> 12) & (TLB_SETS - 1)
+        if tlbx[e, 0] != (va >> 12) or tlbx[e, TLB_CTX] != ctx:
+            return -1
+        o = tlbx[e, 1] + (va & 0xFFF) - ram_base
+    else:
+        o = va - ram_base
+    if o < 0 or o > ram_size - size:
+        return -1
+    return o
+
+
+@jit(inline="always")
+def take_fault(ctl):
+    """(cause, tval) a slow path reported, clearing the report; (-1, 0) if none."""
+    cause = ctl[C_FAULT]
+    if cause < 0:
+        return -1, 0
+    ctl[C_FAULT] = -1
+    return cause, ctl[C_FAULT_TVAL]
+
+
 @jit
 def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
     c = cpu[h]
@@ -322,54 +380,34 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
             else:
                 cause = CAUSE_ILLEGAL
         elif op == 0x03:                                  # loads
-            va = r[rs1] + ((w >> 20) ^ 0x800) - 0x800
+            va = r[rs1] + imm_i(w)
             size = 1 << (f3 & 3)
-            o = -1
-            if (va & 0xFFF) <= 4096 - size:
-                if dvm:
-                    e = (va >> 12) & (TLB_SETS - 1)
-                    if tlbl[e, 0] == (va >> 12) and tlbl[e, TLB_CTX] == dctx:
-                        o = tlbl[e, 1] + (va & 0xFFF) - ram_base
-                        hits += 1
-                else:
-                    o = va - ram_base
-                if o > ram_size - size:
-                    o = -1
+            o = fast_offset(tlbl, va, size, dvm, dctx, ram_base, ram_size)
             if f3 == 7:
                 cause = CAUSE_ILLEGAL
             elif o >= 0:
                 r[rd] = load_value(mem, o, f3)
+                hits += dvm
             else:
                 ctl[C_SLICE_POS] = pos0 + n
                 mmio = ctl[C_MMIO]
                 raw = load_slow(tlb, mem, dev, io, ctl, h, satp, va, size, ACC_LOAD, dctx, dvm)
-                if ctl[C_FAULT] >= 0:
-                    cause, tval = ctl[C_FAULT], ctl[C_FAULT_TVAL]
-                    ctl[C_FAULT] = -1
-                else:
+                cause, tval = take_fault(ctl)
+                if cause < 0:
                     r[rd] = extend(raw, f3)
-                    if ctl[C_EXIT] == EXIT_MMIO:
+                    if ctl[C_EXIT] == EXIT_MMIO:          # Python finishes it (virtio)
                         ctl[C_MMIO_RD], ctl[C_MMIO_SIGNED] = rd, f3
-                    stop = ctl[C_MMIO] != mmio
+                    stop = ctl[C_MMIO] != mmio            # a device may raise an interrupt
         elif op == 0x23:                                  # stores
-            va = r[rs1] + ((((w >> 25) << 5) | rd) ^ 0x800) - 0x800
+            va = r[rs1] + imm_s(w)
             size = 1 << (f3 & 3)
             v = r[rs2]
-            o = -1
-            if (va & 0xFFF) <= 4096 - size:
-                if dvm:
-                    e = (va >> 12) & (TLB_SETS - 1)
-                    if tlbs[e, 0] == (va >> 12) and tlbs[e, TLB_CTX] == dctx:
-                        o = tlbs[e, 1] + (va & 0xFFF) - ram_base
-                        hits += 1
-                else:
-                    o = va - ram_base
-                if o > ram_size - size:
-                    o = -1
+            o = fast_offset(tlbs, va, size, dvm, dctx, ram_base, ram_size)
             if f3 > 3:
                 cause = CAUSE_ILLEGAL
             elif o >= 0:
                 store_value(mem, o, f3, v)
+                hits += dvm
                 if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
                     htif_check(mem, dev, io, ctl, o + ram_base)
                     stop = True
@@ -377,9 +415,7 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
                 ctl[C_SLICE_POS] = pos0 + n
                 mmio = ctl[C_MMIO]
                 store_slow(tlb, mem, dev, io, ctl, h, satp, va, size, v, dctx, dvm)
-                if ctl[C_FAULT] >= 0:
-                    cause, tval = ctl[C_FAULT], ctl[C_FAULT_TVAL]
-                    ctl[C_FAULT] = -1
+                cause, tval = take_fault(ctl)
                 stop = ctl[C_MMIO] != mmio or ctl[C_EXIT] != EXIT_NONE
         elif op == 0x33:
             ok, v = alu(f3, w >> 25, r[rs1], r[rs2])
@@ -391,25 +427,21 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
             if f3 == 2 or f3 == 3:
                 cause = CAUSE_ILLEGAL
             elif branch_taken(f3, r[rs1], r[rs2]):
-                imm = (((w >> 31) << 12) | (((w >> 7) & 1) << 11) | (((w >> 25) & 0x3F) << 5)
-                       | (((w >> 8) & 0xF) << 1))
-                npc = pc + ((imm ^ 0x1000) - 0x1000)
+                npc = pc + imm_b(w)
         elif op == 0x6F:                                  # jal
-            imm = (((w >> 31) << 20) | (((w >> 12) & 0xFF) << 12) | (((w >> 20) & 1) << 11)
-                   | (((w >> 21) & 0x3FF) << 1))
             r[rd] = npc
-            npc = pc + ((imm ^ 0x100000) - 0x100000)
+            npc = pc + imm_j(w)
         elif op == 0x67:                                  # jalr
             if f3 != 0:
                 cause = CAUSE_ILLEGAL
             else:
-                target = (r[rs1] + ((w >> 20) ^ 0x800) - 0x800) & ~1
+                target = (r[rs1] + imm_i(w)) & ~1
                 r[rd] = npc
                 npc = target
         elif op == 0x37:                                  # lui
-            r[rd] = ((w & 0xFFFFF000) ^ 0x80000000) - 0x80000000
+            r[rd] = imm_u(w)
         elif op == 0x17:                                  # auipc
-            r[rd] = pc + (((w & 0xFFFFF000) ^ 0x80000000) - 0x80000000)
+            r[rd] = pc + imm_u(w)
         elif op == 0x1B:
             ok, v = alu_imm32(f3, w, r[rs1])
             if ok:
@@ -433,9 +465,7 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
             c[PC] = pc
             ctl[C_SLICE_POS] = pos0 + n
             exec_amo(c, tlb, mem, ctl, h, w, dvm, dctx)
-            if ctl[C_FAULT] >= 0:
-                cause, tval = ctl[C_FAULT], ctl[C_FAULT_TVAL]
-                ctl[C_FAULT] = -1
+            cause, tval = take_fault(ctl)
         elif op == 0x0F:                                  # fence, fence.i: nothing cached
             if f3 > 1:
                 cause = CAUSE_ILLEGAL
