@@ -172,3 +172,27 @@ def test_bad_configurations_are_refused(bad):
     from vmlab.machine.errors import MachineError
     with pytest.raises(MachineError):
         Machine(**bad)
+
+
+def test_hypervisor_mode_returns_traps_instead_of_taking_them():
+    from vmlab.machine import layout as L
+    m, syms = machine_for(HARNESS.format(body=f"""
+        li t0, 8
+        csrs mie, t0
+        csrsi mstatus, 8
+        ecall
+        li t1, 0x2000000
+        li t2, 1
+        sw t2, 0(t1)                # MSIP: an interrupt, returned too
+        nop
+    """, extra=""))
+    m.ctl[L.C_FLAGS] |= L.F_TRAP_EXIT
+    r = m.run(instructions=1000)
+    assert r.reason == "trap"
+    assert (m.ctl[L.C_TRAP_CAUSE], m.ctl[L.C_TRAP_IRQ]) == (11, 0)
+    assert m.ctl[L.C_TRAP_PC] == m.pc and m.priv == 3          # the hart is untouched
+    assert m.read_mem(m.pc, 4) == (0x73).to_bytes(4, "little")
+    m.pc += 4                                                   # "emulate" the ecall
+    r = m.run(instructions=1000)
+    assert r.reason == "trap" and (m.ctl[L.C_TRAP_CAUSE], m.ctl[L.C_TRAP_IRQ]) == (3, 1)
+    assert m.csr("mcause") == 0                                 # nothing was taken

@@ -29,7 +29,7 @@ DTB_ALIGN = 2 << 20
 KERNEL_ADDR = L.RAM_BASE + 0x20_0000
 
 _REASONS = {L.EXIT_BUDGET: "budget", L.EXIT_BREAKPOINT: "breakpoint", L.EXIT_HALT: "halt",
-            L.EXIT_IDLE: "idle", L.EXIT_RESET: "reset"}
+            L.EXIT_IDLE: "idle", L.EXIT_RESET: "reset", L.EXIT_TRAP: "trap"}
 _RVC = None
 
 
@@ -43,7 +43,8 @@ def _rvc_table() -> np.ndarray:
 @dataclass
 class RunResult:
     """Why a run stopped: ``reason`` is one of budget, breakpoint, halt, output,
-    interrupted, idle (every hart in wfi, nothing armed) or reset."""
+    interrupted, idle (every hart in wfi, nothing armed), reset, or trap (hypervisor mode,
+    ``ctl[C_FLAGS] & F_TRAP_EXIT``: the trap in ``ctl[C_TRAP_*]`` was not taken)."""
 
     reason: str
     instructions: int
@@ -355,7 +356,8 @@ class Machine:
         if isinstance(until_output, (str, bytes)):
             until_output = [until_output]
         patterns = [p.encode() if isinstance(p, str) else bytes(p) for p in until_output or ()]
-        self.ctl[L.C_FLAGS] = L.F_EXIT_ON_OUTPUT if patterns else 0
+        flags = int(self.ctl[L.C_FLAGS]) & ~L.F_EXIT_ON_OUTPUT     # keep F_TRAP_EXIT
+        self.ctl[L.C_FLAGS] = flags | (L.F_EXIT_ON_OUTPUT if patterns else 0)
         self.ctl[L.C_SKIP_BP] = 1
         with stop:
             while True:

@@ -109,6 +109,8 @@ def run(cpu, mem, tlb, dev, io, ctl, rvc):
         irq = pending_interrupt(c)
         if irq >= 0:
             take_trap(c, ctl, irq, 0, True)
+            if ctl[C_EXIT] != EXIT_NONE:                 # hypervisor mode: the trap exits
+                return ctl[C_EXIT]
         limit = min(SLICE - pos, ctl[C_BUDGET])
         t = next_timer_ns(cpu, dev, h)
         if t > now:
