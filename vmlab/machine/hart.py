@@ -373,7 +373,9 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
         rs1 = (w >> 15) & 31
         rs2 = (w >> 20) & 31
         stop = False
-        if op == 0x13:
+        if (w & 0x707F) == 0x13:                          # addi (also li, mv, nop): the commonest
+            r[rd] = r[rs1] + imm_i(w)
+        elif op == 0x13:
             ok, v = alu_imm(f3, w, r[rs1])
             if ok:
                 r[rd] = v
