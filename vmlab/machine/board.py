@@ -312,6 +312,11 @@ class Machine:
         self._drain()
         return bytes(self._out)
 
+    def read_console(self, start: int = 0) -> bytes:
+        """Console output from byte ``start`` on (cheap for following a long run)."""
+        self._drain()
+        return bytes(self._out[start:])
+
     def send_input(self, text_or_bytes) -> None:
         """Type into the UART (bytes are delivered as the guest reads them)."""
         data = text_or_bytes.encode() if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
@@ -352,7 +357,8 @@ class Machine:
         (reason "interrupted"; the machine can simply continue)."""
         stop = _StopFlag()
         done = 0
-        start_out = len(self.console_bytes)
+        self._drain()
+        seen = len(self._out)            # output before this run is not searched
         if isinstance(until_output, (str, bytes)):
             until_output = [until_output]
         patterns = [p.encode() if isinstance(p, str) else bytes(p) for p in until_output or ()]
@@ -373,8 +379,9 @@ class Machine:
                     self._virtio_access()
                     continue
                 if self._drain() and patterns:
-                    for p in patterns:
-                        if p in self._out[max(0, start_out - len(p) + 1):]:
+                    new_from, seen = seen, len(self._out)
+                    for p in patterns:         # only the new bytes (and a pattern's overlap)
+                        if self._out.find(p, max(0, new_from - len(p) + 1)) >= 0:
                             r = self._result("output", done)
                             r.matched = p.decode(errors="replace")
                             return r

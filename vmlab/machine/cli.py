@@ -164,10 +164,10 @@ def main(args) -> int:
                 status = 1
                 break
             r = _trace_run(m, budget) if args.trace else m.run(instructions=budget, until_output=patterns)
-            text = m.console_bytes
-            out.write(text[shown:])
+            text = m.read_console(shown)
+            out.write(text)
             out.flush()
-            shown = len(text)
+            shown += len(text)
             if r.reason == "output":
                 if sends and r.matched == sends[0][0]:
                     m.send_input(sends.pop(0)[1])
