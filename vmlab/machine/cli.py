@@ -19,10 +19,6 @@ from pathlib import Path
 
 from vmlab.cli import UserError
 
-# When numba loads cached machine code it probes for SciPy's BLAS (for np.dot), importing all of
-# SciPy: about 0.4 s of a ~1 s start.  `vmlab run` never needs BLAS, so this process does
-# without SciPy (numba then simply notes that no BLAS is available).
-sys.modules.setdefault("scipy", None)
 
 OPENSBI_DEFAULT = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf")
 POLL = 200_000           # instructions between looks at stdin and stdout
@@ -144,7 +140,16 @@ class _Stdin:
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, self._saved)
 
 
+def _skip_scipy() -> None:
+    """When numba loads cached machine code it probes for SciPy's BLAS (for np.dot), importing
+    all of SciPy: about 0.4 s of a ~1 s start.  `vmlab run` never needs BLAS, so its process
+    does without SciPy (numba then simply notes that no BLAS is available).  Only done when
+    the command runs, never on import (a test session importing this module keeps SciPy)."""
+    sys.modules.setdefault("scipy", None)
+
+
 def main(args) -> int:
+    _skip_scipy()
     m, images = build_machine(args)
     sends = [(p, unescape(t)) for p, t in args.send_on]
     stdin = _Stdin() if not args.trace else None
