@@ -48,6 +48,7 @@ def test_vm_step_regs_mem_reset(py):
 
 
 def test_rich_display_of_a_machine_and_a_program(py):
+    execute(py, "%vm reset")          # tests may run in any order (xdist): start clean
     cell = execute(py, "vm")
     data = cell.of_type("execute_result")[0]["content"]["data"]
     assert data["text/plain"].startswith("<Machine 16 MiB, pc=0x80000000, M-mode")
@@ -58,6 +59,7 @@ def test_rich_display_of_a_machine_and_a_program(py):
 
 
 def test_widgets_are_displayed_as_widget_views(py):
+    execute(py, "%vm reset")          # makes the notebook's machine if this test runs first
     cell = execute(py, "from vmlab.viz import Registers\nr = Registers(vm)\nr")
     data = cell.of_type("execute_result")[0]["content"]["data"]
     assert "application/vnd.jupyter.widget-view+json" in data

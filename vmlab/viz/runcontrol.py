@@ -121,13 +121,15 @@ class RunControl(Widget):
             self.message = f"error: {exc}"
             raise
         finally:
+            # The views get their final values first and the state flips last, so whoever
+            # sees "paused" also sees where the guest stopped.
             self.mips = done / max(1e-9, time.perf_counter() - started) / 1e6
             reason = "paused" if self._stop.is_set() else (result.reason if result else "budget")
-            self.state = "halted" if reason == "halt" else "paused"
-            if not self.message:
-                self.message = reason
             self.last_result = result
             self.refresh()
+            if not self.message:
+                self.message = reason
+            self.state = "halted" if reason == "halt" else "paused"
         return result
 
     def _on_msg(self, widget, content, buffers) -> None:
