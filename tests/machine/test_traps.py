@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from machine_asm import U64, run_asm
+from machine_asm import run_asm
 from test_csrs import lower
 
 PC_OF = "1:  auipc s7, 0\n"   # s7 = address of the instruction that follows (the faulting one)

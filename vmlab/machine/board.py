@@ -6,7 +6,6 @@ device, console input and output, Ctrl-C, breakpoints reported back as :class:`R
 """
 from __future__ import annotations
 
-import io as _io
 import pickle
 import signal
 import threading

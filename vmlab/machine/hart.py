@@ -19,7 +19,7 @@ from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import div, divu, ltu, mulh, mulhsu, mulhu, rem, remu, sext32, srl
 from vmlab.machine.bus import htif_check, load_slow, store_slow, translate
 from vmlab.machine.layout import (
-    ACC_FETCH, ACC_LOAD, C_BP, C_EXIT, C_EXIT_ARG, C_FAULT, C_FAULT_TVAL, C_INSTRET, C_MMIO,
+    ACC_FETCH, ACC_LOAD, C_BP, C_EXIT, C_FAULT, C_FAULT_TVAL, C_INSTRET, C_MMIO,
     C_MMIO_RD, C_MMIO_SIGNED, C_NBP, C_RAM_BASE, C_RAM_SIZE, C_SKIP_BP, C_SLICE_POS,
     C_SYS_INSN, C_TLB_HIT, CAUSE_FETCH_ACCESS, CAUSE_ILLEGAL, D_TICKS, D_TOHOST,
     EXIT_BREAKPOINT, EXIT_MMIO, EXIT_NONE, MCYCLE, MINSTRET, MS_MPP, MS_MPP_SHIFT, MS_MPRV,
