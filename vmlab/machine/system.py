@@ -89,13 +89,17 @@ def exec_system(cpu, tlb, dev, ctl, h, word):
         cause, tval = -1, 0
     else:
         cause, tval = CAUSE_ILLEGAL, w
+    # A csrw to minstret/mcycle sets the value the *next* instruction reads: the writing
+    # instruction's own increment is suppressed (as riscv-tests' instret_overflow checks).
     inhibit = c[MCOUNTINHIBIT]
+    num, f3 = (w >> 20) & 0xFFF, (w >> 12) & 7
+    wrote = f3 != 0 and f3 != 4 and ((f3 & 3) == 1 or ((w >> 15) & 31) != 0)
     if cause >= 0:
         take_trap(c, ctl, cause, tval, False)
     else:
         ctl[C_INSTRET] += 1
-        if not (inhibit & 4):
+        if not (inhibit & 4) and not (wrote and num == MINSTRET):
             c[MINSTRET] += 1
-    if not (inhibit & 1):
+    if not (inhibit & 1) and not (cause < 0 and wrote and num == MCYCLE):
         c[MCYCLE] += 1
     c[XREG] = 0
