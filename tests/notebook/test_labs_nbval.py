@@ -1,6 +1,7 @@
 """Every lab, executed top to bottom by nbval (``pytest --nbval-lax labs/``).
 
-nbval runs in its own pytest process, per lab, so that ``make test`` (pytest over tests/)
+nbval runs in its own pytest process, per lab, with a kernel of this very Python
+(``--nbval-current-env``: a stray system-wide "python3" kernelspec cannot take over), so that ``make test`` (pytest over tests/)
 executes the labs too without changing the suite's own options.  Cells tagged
 ``nbval-check-output`` (the guest runs in labs 01 and 02: the machine is deterministic)
 must also reproduce their stored output exactly.
@@ -29,7 +30,8 @@ def test_lab_runs_under_nbval(lab, tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", str(lab), "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "--nbval-lax", str(lab), "--nbval-current-env",
+         "--nbval-kernel-startup-timeout=180", "--nbval-cell-timeout=600", "-q", "-p", "no:cacheprovider",
          "-p", "no:xdist", "-p", "no:randomly", f"--rootdir={lab.parent}", "-o", "addopts="],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     tail = (proc.stdout + proc.stderr)[-4000:]
