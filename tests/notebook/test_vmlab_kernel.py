@@ -88,3 +88,16 @@ def test_interrupt_stops_a_runaway_vm_run(py):
     assert reply["content"]["status"] == "ok"
     count = execute(py, "print(vm.reg('a5') > 1000, vm.console_output.strip())")
     assert count.text.strip() == "True R"
+
+
+def test_rich_display_of_a_vm_an_exit_and_a_trace(py):
+    code = ("from vmlab.hv import Hypervisor\nfrom vmlab.guests import teachos\n"
+            "g = Hypervisor().create_vm(ram_size=64 << 20)\ng.boot(kernel=teachos.build().elf)\n"
+            "ex = g.vcpus[0].run(1_000_000)\n")
+    assert execute(py, code).status == "ok"
+    vm_html = execute(py, "g").of_type("execute_result")[0]["content"]["data"]["text/html"]
+    assert "class='vmlab-vm'" in vm_html and "vCPU" in vm_html
+    exit_html = execute(py, "ex").of_type("execute_result")[0]["content"]["data"]["text/html"]
+    assert "class='vmlab-exit'" in exit_html and "guest pc" in exit_html
+    trace_html = execute(py, "g.trace").of_type("execute_result")[0]["content"]["data"]["text/html"]
+    assert "class='vmlab-trace'" in trace_html and "exit" in trace_html

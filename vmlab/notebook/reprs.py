@@ -72,18 +72,40 @@ def program_text(prog, p, cycle) -> None:
 
 
 def trace_html(trace) -> str:
-    from vmlab.hv.trace import EXIT, KIND_NAMES
-    from vmlab.isa.causes import cause_of
+    from vmlab.hv.trace import EXIT, INJECT, KIND_NAMES
+    from vmlab.viz.traps import cause_text
     counts = []
     for (kind, cause), n in sorted(trace.counts.items()):
-        c = cause_of(cause | ((1 << 63) if cause & 0x8000_0000 else 0)) if kind == EXIT else None
-        name = c.description if c else str(cause)
+        name = cause_text(cause) if kind in (EXIT, INJECT) else f"event {cause}"
         counts.append((KIND_NAMES[kind], html.escape(name), f"{n:,}"))
     last = [(e.seq, e.time, e.kind, f"{e.pc:#x}", html.escape(e.handler))
             for e in trace.events(max(0, trace.total - 8))]
     return (f"<div class='vmlab-trace'><p><b>Trace</b>: {trace.total:,} records</p>"
             f"{_table(counts, ('kind', 'cause', 'count'))}"
             f"<p>latest</p>{_table(last, ('seq', 'time ns', 'kind', 'pc', 'handler'))}</div>")
+
+
+def exit_html(ex) -> str:
+    from vmlab.viz.traps import cause_text, insn_text
+    cause = cause_text(ex.cause) if ex.cause >= 0 else "-"
+    insn = insn_text(ex.insn, ex.pc) if ex.insn else ""
+    rows = [("reason", ex.reason), ("cause", html.escape(cause)), ("guest pc", f"<code>{ex.pc:#x}</code>"),
+            ("instruction", f"<code>{html.escape(insn)}</code>"), ("tval", f"<code>{ex.tval:#x}</code>"),
+            ("handler", html.escape(ex.handler)), ("cost", f"{ex.cost} ns"),
+            ("guest privilege", PRIV_NAMES.get(ex.priv, str(ex.priv))),
+            ("instructions run", f"{ex.instructions:,}")]
+    return f"<div class='vmlab-exit'><b>Exit</b>{_table(rows)}</div>"
+
+
+def vm_html(vm) -> str:
+    vcpus = [(v.id, f"<code>{v.pc:#x}</code>", PRIV_NAMES.get(v.priv, v.priv), f"{v.instructions:,}")
+             for v in vm.vcpus]
+    out = vm.console_output[-400:]
+    return (f"<div class='vmlab-vm'><p><b>VM {vm.id}</b>: {vm.mem.size >> 20} MiB guest RAM, "
+            f"{vm.mem.resident_pages} pages resident; {html.escape(repr(vm.trace))}</p>"
+            f"{_table(vcpus, ('vCPU', 'pc', 'privilege', 'instructions'))}"
+            + (f"<pre style='max-height:10em;overflow:auto'>{html.escape(out)}</pre>" if out else "")
+            + "</div>")
 
 
 def cell_result_text(r, p, cycle) -> None:
@@ -99,4 +121,6 @@ def register(ip) -> None:
     html_f.for_type_by_name("vmlab.asm.program", "Program", program_html)
     text_f.for_type_by_name("vmlab.asm.program", "Program", program_text)
     html_f.for_type_by_name("vmlab.hv.trace", "Trace", trace_html)
+    html_f.for_type_by_name("vmlab.hv.exits", "Exit", exit_html)
+    html_f.for_type_by_name("vmlab.hv.vm", "VM", vm_html)
     text_f.for_type_by_name("vmlab.notebook.session", "CellResult", cell_result_text)
