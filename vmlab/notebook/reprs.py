@@ -72,11 +72,18 @@ def program_text(prog, p, cycle) -> None:
 
 
 def trace_html(trace) -> str:
-    from vmlab.hv.trace import EXIT, INJECT, KIND_NAMES
+    from vmlab.hv.trace import EXIT, INJECT, KIND_NAMES, SHADOW
     from vmlab.viz.traps import cause_text
+    try:
+        from vmlab.hv.shadow import EVENT_NAMES
+    except ImportError:
+        EVENT_NAMES = {}
     counts = []
     for (kind, cause), n in sorted(trace.counts.items()):
-        name = cause_text(cause) if kind in (EXIT, INJECT) else f"event {cause}"
+        if kind in (EXIT, INJECT):
+            name = cause_text(cause)
+        else:
+            name = EVENT_NAMES.get(cause, f"event {cause}") if kind == SHADOW else f"event {cause}"
         counts.append((KIND_NAMES[kind], html.escape(name), f"{n:,}"))
     last = [(e.seq, e.time, e.kind, f"{e.pc:#x}", html.escape(e.handler))
             for e in trace.events(max(0, trace.total - 8))]
