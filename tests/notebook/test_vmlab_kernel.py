@@ -101,3 +101,20 @@ def test_rich_display_of_a_vm_an_exit_and_a_trace(py):
     assert "class='vmlab-exit'" in exit_html and "guest pc" in exit_html
     trace_html = execute(py, "g.trace").of_type("execute_result")[0]["content"]["data"]["text/html"]
     assert "class='vmlab-trace'" in trace_html and "exit" in trace_html
+
+
+def test_console_widget_input_reaches_the_guest(py):
+    """A line typed into the Console widget (a comm message from the front end) is read by
+    the guest from its UART; the guest echoes it, so the console shows it back."""
+    echo = ("%%asm echo\n_start: li t0, 0x10000000\n"
+            "1: lbu t1, 5(t0)\n andi t1, t1, 1\n beqz t1, 1b\n"      # wait for a byte
+            " lbu t2, 0(t0)\n sb t2, 0(t0)\n li t3, 10\n bne t2, t3, 1b\n ecall\n")
+    assert execute(py, echo).status == "ok"
+    cell = execute(py, "from vmlab.viz import Console\nc = Console(vm)\nprint(c.comm.comm_id)")
+    comm_id = cell.text.strip().splitlines()[-1]
+    msg = py.session.msg("comm_msg", {"comm_id": comm_id, "data": {
+        "method": "custom", "content": {"type": "input", "text": "hi there\n"}}})
+    py.shell_channel.send(msg)
+    run = execute(py, "%vm run 1000000\nc.refresh()\nprint(repr(c.text))")
+    assert "trap: Environment call from M-mode" in run.text
+    assert "'hi there\\n'" in run.text
