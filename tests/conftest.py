@@ -1,50 +1,13 @@
-"""Shared test fixtures.
-
-Oracles (GNU binutils, Debian's firmware packages, unicorn, ...) are real third-party tools.
-On a user's machine a missing oracle skips the test with the package to install; in CI
-(``CI=true``) it fails, because a green run that skipped its oracles proves nothing.
-"""
+"""Shared test fixtures (the oracle helpers themselves live in ``oracles.py``)."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-OPENSBI_FW_JUMP = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf")
-UBOOT_SMODE = Path("/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf")
-UBOOT_MMODE = Path("/usr/lib/u-boot/qemu-riscv64/uboot.elf")
-
-
-def missing(what: str, package: str):
-    """Fail in CI, skip elsewhere, naming the Debian/PyPI package that provides ``what``."""
-    msg = f"{what} not found: install the '{package}' package (listed in binder/apt.txt or pyproject.toml)"
-    if IN_CI:
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
-def need_tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        missing(name, package)
-    return path
-
-
-def need_file(path: Path, package: str) -> Path:
-    if not path.exists():
-        missing(str(path), package)
-    return path
-
-
-def need_module(name: str, package: str | None = None):
-    try:
-        return __import__(name)
-    except ImportError:
-        missing(f"Python module {name}", package or name)
+from oracles import (  # noqa: F401  (re-exported for older imports)
+    IN_CI, OPENSBI_FW_JUMP, UBOOT_MMODE, UBOOT_SMODE, missing, need_file, need_module, need_tool,
+)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from conftest import need_tool
+from oracles import need_tool
 from vmlab import guests
 from vmlab.asm import assemble
 from vmlab.disasm import disassemble

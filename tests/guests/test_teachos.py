@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_tool
+from oracles import need_tool
 from vmlab.guests import teachos
 
 DISK_TEXT = "Hello from sector 0 of the disk!"

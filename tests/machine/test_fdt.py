@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from conftest import need_tool, need_file, OPENSBI_FW_JUMP, UBOOT_SMODE
+from oracles import need_tool, need_file, OPENSBI_FW_JUMP, UBOOT_SMODE
 from vmlab.machine.fdt import (DeviceTree, FdtError, Node, cells, parse_dtb, virt_dtb,
                                virt_tree, write_dtb)
 

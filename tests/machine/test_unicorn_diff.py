@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import need_module
+from oracles import need_module
 import rvgen
 
 CODE = 0x8000_0000
