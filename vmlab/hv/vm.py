@@ -14,8 +14,6 @@ pager, vCPUs and a trace::
 """
 from __future__ import annotations
 
-import signal
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from vmlab.machine import layout as L
 from vmlab.machine.board import RunResult
 from vmlab.machine.csr import STCE
 from vmlab.machine.elf import load_elf_segments
+from vmlab.machine.sigint import CtrlCFlag
 
 KERNEL_GPA = L.RAM_BASE + 0x20_0000
 DTB_ALIGN = 2 << 20
@@ -38,27 +37,6 @@ VS_MEDELEG = 0xB1FF
 VS_MIDELEG = L.MIP_SSIP | L.MIP_STIP | L.MIP_SEIP
 CHUNK = 2_000_000
 QUANTUM = 50_000         # instructions per vCPU turn when several share the hart
-
-
-class _CtrlC:
-    """Turn Ctrl-C into a flag looked at between exits, never in the middle of one (the
-    guest's registers may be in the real hart then)."""
-
-    def __init__(self):
-        self.hit, self._old = False, None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def _handler(self, signum, frame):
-        self.hit = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
 
 
 class HvError(Exception):
@@ -244,7 +222,7 @@ class VM:
         out = self.devices.out
         start = seen = len(out)
         done = 0
-        with _CtrlC() as ctrl_c:
+        with CtrlCFlag() as ctrl_c:
             while True:
                 reason = self._why_stop(ctrl_c, instructions, done)
                 if reason is not None:

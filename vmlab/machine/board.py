@@ -7,8 +7,6 @@ device, console input and output, Ctrl-C, breakpoints reported back as :class:`R
 from __future__ import annotations
 
 import pickle
-import signal
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from vmlab.machine.errors import BusError, MachineError
 from vmlab.machine.loop import run as _run
 from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES, csr_number, reg_number
 from vmlab.machine.rvc import expansion_table
+from vmlab.machine.sigint import CtrlCFlag
 
 CHUNK = 1_000_000            # instructions per call into compiled code (<= ~10 ms of work)
 DTB_ALIGN = 2 << 20
@@ -354,7 +353,7 @@ class Machine:
         """Run until the budget is spent, a breakpoint, a halt, ``until_output`` (a string, or
         a list of strings) appears in the console output produced by this run, or Ctrl-C
         (reason "interrupted"; the machine can simply continue)."""
-        stop = _StopFlag()
+        stop = CtrlCFlag()
         done = 0
         self._drain()
         seen = len(self._out)            # output before this run is not searched
@@ -466,24 +465,3 @@ def _virtio_state(dev) -> bytes | None:
         return pickle.dumps(dev)
     except Exception as exc:  # an open file handle, say
         raise MachineError(f"cannot snapshot the virtio device: {exc}") from exc
-
-
-class _StopFlag:
-    """Turn Ctrl-C into a flag checked between chunks, so a run stops cleanly (and can go on)."""
-
-    def __init__(self):
-        self.hit = False
-        self._old = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def _handler(self, signum, frame):
-        self.hit = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
