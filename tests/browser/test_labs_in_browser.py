@@ -34,10 +34,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-dev-shm-usage"]
 TIMEOUT_MS = 180_000
 
-sync_api = pytest.importorskip("playwright.sync_api")
-pytest.importorskip("jupyterlab")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt package chromium)", allow_module_level=True)
+
+from oracles import need_file, need_module  # noqa: E402  (tests/: fail in CI, skip elsewhere)
 
 
 def _free_port() -> int:
@@ -58,6 +56,7 @@ def _settings(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
+    need_module("jupyterlab")
     work = tmp_path_factory.mktemp("labs")
     for nb in (ROOT / "labs").glob("*.ipynb"):
         shutil.copy(nb, work / nb.name)
@@ -99,6 +98,9 @@ def lab_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    need_module("playwright")
+    need_file(Path(CHROMIUM), "chromium")
+    from playwright import sync_api
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield b

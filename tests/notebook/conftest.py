@@ -13,12 +13,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytest.importorskip("jupyter_client")
-pytest.importorskip("ipykernel")
 
 
 @pytest.fixture(scope="module")
 def kernel_env():
+    from oracles import need_module
+    need_module("jupyter_client")
+    need_module("ipykernel")
     old = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "PYTHONPATH")}
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(ROOT), old["JUPYTER_PATH"]]))
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), old["PYTHONPATH"]]))

@@ -67,3 +67,19 @@ def wait_for_output(kc, msg_id_holder, needle: str, timeout: float = 120) -> lis
         seen.append(msg)
         if msg["msg_type"] == "stream" and needle in msg["content"]["text"]:
             return seen
+
+
+def require(module: str, package: str | None = None) -> None:
+    """At module level: fail in CI, skip the module elsewhere, when ``module`` is missing."""
+    import importlib
+
+    import pytest
+
+    from oracles import IN_CI
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        msg = f"Python module {module} not found: install '{package or module}' (pyproject.toml)"
+        if IN_CI:
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg, allow_module_level=True)

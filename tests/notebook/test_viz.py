@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-pytest.importorskip("anywidget")
+from nb_kernels import require  # noqa: E402
+
+require("anywidget")
 
 from vmlab import sv39
 from vmlab.asm import assemble

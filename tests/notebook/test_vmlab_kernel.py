@@ -115,6 +115,6 @@ def test_console_widget_input_reaches_the_guest(py):
     msg = py.session.msg("comm_msg", {"comm_id": comm_id, "data": {
         "method": "custom", "content": {"type": "input", "text": "hi there\n"}}})
     py.shell_channel.send(msg)
-    run = execute(py, "%vm run 1000000\nc.refresh()\nprint(repr(c.text))")
+    run = execute(py, "%vm run 1000000\nc.refresh()\nprint(repr(c.text[-9:]))")
     assert "trap: Environment call from M-mode" in run.text
-    assert "'hi there\\n'" in run.text
+    assert "'hi there\\n'" in run.text          # the console keeps earlier tests' output too
