@@ -64,7 +64,8 @@ class GuestVsShadow(Widget):
             self.selected = keys.index(current) if current is not None else 0
             self.rows = rows
             filled = sum(1 for r in rows if r["hpa"])
-            self.summary = f"{len(keys)} shadow trees · {repr(sp)} · this tree: {filled} shadow leaves"
+            self.summary = (f"{len(keys)} shadow trees ({repr(sp).strip('<>')}) · "
+                            f"this tree: {filled} shadow leaves")
             self.updates += 1
 
     def _on_msg(self, widget, content, buffers) -> None:

@@ -10,7 +10,10 @@ function render({ model, el }) {
   const draw = () => {
     pick.replaceChildren(...model.get("trees").map((t, i) => new Option(t, String(i))));
     pick.value = String(model.get("selected"));
-    let h = `<div class="vmlab-head">${model.get("summary")}</div><table><tr>` +
+    const head = document.createElement("div");
+    head.className = "vmlab-head";
+    head.textContent = model.get("summary");       // text, not HTML: it quotes Python reprs
+    let h = `<table><tr>` +
       `<th>guest virtual</th><th>guest physical</th><th>guest flags</th><th></th>` +
       `<th>host physical</th><th>shadow flags</th></tr>`;
     for (const r of model.get("rows")) {
@@ -20,6 +23,7 @@ function render({ model, el }) {
         `<td><code>${r.sflags}</code>${r.stale ? " stale" : ""}</td></tr>`;
     }
     out.innerHTML = h + "</table>";
+    out.prepend(head);
     renders += 1;
     el.dataset.renders = renders;
     el.dataset.rows = model.get("rows").length;

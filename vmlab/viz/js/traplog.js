@@ -18,7 +18,8 @@ function render({ model, el }) {
     }
     const head = document.createElement("div");
     head.className = "vmlab-head";
-    head.textContent = `${model.get("total")} traps` + (rows.length < model.get("total") ?
+    const n = model.get("total");
+    head.textContent = `${n} ${n === 1 ? "trap" : "traps"}` + (rows.length < model.get("total") ?
       ` (latest ${rows.length} shown)` : "");
     const box = document.createElement("div");
     box.className = "vmlab-scroll";
