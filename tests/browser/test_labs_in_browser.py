@@ -63,7 +63,8 @@ def lab_server(tmp_path_factory):
     settings = tmp_path_factory.mktemp("settings")
     _settings(settings)
     token, port = secrets.token_hex(16), _free_port()
-    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings),
+    from vmlab.notebook.lab import jupyter_env      # finds widget front-ends from a venv
+    env = dict(jupyter_env(), JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("config")),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     log = open(work / "server.log", "w")
