@@ -77,6 +77,9 @@ class RunControl(Widget):
         self.refresh()
 
     def reset(self) -> None:
+        if not hasattr(self.machine, "reset") and self.on_reset is None:
+            self.message = "reset: not available here (run the cell that made it again)"
+            return
         self.pause()
         self.wait()
         if hasattr(self.machine, "reset"):
