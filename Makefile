@@ -10,9 +10,12 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := $(shell awk '/^[a-z0-9]/ {print $$1}' binder/apt.txt)
 JOBS   ?= 2
 
-.PHONY: lab test deps apt pydeps bench clean
+.PHONY: lab demo test deps apt pydeps bench clean
 
 lab: deps
+	$(PY) -m vmlab.notebook.lab labs/00-welcome.ipynb
+
+demo: deps
 	$(PY) -m vmlab demo
 
 test: deps
