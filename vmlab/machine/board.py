@@ -129,7 +129,7 @@ class Machine:
         self.ram_size, self.nharts, self.drive = ram_size, harts, drive
         self.cpu = np.zeros((harts, L.CPU_WORDS), dtype=np.int64)
         self.mem = np.zeros(ram_size, dtype=np.uint8)
-        self.tlb = np.zeros((harts, 3, L.TLB_SETS, 4), dtype=np.int64)
+        self.tlb = np.zeros((harts, 3, L.TLB_SETS, L.TLB_COLS), dtype=np.int64)
         self.dev = np.zeros(L.DEV_WORDS, dtype=np.int64)
         self.io = np.zeros(L.IO_BYTES, dtype=np.uint8)
         self.ctl = np.zeros(L.CTL_WORDS, dtype=np.int64)

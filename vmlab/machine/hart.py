@@ -19,11 +19,12 @@ from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import div, divu, ltu, mulh, mulhsu, mulhu, rem, remu, sext32, srl
 from vmlab.machine.bus import htif_check, load_slow, store_slow, translate
 from vmlab.machine.layout import (
-    ACC_FETCH, ACC_LOAD, C_BP, C_EXIT, C_FAULT, C_FAULT_TVAL, C_INSTRET, C_MMIO,
+    ACC_FETCH, ACC_LOAD, ACC_STORE, C_BP, C_EXIT, C_FAULT, C_FAULT_TVAL, C_INSTRET, C_MMIO,
     C_MMIO_RD, C_MMIO_SIGNED, C_NBP, C_RAM_BASE, C_RAM_SIZE, C_SKIP_BP, C_SLICE_POS,
     C_SYS_INSN, C_TLB_HIT, CAUSE_FETCH_ACCESS, CAUSE_ILLEGAL, D_TICKS, D_TOHOST,
     EXIT_BREAKPOINT, EXIT_MMIO, EXIT_NONE, MCYCLE, MINSTRET, MS_MPP, MS_MPP_SHIFT, MS_MPRV,
-    MS_MXR, MS_SUM, MSTATUS, PC, PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, MCOUNTINHIBIT, SCOUNTEREN, TLB_CTX, TLB_SETS, XREG,
+    MS_MXR, MS_SUM, MSTATUS, PC, PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, MCOUNTINHIBIT,
+    SCOUNTEREN, TLB_COLS, TLB_CTX, TLB_PPAGE, TLB_SETS, TLB_TAG, XREG,
 )
 from vmlab.machine.mmu import context
 from vmlab.machine.trap import take_trap
@@ -188,55 +189,67 @@ def extend(raw, f3):
     return raw
 
 
-@jit(inline="always")
+@jit
 def _u16(mem, o):
-    return np.int64(mem[o]) | (np.int64(mem[o + 1]) << 8)
+    return np.int64(mem[o]) | (np.int64(mem[o + np.uint64(1)]) << 8)
 
 
-@jit(inline="always")
+@jit
 def _u32(mem, o):
-    return _u16(mem, o) | (_u16(mem, o + 2) << 16)
+    return _u16(mem, o) | (_u16(mem, o + np.uint64(2)) << 16)
 
 
-@jit(inline="always")
+@jit
 def load_value(mem, o, f3):
-    """lb/lh/lw/ld/lbu/lhu/lwu from RAM offset o, byte by byte (written out, so that the
-    compiler can merge the bytes into one load: RISC-V and the host are both little-endian)."""
+    """lb/lh/lw/ld/lbu/lhu/lwu from RAM offset o (>= 0, checked by the caller), byte by byte
+    (written out, so that the compiler can merge the bytes into one load: RISC-V and the
+    host are both little-endian).  The offset is made unsigned: numba adds no
+    negative-index wraparound to unsigned indices, and without it the loads do merge."""
+    u = np.uint64(o)
     if f3 == 3:
-        return _u32(mem, o) | (_u32(mem, o + 4) << 32)
+        return _u32(mem, u) | (_u32(mem, u + np.uint64(4)) << 32)
     if f3 == 2:
-        return sext32(_u32(mem, o))
+        return sext32(_u32(mem, u))
     if f3 == 0:
-        return ((np.int64(mem[o]) ^ 0x80) - 0x80)
+        return ((np.int64(mem[u]) ^ 0x80) - 0x80)
     if f3 == 4:
-        return np.int64(mem[o])
+        return np.int64(mem[u])
     if f3 == 6:
-        return _u32(mem, o)
+        return _u32(mem, u)
     if f3 == 1:
-        return (_u16(mem, o) ^ 0x8000) - 0x8000
-    return _u16(mem, o)
+        return (_u16(mem, u) ^ 0x8000) - 0x8000
+    return _u16(mem, u)
 
 
-@jit(inline="always")
+@jit
 def store_value(mem, o, f3, v):
-    """sb/sh/sw/sd to RAM offset o."""
-    mem[o] = v & 0xFF
+    """sb/sh/sw/sd to RAM offset o (>= 0, checked by the caller)."""
+    u = np.uint64(o)
+    mem[u] = v & 0xFF
     if f3 >= 1:
-        mem[o + 1] = (v >> 8) & 0xFF
+        mem[u + np.uint64(1)] = (v >> 8) & 0xFF
         if f3 >= 2:
-            mem[o + 2] = (v >> 16) & 0xFF
-            mem[o + 3] = (v >> 24) & 0xFF
+            mem[u + np.uint64(2)] = (v >> 16) & 0xFF
+            mem[u + np.uint64(3)] = (v >> 24) & 0xFF
             if f3 == 3:
-                mem[o + 4] = (v >> 32) & 0xFF
-                mem[o + 5] = (v >> 40) & 0xFF
-                mem[o + 6] = (v >> 48) & 0xFF
-                mem[o + 7] = (v >> 56) & 0xFF
+                mem[u + np.uint64(4)] = (v >> 32) & 0xFF
+                mem[u + np.uint64(5)] = (v >> 40) & 0xFF
+                mem[u + np.uint64(6)] = (v >> 48) & 0xFF
+                mem[u + np.uint64(7)] = (v >> 56) & 0xFF
 
 
 @jit
 def hit_breakpoint(ctl, pc):
     for i in range(ctl[C_NBP]):
         if ctl[C_BP + i] == pc:
+            return True
+    return False
+
+
+@jit
+def breakpoint_in_page(ctl, page):
+    for i in range(ctl[C_NBP]):
+        if (ctl[C_BP + i] & ~0xFFF) == page:
             return True
     return False
 
@@ -283,20 +296,26 @@ def imm_u(w):
     return ((w & 0xFFFFF000) ^ 0x80000000) - 0x80000000
 
 
-@jit(inline="always")
-def fast_offset(tlbx, va, size, vm, ctx, ram_base, ram_size):
+@jit
+def fast_offset(tlbf, base, va, size, vm, ctx, ram_base, ram_size):
     """RAM offset for the fast path -- a TLB hit (or no translation), in RAM, inside one
-    page -- or -1: then the slow path (bus.py) does the access, whatever it is."""
+    page -- or -1: then the slow path (bus.py) does the access, whatever it is.
+
+    ``tlbf`` is the whole TLB as one flat array and ``base`` where this hart's table for
+    this access kind starts: indexing a 1-D array is a shift and an add, where the 2-D
+    ``tlb[h, kind][e, col]`` costs a multiply by a row length numba only knows at run time.
+    """
     if (va & 0xFFF) > 4096 - size:
         return -1
     if vm:
-        e = (va >> 12) & (TLB_SETS - 1)
-        if tlbx[e, 0] != (va >> 12) or tlbx[e, TLB_CTX] != ctx:
+        e = np.uint64(base + ((va >> 12) & (TLB_SETS - 1)) * TLB_COLS)
+        if (tlbf[e + np.uint64(TLB_TAG)] != (va >> 12)
+                or tlbf[e + np.uint64(TLB_CTX)] != ctx):
             return -1
-        o = tlbx[e, 1] + (va & 0xFFF) - ram_base
+        o = tlbf[e + np.uint64(TLB_PPAGE)] + (va & 0xFFF) - ram_base
     else:
         o = va - ram_base
-    if o < 0 or o > ram_size - size:
+    if np.uint64(o) > np.uint64(ram_size - size):    # (unsigned: o < 0 fails too)
         return -1
     return o
 
@@ -312,14 +331,15 @@ def take_fault(ctl):
 
 
 @jit
-def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
+def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
     c = cpu[h]
     r = c[XREG:XREG + 32]
     pc = c[PC]
     fvm, fctx = fetch_context(c)
     dvm, dctx = data_context(c)
     satp = c[SATP]
-    tlbl, tlbs = tlb[h, 1], tlb[h, 2]
+    tlbl = (h * 3 + ACC_LOAD) * TLB_SETS * TLB_COLS
+    tlbs = (h * 3 + ACC_STORE) * TLB_SETS * TLB_COLS
     ram_base, ram_size = ctl[C_RAM_BASE], ctl[C_RAM_SIZE]
     tohost = dev[D_TOHOST]
     nbp, skip_bp = ctl[C_NBP], ctl[C_SKIP_BP]
@@ -329,43 +349,66 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
     time_ok = priv == PRIV_M or ((c[MCOUNTEREN] & 2) != 0
                                  and (priv == PRIV_S or (c[SCOUNTEREN] & 2) != 0))
     fpage, foff = -1, 0                 # cached fetch page (virtual) and its RAM offset
+    # The fetch window: while pc ^ fstart < flen (unsigned), the instruction at pc starts at
+    # RAM offset pc + fbias and the fast path below fetches it with one compare.  The window
+    # is the cached page minus its last halfword (a 32-bit instruction there straddles two
+    # pages); it is empty at first and on a page holding a breakpoint, so that those cases
+    # -- and the breakpoint checks -- stay on the slow path.
+    fstart, flen, fbias = 0, 0, 0
     n = 0                               # steps taken
     ntrap = 0
     hits = 0
     cause, tval = -1, 0
     while n < limit:
-        if nbp > 0:
-            if skip_bp:
-                skip_bp = 0
-            elif hit_breakpoint(ctl, pc):
-                ctl[C_EXIT] = EXIT_BREAKPOINT
-                break
         # ---- fetch (a fault leaves the loop with cause set; the trap is taken below) ----
-        if (pc & ~0xFFF) != fpage:
-            off = fetch_page(tlb, mem, ctl, h, c, pc, fvm, fctx)
-            if off < 0:
-                cause, tval = -off - 1, pc
-                break
-            fpage, foff = pc & ~0xFFF, off
-        o = foff + (pc & 0xFFF)
-        w = np.int64(mem16[o >> 1])            # pc is always even
-        if (w & 3) == 3:
-            if (pc & 0xFFF) == 0xFFE:          # the upper half lies on the next page
-                off2 = fetch_page(tlb, mem, ctl, h, c, pc + 2, fvm, fctx)
-                if off2 < 0:
-                    cause, tval = -off2 - 1, pc + 2
-                    break
-                w |= (np.int64(mem[off2]) | (np.int64(mem[off2 + 1]) << 8)) << 16
+        if np.uint64(pc ^ fstart) < np.uint64(flen):   # fast: inside the window
+            # (unsigned indices: numba adds no negative-index wraparound code for them)
+            i = np.uint64((pc + fbias) >> 1)   # pc is always even
+            w = np.int64(mem16[i])
+            if (w & 3) == 3:
+                w |= np.int64(mem16[i + np.uint64(1)]) << 16
+                npc = pc + 4
             else:
-                w |= np.int64(mem16[(o >> 1) + 1]) << 16
-            npc = pc + 4
+                tval = w                       # an illegal compressed insn reports its 16 bits
+                w = rvc[w]
+                npc = pc + 2
+                if w == 0:
+                    cause = CAUSE_ILLEGAL
+                    break
         else:
-            tval = w                           # an illegal compressed insn reports its 16 bits
-            w = rvc[w]
-            npc = pc + 2
-            if w == 0:
-                cause = CAUSE_ILLEGAL
-                break
+            if nbp > 0:
+                if skip_bp:
+                    skip_bp = 0
+                elif hit_breakpoint(ctl, pc):
+                    ctl[C_EXIT] = EXIT_BREAKPOINT
+                    break
+            if (pc & ~0xFFF) != fpage:
+                off = fetch_page(tlb, mem, ctl, h, c, pc, fvm, fctx)
+                if off < 0:
+                    cause, tval = -off - 1, pc
+                    break
+                fpage, foff = pc & ~0xFFF, off
+                fstart, fbias = fpage, foff - fpage
+                flen = 0 if nbp > 0 and breakpoint_in_page(ctl, fpage) else 0xFFE
+            o = foff + (pc & 0xFFF)
+            w = np.int64(mem16[o >> 1])
+            if (w & 3) == 3:
+                if (pc & 0xFFF) == 0xFFE:      # the upper half lies on the next page
+                    off2 = fetch_page(tlb, mem, ctl, h, c, pc + 2, fvm, fctx)
+                    if off2 < 0:
+                        cause, tval = -off2 - 1, pc + 2
+                        break
+                    w |= (np.int64(mem[off2]) | (np.int64(mem[off2 + 1]) << 8)) << 16
+                else:
+                    w |= np.int64(mem16[(o >> 1) + 1]) << 16
+                npc = pc + 4
+            else:
+                tval = w
+                w = rvc[w]
+                npc = pc + 2
+                if w == 0:
+                    cause = CAUSE_ILLEGAL
+                    break
         # ---- decode and execute ----------------------------------------------------------
         op = w & 0x7F
         rd = (w >> 7) & 31
@@ -383,17 +426,47 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
                 cause = CAUSE_ILLEGAL
         elif op == 0x03:                                  # loads
             va = r[rs1] + imm_i(w)
-            size = 1 << (f3 & 3)
-            o = fast_offset(tlbl, va, size, dvm, dctx, ram_base, ram_size)
-            if f3 == 7:
-                cause = CAUSE_ILLEGAL
-            elif o >= 0:
-                r[rd] = load_value(mem, o, f3)
+            # One copy of the fast path per width, the commonest first: with the size a
+            # constant each copy is short, and each has its own (better predicted) branches.
+            if f3 == 3:
+                o = fast_offset(tlbf, tlbl, va, 8, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    r[rd] = load_value(mem, o, 3)
+            elif f3 == 4:
+                o = fast_offset(tlbf, tlbl, va, 1, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    r[rd] = load_value(mem, o, 4)
+            elif f3 == 2:
+                o = fast_offset(tlbf, tlbl, va, 4, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    r[rd] = load_value(mem, o, 2)
+            elif f3 == 0:
+                o = fast_offset(tlbf, tlbl, va, 1, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    r[rd] = load_value(mem, o, 0)
+            elif f3 == 6:
+                o = fast_offset(tlbf, tlbl, va, 4, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    r[rd] = load_value(mem, o, 6)
+            elif f3 == 1:
+                o = fast_offset(tlbf, tlbl, va, 2, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    r[rd] = load_value(mem, o, 1)
+            elif f3 == 5:
+                o = fast_offset(tlbf, tlbl, va, 2, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    r[rd] = load_value(mem, o, 5)
+            else:
+                o = -2
+            if o >= 0:
                 hits += dvm
+            elif o == -2:
+                cause = CAUSE_ILLEGAL
             else:
                 ctl[C_SLICE_POS] = pos0 + n
                 mmio = ctl[C_MMIO]
-                raw = load_slow(tlb, mem, dev, io, ctl, h, satp, va, size, ACC_LOAD, dctx, dvm)
+                raw = load_slow(tlb, mem, dev, io, ctl, h, satp, va, 1 << (f3 & 3), ACC_LOAD,
+                                dctx, dvm)
                 cause, tval = take_fault(ctl)
                 if cause < 0:
                     r[rd] = extend(raw, f3)
@@ -402,21 +475,36 @@ def exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit):
                     stop = ctl[C_MMIO] != mmio            # a device may raise an interrupt
         elif op == 0x23:                                  # stores
             va = r[rs1] + imm_s(w)
-            size = 1 << (f3 & 3)
             v = r[rs2]
-            o = fast_offset(tlbs, va, size, dvm, dctx, ram_base, ram_size)
-            if f3 > 3:
-                cause = CAUSE_ILLEGAL
-            elif o >= 0:
-                store_value(mem, o, f3, v)
+            if f3 == 3:                                   # (as for loads)
+                o = fast_offset(tlbf, tlbs, va, 8, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    store_value(mem, o, 3, v)
+            elif f3 == 0:
+                o = fast_offset(tlbf, tlbs, va, 1, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    store_value(mem, o, 0, v)
+            elif f3 == 2:
+                o = fast_offset(tlbf, tlbs, va, 4, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    store_value(mem, o, 2, v)
+            elif f3 == 1:
+                o = fast_offset(tlbf, tlbs, va, 2, dvm, dctx, ram_base, ram_size)
+                if o >= 0:
+                    store_value(mem, o, 1, v)
+            else:
+                o = -2
+            if o >= 0:
                 hits += dvm
                 if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
                     htif_check(mem, dev, io, ctl, o + ram_base)
                     stop = True
+            elif o == -2:
+                cause = CAUSE_ILLEGAL
             else:
                 ctl[C_SLICE_POS] = pos0 + n
                 mmio = ctl[C_MMIO]
-                store_slow(tlb, mem, dev, io, ctl, h, satp, va, size, v, dctx, dvm)
+                store_slow(tlb, mem, dev, io, ctl, h, satp, va, 1 << (f3 & 3), v, dctx, dvm)
                 cause, tval = take_fault(ctl)
                 stop = ctl[C_MMIO] != mmio or ctl[C_EXIT] != EXIT_NONE
         elif op == 0x33:

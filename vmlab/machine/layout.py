@@ -104,6 +104,7 @@ CAUSE_STORE_PAGE = 15
 ACC_FETCH, ACC_LOAD, ACC_STORE = np.int64(0), np.int64(1), np.int64(2)
 TLB_SETS = 64
 TLB_TAG, TLB_PPAGE, TLB_FLAGS, TLB_CTX = 0, 1, 2, 3  # TLB_CTX: context the entry was filled in
+TLB_COLS = 4
 TLB_GLOBAL = 1         # flag: the PTE had G set
 TLB_EMPTY = 1 << 62    # a tag no lookup can produce (va >> 12 stays within +-2**51)
 

@@ -82,7 +82,8 @@ def run(cpu, mem, tlb, dev, io, ctl, rvc):
     """
     ctl[C_EXIT] = EXIT_NONE
     SLICE = ctl[C_SLICE_LEN]
-    mem16 = mem.view(np.uint16)
+    mem16 = mem.view(np.uint16)         # 16-bit fetches (hart.py)
+    tlbf = tlb.reshape(tlb.size)        # the TLB flat (hart.fast_offset)
     while True:
         if ctl[C_BUDGET] <= 0:
             ctl[C_EXIT] = EXIT_BUDGET
@@ -116,7 +117,7 @@ def run(cpu, mem, tlb, dev, io, ctl, rvc):
         if t > now:
             limit = min(limit, t - now)
         ctl[C_SYS_INSN] = 0
-        n = exec_hart(cpu, mem, mem16, tlb, dev, io, ctl, rvc, h, limit)
+        n = exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit)
         ctl[C_BUDGET] -= n
         if ctl[C_SYS_INSN] != 0 and ctl[C_EXIT] == EXIT_NONE:
             exec_system(cpu, tlb, dev, ctl, h, ctl[C_SYS_INSN])
