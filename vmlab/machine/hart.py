@@ -362,13 +362,14 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
     while n < limit:
         # ---- fetch (a fault leaves the loop with cause set; the trap is taken below) ----
         if np.uint64(pc ^ fstart) < np.uint64(flen):   # fast: inside the window
-            # (unsigned indices: numba adds no negative-index wraparound code for them)
-            i = np.uint64((pc + fbias) >> 1)   # pc is always even
-            w = np.int64(mem16[i])
+            # Four bytes at once (the window ends before the page's last halfword, so they
+            # are all on the page); a compressed instruction uses the low two.  _u32 with an
+            # unsigned offset compiles to a single 32-bit load.
+            w = _u32(mem, np.uint64(pc + fbias))
             if (w & 3) == 3:
-                w |= np.int64(mem16[i + np.uint64(1)]) << 16
                 npc = pc + 4
             else:
+                w &= 0xFFFF
                 tval = w                       # an illegal compressed insn reports its 16 bits
                 w = rvc[w]
                 npc = pc + 2
@@ -416,8 +417,74 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
         rs1 = (w >> 15) & 31
         rs2 = (w >> 20) & 31
         stop = False
-        if (w & 0x707F) == 0x13:                          # addi (also li, mv, nop): the commonest
+        # One switch on (opcode, funct3) for the common instructions, so that each gets its
+        # own case (LLVM turns this chain of == tests into a jump table): one indirect jump
+        # per instruction instead of a jump on the opcode and a second one on funct3.
+        # Everything else goes on to the switch on the opcode alone below.
+        k = ((w >> 2) & 31) | (f3 << 5)
+        if k == 0x04:                                     # addi (also li, mv, nop)
             r[rd] = r[rs1] + imm_i(w)
+        elif k == 0x18:                                   # beq
+            if branch_taken(0, r[rs1], r[rs2]):
+                npc = pc + imm_b(w)
+        elif k == 0x38:                                   # bne
+            if branch_taken(1, r[rs1], r[rs2]):
+                npc = pc + imm_b(w)
+        elif k == 0x98:                                   # blt
+            if branch_taken(4, r[rs1], r[rs2]):
+                npc = pc + imm_b(w)
+        elif k == 0xB8:                                   # bge
+            if branch_taken(5, r[rs1], r[rs2]):
+                npc = pc + imm_b(w)
+        elif k == 0xD8:                                   # bltu
+            if branch_taken(6, r[rs1], r[rs2]):
+                npc = pc + imm_b(w)
+        elif k == 0xF8:                                   # bgeu
+            if branch_taken(7, r[rs1], r[rs2]):
+                npc = pc + imm_b(w)
+        elif k == 0x0C:                                   # add sub mul
+            ok, v = alu(0, w >> 25, r[rs1], r[rs2])
+            if ok:
+                r[rd] = v
+            else:
+                cause = CAUSE_ILLEGAL
+        elif k == 0x8C:                                   # xor div
+            ok, v = alu(4, w >> 25, r[rs1], r[rs2])
+            if ok:
+                r[rd] = v
+            else:
+                cause = CAUSE_ILLEGAL
+        elif k == 0xE4:                                   # andi
+            r[rd] = r[rs1] & imm_i(w)
+        elif k == 0x84:                                   # xori
+            r[rd] = r[rs1] ^ imm_i(w)
+        elif k == 0xC4:                                   # ori
+            r[rd] = r[rs1] | imm_i(w)
+        elif k == 0x24:                                   # slli
+            ok, v = alu_imm(1, w, r[rs1])
+            if ok:
+                r[rd] = v
+            else:
+                cause = CAUSE_ILLEGAL
+        elif k == 0xA4:                                   # srli srai
+            ok, v = alu_imm(5, w, r[rs1])
+            if ok:
+                r[rd] = v
+            else:
+                cause = CAUSE_ILLEGAL
+        elif k == 0x19:                                   # jalr
+            target = (r[rs1] + imm_i(w)) & ~1
+            r[rd] = npc
+            npc = target
+        elif (k == 0x1B or k == 0x3B or k == 0x5B or k == 0x7B or k == 0x9B or k == 0xBB
+              or k == 0xDB or k == 0xFB):                 # jal
+            r[rd] = npc
+            npc = pc + imm_j(w)
+        elif (k == 0x0D or k == 0x2D or k == 0x4D or k == 0x6D or k == 0x8D or k == 0xAD
+              or k == 0xCD or k == 0xED):                 # lui
+            r[rd] = imm_u(w)
+        elif k == 0x06:                                   # addiw
+            r[rd] = sext32(r[rs1] + imm_i(w))
         elif op == 0x13:
             ok, v = alu_imm(f3, w, r[rs1])
             if ok:
@@ -518,9 +585,6 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 cause = CAUSE_ILLEGAL
             elif branch_taken(f3, r[rs1], r[rs2]):
                 npc = pc + imm_b(w)
-        elif op == 0x6F:                                  # jal
-            r[rd] = npc
-            npc = pc + imm_j(w)
         elif op == 0x67:                                  # jalr
             if f3 != 0:
                 cause = CAUSE_ILLEGAL
@@ -528,8 +592,6 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 target = (r[rs1] + imm_i(w)) & ~1
                 r[rd] = npc
                 npc = target
-        elif op == 0x37:                                  # lui
-            r[rd] = imm_u(w)
         elif op == 0x17:                                  # auipc
             r[rd] = pc + imm_u(w)
         elif op == 0x1B:
