@@ -30,6 +30,11 @@ from vmlab.machine.mmu import context
 from vmlab.machine.trap import take_trap
 
 
+# Not causes: what the first switch in exec_hart leaves in ``cause`` for the slow path of a
+# load or store (a TLB miss, a device, a page-crossing access) after the switch.
+SLOW_LOAD, SLOW_STORE = -2, -3
+
+
 @jit
 def data_context(c):
     """(translate?, TLB context) for loads and stores: MPRV makes M-mode use MPP's view."""
@@ -472,6 +477,108 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 r[rd] = v
             else:
                 cause = CAUSE_ILLEGAL
+        # Loads and stores, one case per width so that the size is a constant: the fast
+        # path (a TLB hit in RAM within one page) inline, anything else after the switch.
+        elif k == 0x60:                                   # ld
+            va = r[rs1] + imm_i(w)
+            o = fast_offset(tlbf, tlbl, va, 8, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                r[rd] = load_value(mem, o, 3)
+                hits += dvm
+            else:
+                cause = SLOW_LOAD
+        elif k == 0x80:                                   # lbu
+            va = r[rs1] + imm_i(w)
+            o = fast_offset(tlbf, tlbl, va, 1, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                r[rd] = load_value(mem, o, 4)
+                hits += dvm
+            else:
+                cause = SLOW_LOAD
+        elif k == 0x40:                                   # lw
+            va = r[rs1] + imm_i(w)
+            o = fast_offset(tlbf, tlbl, va, 4, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                r[rd] = load_value(mem, o, 2)
+                hits += dvm
+            else:
+                cause = SLOW_LOAD
+        elif k == 0x00:                                   # lb
+            va = r[rs1] + imm_i(w)
+            o = fast_offset(tlbf, tlbl, va, 1, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                r[rd] = load_value(mem, o, 0)
+                hits += dvm
+            else:
+                cause = SLOW_LOAD
+        elif k == 0xc0:                                   # lwu
+            va = r[rs1] + imm_i(w)
+            o = fast_offset(tlbf, tlbl, va, 4, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                r[rd] = load_value(mem, o, 6)
+                hits += dvm
+            else:
+                cause = SLOW_LOAD
+        elif k == 0x20:                                   # lh
+            va = r[rs1] + imm_i(w)
+            o = fast_offset(tlbf, tlbl, va, 2, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                r[rd] = load_value(mem, o, 1)
+                hits += dvm
+            else:
+                cause = SLOW_LOAD
+        elif k == 0xa0:                                   # lhu
+            va = r[rs1] + imm_i(w)
+            o = fast_offset(tlbf, tlbl, va, 2, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                r[rd] = load_value(mem, o, 5)
+                hits += dvm
+            else:
+                cause = SLOW_LOAD
+        elif k == 0x68:                                   # sd
+            va = r[rs1] + imm_s(w)
+            o = fast_offset(tlbf, tlbs, va, 8, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                store_value(mem, o, 3, r[rs2])
+                hits += dvm
+                if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
+                    htif_check(mem, dev, io, ctl, o + ram_base)
+                    stop = True
+            else:
+                cause = SLOW_STORE
+        elif k == 0x08:                                   # sb
+            va = r[rs1] + imm_s(w)
+            o = fast_offset(tlbf, tlbs, va, 1, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                store_value(mem, o, 0, r[rs2])
+                hits += dvm
+                if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
+                    htif_check(mem, dev, io, ctl, o + ram_base)
+                    stop = True
+            else:
+                cause = SLOW_STORE
+        elif k == 0x48:                                   # sw
+            va = r[rs1] + imm_s(w)
+            o = fast_offset(tlbf, tlbs, va, 4, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                store_value(mem, o, 2, r[rs2])
+                hits += dvm
+                if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
+                    htif_check(mem, dev, io, ctl, o + ram_base)
+                    stop = True
+            else:
+                cause = SLOW_STORE
+        elif k == 0x28:                                   # sh
+            va = r[rs1] + imm_s(w)
+            o = fast_offset(tlbf, tlbs, va, 2, dvm, dctx, ram_base, ram_size)
+            if o >= 0:
+                store_value(mem, o, 1, r[rs2])
+                hits += dvm
+                if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
+                    htif_check(mem, dev, io, ctl, o + ram_base)
+                    stop = True
+            else:
+                cause = SLOW_STORE
         elif k == 0x19:                                   # jalr
             target = (r[rs1] + imm_i(w)) & ~1
             r[rd] = npc
@@ -491,89 +598,6 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 r[rd] = v
             else:
                 cause = CAUSE_ILLEGAL
-        elif op == 0x03:                                  # loads
-            va = r[rs1] + imm_i(w)
-            # One copy of the fast path per width, the commonest first: with the size a
-            # constant each copy is short, and each has its own (better predicted) branches.
-            if f3 == 3:
-                o = fast_offset(tlbf, tlbl, va, 8, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    r[rd] = load_value(mem, o, 3)
-            elif f3 == 4:
-                o = fast_offset(tlbf, tlbl, va, 1, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    r[rd] = load_value(mem, o, 4)
-            elif f3 == 2:
-                o = fast_offset(tlbf, tlbl, va, 4, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    r[rd] = load_value(mem, o, 2)
-            elif f3 == 0:
-                o = fast_offset(tlbf, tlbl, va, 1, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    r[rd] = load_value(mem, o, 0)
-            elif f3 == 6:
-                o = fast_offset(tlbf, tlbl, va, 4, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    r[rd] = load_value(mem, o, 6)
-            elif f3 == 1:
-                o = fast_offset(tlbf, tlbl, va, 2, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    r[rd] = load_value(mem, o, 1)
-            elif f3 == 5:
-                o = fast_offset(tlbf, tlbl, va, 2, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    r[rd] = load_value(mem, o, 5)
-            else:
-                o = -2
-            if o >= 0:
-                hits += dvm
-            elif o == -2:
-                cause = CAUSE_ILLEGAL
-            else:
-                ctl[C_SLICE_POS] = pos0 + n
-                mmio = ctl[C_MMIO]
-                raw = load_slow(tlb, mem, dev, io, ctl, h, satp, va, 1 << (f3 & 3), ACC_LOAD,
-                                dctx, dvm)
-                cause, tval = take_fault(ctl)
-                if cause < 0:
-                    r[rd] = extend(raw, f3)
-                    if ctl[C_EXIT] == EXIT_MMIO:          # Python finishes it (virtio)
-                        ctl[C_MMIO_RD], ctl[C_MMIO_SIGNED] = rd, f3
-                    stop = ctl[C_MMIO] != mmio            # a device may raise an interrupt
-        elif op == 0x23:                                  # stores
-            va = r[rs1] + imm_s(w)
-            v = r[rs2]
-            if f3 == 3:                                   # (as for loads)
-                o = fast_offset(tlbf, tlbs, va, 8, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    store_value(mem, o, 3, v)
-            elif f3 == 0:
-                o = fast_offset(tlbf, tlbs, va, 1, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    store_value(mem, o, 0, v)
-            elif f3 == 2:
-                o = fast_offset(tlbf, tlbs, va, 4, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    store_value(mem, o, 2, v)
-            elif f3 == 1:
-                o = fast_offset(tlbf, tlbs, va, 2, dvm, dctx, ram_base, ram_size)
-                if o >= 0:
-                    store_value(mem, o, 1, v)
-            else:
-                o = -2
-            if o >= 0:
-                hits += dvm
-                if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
-                    htif_check(mem, dev, io, ctl, o + ram_base)
-                    stop = True
-            elif o == -2:
-                cause = CAUSE_ILLEGAL
-            else:
-                ctl[C_SLICE_POS] = pos0 + n
-                mmio = ctl[C_MMIO]
-                store_slow(tlb, mem, dev, io, ctl, h, satp, va, 1 << (f3 & 3), v, dctx, dvm)
-                cause, tval = take_fault(ctl)
-                stop = ctl[C_MMIO] != mmio or ctl[C_EXIT] != EXIT_NONE
         elif op == 0x33:
             ok, v = alu(f3, w >> 25, r[rs1], r[rs2])
             if ok:
@@ -623,10 +647,31 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 cause = CAUSE_ILLEGAL
         else:
             cause = CAUSE_ILLEGAL
-        if cause >= 0:
-            if cause == CAUSE_ILLEGAL and npc - pc == 4:
-                tval = w
-            break
+        if cause != -1:
+            # A load or store the fast path could not do: one copy of the slow path here
+            # serves all the widths above.  It may end in an exception (cause >= 0 after).
+            if cause == SLOW_LOAD:
+                ctl[C_SLICE_POS] = pos0 + n
+                mmio = ctl[C_MMIO]
+                raw = load_slow(tlb, mem, dev, io, ctl, h, satp, va, 1 << (f3 & 3), ACC_LOAD,
+                                dctx, dvm)
+                cause, tval = take_fault(ctl)
+                if cause < 0:
+                    r[rd] = extend(raw, f3)
+                    if ctl[C_EXIT] == EXIT_MMIO:          # Python finishes it (virtio)
+                        ctl[C_MMIO_RD], ctl[C_MMIO_SIGNED] = rd, f3
+                    stop = ctl[C_MMIO] != mmio            # a device may raise an interrupt
+            elif cause == SLOW_STORE:
+                ctl[C_SLICE_POS] = pos0 + n
+                mmio = ctl[C_MMIO]
+                store_slow(tlb, mem, dev, io, ctl, h, satp, va, 1 << (f3 & 3), r[rs2], dctx,
+                           dvm)
+                cause, tval = take_fault(ctl)
+                stop = ctl[C_MMIO] != mmio or ctl[C_EXIT] != EXIT_NONE
+            if cause >= 0:
+                if cause == CAUSE_ILLEGAL and npc - pc == 4:
+                    tval = w
+                break
         r[0] = 0
         pc = npc
         n += 1
