@@ -336,7 +336,7 @@ def take_fault(ctl):
 
 
 @jit
-def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
+def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
     c = cpu[h]
     r = c[XREG:XREG + 32]
     pc = c[PC]
@@ -353,13 +353,12 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
     priv = c[PRIV]
     time_ok = priv == PRIV_M or ((c[MCOUNTEREN] & 2) != 0
                                  and (priv == PRIV_S or (c[SCOUNTEREN] & 2) != 0))
-    fpage, foff = -1, 0                 # cached fetch page (virtual) and its RAM offset
     # The fetch window: while pc ^ fstart < flen (unsigned), the instruction at pc starts at
     # RAM offset pc + fbias and the fast path below fetches it with one compare.  The window
     # is the cached page minus its last halfword (a 32-bit instruction there straddles two
     # pages); it is empty at first and on a page holding a breakpoint, so that those cases
     # -- and the breakpoint checks -- stay on the slow path.
-    fstart, flen, fbias = 0, 0, 0
+    fstart, flen, fbias = -1, 0, 0     # (-1: no page is cached yet)
     n = 0                               # steps taken
     ntrap = 0
     hits = 0
@@ -388,16 +387,16 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 elif hit_breakpoint(ctl, pc):
                     ctl[C_EXIT] = EXIT_BREAKPOINT
                     break
-            if (pc & ~0xFFF) != fpage:
+            if (pc & ~0xFFF) != fstart:         # a new page: translate it
                 off = fetch_page(tlb, mem, ctl, h, c, pc, fvm, fctx)
                 if off < 0:
                     cause, tval = -off - 1, pc
                     break
-                fpage, foff = pc & ~0xFFF, off
-                fstart, fbias = fpage, foff - fpage
-                flen = 0 if nbp > 0 and breakpoint_in_page(ctl, fpage) else 0xFFE
-            o = foff + (pc & 0xFFF)
-            w = np.int64(mem16[o >> 1])
+                fstart = pc & ~0xFFF
+                fbias = off - fstart
+                flen = 0 if nbp > 0 and breakpoint_in_page(ctl, fstart) else 0xFFE
+            o = np.uint64(pc + fbias)
+            w = _u16(mem, o)
             if (w & 3) == 3:
                 if (pc & 0xFFF) == 0xFFE:      # the upper half lies on the next page
                     off2 = fetch_page(tlb, mem, ctl, h, c, pc + 2, fvm, fctx)
@@ -406,7 +405,7 @@ def exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                         break
                     w |= (np.int64(mem[off2]) | (np.int64(mem[off2 + 1]) << 8)) << 16
                 else:
-                    w |= np.int64(mem16[(o >> 1) + 1]) << 16
+                    w |= _u16(mem, o + np.uint64(2)) << 16
                 npc = pc + 4
             else:
                 tval = w

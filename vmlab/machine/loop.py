@@ -14,7 +14,6 @@ timer deadline (or the loop returns EXIT_IDLE if none is armed).
 """
 from __future__ import annotations
 
-import numpy as np
 from vmlab.machine.jit import jit
 
 from vmlab.machine.devices import next_timer_ns, update_hwip
@@ -82,7 +81,6 @@ def run(cpu, mem, tlb, dev, io, ctl, rvc):
     """
     ctl[C_EXIT] = EXIT_NONE
     SLICE = ctl[C_SLICE_LEN]
-    mem16 = mem.view(np.uint16)         # 16-bit fetches (hart.py)
     tlbf = tlb.reshape(tlb.size)        # the TLB flat (hart.fast_offset)
     while True:
         if ctl[C_BUDGET] <= 0:
@@ -117,7 +115,7 @@ def run(cpu, mem, tlb, dev, io, ctl, rvc):
         if t > now:
             limit = min(limit, t - now)
         ctl[C_SYS_INSN] = 0
-        n = exec_hart(cpu, mem, mem16, tlb, tlbf, dev, io, ctl, rvc, h, limit)
+        n = exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit)
         ctl[C_BUDGET] -= n
         if ctl[C_SYS_INSN] != 0 and ctl[C_EXIT] == EXIT_NONE:
             exec_system(cpu, tlb, dev, ctl, h, ctl[C_SYS_INSN])
