@@ -138,7 +138,7 @@ def dispatch(vcpu, cause: int, tval: int, pc: int) -> Exit:
     time = vm.time()
     handler = HANDLERS.get(cause, reflect_same)(vcpu, ex)
     if handler in RETIRED:
-        vcpu.retire()
+        vcpu.retire(ex.insn)
     ex.handler = handler
     ex.cost = COSTS["switch"] + COSTS.get(handler, 0)
     vm.trace.record(EXIT, time=time, vm=vm.id, vcpu=vcpu.id, cause=ex.cause, pc=pc,

@@ -150,11 +150,14 @@ class VCpu:
         allowed = int(r[L.MCOUNTEREN]) & REAL_COUNTEREN
         return allowed if priv == L.PRIV_S else allowed & int(r[L.SCOUNTEREN])
 
-    def retire(self) -> None:
+    def retire(self, insn: int = 0) -> None:
         """An emulated instruction completed: count it in minstret, as the hart would have
-        (the real hart already counted the cycle of the trapping step)."""
-        if not self.row[L.MCOUNTINHIBIT] & 4:
-            self.row[L.MINSTRET] += 1
+        (the real hart already counted the cycle of the trapping step).  An instruction that
+        wrote minstret itself is not counted: the value written is what the next instruction
+        reads, exactly as on the bare hart."""
+        if self.row[L.MCOUNTINHIBIT] & 4 or csr_written(insn) == L.MINSTRET:
+            return
+        self.row[L.MINSTRET] += 1
 
     def _leave(self) -> None:
         c = self.vm.machine.cpu[self.hart]
@@ -230,3 +233,14 @@ class VCpu:
 
     def __repr__(self) -> str:
         return f"<VCpu {self.vm.id}.{self.id} v{'USHM'[self.priv]} pc={self.pc:#x}>"
+
+
+def csr_written(insn: int) -> int:
+    """The CSR number a Zicsr instruction writes, or -1 if it writes none.  csrrw/csrrwi
+    always write; csrrs/csrrc (and their immediate forms) only when rs1/uimm is not zero."""
+    f3 = (insn >> 12) & 7
+    if insn & 0x7F != 0x73 or f3 in (0, 4):
+        return -1
+    if (f3 & 3) == 1 or (insn >> 15) & 31:
+        return (insn >> 20) & 0xFFF
+    return -1
