@@ -36,7 +36,9 @@ class Feedback:
     def _repr_html_(self) -> str:
         got, total = self.score
         color = "#2a7" if self.passed else "#d80"
-        items = "".join(f"<li>{'✅' if ok else '❌'} {html.escape(t)}</li>" for ok, t in self.points)
+        # ✓/✗ rather than emoji: every common font has them, colour-emoji fonts are optional
+        mark = {True: "<span style='color:#2a7'>✓</span>", False: "<span style='color:#c33'>✗</span>"}
+        items = "".join(f"<li>{mark[bool(ok)]} {html.escape(t)}</li>" for ok, t in self.points)
         return (f"<div class='vmlab-feedback' data-passed='{str(self.passed).lower()}'>"
                 f"<b style='color:{color}'>{html.escape(self.title)}: "
                 f"{'all correct' if self.passed else 'not yet'} ({got}/{total})</b><ul>{items}</ul></div>")
