@@ -17,12 +17,11 @@ The class only uses the public :class:`vmlab.machine.Machine` API.
 from __future__ import annotations
 
 import re
-import signal
-import threading
 from dataclasses import dataclass, field
 
 from vmlab.asm import AsmError, Program, assemble
 from vmlab.isa.causes import cause_of
+from vmlab.machine.sigint import CtrlCFlag
 
 RAM_BASE = 0x8000_0000
 #: Cells are placed from the start of RAM upward (where a program written for the virt
@@ -213,7 +212,7 @@ class Session:
         if stop_at is not None:
             m.add_breakpoint(stop_at)
         done, out, reason, r = 0, [], "budget", None
-        with _Interrupts() as irq:
+        with CtrlCFlag() as irq:  # the machine catches SIGINT while it runs; this, between chunks
             try:
                 while done < budget:
                     if irq.hit:
@@ -281,28 +280,3 @@ class Session:
 
     def dump(self, addr: int, length: int = 64) -> str:
         return hexdump(self.machine.read_mem(addr, length), addr)
-
-
-class _Interrupts:
-    """Turn SIGINT into a flag for the time between machine chunks.
-
-    The machine installs its own handler while it runs (and returns "interrupted"); between
-    chunks this one catches the signal, so an interrupt never lands in the middle of our
-    bookkeeping.  Off the main thread signals cannot be caught, and nothing is installed.
-    """
-
-    def __init__(self):
-        self.hit, self._old = False, None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def _handler(self, signum, frame):
-        self.hit = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        return False
