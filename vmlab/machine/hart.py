@@ -30,6 +30,13 @@ from vmlab.machine.mmu import context
 from vmlab.machine.trap import take_trap
 
 
+# Access widths and funct3 values of loads and stores, as numpy scalars: numba compiles a
+# separate copy of a function for every *literal* int passed to it (the compiler makes these
+# constants anyway once it has inlined the call).
+W1, W2, W4, W8 = np.int64(1), np.int64(2), np.int64(4), np.int64(8)
+LB, LH, LW, LD, LBU, LHU, LWU = (np.int64(f3) for f3 in (0, 1, 2, 3, 4, 5, 6))
+SB, SH, SW, SD = (np.int64(f3) for f3 in (0, 1, 2, 3))
+
 # Not causes: what the first switch in exec_hart leaves in ``cause`` for the slow path of a
 # load or store (a TLB miss, a device, a page-crossing access) after the switch.
 SLOW_LOAD, SLOW_STORE = -2, -3
@@ -480,65 +487,65 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
         # path (a TLB hit in RAM within one page) inline, anything else after the switch.
         elif k == 0x60:                                   # ld
             va = r[rs1] + imm_i(w)
-            o = fast_offset(tlbf, tlbl, va, 8, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbl, va, W8, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                r[rd] = load_value(mem, o, 3)
+                r[rd] = load_value(mem, o, LD)
                 hits += dvm
             else:
                 cause = SLOW_LOAD
         elif k == 0x80:                                   # lbu
             va = r[rs1] + imm_i(w)
-            o = fast_offset(tlbf, tlbl, va, 1, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbl, va, W1, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                r[rd] = load_value(mem, o, 4)
+                r[rd] = load_value(mem, o, LBU)
                 hits += dvm
             else:
                 cause = SLOW_LOAD
         elif k == 0x40:                                   # lw
             va = r[rs1] + imm_i(w)
-            o = fast_offset(tlbf, tlbl, va, 4, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbl, va, W4, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                r[rd] = load_value(mem, o, 2)
+                r[rd] = load_value(mem, o, LW)
                 hits += dvm
             else:
                 cause = SLOW_LOAD
         elif k == 0x00:                                   # lb
             va = r[rs1] + imm_i(w)
-            o = fast_offset(tlbf, tlbl, va, 1, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbl, va, W1, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                r[rd] = load_value(mem, o, 0)
+                r[rd] = load_value(mem, o, LB)
                 hits += dvm
             else:
                 cause = SLOW_LOAD
         elif k == 0xc0:                                   # lwu
             va = r[rs1] + imm_i(w)
-            o = fast_offset(tlbf, tlbl, va, 4, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbl, va, W4, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                r[rd] = load_value(mem, o, 6)
+                r[rd] = load_value(mem, o, LWU)
                 hits += dvm
             else:
                 cause = SLOW_LOAD
         elif k == 0x20:                                   # lh
             va = r[rs1] + imm_i(w)
-            o = fast_offset(tlbf, tlbl, va, 2, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbl, va, W2, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                r[rd] = load_value(mem, o, 1)
+                r[rd] = load_value(mem, o, LH)
                 hits += dvm
             else:
                 cause = SLOW_LOAD
         elif k == 0xa0:                                   # lhu
             va = r[rs1] + imm_i(w)
-            o = fast_offset(tlbf, tlbl, va, 2, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbl, va, W2, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                r[rd] = load_value(mem, o, 5)
+                r[rd] = load_value(mem, o, LHU)
                 hits += dvm
             else:
                 cause = SLOW_LOAD
         elif k == 0x68:                                   # sd
             va = r[rs1] + imm_s(w)
-            o = fast_offset(tlbf, tlbs, va, 8, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbs, va, W8, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                store_value(mem, o, 3, r[rs2])
+                store_value(mem, o, SD, r[rs2])
                 hits += dvm
                 if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
                     htif_check(mem, dev, io, ctl, o + ram_base)
@@ -547,9 +554,9 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 cause = SLOW_STORE
         elif k == 0x08:                                   # sb
             va = r[rs1] + imm_s(w)
-            o = fast_offset(tlbf, tlbs, va, 1, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbs, va, W1, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                store_value(mem, o, 0, r[rs2])
+                store_value(mem, o, SB, r[rs2])
                 hits += dvm
                 if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
                     htif_check(mem, dev, io, ctl, o + ram_base)
@@ -558,9 +565,9 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 cause = SLOW_STORE
         elif k == 0x48:                                   # sw
             va = r[rs1] + imm_s(w)
-            o = fast_offset(tlbf, tlbs, va, 4, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbs, va, W4, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                store_value(mem, o, 2, r[rs2])
+                store_value(mem, o, SW, r[rs2])
                 hits += dvm
                 if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
                     htif_check(mem, dev, io, ctl, o + ram_base)
@@ -569,9 +576,9 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 cause = SLOW_STORE
         elif k == 0x28:                                   # sh
             va = r[rs1] + imm_s(w)
-            o = fast_offset(tlbf, tlbs, va, 2, dvm, dctx, ram_base, ram_size)
+            o = fast_offset(tlbf, tlbs, va, W2, dvm, dctx, ram_base, ram_size)
             if o >= 0:
-                store_value(mem, o, 1, r[rs2])
+                store_value(mem, o, SH, r[rs2])
                 hits += dvm
                 if tohost != 0 and o + ram_base - tohost < 8 and o + ram_base >= tohost:
                     htif_check(mem, dev, io, ctl, o + ram_base)
