@@ -1,11 +1,25 @@
 """Helpers for talking to real kernels (shared by the notebook tests)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 
 def start(name: str):
     from jupyter_client.manager import start_new_kernel
     km, kc = start_new_kernel(kernel_name=name, startup_timeout=120)
     return km, kc
+
+
+@contextmanager
+def running_kernel(name: str):
+    """A started kernel's client (``kc.manager`` is its manager), shut down afterwards."""
+    km, kc = start(name)
+    kc.manager = km
+    try:
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 class Cell:

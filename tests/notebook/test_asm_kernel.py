@@ -1,22 +1,18 @@
 """The RISC-V assembly kernel, started for real through jupyter_client."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
-from nb_kernels import execute, start
+from nb_kernels import execute, running_kernel
 
 pytestmark = pytest.mark.usefixtures("kernel_env")
 
 
 @pytest.fixture(scope="module")
 def asm(kernel_env):
-    km, kc = start("vmlab-asm")
-    kc.manager = km
-    yield kc
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
+    with running_kernel("vmlab-asm") as kc:
+        yield kc
 
 
 def test_kernelspec_language(asm):

@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import pytest
 
-from nb_kernels import execute, start
+from nb_kernels import execute, running_kernel
 
 pytestmark = pytest.mark.usefixtures("kernel_env")
 
 
 @pytest.fixture(scope="module")
 def py(kernel_env):
-    km, kc = start("vmlab")
-    kc.manager = km
-    yield kc
-    kc.stop_channels()
-    km.shutdown_kernel(now=True)
+    with running_kernel("vmlab") as kc:
+        yield kc
 
 
 def test_extension_is_preloaded(py):
