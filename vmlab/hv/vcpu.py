@@ -13,7 +13,7 @@ from __future__ import annotations
 from vmlab.hv import exits
 from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
 from vmlab.machine import layout as L
-from vmlab.machine.csr import csr_read, reset_csrs
+from vmlab.machine.csr import csr_read, csr_written, reset_csrs
 from vmlab.machine.devices import next_timer_ns, update_hwip
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
@@ -233,14 +233,3 @@ class VCpu:
 
     def __repr__(self) -> str:
         return f"<VCpu {self.vm.id}.{self.id} v{'USHM'[self.priv]} pc={self.pc:#x}>"
-
-
-def csr_written(insn: int) -> int:
-    """The CSR number a Zicsr instruction writes, or -1 if it writes none.  csrrw/csrrwi
-    always write; csrrs/csrrc (and their immediate forms) only when rs1/uimm is not zero."""
-    f3 = (insn >> 12) & 7
-    if insn & 0x7F != 0x73 or f3 in (0, 4):
-        return -1
-    if (f3 & 3) == 1 or (insn >> 15) & 31:
-        return (insn >> 20) & 0xFFF
-    return -1

@@ -66,6 +66,23 @@ IMPLEMENTED = _implemented()
 
 
 @jit
+def csr_written(w):
+    """The CSR number a Zicsr instruction ``w`` writes, or -1 if it writes none.
+
+    csrrw/csrrwi always write; csrrs/csrrc and their immediate forms only when rs1/uimm is not
+    zero (so ``csrr`` is a pure read).  Used where a write changes what happens next, such as
+    a write to minstret suppressing the writer's own increment -- by the hart and by the
+    hypervisor when it emulates the instruction.
+    """
+    f3 = (w >> 12) & 7
+    if (w & 0x7F) != 0x73 or f3 == 0 or f3 == 4:
+        return -1
+    if (f3 & 3) == 1 or ((w >> 15) & 31) != 0:
+        return (w >> 20) & 0xFFF
+    return -1
+
+
+@jit
 def csr_allowed(c, num, write):
     """May the hart, at its current privilege, access CSR ``num``?  (False: illegal insn.)"""
     if IMPLEMENTED[num] == 0:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from vmlab.machine.jit import jit
 
-from vmlab.machine.csr import csr_allowed, csr_read, csr_write
+from vmlab.machine.csr import csr_allowed, csr_read, csr_write, csr_written
 from vmlab.machine.layout import (
     C_INSTRET, MCOUNTINHIBIT, CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL, HWIP, MCYCLE, MIE, MINSTRET,
     MIP, MS_TSR, MS_TVM, MS_TW, MSTATUS, PC, PRIV, PRIV_M, PRIV_S, PRIV_U, WAITING, XREG,
@@ -92,14 +92,13 @@ def exec_system(cpu, tlb, dev, ctl, h, word):
     # A csrw to minstret/mcycle sets the value the *next* instruction reads: the writing
     # instruction's own increment is suppressed (as riscv-tests' instret_overflow checks).
     inhibit = c[MCOUNTINHIBIT]
-    num, f3 = (w >> 20) & 0xFFF, (w >> 12) & 7
-    wrote = f3 != 0 and f3 != 4 and ((f3 & 3) == 1 or ((w >> 15) & 31) != 0)
+    written = csr_written(w)
     if cause >= 0:
         take_trap(c, ctl, cause, tval, False)
     else:
         ctl[C_INSTRET] += 1
-        if not (inhibit & 4) and not (wrote and num == MINSTRET):
+        if not (inhibit & 4) and written != MINSTRET:
             c[MINSTRET] += 1
-    if not (inhibit & 1) and not (cause < 0 and wrote and num == MCYCLE):
+    if not (inhibit & 1) and not (cause < 0 and written == MCYCLE):
         c[MCYCLE] += 1
     c[XREG] = 0
