@@ -57,12 +57,8 @@ def _split_line(line: str) -> list[tuple[int, str]]:
     out, start, i, n = [], 0, 0, len(line)
     while i < n:
         c = line[i]
-        if c == '"':
-            i += 1
-            while i < n and line[i] != '"':
-                i += 2 if line[i] == "\\" else 1
-        elif c == "'":
-            i = _skip_char_constant(line, i) - 1
+        if c == '"' or c == "'":
+            i = _skip_literal(line, i) - 1
         elif c == ";":
             out.append((start, line[start:i]))
             start = i + 1
@@ -72,6 +68,17 @@ def _split_line(line: str) -> list[tuple[int, str]]:
         i += 1
     out.append((start, line[start:n]))
     return out
+
+
+def _skip_literal(text: str, i: int) -> int:
+    """Index just past the string (``"..."``) or character constant starting at ``text[i]``,
+    so that the ``;``, ``#`` and ``,`` inside it split nothing."""
+    if text[i] == "'":
+        return _skip_char_constant(text, i)
+    i += 1
+    while i < len(text) and text[i] != '"':
+        i += 2 if text[i] == "\\" else 1
+    return i + 1
 
 
 def _skip_char_constant(text: str, i: int) -> int:
@@ -134,12 +141,8 @@ def split_operands(args: str) -> list[str]:
     out, depth, start, i, n = [], 0, 0, 0, len(args)
     while i < n:
         c = args[i]
-        if c == '"':
-            i += 1
-            while i < n and args[i] != '"':
-                i += 2 if args[i] == "\\" else 1
-        elif c == "'":
-            i = _skip_char_constant(args, i) - 1
+        if c == '"' or c == "'":
+            i = _skip_literal(args, i) - 1
         elif c == "(":
             depth += 1
         elif c == ")":
