@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmlab.machine import layout as L
+from vmlab.machine.console import drain_output, feed_input
 from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, uart_update
 
 
@@ -99,10 +100,7 @@ class VirtualDevices:
     # --- console ----------------------------------------------------------------------------
     def drain(self) -> None:
         """Move what the UART model wrote into its output ring to ``out``."""
-        head, tail = int(self.ctl[L.C_OUT_HEAD]), int(self.ctl[L.C_OUT_TAIL])
-        for i in range(tail, head):
-            self.out.append(int(self.io[i & (L.OUT_BYTES - 1)]))
-        self.ctl[L.C_OUT_TAIL] = head
+        self.out += drain_output(self.io, self.ctl)
 
     def print_bytes(self, data: bytes) -> None:
         """Console output that did not go through the UART (SBI putchar, DBCN)."""
@@ -115,14 +113,7 @@ class VirtualDevices:
 
     def feed(self) -> None:
         """Move typed bytes into the UART receive ring as far as it has room."""
-        head, tail = int(self.ctl[L.C_IN_HEAD]), int(self.ctl[L.C_IN_TAIL])
-        take = self.pending_in[:L.IN_BYTES - (head - tail)]
-        for b in take:
-            self.io[L.OUT_BYTES + (head & (L.IN_BYTES - 1))] = b
-            head += 1
-        del self.pending_in[:len(take)]
-        self.ctl[L.C_IN_HEAD] = head
-        uart_update(self.dev, self.ctl)
+        feed_input(self.io, self.ctl, self.dev, self.pending_in)
 
     def getchar(self) -> int:
         """One typed byte for SBI console_getchar, or -1."""

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from vmlab.machine import layout as L
+from vmlab.machine.console import drain_output, feed_input
 from vmlab.machine.csr import csr_read, csr_write, reset_csrs
-from vmlab.machine.devices import uart_update
 from vmlab.machine.elf import load_elf_segments
 from vmlab.machine.errors import BusError, MachineError
 from vmlab.machine.loop import run as _run
@@ -322,27 +322,12 @@ class Machine:
         self._feed()
 
     def _feed(self) -> None:
-        head, tail = int(self.ctl[L.C_IN_HEAD]), int(self.ctl[L.C_IN_TAIL])
-        room = L.IN_BYTES - (head - tail)
-        take = self._pending_in[:room]
-        for b in take:
-            self.io[L.OUT_BYTES + (head & (L.IN_BYTES - 1))] = b
-            head += 1
-        del self._pending_in[:len(take)]
-        self.ctl[L.C_IN_HEAD] = head
-        uart_update(self.dev, self.ctl)
+        feed_input(self.io, self.ctl, self.dev, self._pending_in)
 
     def _drain(self) -> int:
-        head, tail = int(self.ctl[L.C_OUT_HEAD]), int(self.ctl[L.C_OUT_TAIL])
-        n = head - tail
-        if n:
-            a, b = tail & (L.OUT_BYTES - 1), head & (L.OUT_BYTES - 1)
-            if a < b:
-                self._out += self.io[a:b].tobytes()
-            else:
-                self._out += self.io[a:L.OUT_BYTES].tobytes() + self.io[:b].tobytes()
-            self.ctl[L.C_OUT_TAIL] = head
-        return n
+        data = drain_output(self.io, self.ctl)
+        self._out += data
+        return len(data)
 
     # ---- running -------------------------------------------------------------------------
     def step(self) -> RunResult:
