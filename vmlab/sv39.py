@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from vmlab.isa.causes import exception_code
+
 PAGE_SIZE = 4096
 LEVELS = 3
 SATP_MODE_BARE = 0
@@ -35,10 +37,12 @@ SATP_MODE_SV39 = 8
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << i for i in range(8))
 FLAG_NAMES = "VRWXUGAD"
 
-#: exception codes of the three page faults (privileged spec, table "mcause values")
-FETCH_PAGE_FAULT, LOAD_PAGE_FAULT, STORE_PAGE_FAULT = 12, 13, 15
+#: exception codes of the three page faults (vmlab.isa.causes: the spec's "mcause values")
+FETCH_PAGE_FAULT, LOAD_PAGE_FAULT, STORE_PAGE_FAULT = (
+    exception_code(n) for n in ("fetch_page_fault", "load_page_fault", "store_page_fault"))
 #: and of the matching access faults (the walk itself touched memory that isn't there)
-FETCH_ACCESS_FAULT, LOAD_ACCESS_FAULT, STORE_ACCESS_FAULT = 1, 5, 7
+FETCH_ACCESS_FAULT, LOAD_ACCESS_FAULT, STORE_ACCESS_FAULT = (
+    exception_code(n) for n in ("fetch_access", "load_access", "store_access"))
 
 _PAGE_FAULT = {"fetch": FETCH_PAGE_FAULT, "load": LOAD_PAGE_FAULT, "store": STORE_PAGE_FAULT}
 _ACCESS_FAULT = {"fetch": FETCH_ACCESS_FAULT, "load": LOAD_ACCESS_FAULT, "store": STORE_ACCESS_FAULT}

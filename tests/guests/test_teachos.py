@@ -199,10 +199,10 @@ def test_vmlab_runs_it_like_qemu(program, opensbi_fw_jump, disk):
     assert teachos_lines(console) == WITH_DISK
     # the kernel counted every supervisor timer interrupt the machine delivered, and made
     # one SBI set_timer call for each (plus the first, two probes and the shutdown)
-    assert ticks == counters["interrupts"]["s_timer"]
-    assert counters["exceptions"]["ecall_s"] == 4 + ticks
+    assert ticks == counters["interrupts"]["supervisor_timer"]
+    assert counters["exceptions"]["supervisor_ecall"] == 4 + ticks
     assert counters["exceptions"]["load_page_fault"] == 1
-    assert counters["exceptions"]["ecall_u"] >= 2 * 32 + 13
+    assert counters["exceptions"]["user_ecall"] >= 2 * 32 + 13
     # and there were enough for real preemption: each round of a count process is
     # ~4 M instructions, several ticks long
     assert ticks >= 6
@@ -222,7 +222,7 @@ def test_vmlab_without_a_disk(program, opensbi_fw_jump):
 def test_output_does_not_depend_on_the_timer_period(period, opensbi_fw_jump, disk):
     console, ticks, counters = vmlab_run(with_tick(period), opensbi_fw_jump, disk)
     assert teachos_lines(console) == WITH_DISK
-    assert ticks == counters["interrupts"]["s_timer"] > 0
+    assert ticks == counters["interrupts"]["supervisor_timer"] > 0
 
 
 def run(cmd: list[str]) -> None:

@@ -71,7 +71,7 @@ def test_vmlab_demo_boots_teachos_as_a_guest(teachos):
                        timeout=600)
     assert p.returncode == 0, p.stderr
     assert "teachos: powering off" in p.stdout and "exits by cause:" in p.stdout
-    assert "interrupt s_timer" in p.stdout and "ecall_s" in p.stdout
+    assert "interrupt supervisor_timer" in p.stdout and "supervisor_ecall" in p.stdout
 
 
 def test_both_shadow_strategies_give_the_same_run(teachos, disk, guest_run):

@@ -63,7 +63,7 @@ def test_busy_guest_finishes_with_interrupts():
     m, _ = machine_for(BUSY)
     r = m.run(instructions=2_000_000)
     assert r.reason == "halt"
-    assert m.counters["interrupts"]["m_timer"] > 10
+    assert m.counters["interrupts"]["machine_timer"] > 10
     assert m.console_output == "." * 19
 
 

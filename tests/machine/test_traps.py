@@ -280,7 +280,7 @@ def test_machine_interrupts_preempt_s_mode_even_with_sie_clear():
         sw zero, 0(t1)
     """)
     assert m.reg("s10") in ((1 << 63) | 3, 9)
-    assert m.counters["interrupts"].get("m_software", 0) >= 1
+    assert m.counters["interrupts"].get("machine_software", 0) >= 1
 
 
 def test_external_interrupt_from_uart_through_plic_to_s_mode():

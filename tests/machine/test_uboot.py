@@ -112,5 +112,5 @@ def test_teachos_with_a_disk_under_opensbi_and_snapshot(opensbi_fw_jump, tmp_pat
     out = m.console_output
     assert "Hello from sector 0" in out and "teachos: powering off" in out
     assert m2.console_output == out
-    assert m.counters["interrupts"].get("s_timer", 0) > 0
+    assert m.counters["interrupts"].get("supervisor_timer", 0) > 0
     assert teachos is not None

@@ -13,6 +13,7 @@ from __future__ import annotations
 from vmlab.hv import exits
 from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
 from vmlab.machine import layout as L
+from vmlab.machine.bits import MASK64, i64
 from vmlab.machine.csr import csr_read, csr_written, reset_csrs
 from vmlab.machine.devices import next_timer_ns, update_hwip
 from vmlab.machine.loop import run as machine_run
@@ -21,21 +22,9 @@ from vmlab.machine.names import csr_number
 from vmlab.machine.rvc import expansion_table
 from vmlab.machine.trap import pending_interrupt, take_trap
 
-MASK64 = (1 << 64) - 1
 FAR = 1 << 62
 REAL_COUNTEREN = 7       # CY, TM, IR: rdcycle/rdtime/rdinstret may run without an exit
-_RVC = []                # the machine's compressed-instruction expansion table, made once
-
-
-def rvc_table():
-    if not _RVC:
-        _RVC.append(expansion_table())
-    return _RVC[0]
-
-
-def s64(v: int) -> int:
-    v = int(v) & MASK64
-    return v - (1 << 64) if v >> 63 else v
+s64 = i64                # (the name older callers import)
 
 
 class VCpu:
@@ -172,7 +161,7 @@ class VCpu:
         m.ctl[L.C_FLAGS] = L.F_TRAP_EXIT
         m.ctl[L.C_CUR_HART] = self.hart
         m.ctl[L.C_BUDGET] = budget
-        code = machine_run(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, rvc_table())
+        code = machine_run(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table())
         return int(code), budget - int(m.ctl[L.C_BUDGET])
 
     # --- KVM_RUN ----------------------------------------------------------------------------

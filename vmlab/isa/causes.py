@@ -76,6 +76,32 @@ CAUSES: tuple[Cause, ...] = tuple(EXCEPTIONS.values()) + tuple(INTERRUPTS.values
 CAUSE_BY_NAME: dict[str, Cause] = {c.name: c for c in CAUSES}
 
 
+def exception_code(name: str) -> int:
+    """The code of the exception called ``name`` (``"illegal_instruction"`` -> 2).
+
+    Everything else -- the machine's layout, the page walker, the hypervisor -- takes its
+    cause numbers from here, so a name and its number are written exactly once."""
+    return _named(EXCEPTIONS, name)
+
+
+def interrupt_code(name: str) -> int:
+    """The code of the interrupt called ``name``; also its bit number in mip/mie."""
+    return _named(INTERRUPTS, name)
+
+
+def _named(table: dict[int, Cause], name: str) -> int:
+    for cause in table.values():
+        if cause.name == name:
+            return cause.code
+    raise KeyError(f"no cause named {name!r}")
+
+
+def cause_name(code: int, interrupt: bool = False) -> str:
+    """The one name of a cause for counters, traces and widgets (the code if undefined)."""
+    cause = (INTERRUPTS if interrupt else EXCEPTIONS).get(code)
+    return cause.name if cause is not None else str(code)
+
+
 def cause_of(mcause: int) -> Cause | None:
     """The cause an mcause/scause value describes, or None if the code is not defined."""
     table = INTERRUPTS if mcause & INTERRUPT_BIT else EXCEPTIONS

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vmlab.isa.causes import interrupt_code
+
 #: privilege level names by the 2-bit code used in CSR numbers, mstatus.MPP and elsewhere
 PRIV_NAMES = {0: "U", 1: "S", 2: "H", 3: "M"}
 
@@ -123,13 +125,15 @@ SSTATUS_FIELDS = tuple(f for f in MSTATUS_FIELDS
 MISA_FIELDS = (CsrField("Extensions", 25, 0, "one bit per letter, A = bit 0 ... Z = bit 25 (WARL)"),
                CsrField("MXL", 63, 62, "native XLEN: 1 = 32, 2 = 64, 3 = 128 (WARL)"))
 
-#: interrupt bits shared by mip/mie (pending/enabled) and mideleg; sip/sie see the S bits
-_INTERRUPT_BITS = (("SSI", 1, "supervisor software interrupt"),
-                   ("MSI", 3, "machine software interrupt"),
-                   ("STI", 5, "supervisor timer interrupt"),
-                   ("MTI", 7, "machine timer interrupt"),
-                   ("SEI", 9, "supervisor external interrupt"),
-                   ("MEI", 11, "machine external interrupt"))
+#: interrupt bits shared by mip/mie (pending/enabled) and mideleg; sip/sie see the S bits.
+#: An interrupt's bit is its cause code (vmlab.isa.causes), so only the short names live here.
+_INTERRUPT_BITS = tuple((short, interrupt_code(name), name.replace("_", " ") + " interrupt")
+                        for short, name in (("SSI", "supervisor_software"),
+                                            ("MSI", "machine_software"),
+                                            ("STI", "supervisor_timer"),
+                                            ("MTI", "machine_timer"),
+                                            ("SEI", "supervisor_external"),
+                                            ("MEI", "machine_external")))
 
 
 def _irq_fields(prefix: str, only_s: bool = False) -> tuple[CsrField, ...]:
@@ -340,3 +344,18 @@ def csr_number(name: str) -> int | None:
     """The number of the CSR called ``name`` (any spec version), or None."""
     c = CSR_BY_NAME.get(name.lower())
     return None if c is None else c.number
+
+
+def field_mask(csr: str, name: str) -> int:
+    """The bits of field ``name`` of CSR ``csr`` (``field_mask("mstatus", "MPP")`` -> 0x1800)."""
+    return CSR_BY_NAME[csr].field(name).mask
+
+
+def field_shift(csr: str, name: str) -> int:
+    """The lowest bit of field ``name`` of CSR ``csr``."""
+    return CSR_BY_NAME[csr].field(name).lsb
+
+
+def number_of(name: str) -> int:
+    """The number of CSR ``name``; a KeyError for a name the table lacks (for constants)."""
+    return CSR_BY_NAME[name].number

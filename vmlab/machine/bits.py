@@ -5,10 +5,32 @@ out here once: logical shift right, unsigned compare, sign extension, 64x64->128
 """
 from __future__ import annotations
 
+import numpy as np
+
 from vmlab.machine.jit import jit
 
 INT64_MIN = -(1 << 63)
 MASK32 = 0xFFFFFFFF
+MASK64 = (1 << 64) - 1
+
+
+# ---- the one conversion pair between Python's ints and the machine's int64 words ----------
+# A guest value is an unsigned 64-bit number (a pc of 0xffffffff80000000 is a big positive
+# int in Python) but the state arrays hold it as an int64 bit pattern.  Every crossing goes
+# through these two, so that no caller can hand numba a Python int >= 2**63 (OverflowError)
+# and a compiled function always sees the same argument type, whichever call came first.
+
+def i64(v) -> np.int64:
+    """Any integer (Python int, numpy scalar, negative or >= 2**63) as the int64 bit pattern
+    of its low 64 bits: what to store in a state array or pass to compiled code."""
+    v = int(v) & MASK64
+    return np.int64(v - (1 << 64) if v >> 63 else v)
+
+
+def u64(v) -> int:
+    """A state word (or any integer) as the unsigned 64-bit value the guest means."""
+    return int(v) & MASK64
+
 
 
 @jit(inline="always")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from vmlab.machine.jit import jit
 
-from vmlab.machine.bits import srl
+from vmlab.machine.bits import i64, srl
 from vmlab.machine.layout import (
     CYCLE, D_TICKS, HWIP, INSTRET, MARCHID, MCAUSE, MCONFIGPTR, MCOUNTEREN, MCYCLE, MEDELEG,
     MENVCFG, MEPC, MHARTID, MIDELEG, MIE, MIMPID, MINSTRET, MIP, MISA, MS_MPP, MS_MPRV,
@@ -24,10 +24,7 @@ from vmlab.machine.layout import (
 )
 
 
-def s64(v: int) -> int:
-    """A 64-bit pattern as a signed int64 (numba would type a larger int as uint64)."""
-    v &= (1 << 64) - 1
-    return v - (1 << 64) if v >> 63 else v
+s64 = i64     # (the name older callers import)
 
 
 # misa: MXL=2 (RV64) and the extensions A, C, I, M, S, U -- no F or D.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from vmlab.machine.jit import jit
 
+from vmlab.isa.instructions import BY_MNEMONIC
 from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import div, divu, ltu, mulh, mulhsu, mulhu, rem, remu, sext32, srl
 from vmlab.machine.bus import htif_check, load_slow, store_slow, translate
@@ -36,6 +37,21 @@ from vmlab.machine.trap import take_trap
 W1, W2, W4, W8 = np.int64(1), np.int64(2), np.int64(4), np.int64(8)
 LB, LH, LW, LD, LBU, LHU, LWU = (np.int64(f3) for f3 in (0, 1, 2, 3, 4, 5, 6))
 SB, SH, SW, SD = (np.int64(f3) for f3 in (0, 1, 2, 3))
+
+def switch_key(mnemonic: str) -> int:
+    """The key of the first switch in exec_hart for an instruction: its opcode bits 6..2 and
+    funct3 (bits 14..12), taken from the instruction's row in the table (vmlab.isa), so that
+    the hand-written decoder cannot drift from it."""
+    match = BY_MNEMONIC[mnemonic].match
+    return ((match >> 2) & 31) | (((match >> 12) & 7) << 5)
+
+
+(K_ADDI, K_BEQ, K_BNE, K_BLT, K_BGE, K_BLTU, K_BGEU, K_ADD, K_XOR, K_ANDI, K_XORI, K_ORI,
+ K_SLLI, K_SRLI, K_LD, K_LBU, K_LW, K_LB, K_LWU, K_LH, K_LHU, K_SD, K_SB, K_SW, K_SH,
+ K_JALR, K_ADDIW, K_JAL, K_LUI) = (switch_key(m) for m in (
+    "addi", "beq", "bne", "blt", "bge", "bltu", "bgeu", "add", "xor", "andi", "xori", "ori",
+    "slli", "srli", "ld", "lbu", "lw", "lb", "lwu", "lh", "lhu", "sd", "sb", "sw", "sh",
+    "jalr", "addiw", "jal", "lui"))
 
 # Not causes: what the first switch in exec_hart leaves in ``cause`` for the slow path of a
 # load or store (a TLB miss, a device, a page-crossing access) after the switch.
@@ -433,51 +449,51 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
         # per instruction instead of a jump on the opcode and a second one on funct3.
         # Everything else goes on to the switch on the opcode alone below.
         k = ((w >> 2) & 31) | (f3 << 5)
-        if k == 0x04:                                     # addi (also li, mv, nop)
+        if k == K_ADDI:                                   # addi (also li, mv, nop)
             r[rd] = r[rs1] + imm_i(w)
-        elif k == 0x18:                                   # beq
+        elif k == K_BEQ:                                  # beq
             if branch_taken(0, r[rs1], r[rs2]):
                 npc = pc + imm_b(w)
-        elif k == 0x38:                                   # bne
+        elif k == K_BNE:                                  # bne
             if branch_taken(1, r[rs1], r[rs2]):
                 npc = pc + imm_b(w)
-        elif k == 0x98:                                   # blt
+        elif k == K_BLT:                                  # blt
             if branch_taken(4, r[rs1], r[rs2]):
                 npc = pc + imm_b(w)
-        elif k == 0xB8:                                   # bge
+        elif k == K_BGE:                                  # bge
             if branch_taken(5, r[rs1], r[rs2]):
                 npc = pc + imm_b(w)
-        elif k == 0xD8:                                   # bltu
+        elif k == K_BLTU:                                 # bltu
             if branch_taken(6, r[rs1], r[rs2]):
                 npc = pc + imm_b(w)
-        elif k == 0xF8:                                   # bgeu
+        elif k == K_BGEU:                                 # bgeu
             if branch_taken(7, r[rs1], r[rs2]):
                 npc = pc + imm_b(w)
-        elif k == 0x0C:                                   # add sub mul
+        elif k == K_ADD:                                  # add sub mul
             ok, v = alu(0, w >> 25, r[rs1], r[rs2])
             if ok:
                 r[rd] = v
             else:
                 cause = CAUSE_ILLEGAL
-        elif k == 0x8C:                                   # xor div
+        elif k == K_XOR:                                  # xor div
             ok, v = alu(4, w >> 25, r[rs1], r[rs2])
             if ok:
                 r[rd] = v
             else:
                 cause = CAUSE_ILLEGAL
-        elif k == 0xE4:                                   # andi
+        elif k == K_ANDI:                                 # andi
             r[rd] = r[rs1] & imm_i(w)
-        elif k == 0x84:                                   # xori
+        elif k == K_XORI:                                 # xori
             r[rd] = r[rs1] ^ imm_i(w)
-        elif k == 0xC4:                                   # ori
+        elif k == K_ORI:                                  # ori
             r[rd] = r[rs1] | imm_i(w)
-        elif k == 0x24:                                   # slli
+        elif k == K_SLLI:                                 # slli
             ok, v = alu_imm(1, w, r[rs1])
             if ok:
                 r[rd] = v
             else:
                 cause = CAUSE_ILLEGAL
-        elif k == 0xA4:                                   # srli srai
+        elif k == K_SRLI:                                 # srli srai
             ok, v = alu_imm(5, w, r[rs1])
             if ok:
                 r[rd] = v
@@ -485,7 +501,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 cause = CAUSE_ILLEGAL
         # Loads and stores, one case per width so that the size is a constant: the fast
         # path (a TLB hit in RAM within one page) inline, anything else after the switch.
-        elif k == 0x60:                                   # ld
+        elif k == K_LD:                                   # ld
             va = r[rs1] + imm_i(w)
             o = fast_offset(tlbf, tlbl, va, W8, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -493,7 +509,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 hits += dvm
             else:
                 cause = SLOW_LOAD
-        elif k == 0x80:                                   # lbu
+        elif k == K_LBU:                                  # lbu
             va = r[rs1] + imm_i(w)
             o = fast_offset(tlbf, tlbl, va, W1, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -501,7 +517,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 hits += dvm
             else:
                 cause = SLOW_LOAD
-        elif k == 0x40:                                   # lw
+        elif k == K_LW:                                   # lw
             va = r[rs1] + imm_i(w)
             o = fast_offset(tlbf, tlbl, va, W4, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -509,7 +525,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 hits += dvm
             else:
                 cause = SLOW_LOAD
-        elif k == 0x00:                                   # lb
+        elif k == K_LB:                                   # lb
             va = r[rs1] + imm_i(w)
             o = fast_offset(tlbf, tlbl, va, W1, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -517,7 +533,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 hits += dvm
             else:
                 cause = SLOW_LOAD
-        elif k == 0xc0:                                   # lwu
+        elif k == K_LWU:                                  # lwu
             va = r[rs1] + imm_i(w)
             o = fast_offset(tlbf, tlbl, va, W4, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -525,7 +541,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 hits += dvm
             else:
                 cause = SLOW_LOAD
-        elif k == 0x20:                                   # lh
+        elif k == K_LH:                                   # lh
             va = r[rs1] + imm_i(w)
             o = fast_offset(tlbf, tlbl, va, W2, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -533,7 +549,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 hits += dvm
             else:
                 cause = SLOW_LOAD
-        elif k == 0xa0:                                   # lhu
+        elif k == K_LHU:                                  # lhu
             va = r[rs1] + imm_i(w)
             o = fast_offset(tlbf, tlbl, va, W2, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -541,7 +557,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 hits += dvm
             else:
                 cause = SLOW_LOAD
-        elif k == 0x68:                                   # sd
+        elif k == K_SD:                                   # sd
             va = r[rs1] + imm_s(w)
             o = fast_offset(tlbf, tlbs, va, W8, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -552,7 +568,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                     stop = True
             else:
                 cause = SLOW_STORE
-        elif k == 0x08:                                   # sb
+        elif k == K_SB:                                   # sb
             va = r[rs1] + imm_s(w)
             o = fast_offset(tlbf, tlbs, va, W1, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -563,7 +579,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                     stop = True
             else:
                 cause = SLOW_STORE
-        elif k == 0x48:                                   # sw
+        elif k == K_SW:                                   # sw
             va = r[rs1] + imm_s(w)
             o = fast_offset(tlbf, tlbs, va, W4, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -574,7 +590,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                     stop = True
             else:
                 cause = SLOW_STORE
-        elif k == 0x28:                                   # sh
+        elif k == K_SH:                                   # sh
             va = r[rs1] + imm_s(w)
             o = fast_offset(tlbf, tlbs, va, W2, dvm, dctx, ram_base, ram_size)
             if o >= 0:
@@ -585,19 +601,17 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                     stop = True
             else:
                 cause = SLOW_STORE
-        elif k == 0x19:                                   # jalr
+        elif k == K_JALR:                                 # jalr
             target = (r[rs1] + imm_i(w)) & ~1
             r[rd] = npc
             npc = target
-        elif (k == 0x1B or k == 0x3B or k == 0x5B or k == 0x7B or k == 0x9B or k == 0xBB
-              or k == 0xDB or k == 0xFB):                 # jal
+        elif k == K_ADDIW:                                # addiw
+            r[rd] = sext32(r[rs1] + imm_i(w))
+        elif (k & 31) == K_JAL:                           # jal (any funct3: part of imm)
             r[rd] = npc
             npc = pc + imm_j(w)
-        elif (k == 0x0D or k == 0x2D or k == 0x4D or k == 0x6D or k == 0x8D or k == 0xAD
-              or k == 0xCD or k == 0xED):                 # lui
+        elif (k & 31) == K_LUI:                           # lui (any funct3: part of imm)
             r[rd] = imm_u(w)
-        elif k == 0x06:                                   # addiw
-            r[rd] = sext32(r[rs1] + imm_i(w))
         elif op == 0x13:
             ok, v = alu_imm(f3, w, r[rs1])
             if ok:

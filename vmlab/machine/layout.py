@@ -4,7 +4,8 @@ The machine is six arrays, so that a call from Python into compiled code stays c
 snapshot is just "save the arrays"::
 
     cpu  int64[harts, CPU_WORDS]   per hart: CSRs indexed by their number (cpu[h, 0x300] is
-                                   mstatus), then x0..x31, pc, privilege and a few flags
+                                   mstatus), then x0..x31, pc, privilege, a few flags,
+                                   and f0..f31
     mem  uint8[ram_size]           RAM, physical address RAM_BASE + i
     tlb  int64[harts, 3, TLB_SETS, 4]   per hart and access kind (fetch/load/store):
                                    (tag, physical page, flags, spare)
@@ -20,40 +21,35 @@ from __future__ import annotations
 
 import numpy as np
 
-RAM_BASE = 0x8000_0000
-MAX_HARTS = 8
+from vmlab.isa.causes import exception_code, interrupt_code
+from vmlab.isa.csrs import field_mask, field_shift, number_of
+# The board's memory map has its own module (with a drawing); re-exported for L.UART_BASE etc.
+from vmlab.machine.memmap import (  # noqa: F401
+    CLINT_BASE, CLINT_SIZE, PLIC_BASE, PLIC_SIZE, PLIC_SOURCES, RAM_BASE, TEST_BASE, TEST_SIZE,
+    UART_BASE, UART_IRQ, UART_SIZE, VIRTIO_BASE, VIRTIO_IRQ, VIRTIO_SIZE,
+)
 
-# ----------------------------------------------------------------------------------------
-# Physical memory map of the virt board (base, size) -- QEMU's addresses.
-# ----------------------------------------------------------------------------------------
-TEST_BASE, TEST_SIZE = 0x10_0000, 0x1000
-CLINT_BASE, CLINT_SIZE = 0x200_0000, 0x1_0000
-PLIC_BASE, PLIC_SIZE = 0xC00_0000, 0x60_0000
-UART_BASE, UART_SIZE = 0x1000_0000, 0x100
-VIRTIO_BASE, VIRTIO_SIZE = 0x1000_1000, 0x1000
-UART_IRQ, VIRTIO_IRQ = 10, 1
-PLIC_SOURCES = 32          # source 0 means "none"; 1..31 are wires
+MAX_HARTS = 8
 
 # ----------------------------------------------------------------------------------------
 # cpu[h, :] -- CSRs by number, then the integer registers and hart-private state.
 # ----------------------------------------------------------------------------------------
-# CSR numbers (privileged spec 1.12).
-USTATUS = 0x000  # (unused: no N extension)
-FFLAGS, FRM, FCSR = 0x001, 0x002, 0x003
-CYCLE, TIME, INSTRET = 0xC00, 0xC01, 0xC02
-SSTATUS, SIE, STVEC, SCOUNTEREN = 0x100, 0x104, 0x105, 0x106
-SENVCFG = 0x10A
-SSCRATCH, SEPC, SCAUSE, STVAL, SIP = 0x140, 0x141, 0x142, 0x143, 0x144
-STIMECMP = 0x14D
-SATP = 0x180
-MVENDORID, MARCHID, MIMPID, MHARTID, MCONFIGPTR = 0xF11, 0xF12, 0xF13, 0xF14, 0xF15
-MSTATUS, MISA, MEDELEG, MIDELEG, MIE, MTVEC, MCOUNTEREN = 0x300, 0x301, 0x302, 0x303, 0x304, 0x305, 0x306
-MENVCFG = 0x30A
-MCOUNTINHIBIT = 0x320
-MSCRATCH, MEPC, MCAUSE, MTVAL, MIP = 0x340, 0x341, 0x342, 0x343, 0x344
-PMPCFG0, PMPADDR0 = 0x3A0, 0x3B0
-MCYCLE, MINSTRET = 0xB00, 0xB02
-TSELECT, TDATA1, TDATA2, TDATA3, TINFO = 0x7A0, 0x7A1, 0x7A2, 0x7A3, 0x7A4
+# CSR numbers come from the one table (vmlab.isa.csrs).  They are plain ints here, module
+# globals, which numba folds into the compiled code as constants: taking them from the table
+# costs nothing at run time.
+(USTATUS, FFLAGS, FRM, FCSR, CYCLE, TIME, INSTRET,
+ SSTATUS, SIE, STVEC, SCOUNTEREN, SENVCFG, SSCRATCH, SEPC, SCAUSE, STVAL, SIP, STIMECMP, SATP,
+ MVENDORID, MARCHID, MIMPID, MHARTID, MCONFIGPTR,
+ MSTATUS, MISA, MEDELEG, MIDELEG, MIE, MTVEC, MCOUNTEREN, MENVCFG, MCOUNTINHIBIT,
+ MSCRATCH, MEPC, MCAUSE, MTVAL, MIP, PMPCFG0, PMPADDR0, MCYCLE, MINSTRET,
+ TSELECT, TDATA1, TDATA2, TDATA3, TINFO) = (number_of(n) for n in (
+    "ustatus", "fflags", "frm", "fcsr", "cycle", "time", "instret",
+    "sstatus", "sie", "stvec", "scounteren", "senvcfg", "sscratch", "sepc", "scause", "stval",
+    "sip", "stimecmp", "satp",
+    "mvendorid", "marchid", "mimpid", "mhartid", "mconfigptr",
+    "mstatus", "misa", "medeleg", "mideleg", "mie", "mtvec", "mcounteren", "menvcfg",
+    "mcountinhibit", "mscratch", "mepc", "mcause", "mtval", "mip", "pmpcfg0", "pmpaddr0",
+    "mcycle", "minstret", "tselect", "tdata1", "tdata2", "tdata3", "tinfo"))
 
 XREG = 4096            # cpu[h, XREG + i] is register xi
 PC = XREG + 32
@@ -61,40 +57,38 @@ PRIV = PC + 1          # 0 = U, 1 = S, 3 = M
 RES_ADDR = PC + 2      # LR reservation: physical address, or -1 for none
 WAITING = PC + 3       # 1 while stopped in wfi
 HWIP = PC + 4          # mip bits driven by devices (MTIP, MSIP, MEIP, SEIP, STIP via Sstc)
-CPU_WORDS = PC + 8
+# cpu[h, FREG + i] is register fi as its raw 64-bit pattern (a single is NaN-boxed in it);
+# fflags/frm/fcsr live in the CSR slots above.  (Reserved: the hart has no F/D yet.)
+FREG = PC + 8
+CPU_WORDS = FREG + 32
 
 PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
 
-# mstatus fields
-MS_SIE, MS_MIE, MS_SPIE, MS_MPIE = 1 << 1, 1 << 3, 1 << 5, 1 << 7
-MS_SPP = 1 << 8
-MS_MPP_SHIFT = 11
-MS_MPP = 3 << 11
-MS_MPRV, MS_SUM, MS_MXR = 1 << 17, 1 << 18, 1 << 19
-MS_TVM, MS_TW, MS_TSR = 1 << 20, 1 << 21, 1 << 22
-MS_UXL_SXL = (2 << 32) | (2 << 34)   # XLEN 64 in U and S, read-only
+# mstatus fields (masks; MPP's shift too), from the field layout in vmlab.isa.csrs
+(MS_SIE, MS_MIE, MS_SPIE, MS_MPIE, MS_SPP, MS_MPP, MS_MPRV, MS_SUM, MS_MXR,
+ MS_TVM, MS_TW, MS_TSR) = (field_mask("mstatus", f) for f in (
+    "SIE", "MIE", "SPIE", "MPIE", "SPP", "MPP", "MPRV", "SUM", "MXR", "TVM", "TW", "TSR"))
+MS_MPP_SHIFT = field_shift("mstatus", "MPP")
+# XLEN 64 in U and S, read-only: the value 2 in UXL and SXL
+MS_UXL_SXL = (2 << field_shift("mstatus", "UXL")) | (2 << field_shift("mstatus", "SXL"))
 
-# interrupt bits (mip/mie) and their numbers
-IRQ_SSI, IRQ_MSI, IRQ_STI, IRQ_MTI, IRQ_SEI, IRQ_MEI = 1, 3, 5, 7, 9, 11
-MIP_SSIP, MIP_MSIP = 1 << 1, 1 << 3
-MIP_STIP, MIP_MTIP = 1 << 5, 1 << 7
-MIP_SEIP, MIP_MEIP = 1 << 9, 1 << 11
+# interrupt numbers (= their bit in mip/mie) and the bits themselves
+IRQ_SSI, IRQ_MSI, IRQ_STI, IRQ_MTI, IRQ_SEI, IRQ_MEI = (interrupt_code(n) for n in (
+    "supervisor_software", "machine_software", "supervisor_timer", "machine_timer",
+    "supervisor_external", "machine_external"))
+MIP_SSIP, MIP_MSIP = 1 << IRQ_SSI, 1 << IRQ_MSI
+MIP_STIP, MIP_MTIP = 1 << IRQ_STI, 1 << IRQ_MTI
+MIP_SEIP, MIP_MEIP = 1 << IRQ_SEI, 1 << IRQ_MEI
 
-# exception causes
-CAUSE_MISALIGNED_FETCH = 0
-CAUSE_FETCH_ACCESS = 1
-CAUSE_ILLEGAL = 2
-CAUSE_BREAKPOINT = 3
-CAUSE_MISALIGNED_LOAD = 4
-CAUSE_LOAD_ACCESS = 5
-CAUSE_MISALIGNED_STORE = 6
-CAUSE_STORE_ACCESS = 7
-CAUSE_ECALL_U = 8
-CAUSE_ECALL_S = 9
-CAUSE_ECALL_M = 11
-CAUSE_FETCH_PAGE = 12
-CAUSE_LOAD_PAGE = 13
-CAUSE_STORE_PAGE = 15
+# exception causes (the names the rest of the machine has always used for them)
+(CAUSE_MISALIGNED_FETCH, CAUSE_FETCH_ACCESS, CAUSE_ILLEGAL, CAUSE_BREAKPOINT,
+ CAUSE_MISALIGNED_LOAD, CAUSE_LOAD_ACCESS, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS,
+ CAUSE_ECALL_U, CAUSE_ECALL_S, CAUSE_ECALL_M,
+ CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE) = (exception_code(n) for n in (
+    "misaligned_fetch", "fetch_access", "illegal_instruction", "breakpoint",
+    "misaligned_load", "load_access", "misaligned_store", "store_access",
+    "user_ecall", "supervisor_ecall", "machine_ecall",
+    "fetch_page_fault", "load_page_fault", "store_page_fault"))
 
 # ----------------------------------------------------------------------------------------
 # tlb[h, kind, set, :]

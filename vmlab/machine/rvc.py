@@ -7,8 +7,10 @@ floating point).  Plain Python: the table is built once and kept next to the com
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
+import numba
 import numpy as np
 
 
@@ -157,9 +159,12 @@ def expand(h):
     return 0
 
 
+@lru_cache(maxsize=None)
 def expansion_table() -> np.ndarray:
-    """int64[65536]: the expansion of every halfword (low two bits 11 are not compressed)."""
-    import numba
+    """int64[65536]: the expansion of every halfword (low two bits 11 are not compressed).
+
+    Made once per process (and kept on disk next to the compiled code): the bare machine,
+    every VM and the tests share this one array.  Nothing may write to it."""
     cache = Path(numba.config.CACHE_DIR or "") / "rvc-expansion.npy" if numba.config.CACHE_DIR else None
     if cache is not None and cache.exists():
         return np.load(cache)
