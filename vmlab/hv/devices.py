@@ -12,8 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from vmlab.machine import layout as L
+from vmlab.machine.board import HART_EXTENSIONS
 from vmlab.machine.console import drain_output, feed_input
+from vmlab.machine.csr import MISA_VALUE
 from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, uart_update
+from vmlab.machine.fdt import isa_from_misa
+
+#: What a vCPU offers, for its device tree: guest instructions run on the real hart, and
+#: privileged state is emulated with the machine's own CSR code (the virtual misa is the
+#: hart's, the virtual stimecmp is served by the same update_hwip), so it is the hart's ISA.
+VCPU_ISA = isa_from_misa(MISA_VALUE, HART_EXTENSIONS)
 
 
 class _GuestDma:
