@@ -16,6 +16,7 @@ from vmlab.machine.board import HART_EXTENSIONS
 from vmlab.machine.console import drain_output, feed_input
 from vmlab.machine.csr import MISA_VALUE
 from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, uart_update
+from vmlab.machine.errors import BusError
 from vmlab.machine.fdt import isa_from_misa
 
 #: What a vCPU offers, for its device tree: guest instructions run on the real hart, and
@@ -25,18 +26,24 @@ VCPU_ISA = isa_from_misa(MISA_VALUE, HART_EXTENSIONS)
 
 
 class _GuestDma:
-    """Guest RAM as the virtio device sees it: gpas, and an error outside guest RAM."""
+    """Guest RAM as the virtio device sees it: gpas, and a BusError outside guest RAM --
+    the error the device model turns into IOERR for that request (or NEEDS_RESET for a
+    broken ring), exactly as on the bare machine, so a guest's bad address never reaches
+    the host as anything else."""
 
     def __init__(self, mem):
         self.mem = mem
 
+    def _check(self, gpa: int, n: int) -> None:
+        if n < 0 or not self.mem.contains(gpa, n):
+            raise BusError(f"DMA at gpa {gpa:#x}+{n:#x} outside guest RAM")
+
     def read(self, gpa: int, n: int) -> bytes:
-        data = self.mem.read(gpa, n)
-        if data is None:
-            raise ValueError(f"DMA from gpa {gpa:#x}+{n} outside guest RAM")
-        return data
+        self._check(gpa, n)
+        return self.mem.read(gpa, n)
 
     def write(self, gpa: int, data: bytes) -> None:
+        self._check(gpa, len(data))
         self.mem.write(gpa, data)
 
 
