@@ -90,15 +90,16 @@ def place_images(images: BootImages, ram_base: int, ram_size: int, load, write,
     ``make_tree()`` returns the board's :class:`DeviceTree` (used unless ``images.dtb``).
     """
     entry, end, kernel_entry = None, ram_base, None
+    fits = _Fits(ram_base, ram_size, lambda: len(make_tree().to_dtb()))
     if images.bios is not None:
         data = _bytes(images.bios)
+        end = max(end, fits.check(image_end(data, ram_base)))
         entry = load(data, ram_base)
-        end = max(end, image_end(data, ram_base))
     if images.kernel is not None:
         data = _bytes(images.kernel)
         addr = ram_base + KERNEL_OFFSET if images.bios is not None else ram_base
+        end = max(end, fits.check(image_end(data, addr)))
         kernel_entry = load(data, addr)
-        end = max(end, image_end(data, addr))
         entry = kernel_entry if entry is None else entry
     entry = ram_base if entry is None else entry   # RAM the caller fills itself
     initrd = None
@@ -109,10 +110,26 @@ def place_images(images: BootImages, ram_base: int, ram_size: int, load, write,
     blob = tree.to_dtb()
     dtb_addr = dtb_address(ram_base, ram_size, len(blob))
     if dtb_addr < end:
-        raise MachineError(f"RAM of {ram_size // MIB} MiB is too small for the images and "
-                           f"the device tree: give at least {minimum_ram(end, ram_base, len(blob))} MiB")
+        fits.too_small(end, len(blob))
     write(dtb_addr, blob)
     return BootLayout(entry, dtb_addr, blob, initrd)
+
+
+class _Fits:
+    """Refuse, before anything is copied, an image that RAM cannot hold with a tree above it."""
+
+    def __init__(self, ram_base: int, ram_size: int, dtb_size):
+        self.ram_base, self.ram_size, self.dtb_size = ram_base, ram_size, dtb_size
+
+    def check(self, end: int) -> int:
+        if end > self.ram_base + self.ram_size:
+            self.too_small(end, self.dtb_size())
+        return end
+
+    def too_small(self, end: int, dtb_size: int):
+        raise MachineError(f"RAM of {self.ram_size / MIB:g} MiB is too small for the images "
+                           f"and the device tree: give at least "
+                           f"{minimum_ram(end, self.ram_base, dtb_size)} MiB")
 
 
 def dtb_address(ram_base: int, ram_size: int, size: int) -> int:

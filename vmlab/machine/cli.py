@@ -29,6 +29,7 @@ POLL = 200_000           # instructions between looks at stdin and stdout
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    parser.error = _one_line_error(parser)
     parser.add_argument("elf", nargs="?", help="ELF to run from its entry in M-mode")
     parser.add_argument("--bios", help="firmware at 0x80000000 ('none' for no firmware)")
     parser.add_argument("--kernel", help="kernel at 0x80200000 (an ELF goes to its own addresses)")
@@ -52,6 +53,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", metavar="PATTERN", help="stop (status 0) once PATTERN is printed")
     parser.add_argument("--stats", action="store_true", help="print statistics to stderr")
     parser.add_argument("--trace", action="store_true", help="print every instruction to stderr")
+
+
+def _one_line_error(parser):
+    """Bad arguments get one line and exit status 1, like every other user error (argparse
+    would print the whole usage and exit with 2)."""
+    def error(message: str):
+        print(f"{parser.prog}: {message} (see {parser.prog} --help)", file=sys.stderr)
+        raise SystemExit(1)
+    return error
 
 
 def _count(text: str) -> int:
