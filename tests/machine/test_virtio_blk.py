@@ -9,7 +9,11 @@ from __future__ import annotations
 import random
 import struct
 
+import numpy as np
 import pytest
+
+from vmlab.hv.devices import _GuestDma
+from vmlab.hv.memory import FrameAllocator, GuestMemory
 from hypothesis import given, settings, strategies as st
 
 from vmlab.machine import virtio_blk as vb
@@ -156,10 +160,24 @@ def image(tmp_path):
     return path
 
 
-@pytest.fixture
-def drv(image):
+class HvRam(_GuestDma):
+    """A VM's guest-physical RAM (host frames behind a gpa map), as the hypervisor's virtio
+    device reaches it: the same bad addresses must give the guest the same errors."""
+
+    def __init__(self) -> None:
+        frames = FrameAllocator(np.zeros(RAM_SIZE + (1 << 20), dtype=np.uint8), RAM_BASE)
+        super().__init__(GuestMemory(frames, 0, RAM_BASE, RAM_SIZE))
+        self.reads = 0
+
+    def read(self, gpa: int, n: int) -> bytes:
+        self.reads += 1
+        return super().read(gpa, n)
+
+
+@pytest.fixture(params=["bare", "hv"])
+def drv(image, request):
     dev = VirtioBlk(str(image))
-    d = Driver(dev, FakeRam())
+    d = Driver(dev, FakeRam() if request.param == "bare" else HvRam())
     d.init()
     yield d
     dev.close()
