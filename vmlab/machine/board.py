@@ -6,13 +6,13 @@ device, console input and output, Ctrl-C, breakpoints reported back as :class:`R
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vmlab.machine import layout as L
+from vmlab.machine import snapshot as snapshot_file
 from vmlab.machine.boot import BootImages, check_harts, check_ram, place_images
 from vmlab.machine.console import drain_output, feed_input
 from vmlab.machine.csr import MISA_VALUE, csr_read, csr_write, reset_csrs
@@ -124,12 +124,16 @@ class Machine:
     """The virt board: RAM at 0x8000_0000, UART, CLINT, PLIC, virtio-blk, sifive_test."""
 
     def __init__(self, ram_size: int = 128 << 20, harts: int = 1, drive: str | None = None,
-                 readonly: bool = False):
+                 readonly: bool = False, ram: np.ndarray | None = None):
+        """``ram``: a uint8 array of ``ram_size`` bytes to use as RAM as it is (a restored
+        snapshot's), instead of a fresh zeroed one."""
         check_harts(harts)
         check_ram(ram_size)
+        if ram is not None and (ram.dtype != np.uint8 or ram.shape != (ram_size,)):
+            raise MachineError(f"RAM must be uint8[{ram_size}]")
         self.ram_size, self.nharts, self.drive = ram_size, harts, drive
         self.cpu = np.zeros((harts, L.CPU_WORDS), dtype=np.int64)
-        self.mem = np.zeros(ram_size, dtype=np.uint8)
+        self.mem = np.zeros(ram_size, dtype=np.uint8) if ram is None else ram
         self.tlb = np.zeros((harts, 3, L.TLB_SETS, L.TLB_COLS), dtype=np.int64)
         self.dev = np.zeros(L.DEV_WORDS, dtype=np.int64)
         self.io = np.zeros(L.IO_BYTES, dtype=np.uint8)
@@ -140,9 +144,7 @@ class Machine:
         self.symbols: dict[str, int] = {}
         self.virtio = None
         if drive is not None:
-            from vmlab.machine.virtio_blk import VirtioBlk
-            self.virtio = VirtioBlk(str(drive), read_only=readonly)
-            self.virtio.attach(_PhysMem(self))
+            self.attach_drive(drive, readonly)
         self.harts = [Hart(self, h) for h in range(harts)]
         self.reset()
 
@@ -427,37 +429,36 @@ class Machine:
                 "idle_ns": int(c[L.C_IDLE_NS])}
 
     def snapshot(self, path) -> None:
-        """Save the whole machine; :meth:`restore` continues exactly where it stopped."""
-        extra = {"ram_size": self.ram_size, "harts": self.nharts, "drive": self.drive,
-                 "out": bytes(self._out), "pending_in": bytes(self._pending_in),
-                 "breakpoints": list(self.breakpoints), "symbols": dict(self.symbols),
-                 "virtio": _virtio_state(self.virtio)}
-        with open(path, "wb") as f:
-            np.savez_compressed(f, cpu=self.cpu, mem=self.mem, tlb=self.tlb, dev=self.dev,
-                                io=self.io, ctl=self.ctl,
-                                extra=np.frombuffer(pickle.dumps(extra), dtype=np.uint8))
+        """Save the whole machine, its disk included; :meth:`restore` continues exactly
+        where it stopped.  The file format is documented in vmlab.machine.snapshot."""
+        snapshot_file.save(self, path)
 
     @classmethod
-    def restore(cls, path) -> "Machine":
-        with np.load(path) as z:
-            extra = pickle.loads(z["extra"].tobytes())
-            m = cls(ram_size=extra["ram_size"], harts=extra["harts"], drive=None)
-            for name in ("cpu", "mem", "tlb", "dev", "io", "ctl"):
-                getattr(m, name)[...] = z[name]
-        m.drive = extra["drive"]
-        m._out, m._pending_in = bytearray(extra["out"]), bytearray(extra["pending_in"])
-        m.breakpoints, m.symbols = list(extra["breakpoints"]), dict(extra["symbols"])
-        if extra["virtio"] is not None:
-            m.virtio = pickle.loads(extra["virtio"])
-            m.virtio.attach(_PhysMem(m))
+    def restore(cls, path, drive=None) -> "Machine":
+        """A machine from a snapshot file (validated before use; never unpickled).  With a
+        disk, its saved contents are written to ``drive`` (default: the original image)."""
+        m = snapshot_file.load(cls, path, drive)
+        m._sanitize()
         return m
 
+    def _sanitize(self) -> None:
+        """What the compiled code trusts (sizes, indices, cached translations) is set from
+        the machine itself, never taken from a file."""
+        if not np.isin(self.cpu[:, L.PRIV], (0, 1, 3)).all():
+            raise snapshot_file.SnapshotError("snapshot has a hart in no privilege level")
+        c = self.ctl
+        c[L.C_RAM_BASE], c[L.C_RAM_SIZE], c[L.C_HARTS] = L.RAM_BASE, self.ram_size, self.nharts
+        c[L.C_SLICE_LEN] = L.SLICE if self.nharts > 1 else L.SLICE_SINGLE
+        c[L.C_CUR_HART] = min(max(int(c[L.C_CUR_HART]), 0), self.nharts - 1)
+        c[L.C_FLAGS] &= L.F_EXIT_ON_OUTPUT | L.F_TRAP_EXIT
+        self.tlb[:] = 0                              # a cache: refilled from page tables
+        self.tlb[:, :, :, L.TLB_TAG] = L.TLB_EMPTY
+        self._sync_breakpoints()
 
-def _virtio_state(dev) -> bytes | None:
-    """The virtio model, pickled (its backing file is reopened by the model if it can)."""
-    if dev is None:
-        return None
-    try:
-        return pickle.dumps(dev)
-    except Exception as exc:  # an open file handle, say
-        raise MachineError(f"cannot snapshot the virtio device: {exc}") from exc
+    def attach_drive(self, path: str, readonly: bool = False) -> None:
+        """Plug a disk image into the virtio slot (before the guest looks at it)."""
+        from vmlab.machine.virtio_blk import VirtioBlk
+        self.close()
+        self.drive = path
+        self.virtio = VirtioBlk(str(path), read_only=readonly)
+        self.virtio.attach(_PhysMem(self))

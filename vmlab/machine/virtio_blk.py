@@ -194,6 +194,14 @@ class VirtioBlk:
             self._file.close()
             self._file = None
 
+    def contents(self) -> bytes:
+        """The whole disk, for snapshots."""
+        if self._file is None:
+            return b""
+        self._file.flush()
+        self._file.seek(0)
+        return self._file.read()
+
     def make_read_only(self) -> None:
         """Offer the disk as read-only (VIRTIO_BLK_F_RO): writes fail with IOERR."""
         self.read_only = True
