@@ -66,6 +66,12 @@ def test_nothing_cached_is_one_clear_line(tmp_path, monkeypatch):
     assert "vmlab guests fetch linux" in err
 
 
+def test_a_mirror_that_cannot_be_read_is_one_clear_line(tmp_path):
+    need_tool("apt-get", "apt")
+    with pytest.raises(linux.GuestMissing, match="could not read the Debian archive"):
+        linux.fetch(mirror="http://mirror.invalid/debian", cache=tmp_path, log=lambda m: None)
+
+
 # ------------------------------------------------------------------------ the initramfs
 def read_newc(data: bytes) -> dict:
     """name -> (mode, body, rdev) -- a reader written from the format's description."""

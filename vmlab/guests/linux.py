@@ -85,9 +85,12 @@ def fetch(mirror: str | None = None, cache: Path | None = None, log=print) -> Pa
     apt.update()
     debs = cache / "debs"
     names = [apt.resolve(p) for p in PACKAGES]
+    fetched = []
     for name in names:
         log(f"apt download {name}")
-        apt.download(name, debs)
+        fetched.append(apt.download(name, debs))
+    for old in set(debs.glob("*.deb")) - set(fetched):    # earlier versions
+        old.unlink()
     build(cache, log)
     return cache
 
@@ -112,20 +115,26 @@ class Apt:
         if os.geteuid() == 0:    # apt's _apt user could not write into the user's cache
             self.options += ["-o", "APT::Sandbox::User=root"]
 
-    def _run(self, tool: str, *args: str, cwd=None) -> str:
+    def _run(self, tool: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
         proc = subprocess.run([tool, *self.options, *args], cwd=cwd, capture_output=True,
                               text=True)
         if proc.returncode != 0:
             lines = [ln for ln in proc.stderr.splitlines() if ln.strip()] or ["(no message)"]
             raise GuestMissing(f"{tool} {' '.join(args)} failed: {lines[-1]}")
-        return proc.stdout
+        return proc
 
     def update(self) -> None:
-        self._run("apt-get", "-q", "update")
+        """apt-get update; a mirror it could not read is an error here (apt only warns)."""
+        proc = self._run("apt-get", "-q", "update")
+        failed = [ln for ln in (proc.stdout + proc.stderr).splitlines()
+                  if ln.startswith(("Err:", "W: Failed to fetch", "E: Failed to fetch"))]
+        if failed:
+            raise GuestMissing(f"apt could not read the Debian archive: {failed[0]} "
+                               f"(try '{FETCH_HINT} --mirror URL')")
 
     def resolve(self, package: str) -> str:
         """A metapackage (linux-image-riscv64) names the real one in its Depends."""
-        out = self._run("apt-cache", "depends", package)
+        out = self._run("apt-cache", "depends", package).stdout
         for line in out.splitlines():
             line = line.strip()
             if line.startswith("Depends:") and package.startswith("linux-image"):
