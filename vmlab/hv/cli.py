@@ -75,7 +75,7 @@ def _run(vm, sends, args) -> int:
             if budget <= 0:
                 status = 1
                 break
-            r = vm.run(instructions=budget, until_output=patterns)
+            r = _guarded_run(vm, budget, patterns)
             done += r.instructions
             out.show(vm.console_bytes[out.shown:])
             status = _react(vm, r, sends, args, stdin)
@@ -84,6 +84,19 @@ def _run(vm, sends, args) -> int:
         if args.stats:
             print_stats(vm, done, time.perf_counter() - t0)
     return status
+
+
+def _guarded_run(vm, budget, patterns):
+    """vm.run, with an internal error of the hypervisor reported as one line naming the
+    guest's pc (the VM stays as it was, for a look from Python) instead of a traceback."""
+    try:
+        return vm.run(instructions=budget, until_output=patterns)
+    except (KeyboardInterrupt, SystemExit, UserError):
+        raise
+    except Exception as exc:
+        v = vm.vcpus[vm._last]
+        raise UserError(f"hypervisor error at guest pc {v.pc:#x} (virtual "
+                        f"{'USHM'[v.priv]}-mode): {type(exc).__name__}: {exc}") from exc
 
 
 def _react(vm, r, sends, args, stdin):
