@@ -142,3 +142,30 @@ def test_dump_dtb_on_the_command_line(tmp_path, images, hv):
     assert chosen(tree).string("bootargs") == "hello=world"
     assert chosen(tree).u32("linux,initrd-end") - chosen(tree).u32("linux,initrd-start") \
         == initrd.stat().st_size
+
+
+def test_a_vm_gets_the_same_boot_layout_and_the_isa_it_virtualizes(images):
+    from vmlab.hv.vm import Hypervisor
+    kernel, initrd = images
+    m = Machine(ram_size=128 << 20)
+    m.boot_virt(kernel=str(kernel), initrd=str(initrd), bootargs="a=b")
+    hv = Hypervisor(Machine(ram_size=192 << 20))
+    vm = hv.create_vm(ram_size=128 << 20)
+    vm.boot(bios=str(kernel), initrd=None, bootargs="a=b")
+    vm2 = hv.create_vm(ram_size=128 << 20)
+    vm2.boot(kernel=str(kernel), initrd=str(initrd), bootargs="a=b")
+    ours, theirs = parse_dtb(m.boot_layout.dtb), parse_dtb(vm2.boot_layout.dtb)
+    assert chosen(ours).props == chosen(theirs).props
+    assert vm2.mem.read(chosen(theirs).u32("linux,initrd-start"), 10) == initrd.read_bytes()[:10]
+    cpu = theirs.find("/cpus/cpu@0")
+    assert cpu.get("riscv,isa") == ours.find("/cpus/cpu@0").get("riscv,isa")
+
+
+def test_one_limit_on_harts_for_machines_and_vms():
+    from vmlab.hv.vm import Hypervisor
+    hv = Hypervisor(Machine(ram_size=16 << 20))
+    for n in (0, 9, 100000):
+        with pytest.raises(MachineError, match="harts must be 1..8"):
+            Machine(ram_size=1 << 20, harts=n)
+        with pytest.raises(MachineError, match="harts must be 1..8"):
+            hv.create_vm(ram_size=1 << 20, vcpus=n)
