@@ -229,11 +229,11 @@ def test_virtio_accesses_reach_the_python_model(tmp_path):
     assert m2.reg("a3") != 0
 
 
-def test_uart_rx_interrupts_are_level_triggered_through_the_plic():
+def test_uart_rx_interrupts_through_the_plic_one_byte_per_claim():
     """Three bytes typed at once; the handler reads one byte per interrupt and completes.
-    While bytes remain, the UART's wire stays high, so the completed source is pending again:
-    three claims of source 10, each reading one byte (as Linux's 8250 and a teaching OS's
-    uartintr rely on).  IIR says "received data" while there is any."""
+    Reading RBR makes the UART signal its wire again (as QEMU's 16550 does), and the wire is
+    still high while bytes remain, so the source is pending again after the complete: three
+    claims of source 10, each reading one byte.  IIR says "received data" while there is any."""
     m, syms = machine_for(f"""
     .globl _start
 _start:

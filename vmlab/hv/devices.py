@@ -15,7 +15,7 @@ from vmlab.machine import layout as L
 from vmlab.machine.board import HART_EXTENSIONS
 from vmlab.machine.console import drain_output, feed_input
 from vmlab.machine.csr import MISA_VALUE
-from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, uart_update
+from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, set_irq_line, uart_update
 from vmlab.machine.errors import BusError
 from vmlab.machine.fdt import isa_from_misa
 
@@ -87,8 +87,10 @@ class VirtualDevices:
         self.accesses += 1
         if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE:
             if self.virtio is not None:
-                self.virtio.mmio_write(gpa - L.VIRTIO_BASE, size, value & ((1 << 8 * size) - 1))
-                self._virtio_line()
+                off = gpa - L.VIRTIO_BASE
+                self.virtio.mmio_write(off, size, value & ((1 << 8 * size) - 1))
+                if self.virtio.signals_after_write(off):
+                    set_irq_line(self.dev, L.VIRTIO_IRQ, self.virtio.irq_level)
             return True
         self.ctl[L.C_EXIT] = L.EXIT_NONE
         value &= (1 << 64) - 1
@@ -96,12 +98,6 @@ class VirtualDevices:
         ok = mmio_write(self.dev, self.io, self.ctl, gpa, size, value) == DEV_OK
         self.drain()
         return ok
-
-    def _virtio_line(self) -> None:
-        if self.virtio.irq_level:
-            self.dev[L.P_LEVEL] |= 1 << L.VIRTIO_IRQ
-        else:
-            self.dev[L.P_LEVEL] &= ~(1 << L.VIRTIO_IRQ)
 
     @property
     def halt_request(self) -> tuple[str, int] | None:

@@ -16,6 +16,7 @@ from vmlab.machine import snapshot as snapshot_file
 from vmlab.machine.boot import BootImages, check_harts, check_ram, place_images
 from vmlab.machine.console import drain_output, feed_input
 from vmlab.machine.csr import MISA_VALUE, csr_read, csr_write, reset_csrs
+from vmlab.machine.devices import set_irq_line
 from vmlab.machine.elf import load_elf_segments
 from vmlab.machine.errors import BusError, MachineError
 from vmlab.machine.fdt import DeviceTree, isa_from_misa, virt_tree
@@ -410,11 +411,8 @@ class Machine:
             rd = int(c[L.C_MMIO_RD])
             if rd:
                 self.cpu[int(c[L.C_CUR_HART]), L.XREG + rd] = _s64(v)
-        level = self.virtio is not None and bool(self.virtio.irq_level)
-        if level:
-            self.dev[L.P_LEVEL] |= 1 << L.VIRTIO_IRQ
-        else:
-            self.dev[L.P_LEVEL] &= ~(1 << L.VIRTIO_IRQ)
+        if self.virtio is not None and c[L.C_MMIO_WRITE] and self.virtio.signals_after_write(off):
+            set_irq_line(self.dev, L.VIRTIO_IRQ, self.virtio.irq_level)
 
     # ---- statistics and snapshots --------------------------------------------------------
     @property

@@ -207,6 +207,13 @@ class VirtioBlk:
         self.read_only = True
         self.device_features |= 1 << VIRTIO_BLK_F_RO
 
+    @staticmethod
+    def signals_after_write(offset: int) -> bool:
+        """Writes after which QEMU's virtio-mmio signals its wire (virtio_update_irq): a
+        notify (requests completed), InterruptACK, Status (a reset clears the reasons).
+        Reads never do."""
+        return offset in (QUEUE_NOTIFY, INTERRUPT_ACK, STATUS)
+
     @property
     def irq_level(self) -> bool:
         """The wire to PLIC source 1: high while any interrupt reason is unacknowledged."""
