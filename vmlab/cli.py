@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vmlab.machine.cli", "run software on the emulated RISC-V virt machine"),
     "bench": ("vmlab.machine.bench", "measure the machine's speed against peers in the same run"),
     "demo": ("vmlab.demo", "assemble, disassemble and run the default guest"),
+    "guests": ("vmlab.guests.cli", "fetch and show ready-made guests (Debian's Linux)"),
 }
 
 #: with ``--hv``, these subcommands run the same images as guests of the hypervisor

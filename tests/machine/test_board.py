@@ -227,3 +227,65 @@ def test_virtio_accesses_reach_the_python_model(tmp_path):
     assert r.reason == "halt"
     assert m2.reg("a0") == 0x74726976 and m2.reg("a1") == 2 and m2.reg("a2") == 2
     assert m2.reg("a3") != 0
+
+
+def test_uart_rx_interrupts_through_the_plic_one_byte_per_claim():
+    """Three bytes typed at once; the handler reads one byte per interrupt and completes.
+    Reading RBR makes the UART signal its wire again (as QEMU's 16550 does), and the wire is
+    still high while bytes remain, so the source is pending again after the complete: three
+    claims of source 10, each reading one byte.  IIR says "received data" while there is any."""
+    m, syms = machine_for(f"""
+    .globl _start
+_start:
+        la t0, trap
+        csrw mtvec, t0
+        li t0, 0x0C000000
+        li t1, 1
+        sw t1, 40(t0)               # priority(10) = 1
+        li t0, 0x0C002000
+        li t1, 1 << 10
+        sw t1, 0(t0)                # enabled for hart 0 M
+        li t0, {UART:#x}
+        li t1, 1
+        sb t1, 1(t0)                # IER: received data available
+        li t0, 1 << 11
+        csrs mie, t0
+        csrsi mstatus, 8
+        la s1, got
+        li s2, 0                    # bytes received
+    1:  wfi
+        li t0, 3
+        bltu s2, t0, 1b
+        li t0, 0x100000
+        li t1, 0x5555
+        sw t1, 0(t0)
+    2:  j 2b
+        .balign 4
+    trap:
+        li t0, 0x0C200004
+        lw t1, 0(t0)                # claim
+        li t2, {UART:#x}
+        lbu t3, 2(t2)               # IIR
+        add t4, s1, s2
+        sb t3, 8(t4)                # record IIR per interrupt
+        lbu t3, 0(t2)               # one byte
+        sb t3, 0(t4)
+        addi s2, s2, 1
+        la t4, claims
+        ld t5, 0(t4)
+        addi t5, t5, 1
+        sd t5, 0(t4)
+        sw t1, 0(t0)                # complete
+        mret
+        .data
+        .balign 8
+    got: .zero 16
+    claims: .dword 0
+    """)
+    assert m.run(instructions=5000).reason == "idle"
+    m.send_input("abc")
+    r = m.run(instructions=100_000)
+    assert r.reason == "halt"
+    assert m.read_mem(syms["got"], 3) == b"abc"
+    assert all(b & 0x0F == 0x04 for b in m.read_mem(syms["got"] + 8, 3))
+    assert int.from_bytes(m.read_mem(syms["claims"], 8), "little") == 3

@@ -14,6 +14,9 @@ import time
 
 from vmlab.cli import UserError
 from vmlab.machine import cli as machine_cli
+from vmlab.machine import layout as L
+from vmlab.machine.boot import RAM_MAX, check_ram
+from vmlab.machine.errors import MachineError
 from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES
 
 POLL = 2_000_000
@@ -30,34 +33,38 @@ def register(parser) -> None:
 def build_vm(args):
     from vmlab.hv.vm import Hypervisor, HvError
     from vmlab.machine import Machine
-    from vmlab.machine.errors import MachineError
     if args.trace:
         raise UserError("--trace is not available with --hv (use the VM's trace instead)")
-    if args.elf and (args.kernel or (args.bios and args.bios != "none")):
-        raise UserError("give either an ELF or --bios/--kernel, not both")
-    bios = None if args.bios in (None, "none") else machine_cli._existing(args.bios, "--bios")
-    kernel = machine_cli._existing(args.kernel, "--kernel")
-    if args.elf:
-        bios = machine_cli._existing(args.elf, "ELF")      # a bare ELF: its own firmware
-    if bios is None and kernel is None:
-        raise UserError("nothing to run: give an ELF, --kernel or --bios")
-    ram = machine_cli.parse_size(args.ram)
+    images = machine_cli.boot_images(args, default_bios=False)
+    if args.elf and images.bios is None:
+        images.bios, images.kernel = images.kernel, None    # a bare ELF: its own firmware
+    drive, readonly = machine_cli.parse_drive(args.drive)
     try:
+        ram = check_ram(machine_cli.parse_size(args.ram), RAM_MAX - HOST_EXTRA)
         hv = Hypervisor(Machine(ram_size=ram + HOST_EXTRA))
-        vm = hv.create_vm(ram_size=ram, vcpus=args.harts,
-                          drive=machine_cli._existing(args.drive, "--drive"), shadow=args.shadow)
-        vm.boot(kernel=kernel, bios=bios)
-    except (MachineError, HvError, ValueError) as exc:
+        vm = hv.create_vm(ram_size=ram, vcpus=args.harts, drive=drive, shadow=args.shadow)
+        if readonly and vm.devices.virtio is not None:
+            vm.devices.virtio.make_read_only()
+        vm.boot(kernel=images.kernel, bios=images.bios, bootargs=images.bootargs,
+                initrd=images.initrd, dtb=images.dtb)
+    except (MachineError, HvError) as exc:
         raise UserError(str(exc))
     return vm
 
 
 def main(args) -> int:
     vm = build_vm(args)
-    sends = [(p, machine_cli.unescape(t)) for p, t in args.send_on]
+    with machine_cli.closing_on_signals(vm.close_devices):
+        if args.dump_dtb:
+            return machine_cli.dump_dtb(vm.boot_layout.dtb, args.dump_dtb)
+        sends = [(p, machine_cli.unescape(t)) for p, t in args.send_on]
+        return _run(vm, sends, args)
+
+
+def _run(vm, sends, args) -> int:
     stdin = machine_cli._Stdin()
-    out = sys.stdout.buffer
-    shown, status, done = 0, None, 0
+    out = machine_cli.ConsoleOut()
+    status, done = None, 0
     t0 = time.perf_counter()
     try:
         while status is None:
@@ -68,18 +75,28 @@ def main(args) -> int:
             if budget <= 0:
                 status = 1
                 break
-            r = vm.run(instructions=budget, until_output=patterns)
+            r = _guarded_run(vm, budget, patterns)
             done += r.instructions
-            text = vm.console_bytes
-            out.write(text[shown:])
-            out.flush()
-            shown = len(text)
+            out.show(vm.console_bytes[out.shown:])
             status = _react(vm, r, sends, args, stdin)
     finally:
         stdin.restore()
         if args.stats:
             print_stats(vm, done, time.perf_counter() - t0)
     return status
+
+
+def _guarded_run(vm, budget, patterns):
+    """vm.run, with an internal error of the hypervisor reported as one line naming the
+    guest's pc (the VM stays as it was, for a look from Python) instead of a traceback."""
+    try:
+        return vm.run(instructions=budget, until_output=patterns)
+    except (KeyboardInterrupt, SystemExit, UserError):
+        raise
+    except Exception as exc:
+        v = vm.vcpus[vm._last]
+        raise UserError(f"hypervisor error at guest pc {v.pc:#x} (virtual "
+                        f"{'USHM'[v.priv]}-mode): {type(exc).__name__}: {exc}") from exc
 
 
 def _react(vm, r, sends, args, stdin):
@@ -96,10 +113,8 @@ def _react(vm, r, sends, args, stdin):
     elif r.reason == "interrupted":
         raise KeyboardInterrupt
     elif r.reason == "idle":
-        if stdin.eof and not stdin.buf:
-            print("\nvmlab run --hv: every vCPU waits and no input can come", file=sys.stderr)
-            return 1
-        time.sleep(0.01)
+        can_wake = any(int(v.row[L.MIE]) & (L.MIP_MEIP | L.MIP_SEIP) for v in vm.vcpus)
+        return machine_cli.wait_for_input(stdin, can_wake, "every vCPU")
     return None
 
 
@@ -113,9 +128,11 @@ def print_stats(vm, instructions: int, seconds: float) -> None:
     from vmlab.hv.trace import EXIT
     err = sys.stderr
     exits = vm.trace.count(EXIT)
-    print(f"guest instructions: {instructions}", file=err)
+    trapped = sum(n for cause, n in vm.trace.by_cause(EXIT).items() if not cause & 0x8000_0000)
+    print(f"guest instructions: {instructions - trapped} run on the hart "
+          f"(+ {trapped} that trapped to the hypervisor)", file=err)
     print(f"seconds:            {seconds:.3f}", file=err)
-    print(f"MIPS:               {instructions / seconds / 1e6 if seconds else 0:.1f}", file=err)
+    print(f"MIPS:               {(instructions - trapped) / seconds / 1e6 if seconds else 0:.1f}", file=err)
     print(f"simulated:          {vm.time() / 1e9:.6f} s", file=err)
     print(f"exits:              {exits}", file=err)
     for cause, n in vm.trace.by_cause(EXIT).items():

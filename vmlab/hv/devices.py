@@ -12,23 +12,38 @@ from __future__ import annotations
 import numpy as np
 
 from vmlab.machine import layout as L
+from vmlab.machine.board import HART_EXTENSIONS
 from vmlab.machine.console import drain_output, feed_input
-from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, uart_update
+from vmlab.machine.csr import MISA_VALUE
+from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, set_irq_line, uart_update
+from vmlab.machine.errors import BusError
+from vmlab.machine.fdt import isa_from_misa
+
+#: What a vCPU offers, for its device tree: guest instructions run on the real hart, and
+#: privileged state is emulated with the machine's own CSR code (the virtual misa is the
+#: hart's, the virtual stimecmp is served by the same update_hwip), so it is the hart's ISA.
+VCPU_ISA = isa_from_misa(MISA_VALUE, HART_EXTENSIONS)
 
 
 class _GuestDma:
-    """Guest RAM as the virtio device sees it: gpas, and an error outside guest RAM."""
+    """Guest RAM as the virtio device sees it: gpas, and a BusError outside guest RAM --
+    the error the device model turns into IOERR for that request (or NEEDS_RESET for a
+    broken ring), exactly as on the bare machine, so a guest's bad address never reaches
+    the host as anything else."""
 
     def __init__(self, mem):
         self.mem = mem
 
+    def _check(self, gpa: int, n: int) -> None:
+        if n < 0 or not self.mem.contains(gpa, n):
+            raise BusError(f"DMA at gpa {gpa:#x}+{n:#x} outside guest RAM")
+
     def read(self, gpa: int, n: int) -> bytes:
-        data = self.mem.read(gpa, n)
-        if data is None:
-            raise ValueError(f"DMA from gpa {gpa:#x}+{n} outside guest RAM")
-        return data
+        self._check(gpa, n)
+        return self.mem.read(gpa, n)
 
     def write(self, gpa: int, data: bytes) -> None:
+        self._check(gpa, len(data))
         self.mem.write(gpa, data)
 
 
@@ -72,8 +87,10 @@ class VirtualDevices:
         self.accesses += 1
         if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE:
             if self.virtio is not None:
-                self.virtio.mmio_write(gpa - L.VIRTIO_BASE, size, value & ((1 << 8 * size) - 1))
-                self._virtio_line()
+                off = gpa - L.VIRTIO_BASE
+                self.virtio.mmio_write(off, size, value & ((1 << 8 * size) - 1))
+                if self.virtio.signals_after_write(off):
+                    set_irq_line(self.dev, L.VIRTIO_IRQ, self.virtio.irq_level)
             return True
         self.ctl[L.C_EXIT] = L.EXIT_NONE
         value &= (1 << 64) - 1
@@ -81,12 +98,6 @@ class VirtualDevices:
         ok = mmio_write(self.dev, self.io, self.ctl, gpa, size, value) == DEV_OK
         self.drain()
         return ok
-
-    def _virtio_line(self) -> None:
-        if self.virtio.irq_level:
-            self.dev[L.P_LEVEL] |= 1 << L.VIRTIO_IRQ
-        else:
-            self.dev[L.P_LEVEL] &= ~(1 << L.VIRTIO_IRQ)
 
     @property
     def halt_request(self) -> tuple[str, int] | None:

@@ -19,18 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from vmlab.hv.devices import VirtualDevices
+from vmlab.hv.devices import VCPU_ISA, VirtualDevices
 from vmlab.hv.memory import FrameAllocator, GuestMemory
 from vmlab.hv.trace import SCHED, Trace
 from vmlab.hv.vcpu import VCpu, s64
 from vmlab.machine import layout as L
 from vmlab.machine.board import RunResult
+from vmlab.machine.boot import BootImages, check_harts, place_images
+from vmlab.machine.errors import MachineError
+from vmlab.machine.fdt import virt_tree
 from vmlab.machine.csr import STCE
 from vmlab.machine.elf import load_elf_segments
 from vmlab.machine.sigint import CtrlCFlag
 
 KERNEL_GPA = L.RAM_BASE + 0x20_0000
-DTB_ALIGN = 2 << 20
 #: exceptions a vS kernel handles itself when the hypervisor is its firmware (as OpenSBI
 #: delegates them): everything but ecall from S (SBI) and from M
 VS_MEDELEG = 0xB1FF
@@ -76,6 +78,7 @@ class VM:
     """One virtual machine: guest RAM at gpa 0x8000_0000, the virt board's devices, vCPUs."""
 
     def __init__(self, hv: Hypervisor, vm_id: int, ram_size: int, vcpus: int, drive, shadow: str):
+        check_harts(vcpus)          # the machine's one limit, for vCPUs too
         self.hv, self.id, self.machine, self.frames = hv, vm_id, hv.machine, hv.frames
         self.mem = GuestMemory(hv.frames, vm_id, L.RAM_BASE, ram_size)
         self.trace = Trace()
@@ -127,26 +130,25 @@ class VM:
         self._write(gpa, data)
         return gpa
 
-    def boot(self, kernel=None, bios=None, bootargs: str = "") -> int:
+    def boot(self, kernel=None, bios=None, bootargs: str = "", initrd=None, dtb=None) -> int:
         """Boot as QEMU's virt would; return the device tree's gpa.
 
         With ``bios``: the firmware runs in *virtual M-mode* from its entry (the kernel at
         0x8020_0000 for it to start), all vCPUs at once, as on reset.  Without: the kernel
         starts in *virtual S-mode* on vCPU 0 and the hypervisor is its SBI firmware.
-        Either way a0 = hart id and a1 = the device tree's gpa.
+        Either way a0 = hart id and a1 = the device tree's gpa.  ``initrd`` and ``dtb`` are
+        placed as on the bare machine (vmlab.machine.boot).
         """
-        from vmlab.machine.fdt import virt_dtb
-        self._images = (kernel, bios, bootargs)
-        entry = self.load(bios, L.RAM_BASE) if bios is not None else None
-        if kernel is not None:
-            k = self.load(kernel, KERNEL_GPA if bios is not None else L.RAM_BASE)
-            entry = k if entry is None else entry
-        if entry is None:
+        if kernel is None and bios is None:
             raise HvError("nothing to boot: give a kernel or a bios")
-        dtb = virt_dtb(L.RAM_BASE, self.mem.size, len(self.vcpus), bootargs=bootargs,
-                       virtio_blk=self.devices.virtio is not None)
-        dtb_gpa = (L.RAM_BASE + self.mem.size - len(dtb)) & ~(DTB_ALIGN - 1)
-        self._write(dtb_gpa, dtb)
+        self._images = (kernel, bios, bootargs, initrd, dtb)
+        images = BootImages(bios, kernel, initrd, bootargs, dtb)
+        try:
+            self.boot_layout = place_images(images, L.RAM_BASE, self.mem.size, self.load,
+                                            self._write, self.device_tree)
+        except MachineError as exc:
+            raise HvError(str(exc)) from exc
+        entry, dtb_gpa = self.boot_layout.entry, self.boot_layout.dtb_addr
         self.sbi_from_hv = bios is None
         for v in self.vcpus:
             v.row[L.PC] = s64(entry)
@@ -157,6 +159,11 @@ class VM:
             v.started = bios is not None or v.id == 0
         self.dtb_gpa = dtb_gpa
         return dtb_gpa
+
+    def device_tree(self):
+        """The VM's board: the virt tree with the ISA the vCPUs virtualize."""
+        return virt_tree(L.RAM_BASE, self.mem.size, len(self.vcpus),
+                         virtio_blk=self.devices.virtio is not None, isa=VCPU_ISA)
 
     @staticmethod
     def _as_firmware_would(v: VCpu) -> None:
@@ -188,8 +195,13 @@ class VM:
         self.vcpus = [VCpu(self, i) for i in range(len(self.vcpus))]
         self.shadow.reset()
         self.stopped = None
-        kernel, bios, bootargs = self._images
-        return self.boot(kernel=kernel, bios=bios, bootargs=bootargs)
+        kernel, bios, bootargs, initrd, dtb = self._images
+        return self.boot(kernel=kernel, bios=bios, bootargs=bootargs, initrd=initrd, dtb=dtb)
+
+    def close_devices(self) -> None:
+        """Close the disk image (every completed write is already on the file)."""
+        if self.devices.virtio is not None:
+            self.devices.virtio.close()
 
     def check_halt(self) -> None:
         req = self.devices.halt_request

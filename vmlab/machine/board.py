@@ -6,25 +6,28 @@ device, console input and output, Ctrl-C, breakpoints reported back as :class:`R
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vmlab.machine import layout as L
+from vmlab.machine import snapshot as snapshot_file
+from vmlab.machine.boot import BootImages, check_harts, check_ram, place_images
 from vmlab.machine.console import drain_output, feed_input
-from vmlab.machine.csr import csr_read, csr_write, reset_csrs
+from vmlab.machine.csr import MISA_VALUE, csr_read, csr_write, reset_csrs
+from vmlab.machine.devices import set_irq_line
 from vmlab.machine.elf import load_elf_segments
 from vmlab.machine.errors import BusError, MachineError
+from vmlab.machine.fdt import DeviceTree, isa_from_misa, virt_tree
 from vmlab.machine.loop import run as _run
 from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES, csr_number, reg_number
 from vmlab.machine.rvc import expansion_table
 from vmlab.machine.sigint import CtrlCFlag
 
 CHUNK = 1_000_000            # instructions per call into compiled code (<= ~10 ms of work)
-DTB_ALIGN = 2 << 20
-KERNEL_ADDR = L.RAM_BASE + 0x20_0000
+#: multi-letter extensions the hart implements beside misa's letters (for the device tree)
+HART_EXTENSIONS = ("zicntr", "zicsr", "zifencei", "zihintpause", "sstc")
 
 _REASONS = {L.EXIT_BUDGET: "budget", L.EXIT_BREAKPOINT: "breakpoint", L.EXIT_HALT: "halt",
             L.EXIT_IDLE: "idle", L.EXIT_RESET: "reset", L.EXIT_TRAP: "trap"}
@@ -121,14 +124,17 @@ def _s64(v: int) -> int:
 class Machine:
     """The virt board: RAM at 0x8000_0000, UART, CLINT, PLIC, virtio-blk, sifive_test."""
 
-    def __init__(self, ram_size: int = 128 << 20, harts: int = 1, drive: str | None = None):
-        if not 1 <= harts <= L.MAX_HARTS:
-            raise MachineError(f"harts must be 1..{L.MAX_HARTS}")
-        if ram_size < (1 << 20) or ram_size % 4096 or ram_size > (1 << 34):
-            raise MachineError("RAM size must be a multiple of 4 KiB between 1 MiB and 16 GiB")
+    def __init__(self, ram_size: int = 128 << 20, harts: int = 1, drive: str | None = None,
+                 readonly: bool = False, ram: np.ndarray | None = None):
+        """``ram``: a uint8 array of ``ram_size`` bytes to use as RAM as it is (a restored
+        snapshot's), instead of a fresh zeroed one."""
+        check_harts(harts)
+        check_ram(ram_size)
+        if ram is not None and (ram.dtype != np.uint8 or ram.shape != (ram_size,)):
+            raise MachineError(f"RAM must be uint8[{ram_size}]")
         self.ram_size, self.nharts, self.drive = ram_size, harts, drive
         self.cpu = np.zeros((harts, L.CPU_WORDS), dtype=np.int64)
-        self.mem = np.zeros(ram_size, dtype=np.uint8)
+        self.mem = np.zeros(ram_size, dtype=np.uint8) if ram is None else ram
         self.tlb = np.zeros((harts, 3, L.TLB_SETS, L.TLB_COLS), dtype=np.int64)
         self.dev = np.zeros(L.DEV_WORDS, dtype=np.int64)
         self.io = np.zeros(L.IO_BYTES, dtype=np.uint8)
@@ -139,9 +145,7 @@ class Machine:
         self.symbols: dict[str, int] = {}
         self.virtio = None
         if drive is not None:
-            from vmlab.machine.virtio_blk import VirtioBlk
-            self.virtio = VirtioBlk(str(drive))
-            self.virtio.attach(_PhysMem(self))
+            self.attach_drive(drive, readonly)
         self.harts = [Hart(self, h) for h in range(harts)]
         self.reset()
 
@@ -170,6 +174,17 @@ class Machine:
         if self.virtio is not None:
             self.virtio.reset()
 
+    def close(self) -> None:
+        """Close the disk image (every completed write is already on the file)."""
+        if self.virtio is not None:
+            self.virtio.close()
+
+    def input_can_wake(self) -> bool:
+        """Could typed input wake a hart waiting in wfi?  Only through an enabled
+        external interrupt (the UART's wire through the PLIC)."""
+        ext = L.MIP_MEIP | L.MIP_SEIP
+        return any(int(self.cpu[h, L.MIE]) & ext for h in range(self.nharts))
+
     def load_elf(self, path_or_bytes) -> int:
         """Load an ELF's PT_LOAD segments at their physical addresses; return the entry.
 
@@ -196,32 +211,31 @@ class Machine:
         self.load_raw(data, addr)
         return addr
 
-    def boot_virt(self, bios=None, kernel=None, bootargs: str = "") -> int:
+    def boot_virt(self, bios=None, kernel=None, bootargs: str = "", initrd=None,
+                  dtb=None) -> int:
         """Set up a boot as QEMU's virt does; return the DTB's address.
 
-        bios at 0x8000_0000 (an ELF at its own addresses), kernel at 0x8020_0000, the device
-        tree at the top of RAM (2 MiB aligned), every hart at the firmware's entry in M-mode
-        with a0 = hart id, a1 = DTB.  Without bios, the kernel is started in M-mode itself.
+        bios at 0x8000_0000 (an ELF at its own addresses), kernel at 0x8020_0000, an initrd
+        above the kernel, the device tree (the board's own, or ``dtb``) at the top of RAM,
+        every hart at the firmware's entry in M-mode with a0 = hart id, a1 = DTB.  Without
+        bios, the kernel is started in M-mode itself.  (vmlab.machine.boot has the layout.)
         """
-        from vmlab.machine.fdt import virt_dtb
         self.reset()
-        entry = L.RAM_BASE
-        if bios is not None:
-            entry = self.load(bios, L.RAM_BASE)
-        if kernel is not None:
-            k = self.load(kernel, KERNEL_ADDR if bios is not None else L.RAM_BASE)
-            if bios is None:
-                entry = k
-        dtb = virt_dtb(L.RAM_BASE, self.ram_size, self.nharts, bootargs=bootargs,
-                       virtio_blk=self.virtio is not None)
-        addr = (L.RAM_BASE + self.ram_size - len(dtb)) & ~(DTB_ALIGN - 1)
-        self.write_mem(addr, dtb)
+        images = BootImages(bios, kernel, initrd, bootargs, dtb)
+        self.boot_layout = place_images(images, L.RAM_BASE, self.ram_size, self.load, self.write_mem,
+                                 self.device_tree)
         for hart in self.harts:
-            hart.pc = entry
+            hart.pc = self.boot_layout.entry
             hart.set_reg("a0", hart.h)
-            hart.set_reg("a1", addr)
-        self.dtb_addr = addr
-        return addr
+            hart.set_reg("a1", self.boot_layout.dtb_addr)
+        self.dtb_addr = self.boot_layout.dtb_addr
+        return self.dtb_addr
+
+    def device_tree(self) -> DeviceTree:
+        """This board's device tree: its RAM, harts (ISA from misa), devices."""
+        return virt_tree(L.RAM_BASE, self.ram_size, self.nharts,
+                         virtio_blk=self.virtio is not None,
+                         isa=isa_from_misa(MISA_VALUE, HART_EXTENSIONS))
 
     # ---- memory --------------------------------------------------------------------------
     def _ram_slice(self, paddr: int, n: int) -> slice:
@@ -397,11 +411,8 @@ class Machine:
             rd = int(c[L.C_MMIO_RD])
             if rd:
                 self.cpu[int(c[L.C_CUR_HART]), L.XREG + rd] = _s64(v)
-        level = self.virtio is not None and bool(self.virtio.irq_level)
-        if level:
-            self.dev[L.P_LEVEL] |= 1 << L.VIRTIO_IRQ
-        else:
-            self.dev[L.P_LEVEL] &= ~(1 << L.VIRTIO_IRQ)
+        if self.virtio is not None and c[L.C_MMIO_WRITE] and self.virtio.signals_after_write(off):
+            set_irq_line(self.dev, L.VIRTIO_IRQ, self.virtio.irq_level)
 
     # ---- statistics and snapshots --------------------------------------------------------
     @property
@@ -416,37 +427,36 @@ class Machine:
                 "idle_ns": int(c[L.C_IDLE_NS])}
 
     def snapshot(self, path) -> None:
-        """Save the whole machine; :meth:`restore` continues exactly where it stopped."""
-        extra = {"ram_size": self.ram_size, "harts": self.nharts, "drive": self.drive,
-                 "out": bytes(self._out), "pending_in": bytes(self._pending_in),
-                 "breakpoints": list(self.breakpoints), "symbols": dict(self.symbols),
-                 "virtio": _virtio_state(self.virtio)}
-        with open(path, "wb") as f:
-            np.savez_compressed(f, cpu=self.cpu, mem=self.mem, tlb=self.tlb, dev=self.dev,
-                                io=self.io, ctl=self.ctl,
-                                extra=np.frombuffer(pickle.dumps(extra), dtype=np.uint8))
+        """Save the whole machine, its disk included; :meth:`restore` continues exactly
+        where it stopped.  The file format is documented in vmlab.machine.snapshot."""
+        snapshot_file.save(self, path)
 
     @classmethod
-    def restore(cls, path) -> "Machine":
-        with np.load(path) as z:
-            extra = pickle.loads(z["extra"].tobytes())
-            m = cls(ram_size=extra["ram_size"], harts=extra["harts"], drive=None)
-            for name in ("cpu", "mem", "tlb", "dev", "io", "ctl"):
-                getattr(m, name)[...] = z[name]
-        m.drive = extra["drive"]
-        m._out, m._pending_in = bytearray(extra["out"]), bytearray(extra["pending_in"])
-        m.breakpoints, m.symbols = list(extra["breakpoints"]), dict(extra["symbols"])
-        if extra["virtio"] is not None:
-            m.virtio = pickle.loads(extra["virtio"])
-            m.virtio.attach(_PhysMem(m))
+    def restore(cls, path, drive=None) -> "Machine":
+        """A machine from a snapshot file (validated before use; never unpickled).  With a
+        disk, its saved contents are written to ``drive`` (default: the original image)."""
+        m = snapshot_file.load(cls, path, drive)
+        m._sanitize()
         return m
 
+    def _sanitize(self) -> None:
+        """What the compiled code trusts (sizes, indices, cached translations) is set from
+        the machine itself, never taken from a file."""
+        if not np.isin(self.cpu[:, L.PRIV], (0, 1, 3)).all():
+            raise snapshot_file.SnapshotError("snapshot has a hart in no privilege level")
+        c = self.ctl
+        c[L.C_RAM_BASE], c[L.C_RAM_SIZE], c[L.C_HARTS] = L.RAM_BASE, self.ram_size, self.nharts
+        c[L.C_SLICE_LEN] = L.SLICE if self.nharts > 1 else L.SLICE_SINGLE
+        c[L.C_CUR_HART] = min(max(int(c[L.C_CUR_HART]), 0), self.nharts - 1)
+        c[L.C_FLAGS] &= L.F_EXIT_ON_OUTPUT | L.F_TRAP_EXIT
+        self.tlb[:] = 0                              # a cache: refilled from page tables
+        self.tlb[:, :, :, L.TLB_TAG] = L.TLB_EMPTY
+        self._sync_breakpoints()
 
-def _virtio_state(dev) -> bytes | None:
-    """The virtio model, pickled (its backing file is reopened by the model if it can)."""
-    if dev is None:
-        return None
-    try:
-        return pickle.dumps(dev)
-    except Exception as exc:  # an open file handle, say
-        raise MachineError(f"cannot snapshot the virtio device: {exc}") from exc
+    def attach_drive(self, path: str, readonly: bool = False) -> None:
+        """Plug a disk image into the virtio slot (before the guest looks at it)."""
+        from vmlab.machine.virtio_blk import VirtioBlk
+        self.close()
+        self.drive = path
+        self.virtio = VirtioBlk(str(path), read_only=readonly)
+        self.virtio.attach(_PhysMem(self))

@@ -4,7 +4,14 @@
   counts simulated time at 10 MHz.  mtime >= mtimecmp raises MTIP.
 - PLIC (0x0C00_0000): wires 1..31 with a priority each; per context (hart h has context 2h
   for M-mode and 2h+1 for S-mode) an enable bitmap, a threshold and a claim/complete register.
-  Wires are level-triggered: a source is pending while its wire is high and it is not claimed.
+  As QEMU's (7.2) sifive_plic: each time a device *signals* its wire (set_irq_line), the
+  source's pending bit becomes the wire's level; a claim clears the pending bit and marks the
+  source claimed; a complete only unmarks it.  So a wire left high by a driver that never
+  acknowledges the reason (a 16550 THR-empty nobody reads IIR for) does not interrupt again
+  until the device signals again -- the difference between a teaching OS running on QEMU and
+  an endless interrupt storm.  Devices signal where QEMU's do: the UART on receive, on reading
+  RBR, on reading an IIR that acknowledges THRE, and on writing THR, IER or FCR; virtio-mmio
+  on a notify, InterruptACK and Status writes.
 - UART 16550 (0x1000_0000, wire 10): transmit is instantaneous (bytes go to the output ring,
   which Python drains), receive reads the input ring that Python fills.
 - sifive_test (0x10_0000): write 0x5555 to pass, (code << 16) | 0x3333 to fail, 0x7777 to reset.
@@ -51,7 +58,7 @@ def part_write(reg, off, size, v):
 @jit
 def plic_best(dev, ctx):
     """The highest-priority pending source enabled for ``ctx`` above its threshold, or 0."""
-    ready = dev[P_PENDING] & dev[P_ENABLE + ctx]
+    ready = dev[P_PENDING] & ~dev[P_CLAIMED] & dev[P_ENABLE + ctx]
     if ready == 0:
         return 0
     best, prio = 0, dev[P_THRESHOLD + ctx]
@@ -65,7 +72,6 @@ def plic_best(dev, ctx):
 def update_hwip(cpu, dev, ctl, h):
     """Recompute the device-driven mip bits of hart ``h`` (timer, software, external)."""
     c = cpu[h]
-    dev[P_PENDING] = dev[P_LEVEL] & ~dev[P_CLAIMED] & ~1
     now = mtime_now(dev, ctl)
     hw = 0
     if not ltu(now, dev[D_MTIMECMP + h]):
@@ -101,14 +107,41 @@ def uart_rx_ready(ctl):
 
 
 @jit
+def set_irq_line(dev, src, level):
+    """A device signals its PLIC wire: the level is recorded and the source's pending bit
+    follows it (raised: pending; lowered: not pending), as QEMU's PLIC does."""
+    bit = 1 << src
+    if level:
+        dev[P_LEVEL] |= bit
+        dev[P_PENDING] |= bit
+    else:
+        dev[P_LEVEL] &= ~bit
+        dev[P_PENDING] &= ~bit
+
+
+@jit
 def uart_update(dev, ctl):
-    """Drive wire 10: received data with ERBFI, or transmitter empty with ETBEI."""
+    """Signal wire 10: received data with ERBFI, or transmitter empty with ETBEI."""
     ier = dev[U_IER]
     level = ((ier & 1) and uart_rx_ready(ctl)) or ((ier & 2) and dev[U_THRE_IP])
-    if level:
-        dev[P_LEVEL] |= 1 << UART_IRQ
-    else:
-        dev[P_LEVEL] &= ~(1 << UART_IRQ)
+    set_irq_line(dev, UART_IRQ, level)
+
+
+@jit
+def uart_signals_on_read(dev, reg, value):
+    """Which reads make QEMU's 16550 re-evaluate its wire: RBR (data taken) and an IIR that
+    reported (and so acknowledged) THR-empty.  LSR, MSR and the others do not."""
+    if reg == 0:
+        return not (dev[U_LCR] & 0x80)
+    return reg == 2 and (value & 0x0F) == 0x02
+
+
+@jit
+def uart_signals_on_write(dev, reg):
+    """Writes after which QEMU's 16550 re-evaluates its wire: THR, IER, FCR."""
+    if reg <= 1:
+        return not (dev[U_LCR] & 0x80)
+    return reg == 2
 
 
 @jit
@@ -231,7 +264,6 @@ def plic_read(dev, ctl, off):
         if reg == 0:
             return dev[P_THRESHOLD + ctx]
         if reg == 4:                              # claim
-            dev[P_PENDING] = dev[P_LEVEL] & ~dev[P_CLAIMED] & ~1
             src = plic_best(dev, ctx)
             if src:
                 dev[P_CLAIMED] |= 1 << src
@@ -259,7 +291,6 @@ def plic_write(dev, ctl, off, v):
                 dev[P_THRESHOLD + ctx] = v & 7
             elif reg == 4 and v < 32:             # complete
                 dev[P_CLAIMED] &= ~(1 << v)
-    dev[P_PENDING] = dev[P_LEVEL] & ~dev[P_CLAIMED] & ~1
 
 
 # ---------------------------------------------------------------------------------------
@@ -269,8 +300,10 @@ def plic_write(dev, ctl, off, v):
 def mmio_read(dev, io, ctl, pa, size):
     """Read a device register; return (DEV_OK, value) or (DEV_FAULT, 0) if nothing is there."""
     if pa - UART_BASE >= 0 and pa - UART_BASE < UART_SIZE:
-        v = uart_read(dev, io, ctl, (pa - UART_BASE) & 7)
-        uart_update(dev, ctl)
+        reg = (pa - UART_BASE) & 7
+        v = uart_read(dev, io, ctl, reg)
+        if uart_signals_on_read(dev, reg, v):
+            uart_update(dev, ctl)
         return DEV_OK, v
     if pa - CLINT_BASE >= 0 and pa - CLINT_BASE < CLINT_SIZE:
         return DEV_OK, clint_read(dev, ctl, pa - CLINT_BASE, size)
@@ -296,8 +329,10 @@ def test_write(dev, ctl, v):
 def mmio_write(dev, io, ctl, pa, size, v):
     """Write a device register; return DEV_OK or DEV_FAULT."""
     if pa - UART_BASE >= 0 and pa - UART_BASE < UART_SIZE:
-        uart_write(dev, io, ctl, (pa - UART_BASE) & 7, v)
-        uart_update(dev, ctl)
+        reg = (pa - UART_BASE) & 7
+        uart_write(dev, io, ctl, reg, v)
+        if uart_signals_on_write(dev, reg):
+            uart_update(dev, ctl)
         return DEV_OK
     if pa - CLINT_BASE >= 0 and pa - CLINT_BASE < CLINT_SIZE:
         clint_write(dev, ctl, pa - CLINT_BASE, size, v)

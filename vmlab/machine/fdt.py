@@ -350,7 +350,24 @@ def _reg(base: int, size: int) -> bytes:
     return u64_cells(base, size)
 
 
-def _add_cpus(tree: DeviceTree, harts: int, isa: str, timebase_hz: int) -> list[int]:
+#: The order single-letter extensions take in an ISA string (the unprivileged spec's table).
+ISA_LETTER_ORDER = "imafdqlcbkjtpvh"
+
+
+def isa_from_misa(misa: int, extensions=()) -> tuple[str, list[str]]:
+    """(``riscv,isa`` string, ``riscv,isa-extensions`` list) for a hart with this misa.
+
+    misa has one bit per letter (A = bit 0); S and U are privilege modes, not ISA-string
+    letters.  ``extensions`` are the multi-letter ones (zicsr, sstc, ...) the hart has too.
+    Deriving the tree from misa means a hart that gains F and D says so without an edit here.
+    """
+    letters = [ch for ch in ISA_LETTER_ORDER if misa >> (ord(ch) - ord("a")) & 1]
+    xlen = {1: 32, 2: 64, 3: 128}.get((misa >> 62) & 3, 64)
+    exts = list(extensions)
+    return f"rv{xlen}{''.join(letters)}" + "".join("_" + e for e in exts), letters + exts
+
+
+def _add_cpus(tree: DeviceTree, harts: int, isa, timebase_hz: int) -> list[int]:
     """Build /cpus and return the phandle of each hart's interrupt controller.
 
     The per-hart ``interrupt-controller`` node stands for the hart's own mip/mie bits: the
@@ -359,10 +376,14 @@ def _add_cpus(tree: DeviceTree, harts: int, isa: str, timebase_hz: int) -> list[
     cpus = tree.root.add("cpus", {"#address-cells": 1, "#size-cells": 0,
                                   "timebase-frequency": timebase_hz})
     intcs, cpu_nodes = [], []
+    isa_string, isa_list = (isa, None) if isinstance(isa, str) else isa
     for hart in range(harts):
         cpu = cpus.add(f"cpu@{hart}", {"device_type": "cpu", "reg": hart, "status": "okay",
-                                       "compatible": "riscv", "riscv,isa": isa,
+                                       "compatible": "riscv", "riscv,isa": isa_string,
                                        "mmu-type": "riscv,sv39"})
+        if isa_list is not None:     # the newer binding Linux prefers to the string
+            cpu.set("riscv,isa-base", isa_string[:4] + "i")
+            cpu.set("riscv,isa-extensions", isa_list)
         intc = cpu.add("interrupt-controller", {"#interrupt-cells": 1,
                                                 "interrupt-controller": True,
                                                 "compatible": "riscv,cpu-intc"})
@@ -412,7 +433,7 @@ def _add_syscon_power(tree: DeviceTree, test: Node) -> None:
 
 
 def virt_tree(ram_base: int, ram_size: int, harts: int, *, bootargs: str = "",
-              virtio_blk: bool = True, isa: str = "rv64imac_zicsr_zifencei",
+              virtio_blk: bool = True, isa="rv64imac_zicsr_zifencei",
               timebase_hz: int = 10_000_000, stdout_path=True) -> DeviceTree:
     """The :class:`DeviceTree` behind :func:`virt_dtb` (for callers that want to edit it)."""
     if harts < 1:
@@ -436,12 +457,14 @@ def virt_tree(ram_base: int, ram_size: int, harts: int, *, bootargs: str = "",
 
 
 def virt_dtb(ram_base: int, ram_size: int, harts: int, *, bootargs: str = "",
-             virtio_blk: bool = True, isa: str = "rv64imac_zicsr_zifencei",
+             virtio_blk: bool = True, isa="rv64imac_zicsr_zifencei",
              timebase_hz: int = 10_000_000, stdout_path=True) -> bytes:
     """The DTB of our ``virt`` board: QEMU's ``virt`` tree without flash, PCIe, RTC, fw-cfg.
 
-    ``isa`` deliberately leaves out ``f`` and ``d``: U-Boot touches FP state only when the tree
-    names them, and our harts have no FPU.  ``stdout_path``: ``True`` for the UART, a string
+    ``isa`` is an ISA string, or the pair :func:`isa_from_misa` returns (then the tree also
+    carries ``riscv,isa-base``/``riscv,isa-extensions``); the board passes what its harts
+    implement, so U-Boot, which touches FP state only when the tree names ``f``/``d``, sees
+    them exactly when the hart has them.  ``stdout_path``: ``True`` for the UART, a string
     for another path, ``False`` for none.
     """
     return virt_tree(ram_base, ram_size, harts, bootargs=bootargs, virtio_blk=virtio_blk,

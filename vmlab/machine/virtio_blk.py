@@ -140,17 +140,30 @@ def _set_half(value: int, half: int, word: int) -> int:
     return (value & ~(0xFFFFFFFF << shift)) | ((word & 0xFFFFFFFF) << shift)
 
 
+def _open_image(path: str, read_only: bool):
+    """Open a disk image; one we may not write (or whose mode has no write bit for anyone)
+    becomes a read-only disk rather than an error."""
+    if not read_only and not os.stat(path).st_mode & 0o222:
+        read_only = True
+    if not read_only:
+        try:
+            return open(path, "r+b"), False
+        except OSError:              # EACCES, EROFS: fall back to reading only
+            pass
+    return open(path, "rb"), True
+
+
 class VirtioBlk:
     """A virtio-mmio block device backed by a host file (or by nothing: an empty disk)."""
 
     def __init__(self, path: str | None, read_only: bool = False):
         self.path = path
-        self.read_only = read_only
         self._file = None
         self.capacity = 0  # in 512-byte sectors
         if path is not None:
-            self._file = open(path, "rb" if read_only else "r+b")
+            self._file, read_only = _open_image(path, read_only)
             self.capacity = os.fstat(self._file.fileno()).st_size // SECTOR
+        self.read_only = read_only
         self.mem = None
         self.device_features = (1 << VIRTIO_F_VERSION_1 | 1 << VIRTIO_F_INDIRECT_DESC
                                 | 1 << VIRTIO_BLK_F_SIZE_MAX | 1 << VIRTIO_BLK_F_SEG_MAX
@@ -180,6 +193,26 @@ class VirtioBlk:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def contents(self) -> bytes:
+        """The whole disk, for snapshots."""
+        if self._file is None:
+            return b""
+        self._file.flush()
+        self._file.seek(0)
+        return self._file.read()
+
+    def make_read_only(self) -> None:
+        """Offer the disk as read-only (VIRTIO_BLK_F_RO): writes fail with IOERR."""
+        self.read_only = True
+        self.device_features |= 1 << VIRTIO_BLK_F_RO
+
+    @staticmethod
+    def signals_after_write(offset: int) -> bool:
+        """Writes after which QEMU's virtio-mmio signals its wire (virtio_update_irq): a
+        notify (requests completed), InterruptACK, Status (a reset clears the reasons).
+        Reads never do."""
+        return offset in (QUEUE_NOTIFY, INTERRUPT_ACK, STATUS)
 
     @property
     def irq_level(self) -> bool:
@@ -262,14 +295,16 @@ class VirtioBlk:
         if value == 0:
             self.reset()
             return
-        if value & FEATURES_OK and not self.status & FEATURES_OK and not self._features_ok():
-            value &= ~FEATURES_OK  # the driver re-reads Status to learn we refused (§3.1.1)
+        if value & FEATURES_OK and not self.status & FEATURES_OK:
+            self._accept_features()
         self.status = (value & 0xFF) | (self.status & DEVICE_NEEDS_RESET)
 
-    def _features_ok(self) -> bool:
-        """Accept a feature set we offered that includes VERSION_1 (no legacy interface)."""
-        offered = self.driver_features & ~self.device_features == 0
-        return offered and bool(self.driver_features >> VIRTIO_F_VERSION_1 & 1)
+    def _accept_features(self) -> None:
+        """FEATURES_OK as QEMU's virtio-mmio gives it: the driver's features are masked to
+        what we offered and always accepted.  A strict device (§3.1.1) would refuse a driver
+        that never sets VERSION_1 -- but minimal teaching drivers write only the low feature
+        word, and on QEMU's virt they work; so they work here."""
+        self.driver_features &= self.device_features
 
     # ------------------------------------------------------------------------- config space
     def config_bytes(self) -> bytes:
@@ -382,6 +417,7 @@ class VirtioBlk:
         if rtype == VIRTIO_BLK_T_FLUSH:
             if self._file is not None and not self.read_only:
                 self._file.flush()
+                os.fsync(self._file.fileno())    # "on stable storage", as FLUSH promises
             return VIRTIO_BLK_S_OK, 0
         if rtype == VIRTIO_BLK_T_GET_ID:
             ident = self.serial.ljust(VIRTIO_BLK_ID_BYTES, b"\0")
@@ -405,6 +441,7 @@ class VirtioBlk:
         data = self._gather(readable, REQUEST_HEADER.size + nbytes)[REQUEST_HEADER.size:]
         self._file.seek(sector * SECTOR)
         self._file.write(data)
+        self._file.flush()        # a completed write is in the file, whatever happens to us
         return VIRTIO_BLK_S_OK
 
     def _gather(self, segments: list[Segment], limit: int) -> bytes:
