@@ -17,9 +17,12 @@ from vmlab.asm.encoder import (PC_RELATIVE, check_field, constraint_violation, e
 from vmlab.asm.errors import Diagnostic, StmtError, closest
 from vmlab.asm.lexer import Stmt, split_operands, split_statements
 from vmlab.asm import pseudo
+from vmlab.asm.limits import MAX_BYTES, MAX_STATEMENTS
+from vmlab.asm.march import enabled, parse_march
 from vmlab.asm.passtwo import PassTwo, reloc_value
 from vmlab.asm.sections import BRANCH, BYTES, INSN, Item, Section, default_flags
 from vmlab.isa import BY_MNEMONIC, FIELDS, lookup
+from vmlab.isa.fields import RM_NAMES
 
 _BRANCHES = frozenset({"beq", "bne", "blt", "bge", "bltu", "bgeu", "jal"})
 _NUMERIC = frozenset("0123456789")
@@ -47,7 +50,8 @@ class Assembler(PassTwo):
 
     def __init__(self, march: str = "rv64imac", filename: str = "<input>"):
         self.filename = filename
-        self.has_c = "c" in march.lower().split("_")[0][4:]
+        self.extensions = parse_march(march)
+        self.has_c = "C" in self.extensions
         self.rvc = self.has_c
         self.option_stack: list[bool] = []
         self.sections: dict[str, Section] = {}
@@ -60,6 +64,7 @@ class Assembler(PassTwo):
         self.macros: dict = {}
         self.conds: list[list[bool]] = []     # [active, taken-a-branch, parent-active]
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
         self.hidden = 0
         self.macro_serial = 0
         self.parse_cache: dict = {}
@@ -100,6 +105,16 @@ class Assembler(PassTwo):
         msg = exc.message + (f" (in macro '{st.origin}')" if st.origin else "")
         self.diagnostics.append(Diagnostic(st.file, st.line, col, text, msg))
 
+    def warn(self, st: Stmt, message: str, text: str = "") -> None:
+        """A warning (GNU as's): reported, but the bytes are written and assembly goes on."""
+        self.warnings.append(Diagnostic(st.file, st.line, st.col, text, message, "warning"))
+
+    def check_size(self, more: int, text: str) -> None:
+        """Refuse to grow the sections past :data:`limits.MAX_BYTES` in all."""
+        if sum(sec.pos for sec in self.order) + more > MAX_BYTES:
+            raise StmtError(f"the sections would hold more than {MAX_BYTES >> 20} MiB "
+                            "(the assembler's limit)", text)
+
     # --- expressions ------------------------------------------------------------------------
     def local_name(self, ref: str) -> str:
         """``1b`` -> the latest ``1:`` so far; ``1f`` -> the next one to be defined."""
@@ -117,7 +132,9 @@ class Assembler(PassTwo):
         if tree is None:
             if "_" not in text:
                 try:                    # the common case: a plain number (GNU octal aside)
-                    tree = ("n", int(text, 0))
+                    value = int(text, 0)
+                    # a negated 64-bit number wraps, as in the expression parser
+                    tree = ("n", expr.signed64(value) if -(1 << 64) < value < 0 else value)
                 except ValueError:
                     pass
             if tree is None:
@@ -225,11 +242,17 @@ class Assembler(PassTwo):
         from vmlab.asm import macros
         self._directives, self._conditionals, self._macros = DIRECTIVES, CONDITIONALS, macros
         stack = [iter(split_statements(source, self.filename))]
+        budget = MAX_STATEMENTS
         while stack and not self.stopped:
             st = next(stack[-1], None)
             if st is None:
                 stack.pop()
                 continue
+            budget -= 1
+            if budget < 0:
+                self.error(st, StmtError(f"more than {MAX_STATEMENTS:,} statements to assemble "
+                                         "(a .rept or macro that repeats too much?)", st.op))
+                break
             try:
                 self.statement(st, stack)
             except StmtError as exc:
@@ -278,7 +301,7 @@ class Assembler(PassTwo):
             self.used.add(pseudo.usage_key(mnemonic, ops))
         if mnemonic in pseudo.MULTI:
             return self.steps(st, pseudo.expand_multi(mnemonic, ops, self.new_hidden(), self.const))
-        if mnemonic in pseudo.LOADS or mnemonic in pseudo.STORES:
+        if mnemonic in pseudo.LOADS or mnemonic in pseudo.STORES or mnemonic in pseudo.FP_ACCESS:
             last = ops[-1].strip() if ops else ""
             if not last.endswith(")") and len(ops) in (2, 3):
                 steps = pseudo.symbol_access(mnemonic, ops, self.new_hidden())
@@ -303,6 +326,9 @@ class Assembler(PassTwo):
     def real(self, st: Stmt, mnemonic: str, ops: list[str], may_compress: bool = True) -> None:
         """A table instruction: encode it now if every operand is known, else keep an item."""
         row = BY_MNEMONIC.get(mnemonic)
+        if row is None and mnemonic in pseudo.NAMES:
+            raise StmtError(f"'{mnemonic}' does not take these operands; it is written "
+                            + pseudo.forms(mnemonic), ", ".join(ops))
         if row is None:
             known = list(BY_MNEMONIC) + list(pseudo.NAMES) + list(self.macros)
             near = closest(mnemonic, known)
@@ -311,9 +337,11 @@ class Assembler(PassTwo):
         if row.size == 2 and not self.rvc:
             why = "-march has no 'c'" if not self.has_c else "'.option norvc' is in effect"
             raise StmtError(f"'{mnemonic}' is a compressed instruction and {why}", mnemonic)
-        if row.ext not in ("I", "M", "A", "C", "Zicsr", "Zifencei", "Priv"):
+        if not enabled(row.ext, self.extensions):
             raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
         values = read_operands(mnemonic, ops, self.parse)
+        if self.used is not None and "rm" in values:
+            self.used.add(f"rm {RM_NAMES[values['rm']]}")
         if may_compress and any(type(v) is tuple and v[0] == "r" for v in values.values()):
             may_compress = False     # GNU as keeps %hi/%lo operands in 32-bit forms
         for k, v in values.items():
@@ -341,7 +369,8 @@ class Assembler(PassTwo):
             return done
         word = None
         if self.rvc and row.size == 4 and may_compress:
-            word = compress(row.mnemonic, values, may_compress if type(may_compress) is str else None)
+            word = compress(row.mnemonic, values, may_compress if type(may_compress) is str else None,
+                            self.extensions)
         if word is not None:
             data = word.to_bytes(2, "little")
         else:

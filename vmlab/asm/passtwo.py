@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from vmlab.asm import expr
 from vmlab.asm.encoder import PC_RELATIVE, check_field, encode
-from vmlab.asm.errors import StmtError
+from vmlab.asm.errors import Diagnostic, StmtError
 from vmlab.asm.layout import padding_bytes, relax
 from vmlab.asm.lexer import split_operands
 from vmlab.asm.sections import ALIGN, BYTES, DATA, INSN, Item, Section
@@ -56,6 +56,14 @@ class PassTwo:
             addr = -(-addr // align) * align
             s.addr = addr
             addr += s.size
+
+    def check_address_space(self, base: int) -> None:
+        """Every loaded section must end at or below 2**64: an address never wraps around."""
+        for s in self.placed:
+            if "a" in s.flags and s.addr + s.size > 1 << 64:
+                self.diagnostics.append(Diagnostic(
+                    self.filename, 0, 0, "", f"section {s.name} would end at {s.addr + s.size:#x}, "
+                    f"past the top of the 64-bit address space (base {base:#x})"))
 
     def branch_target_offset(self, item: Item, offsets: list[int]):
         """Offset of a branch's target in the branch's own section, or None (see relax)."""

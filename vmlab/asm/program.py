@@ -41,6 +41,9 @@ class Program:
     elf: bytes
     line_map: dict[int, int] = field(default_factory=dict)
     filename: str = "<input>"
+    #: GNU as's warnings (:class:`~vmlab.asm.errors.Diagnostic` with severity "warning"):
+    #: the program was built, but something in it is probably not what was meant
+    warnings: list = field(default_factory=list)
 
     def section_at(self, addr: int) -> SectionInfo | None:
         for s in self.sections.values():

@@ -119,6 +119,16 @@ class Field:
         return word
 
 
+#: Floating-point rounding modes by the ``rm`` field's value.  5 and 6 are reserved (objdump
+#: prints "unknown"); 7, "dynamic", means "use the mode in the frm CSR", and is what assembly
+#: means when an instruction is written without a rounding mode.
+RM_NAMES = ("rne", "rtz", "rdn", "rup", "rmm", "unknown", "unknown", "dyn")
+#: rounding-mode name -> rm value, for the names assembly accepts
+ROUNDING_MODES = {name: value for value, name in enumerate(RM_NAMES) if name != "unknown"}
+#: the rm value of an instruction written without a rounding mode
+RM_DYNAMIC = ROUNDING_MODES["dyn"]
+
+
 def _f(name, kind, *pieces, **kw) -> Field:
     return Field(name, kind, tuple(pieces), **kw)
 
