@@ -42,8 +42,8 @@ def assemble(source: str, base: int = 0x80000000, *, march: str = "rv64imac",
                                    "source (a binary file?)")])
     asm.run(source)
     asm.layout(base)
-    asm.emit()   # even after errors: undefined symbols and ranges are reported too
-    asm.check_address_space(base)
+    if asm.fits_address_space(base):
+        asm.emit()   # even after errors: undefined symbols and ranges are reported too
     if asm.diagnostics:
         # one message per problem: a pseudo-instruction's two halves may both report it
         unique = dict.fromkeys(asm.diagnostics + asm.warnings)

@@ -46,5 +46,5 @@ def build_program(asm, base: int, filename: str) -> Program:
                     float_abi(asm.extensions))
     order = sorted(sections.items(), key=lambda kv: ("a" not in kv[1].flags, kv[1].addr))
     return Program(base, bytes(image), dict(order),
-                   symbols, entry, elf, dict(sorted(asm.line_map.items())), filename,
+                   symbols, entry, elf, asm.line_map, filename,
                    list(asm.warnings))

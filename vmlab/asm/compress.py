@@ -104,7 +104,7 @@ def _try(row, pairs, fixed, values: dict) -> int | None:
         cvals[cf] = v
     if constraint_violation(row, cvals) is not None:
         return None
-    return encode(row, cvals)
+    return encode(row, cvals, checked=True)
 
 
 def compress(mnemonic: str, values: dict, only: str | None = None,

@@ -12,7 +12,7 @@ from vmlab.asm import expr, macros
 from vmlab.asm.errors import StmtError
 from vmlab.asm.lexer import parse_string, split_operands
 from vmlab.asm.limits import MAX_COUNT
-from vmlab.asm.sections import ALIGN, BYTES, DATA, Item
+from vmlab.asm.sections import ALIGN, DATA, Item
 
 DIRECTIVES: dict = {}
 CONDITIONALS: dict = {}
@@ -189,7 +189,7 @@ def _bytes(asm, st, data: bytes):
     if sec.nobits and any(data):
         raise StmtError(f"section {sec.name} holds no data (nobits): only zeros may go here")
     if data:
-        sec.add(Item(BYTES, len(data), st, data))
+        sec.add_bytes(data, st.line)
 
 
 @directive(".ascii", ".asciz", ".string")

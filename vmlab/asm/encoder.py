@@ -173,14 +173,15 @@ def check_field(name: str, value: int, text: str = "") -> None:
                     + (f" in steps of {f.align}" if f.align > 1 else ""), text)
 
 
-def encode(row: Insn, values: dict[str, int]) -> int:
-    """The instruction word for ``row`` with every field set (values already checked)."""
+def encode(row: Insn, values: dict[str, int], checked: bool = False) -> int:
+    """The instruction word for ``row`` with every field set; ``checked`` says the values
+    were range-checked already (so this does not check them a second time)."""
     word = row.match
     for name, value in values.items():
         f = FIELDS[name]
         if f.kind == "csr":
             value &= 0xFFF
-        word = f.insert(word, value)
+        word = f.place(word, value) if checked else f.insert(word, value)
     return word
 
 

@@ -20,3 +20,6 @@ MAX_STATEMENT_CHARS = 1 << 16
 #: digits (or hex/binary digits, with the prefix) in one number: GNU as keeps wider
 #: "bignums" only to refuse them ("unsupported large constant")
 MAX_NUMBER_CHARS = 130
+#: diagnostics collected before the assembler gives up on a file (a macro that fails in each
+#: of its million expansions would otherwise fill memory with the same message)
+MAX_ERRORS = 200

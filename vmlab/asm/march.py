@@ -68,8 +68,6 @@ def enabled(ext: str, extensions: frozenset[str]) -> bool:
 
 
 def float_abi(extensions: frozenset[str]) -> int:
-    """ELF e_flags float-ABI bits GNU as chooses when -mabi is not given: the widest FP
-    extension present (lp64d = 0x4 with D, lp64f = 0x2 with F only, else 0)."""
-    if "D" in extensions:
-        return 0x4
-    return 0x2 if "F" in extensions else 0
+    """ELF e_flags float-ABI bits GNU as 2.40 chooses when -mabi is not given: lp64d (0x4)
+    when D is there, else lp64 (0: floats passed in integer registers), F alone included."""
+    return 0x4 if "D" in extensions else 0
