@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import random
 
+from vmlab.asm.march import enabled, parse_march
 from vmlab.isa import FIELDS, INSTRUCTIONS, Insn
-from vmlab.isa.registers import XREG_ABI
+from vmlab.isa.fields import RM_NAMES
+from vmlab.isa.registers import FREG_ABI, XREG_ABI
 
-#: rows our -march covers (F/D rows and RVC rows that need D are out)
-ROWS = [r for r in INSTRUCTIONS if r.ext in ("I", "M", "A", "C", "Zicsr", "Zifencei", "Priv")]
+#: the widest -march the assembler takes, and the rows it makes available (the retired
+#: rows the disassembler still knows, uret/dret/sfence.vm, are out)
+MARCH = "rv64imafdc"
+ROWS = [r for r in INSTRUCTIONS if enabled(r.ext, parse_march(MARCH))]
 _FENCE = "iorw"
 _FIXED = {"zero", "ra", "sp"}
 
@@ -23,8 +27,12 @@ def random_value(name: str, rnd: random.Random) -> int:
     if f.kind == "reg":
         # favour the registers compressed forms can use (zero, ra, sp, s0..a5)
         return rnd.choice([rnd.randrange(32), rnd.choice([0, 1, 2]), rnd.randrange(8, 16)])
-    if f.kind == "creg":
+    if f.kind in ("creg", "cfreg"):
         return rnd.randrange(8, 16)
+    if f.kind == "freg":
+        return rnd.choice([rnd.randrange(32), rnd.randrange(8, 16)])
+    if f.kind == "rm":
+        return rnd.choice([0, 1, 2, 3, 4, 7])
     if f.kind == "csr":
         return rnd.randrange(4096)
     if f.kind == "fence":
@@ -59,6 +67,10 @@ def operand_text(name: str, value: int, pc_relative_as_dot: bool = True) -> str:
     f = FIELDS[name]
     if f.kind in ("reg", "creg"):
         return XREG_ABI[value]
+    if f.kind in ("freg", "cfreg"):
+        return FREG_ABI[value]
+    if f.kind == "rm":
+        return RM_NAMES[value]
     if f.kind == "fence":
         return fence_text(value)
     if name in ("imm_b", "imm_j", "c_imm_b", "c_imm_j"):

@@ -8,7 +8,20 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-GNU_MARCH = {"rv64imac": "rv64imac_zicsr_zifencei", "rv64ima": "rv64ima_zicsr_zifencei"}
+
+
+def gnu_march(march: str) -> str:
+    """GNU as's spelling of ``march``: vmlab always has Zicsr and Zifencei (see
+    vmlab.asm.march), GNU as 2.40 wants them written unless ``g`` implies them."""
+    head = march.split("_")[0]
+    return march if "g" in head[4:] or "zicsr" in march else f"{march}_zicsr_zifencei"
+
+
+def march_of(source: str) -> str:
+    """The -march a corpus file asks for on its first line (``# march: rv64gc``), else
+    vmlab's default, rv64imac."""
+    first = source.split("\n", 1)[0]
+    return first.split("march:", 1)[1].strip() if first.startswith("# march:") else "rv64imac"
 
 
 def gnu_sections(source: str, addresses: dict[str, int], gnu_as: str, gnu_ld: str,
@@ -17,7 +30,7 @@ def gnu_sections(source: str, addresses: dict[str, int], gnu_as: str, gnu_ld: st
     with tempfile.TemporaryDirectory() as tmp:
         src, obj, exe = Path(tmp, "t.s"), Path(tmp, "t.o"), Path(tmp, "t.elf")
         src.write_text(source)
-        run([gnu_as, f"-march={GNU_MARCH[march]}", "-mno-relax", "-o", str(obj), str(src)])
+        run([gnu_as, f"-march={gnu_march(march)}", "-mno-relax", "-o", str(obj), str(src)])
         # one output section per input section, at vmlab's address (ld's default script
         # would merge .text.* into .text and so on)
         script = Path(tmp, "t.ld")
@@ -37,9 +50,11 @@ def run(cmd: list[str]) -> None:
         raise AssertionError(f"{' '.join(cmd[:1])} failed:\n{r.stderr}")
 
 
-def compare(source: str, gnu_as: str, gnu_ld: str, march: str = "rv64imac") -> list[str]:
-    """Differences between vmlab and GNU for ``source`` (empty when the bytes agree)."""
+def compare(source: str, gnu_as: str, gnu_ld: str, march: str | None = None) -> list[str]:
+    """Differences between vmlab and GNU for ``source`` (empty when the bytes agree);
+    ``march`` defaults to what the source's first line asks for (:func:`march_of`)."""
     from vmlab.asm import assemble
+    march = march or march_of(source)
     prog = assemble(source, march=march)
     ours = {name: s for name, s in prog.sections.items() if s.size and "a" in s.flags}
     # (sections without the "a" flag are not loaded, by GNU ld nor by vmlab: nothing to compare)

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from asm_gen import ROWS, random_values, row_text
+from asm_gen import MARCH, ROWS, random_values, row_text
 from asm_oracle import compare
 
 REGS = ["zero", "ra", "sp", "s0", "s1", "a0", "a1", "a5", "a6", "t0", "t6"]
@@ -75,4 +75,4 @@ def program(seed: int, length: int = 150) -> str:
 
 @pytest.mark.parametrize("seed", range(12))
 def test_random_program_matches_gnu(seed, gnu_as, gnu_ld):
-    assert compare(program(seed), gnu_as, gnu_ld) == []
+    assert compare(program(seed), gnu_as, gnu_ld, MARCH) == []

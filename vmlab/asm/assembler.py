@@ -10,6 +10,8 @@ evaluates the remaining expressions with the final addresses and writes the byte
 """
 from __future__ import annotations
 
+import re
+
 from vmlab.asm import expr
 from vmlab.asm.compress import compress
 from vmlab.asm.encoder import (PC_RELATIVE, check_field, constraint_violation, encode,
@@ -17,12 +19,21 @@ from vmlab.asm.encoder import (PC_RELATIVE, check_field, constraint_violation, e
 from vmlab.asm.errors import Diagnostic, StmtError, closest
 from vmlab.asm.lexer import Stmt, split_operands, split_statements
 from vmlab.asm import pseudo
+from vmlab.asm.limits import MAX_BYTES, MAX_ERRORS, MAX_STATEMENTS
+from vmlab.asm.march import enabled, parse_march
 from vmlab.asm.passtwo import PassTwo, reloc_value
-from vmlab.asm.sections import BRANCH, BYTES, INSN, Item, Section, default_flags
+from vmlab.asm.sections import BRANCH, INSN, Item, Section, default_flags
 from vmlab.isa import BY_MNEMONIC, FIELDS, lookup
+from vmlab.isa.fields import RM_NAMES
 
 _BRANCHES = frozenset({"beq", "bne", "blt", "bge", "bltu", "bgeu", "jal"})
+#: compressed rows' pc-relative fields (the 32-bit ones are branches, handled apart)
+_PC_RELATIVE_C = frozenset(PC_RELATIVE) - {"imm_b", "imm_j"}
+#: at most this many remembered statements (see Assembler.instruction)
+_BY_TEXT_SIZE = 1 << 16
 _NUMERIC = frozenset("0123456789")
+#: a symbol, or a relocation operator applied to one (parsed without the expression parser)
+_SIMPLE = re.compile(r"\s*(?:%(hi|lo|pcrel_hi|pcrel_lo)\(\s*)?([A-Za-z_.$][\w.$]*)\s*(?(1)\))\s*")
 
 
 class Symbol:
@@ -47,7 +58,10 @@ class Assembler(PassTwo):
 
     def __init__(self, march: str = "rv64imac", filename: str = "<input>"):
         self.filename = filename
-        self.has_c = "c" in march.lower().split("_")[0][4:]
+        self.extensions = parse_march(march)
+        #: the table's extension names usable as they are (the common case, checked first)
+        self.usable = frozenset(e for e in self.extensions if "+" not in e)
+        self.has_c = "C" in self.extensions
         self.rvc = self.has_c
         self.option_stack: list[bool] = []
         self.sections: dict[str, Section] = {}
@@ -60,12 +74,16 @@ class Assembler(PassTwo):
         self.macros: dict = {}
         self.conds: list[list[bool]] = []     # [active, taken-a-branch, parent-active]
         self.diagnostics: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
         self.hidden = 0
         self.macro_serial = 0
         self.parse_cache: dict = {}
         self.pcrel_hi_at: dict[int, tuple] = {}
         #: (mnemonic, operand values, compression) -> bytes: real code repeats itself a lot
         self.encoded: dict[tuple, bytes] = {}
+        #: (mnemonic, operand text, compression) -> bytes, for statements of registers and
+        #: numbers only (see :meth:`instruction`)
+        self.by_text: dict[tuple, bytes] = {}
         self.stopped = False
         #: when a set, every table row, pseudo-instruction and directive used goes in it
         #: (the corpus coverage test reads it)
@@ -99,6 +117,20 @@ class Assembler(PassTwo):
             text = st.src.strip()
         msg = exc.message + (f" (in macro '{st.origin}')" if st.origin else "")
         self.diagnostics.append(Diagnostic(st.file, st.line, col, text, msg))
+        if len(self.diagnostics) >= MAX_ERRORS and not self.stopped:
+            self.stopped = True
+            self.diagnostics.append(Diagnostic(st.file, st.line, col, "",
+                                               f"{MAX_ERRORS} errors: stopping here"))
+
+    def warn(self, st: Stmt, message: str, text: str = "") -> None:
+        """A warning (GNU as's): reported, but the bytes are written and assembly goes on."""
+        self.warnings.append(Diagnostic(st.file, st.line, st.col, text, message, "warning"))
+
+    def check_size(self, more: int, text: str) -> None:
+        """Refuse to grow the sections past :data:`limits.MAX_BYTES` in all."""
+        if sum(sec.pos for sec in self.order) + more > MAX_BYTES:
+            raise StmtError(f"the sections would hold more than {MAX_BYTES >> 20} MiB "
+                            "(the assembler's limit)", text)
 
     # --- expressions ------------------------------------------------------------------------
     def local_name(self, ref: str) -> str:
@@ -115,15 +147,23 @@ class Assembler(PassTwo):
         """Expression tree for ``text`` (cached unless it names ``1b``/``1f``)."""
         tree = self.parse_cache.get(text)
         if tree is None:
+            m = _SIMPLE.fullmatch(text)
+            if m is not None:       # "label" and "%pcrel_hi(label)", the pseudos' own texts
+                sym = ("s", m[2])
+                return ("r", m[1], sym) if m[1] else sym
             if "_" not in text:
                 try:                    # the common case: a plain number (GNU octal aside)
-                    tree = ("n", int(text, 0))
+                    value = int(text, 0)
+                    # a negated 64-bit number wraps, as in the expression parser
+                    tree = ("n", expr.signed64(value) if -(1 << 64) < value < 0 else value)
                 except ValueError:
                     pass
             if tree is None:
                 tree, local = expr.parse_ex(text, self.local_name)
                 if local:
                     return tree
+            if len(self.parse_cache) >= _BY_TEXT_SIZE:
+                self.parse_cache.clear()        # bounded, as the other caches
             self.parse_cache[text] = tree
         return tree
 
@@ -191,6 +231,7 @@ class Assembler(PassTwo):
             raise StmtError(f"symbol '{name}' is already defined", name)
         if sym is None:
             sym = self.symbols[name] = Symbol(name)
+        self.current.close_run()       # the label names the boundary between two items
         sym.section, sym.index, sym.stmt = self.current, len(self.current.items), st
         sym.here = self.current.here()
 
@@ -225,11 +266,17 @@ class Assembler(PassTwo):
         from vmlab.asm import macros
         self._directives, self._conditionals, self._macros = DIRECTIVES, CONDITIONALS, macros
         stack = [iter(split_statements(source, self.filename))]
+        budget = MAX_STATEMENTS
         while stack and not self.stopped:
             st = next(stack[-1], None)
             if st is None:
                 stack.pop()
                 continue
+            budget -= 1
+            if budget < 0:
+                self.error(st, StmtError(f"more than {MAX_STATEMENTS:,} statements to assemble "
+                                         "(a .rept or macro that repeats too much?)", st.op))
+                break
             try:
                 self.statement(st, stack)
             except StmtError as exc:
@@ -273,12 +320,34 @@ class Assembler(PassTwo):
         self.instruction(st, op, split_operands(st.args))
 
     def instruction(self, st: Stmt, mnemonic: str, ops: list[str]) -> None:
-        """One instruction or pseudo-instruction, as written by the user."""
+        """One instruction or pseudo-instruction, as written by the user.
+
+        Statements made only of registers and numbers always give the same bytes, and real
+        sources repeat them a lot (``nop``, ``ret``, ``addi sp, sp, -16``): their bytes are
+        remembered by text, so the next one costs a dictionary lookup.
+        """
+        key = (mnemonic, st.args, self.rvc)
+        data = self.by_text.get(key)
+        if data is not None and self.used is None:
+            return self.current.add_bytes(data, st.line)
+        data = self._instruction(st, mnemonic, ops)
+        if data is not None:
+            if len(self.by_text) >= _BY_TEXT_SIZE:
+                self.by_text.clear()            # bounded: a huge source of distinct lines
+            self.by_text[key] = data
+
+    def _instruction(self, st: Stmt, mnemonic: str, ops: list[str]) -> bytes | None:
+        """:meth:`instruction` without the memory: the bytes if they depend on nothing but
+        the text (see :meth:`real`), else None."""
         if self.used is not None:
             self.used.add(pseudo.usage_key(mnemonic, ops))
+        if mnemonic == "li" and len(ops) == 2 and self.parse(ops[1])[0] == "n":
+            steps = pseudo.expand_multi(mnemonic, ops, "", self.const)
+            out = [self.real(st, mn, step_ops) for mn, step_ops in steps]
+            return None if None in out else b"".join(out)
         if mnemonic in pseudo.MULTI:
             return self.steps(st, pseudo.expand_multi(mnemonic, ops, self.new_hidden(), self.const))
-        if mnemonic in pseudo.LOADS or mnemonic in pseudo.STORES:
+        if mnemonic in pseudo.LOADS or mnemonic in pseudo.STORES or mnemonic in pseudo.FP_ACCESS:
             last = ops[-1].strip() if ops else ""
             if not last.endswith(")") and len(ops) in (2, 3):
                 steps = pseudo.symbol_access(mnemonic, ops, self.new_hidden())
@@ -291,7 +360,7 @@ class Assembler(PassTwo):
         may_compress = mnemonic not in ("jal", "jalr")
         if real is not None:
             mnemonic, ops, may_compress = real
-        self.real(st, mnemonic, ops, may_compress)
+        return self.real(st, mnemonic, ops, may_compress)
 
     def steps(self, st: Stmt, steps) -> None:
         for mn, ops in steps:
@@ -300,9 +369,16 @@ class Assembler(PassTwo):
             else:
                 self.real(st, mn, ops)
 
-    def real(self, st: Stmt, mnemonic: str, ops: list[str], may_compress: bool = True) -> None:
-        """A table instruction: encode it now if every operand is known, else keep an item."""
+    def real(self, st: Stmt, mnemonic: str, ops: list[str], may_compress: bool = True) -> bytes | None:
+        """A table instruction: encode it now if every operand is known, else keep an item.
+
+        Returns the bytes when they follow from the text alone (registers and numbers, no
+        symbol), else None.
+        """
         row = BY_MNEMONIC.get(mnemonic)
+        if row is None and mnemonic in pseudo.NAMES:
+            raise StmtError(f"'{mnemonic}' does not take these operands; it is written "
+                            + pseudo.forms(mnemonic), ", ".join(ops))
         if row is None:
             known = list(BY_MNEMONIC) + list(pseudo.NAMES) + list(self.macros)
             near = closest(mnemonic, known)
@@ -311,23 +387,32 @@ class Assembler(PassTwo):
         if row.size == 2 and not self.rvc:
             why = "-march has no 'c'" if not self.has_c else "'.option norvc' is in effect"
             raise StmtError(f"'{mnemonic}' is a compressed instruction and {why}", mnemonic)
-        if row.ext not in ("I", "M", "A", "C", "Zicsr", "Zifencei", "Priv"):
+        if row.ext not in self.usable and not enabled(row.ext, self.extensions):
             raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
         values = read_operands(mnemonic, ops, self.parse)
-        if may_compress and any(type(v) is tuple and v[0] == "r" for v in values.values()):
-            may_compress = False     # GNU as keeps %hi/%lo operands in 32-bit forms
+        if self.used is not None and "rm" in values:
+            self.used.add(f"rm {RM_NAMES[values['rm']]}")
+        literal = known = True
         for k, v in values.items():
             if type(v) is tuple:
-                values[k] = self.try_const(v)
+                literal = literal and v[0] == "n"
+                if v[0] == "r":
+                    may_compress = False     # GNU as keeps %hi/%lo operands in 32-bit forms
+                    if v[1].startswith("pcrel"):
+                        known = False        # needs the address of this very instruction
+                        continue
+                v = values[k] = self.try_const(v)
+                known = known and type(v) is int
         if mnemonic in _BRANCHES:
             return self.branch(st, mnemonic, values, may_compress)
-        if all(type(v) is int for v in values.values()) and not any(k in PC_RELATIVE for k in values):
+        if known and not (row.size == 2 and _PC_RELATIVE_C.intersection(values)):
             data = self.encode_now(row, values, ops, may_compress)
-            self.current.add(Item(BYTES, len(data), st, data))
-            return
+            self.current.add_bytes(data, st.line)
+            return data if literal else None
         if self.used is not None:
             self.used.add(mnemonic)
         self.current.add(Item(INSN, row.size, st, row, values, ops))  # waits for addresses
+        return None
 
     def encode_now(self, row, values: dict, ops: list[str], may_compress) -> bytes:
         """Bytes of an instruction whose operands are all known: compressed if GNU as would.
@@ -341,13 +426,16 @@ class Assembler(PassTwo):
             return done
         word = None
         if self.rvc and row.size == 4 and may_compress:
-            word = compress(row.mnemonic, values, may_compress if type(may_compress) is str else None)
+            word = compress(row.mnemonic, values, may_compress if type(may_compress) is str else None,
+                            self.extensions)
         if word is not None:
             data = word.to_bytes(2, "little")
         else:
             data = self.checked_encode(row, values, ops).to_bytes(row.size, "little")
         if self.used is not None:
             self.used.add(lookup(int.from_bytes(data, "little"), len(data)).mnemonic)
+        if len(self.encoded) >= _BY_TEXT_SIZE:
+            self.encoded.clear()
         self.encoded[key] = data
         return data
 
@@ -366,7 +454,7 @@ class Assembler(PassTwo):
                 raise StmtError(f"'{row.mnemonic}' needs a nonzero {field.replace('c_', '')}", texts.get(field, ""))
             reg = "x0" if limit == "0" else "sp"
             raise StmtError(f"'{row.mnemonic}' cannot use {reg} here", texts.get(field, ""))
-        return encode(row, values)
+        return encode(row, values, checked=True)
 
     def branch(self, st: Stmt, mnemonic: str, values: dict, may_compress: bool) -> None:
         """A branch or jump: its size is chosen at layout from the distance to its target."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from vmlab.asm.elf import write_elf
+from vmlab.asm.march import float_abi
 from vmlab.asm.program import Program, SectionInfo
 
 
@@ -41,7 +42,9 @@ def build_program(asm, base: int, filename: str) -> Program:
         for s in loaded:
             image[s.addr - base:s.addr - base + s.size] = s.data
     entry = symbols.get("_start", base)
-    elf = write_elf([sections[s.name] for s in placed], elf_symbols, entry, asm.has_c)
+    elf = write_elf([sections[s.name] for s in placed], elf_symbols, entry, asm.has_c,
+                    float_abi(asm.extensions))
     order = sorted(sections.items(), key=lambda kv: ("a" not in kv[1].flags, kv[1].addr))
     return Program(base, bytes(image), dict(order),
-                   symbols, entry, elf, dict(sorted(asm.line_map.items())), filename)
+                   symbols, entry, elf, asm.line_map, filename,
+                   list(asm.warnings))

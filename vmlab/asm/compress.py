@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from vmlab.isa import BY_MNEMONIC, FIELDS, INSTRUCTIONS
 from vmlab.asm.encoder import constraint_violation, encode, row_plan
+from vmlab.asm.march import enabled
 
 _FIXED = {"zero": 0, "ra": 1, "sp": 2}
 
@@ -63,7 +64,7 @@ def candidates(mnemonic: str) -> tuple:
     full = _plan_fields(mnemonic)
     out = []
     for row in INSTRUCTIONS:
-        if row.size != 2 or not row.expands or row.ext != "C":
+        if row.size != 2 or not row.expands or not row.ext.startswith("C"):
             continue
         exp_mn, tokens = _expansion_steps(row)
         if exp_mn != mnemonic or len(tokens) != len(full):
@@ -103,18 +104,22 @@ def _try(row, pairs, fixed, values: dict) -> int | None:
         cvals[cf] = v
     if constraint_violation(row, cvals) is not None:
         return None
-    return encode(row, cvals)
+    return encode(row, cvals, checked=True)
 
 
-def compress(mnemonic: str, values: dict, only: str | None = None) -> int | None:
+def compress(mnemonic: str, values: dict, only: str | None = None,
+             extensions: frozenset[str] = frozenset({"C"})) -> int | None:
     """The 16-bit word GNU as would emit for this instruction, or None to keep 32 bits.
 
     ``values`` holds the 32-bit row's field values, all known integers; ``only`` restricts
-    the choice to one compressed mnemonic.
+    the choice to one compressed mnemonic; ``extensions`` (from -march) decides whether
+    rows such as ``c.fld`` (extension ``C+D``) may be used.
     """
     cands = candidates(mnemonic)
     if only is not None:
         cands = tuple(c for c in cands if c[0].mnemonic == only)
+    if any(c[0].ext != "C" for c in cands):
+        cands = tuple(c for c in cands if enabled(c[0].ext, extensions))
     if not cands:
         return None
     for row, pairs, fixed in cands:

@@ -6,10 +6,13 @@ Each handler takes ``(asm, stmt, stack)`` and may return a list of statements to
 """
 from __future__ import annotations
 
+import itertools
+
 from vmlab.asm import expr, macros
 from vmlab.asm.errors import StmtError
 from vmlab.asm.lexer import parse_string, split_operands
-from vmlab.asm.sections import ALIGN, BYTES, DATA, Item
+from vmlab.asm.limits import MAX_COUNT
+from vmlab.asm.sections import ALIGN, DATA, Item
 
 DIRECTIVES: dict = {}
 CONDITIONALS: dict = {}
@@ -155,6 +158,7 @@ def _data(asm, st, stack):
         if later or type(value) is not int:
             later.append((width, ("n", value) if type(value) is int else value))
         else:
+            _warn_truncation(asm, st, value, width, text)
             known += (value & mask).to_bytes(width, "little")
     if later:
         later = [(width, ("n", int.from_bytes(known[i:i + width], "little")))
@@ -164,12 +168,28 @@ def _data(asm, st, stack):
         _bytes(asm, st, bytes(known))
 
 
+def _warn_truncation(asm, st, value: int, width: int, text: str) -> None:
+    """GNU as's warnings for a constant too wide for its directive (the bytes are still
+    written, truncated).  A value whose bits above ``width`` are all zeros or all ones (a
+    sign extension: ``.byte -1``) fits; a "bignum" (2**64 or more) is reported as such."""
+    if not -(1 << 64) < value < (1 << 64):
+        plural = "s" if width > 1 else ""
+        asm.warn(st, f"bignum truncated to {width} byte{plural}", text)
+        return
+    if width == 8:
+        return
+    get = value & ((1 << 64) - 1)
+    high = get >> (8 * width)
+    if high and high != (1 << (64 - 8 * width)) - 1:
+        asm.warn(st, f"value {get:#x} truncated to {get & ((1 << (8 * width)) - 1):#x}", text)
+
+
 def _bytes(asm, st, data: bytes):
     sec = asm.current
     if sec.nobits and any(data):
         raise StmtError(f"section {sec.name} holds no data (nobits): only zeros may go here")
     if data:
-        sec.add(Item(BYTES, len(data), st, data))
+        sec.add_bytes(data, st.line)
 
 
 @directive(".ascii", ".asciz", ".string")
@@ -196,24 +216,24 @@ def _fill(asm, st, stack):
     """``.fill repeat, size, value``: ``repeat`` copies of ``value`` in ``size`` bytes
     (GNU as keeps at most 4 bytes of value; a wider size gets zero upper bytes)."""
     ops = _ops(st, 1, 3)
-    repeat = _count(asm, ops[0])
+    repeat = _count(asm, ops[0], "repetitions")
     size = asm.const(ops[1]) if len(ops) > 1 else 1
     value = asm.const(ops[2]) if len(ops) > 2 else 0
     if not 0 <= size <= 8:
         raise StmtError(f".fill size {size} out of range: allowed 0..8", ops[1])
     one = (value & 0xFFFFFFFF).to_bytes(8, "little")[:size]
+    asm.check_size(repeat * size, ops[0])
     _bytes(asm, st, one * repeat)
 
 
-#: the most bytes (or repetitions) one directive may ask for: a typo like ".skip 0x8000000000"
-#: should be an error message, not an exhausted machine
-MAX_COUNT = 1 << 26
-
-
-def _count(asm, text):
+def _count(asm, text, what: str = "bytes"):
+    """A size or repetition count: a typo like ``.skip 0x8000000000`` must be an error
+    message, not an exhausted machine (see :mod:`vmlab.asm.limits`)."""
     n = asm.const(text)
     if not 0 <= n <= MAX_COUNT:
         raise StmtError(f"count {n} out of range: allowed 0..{MAX_COUNT}", text)
+    if what == "bytes":
+        asm.check_size(n, text)
     return n
 
 
@@ -248,6 +268,7 @@ def _org(asm, st, stack):
 def _incbin(asm, st, stack):
     ops = _ops(st, 1, 3)
     data = _read(asm, parse_string(ops[0]).decode(), binary=True)
+    asm.check_size(len(data), ops[0])
     skip = asm.const(ops[1]) if len(ops) > 1 else 0
     count = asm.const(ops[2]) if len(ops) > 2 else len(data) - skip
     _bytes(asm, st, data[skip:skip + count])
@@ -371,9 +392,10 @@ def _stray_end(asm, st, stack):
 
 @directive(".rept")
 def _rept(asm, st, stack):
-    count = _count(asm, st.args)
+    count = _count(asm, st.args, "repetitions")
     body = macros.collect(st, stack[-1], ".endr")
-    return body * count
+    # lazily: the statement budget (not the memory for count copies) bounds a huge count
+    return itertools.chain.from_iterable(itertools.repeat(body, count))
 
 
 @directive(".irp", ".irpc")

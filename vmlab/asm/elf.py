@@ -38,9 +38,12 @@ def _align(n: int, a: int) -> int:
     return -(-n // a) * a
 
 
-def write_elf(sections, symbols, entry: int, rvc: bool) -> bytes:
+def write_elf(sections, symbols, entry: int, rvc: bool, float_abi: int = 0) -> bytes:
     """ELF bytes for placed ``sections`` (name, addr, size, flags, nobits, data, align) and
-    ``symbols`` (name, value, section name or None for absolute, binding, type, size)."""
+    ``symbols`` (name, value, section name or None for absolute, binding, type, size).
+
+    ``float_abi`` is the e_flags float-ABI field (0x2 single, 0x4 double), as GNU as sets it
+    for an -march with F or D."""
     shstr, strtab = _Strings(), _Strings()
     loads = [s for s in sections if "a" in s.flags]   # only allocated sections are loaded
     phnum = len(loads)
@@ -87,7 +90,7 @@ def write_elf(sections, symbols, entry: int, rvc: bool) -> bytes:
         out += struct.pack("<IIQQQQIIQQ", *h)
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
     struct.pack_into("<16sHHIQQQIHHHHHH", out, 0, ident, ET_EXEC, EM_RISCV, 1, entry, 64, sh_off,
-                     EF_RISCV_RVC if rvc else 0, 64, 56, phnum, 64, len(headers) + 1, len(headers))
+                     (EF_RISCV_RVC if rvc else 0) | float_abi, 64, 56, phnum, 64, len(headers) + 1, len(headers))
     for i, (s, off) in enumerate((s, off) for s, off in zip(sections, placed) if "a" in s.flags):
         pflags = 4 | (2 if "w" in s.flags else 0) | (1 if "x" in s.flags else 0)
         struct.pack_into("<IIQQQQQQ", out, 64 + 56 * i, PT_LOAD, pflags, off, s.addr, s.addr,

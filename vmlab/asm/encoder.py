@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from vmlab.asm.errors import StmtError
 from vmlab.isa import BY_MNEMONIC, FIELDS, Insn
+from vmlab.isa.fields import ROUNDING_MODES
 from vmlab.isa.registers import FREGS, XREGS
 
 try:  # the CSR table arrives with vmlab.isa.csrs; until then a few names suffice
@@ -102,8 +103,10 @@ def read_operands(mnemonic: str, ops: list[str], parse) -> dict:
     ``("n", value)``), because labels only get addresses after layout.
     """
     plan = row_plan(mnemonic)
+    if len(ops) == len(plan) - 1 and plan[-1][1] == "rm":
+        ops = [*ops, "dyn"]        # no rounding mode written: the one in frm
     if len(ops) != len(plan):
-        want = ", ".join(BY_MNEMONIC[mnemonic].syntax) or "no operands"
+        want = ", ".join(BY_MNEMONIC[mnemonic].syntax).replace(", rm", ", [rm]") or "no operands"
         raise StmtError(f"'{mnemonic}' takes {len(plan)} operand(s) ({want}), got {len(ops)}",
                         ", ".join(ops))
     values = {}
@@ -136,7 +139,17 @@ def _field_value(name: str, text: str, parse):
         return csr_operand(text, parse)
     if kind == "fence":
         return fence_set(text)
+    if kind == "rm":
+        return rounding_mode(text)
     return parse(text)
+
+
+def rounding_mode(text: str) -> int:
+    """``"rtz"`` -> 1: a rounding mode, written by name (lower case, as GNU as wants)."""
+    value = ROUNDING_MODES.get(text.strip())
+    if value is None:
+        raise StmtError(f"expected a rounding mode ({', '.join(ROUNDING_MODES)})", text)
+    return value
 
 
 def check_field(name: str, value: int, text: str = "") -> None:
@@ -160,14 +173,15 @@ def check_field(name: str, value: int, text: str = "") -> None:
                     + (f" in steps of {f.align}" if f.align > 1 else ""), text)
 
 
-def encode(row: Insn, values: dict[str, int]) -> int:
-    """The instruction word for ``row`` with every field set (values already checked)."""
+def encode(row: Insn, values: dict[str, int], checked: bool = False) -> int:
+    """The instruction word for ``row`` with every field set; ``checked`` says the values
+    were range-checked already (so this does not check them a second time)."""
     word = row.match
     for name, value in values.items():
         f = FIELDS[name]
         if f.kind == "csr":
             value &= 0xFFF
-        word = f.insert(word, value)
+        word = f.place(word, value) if checked else f.insert(word, value)
     return word
 
 

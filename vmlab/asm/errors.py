@@ -19,10 +19,18 @@ class Diagnostic:
     column: int
     text: str
     message: str
+    #: "error", or "warning" for what GNU as also only warns about (the bytes are written)
+    severity: str = "error"
 
     def __str__(self) -> str:
-        quoted = f": '{self.text}'" if self.text else ""
-        return f"{self.file}:{self.line}:{self.column}: error: {self.message}{quoted}"
+        quoted = f": '{_printable(self.text)}'" if self.text else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}{quoted}"
+
+
+def _printable(text: str, limit: int = 80) -> str:
+    """``text`` safe to print on a terminal: control characters escaped, long text cut."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return out + ("..." if len(text) > limit else "")
 
 
 class AsmError(Exception):

@@ -15,6 +15,8 @@ this when ``1 + 1 & 2`` gives 1, not 2.  From loosest to tightest (measured agai
 
 Operators of one level associate to the left.  Unary ``- ~ !`` and ``+`` bind tightest.
 Relocation operators ``%hi(e) %lo(e) %pcrel_hi(e) %pcrel_lo(label)`` read like functions.
+Numbers may carry C's integer suffixes (``1UL``, ``(1L << 38)``, ``0x10ull``), as GNU as allows
+so that C headers' constants can be shared with assembly; they change nothing.
 
 An expression is parsed once into a small tree of tuples and evaluated later, because a
 label's address is only known after layout.  Trees:
@@ -25,12 +27,13 @@ from __future__ import annotations
 import re
 
 from vmlab.asm.errors import StmtError
+from vmlab.asm.limits import MAX_NUMBER_CHARS
 
 MASK64 = (1 << 64) - 1
 
 _TOKEN = re.compile(r"""
     \s*(?:
-      (?P<num>0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)(?P<local>[bfBF])?(?![\w.$])
+      (?P<num>0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)(?:(?P<local>[bfBF])|[uU]?[lL]{0,2})(?![\w.$])
     | (?P<sym>[A-Za-z_.$][\w.$]*)
     | %(?P<rel>hi|lo|pcrel_hi|pcrel_lo)\b
     | '(?P<chr>\\.|.)'?
@@ -67,6 +70,9 @@ def _tokens(text: str) -> list[tuple[str, object]]:
         pos = m.end()
         if m["num"] is not None:
             digits = m["num"]
+            if len(digits) > MAX_NUMBER_CHARS:
+                raise StmtError(f"unsupported large constant (a number of {len(digits)} digits)",
+                                text.strip()[:40])
             if m["local"]:
                 out.append(("local", digits + m["local"].lower()))
                 continue

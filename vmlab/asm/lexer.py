@@ -8,6 +8,7 @@ directive with its operands.  ``#`` starts a comment that runs to the end of the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _LABEL = re.compile(r"\s*([A-Za-z_.$][\w.$]*|[0-9]+)\s*:(?!=)")
@@ -96,15 +97,30 @@ def _skip_char_constant(text: str, i: int) -> int:
     return i
 
 
-def split_statements(source: str, filename: str, first_line: int = 1, origin=None) -> list[Stmt]:
-    """All statements of ``source`` in order, with their positions."""
-    stmts = []
-    for lineno, line in enumerate(_strip_block_comments(source).split("\n"), first_line):
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\\n")``, one line at a time (no list of a million lines at once)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+def split_statements(source: str, filename: str, first_line: int = 1,
+                     origin=None) -> Iterator[Stmt]:
+    """The statements of ``source`` in order, with their positions.
+
+    A generator: the assembler consumes statements one at a time, so a million-line source
+    never holds a million statement objects at once.
+    """
+    for lineno, line in enumerate(_lines(_strip_block_comments(source)), first_line):
         for start, text in _split_line(line):
             st = parse_statement(text, start, line, filename, lineno, origin)
             if st is not None:
-                stmts.append(st)
-    return stmts
+                yield st
 
 
 def parse_statement(text, start, line, filename, lineno, origin=None) -> Stmt | None:

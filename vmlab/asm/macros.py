@@ -11,6 +11,7 @@ import re
 
 from vmlab.asm.errors import StmtError
 from vmlab.asm.lexer import parse_statement, split_operands
+from vmlab.asm.limits import MAX_STATEMENT_CHARS
 
 _ESCAPE = re.compile(r"\\(\(\)|@|[A-Za-z_.$][\w.$]*)")
 _OPENERS = {".macro": ".endm", ".rept": ".endr", ".irp": ".endr", ".irpc": ".endr"}
@@ -132,6 +133,10 @@ def substitute(body, values: dict[str, str], serial: int, st, origin: str | None
     out = []
     for b in body:
         text = _ESCAPE.sub(repl, stmt_text(b))
+        if len(text) > MAX_STATEMENT_CHARS:
+            raise StmtError(f"a statement expanded from '{origin or st.op}' is longer than "
+                            f"{MAX_STATEMENT_CHARS} characters (an argument that grows each call?)",
+                            st.op)
         where = st if origin is not None else b
         for piece in text.split(";"):
             new = parse_statement(piece, 0, piece, where.file, where.line, origin)

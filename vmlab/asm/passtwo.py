@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from vmlab.asm import expr
 from vmlab.asm.encoder import PC_RELATIVE, check_field, encode
-from vmlab.asm.errors import StmtError
+from vmlab.asm.errors import Diagnostic, StmtError
 from vmlab.asm.layout import padding_bytes, relax
 from vmlab.asm.lexer import split_operands
+from vmlab.asm.program import LineMap
 from vmlab.asm.sections import ALIGN, BYTES, DATA, INSN, Item, Section
 from vmlab.isa import BY_MNEMONIC, lookup
 
@@ -56,6 +57,18 @@ class PassTwo:
             addr = -(-addr // align) * align
             s.addr = addr
             addr += s.size
+
+    def fits_address_space(self, base: int) -> bool:
+        """Whether every loaded section ends at or below 2**64 (an address never wraps
+        around); each one that does not is reported."""
+        fits = True
+        for s in self.placed:
+            if "a" in s.flags and s.addr + s.size > 1 << 64:
+                fits = False
+                self.diagnostics.append(Diagnostic(
+                    self.filename, 0, 0, "", f"section {s.name} would end at {s.addr + s.size:#x}, "
+                    f"past the top of the 64-bit address space (base {base:#x})"))
+        return fits
 
     def branch_target_offset(self, item: Item, offsets: list[int]):
         """Offset of a branch's target in the branch's own section, or None (see relax)."""
@@ -153,7 +166,7 @@ class PassTwo:
 
     def emit(self) -> None:
         """Pass two: every section's bytes, now that every address is known."""
-        self.line_map: dict[int, int] = {}
+        self.line_map = LineMap()
         self.call_sites = {self.address(sym) for name, sym in self.symbols.items()
                            if name.startswith(".L$vm") and name.endswith("call") and sym.is_label}
         for sec in self.placed:
@@ -172,8 +185,10 @@ class PassTwo:
                 except StmtError as exc:
                     self.error(item.stmt, exc)
                     out.append(bytes(item.size))
-                if item.stmt is not None and item.size and item.kind != ALIGN:
-                    self.line_map.setdefault(self.pc, item.stmt.line)
+                if item.kind == BYTES:
+                    self.line_map.add_run(self.pc, item.b)
+                elif item.stmt is not None and item.size and item.kind != ALIGN:
+                    self.line_map.add(self.pc, item.stmt.line)
             sec.data = b"" if sec.nobits else b"".join(out)
 
     def item_bytes(self, sec: Section, item: Item) -> bytes:

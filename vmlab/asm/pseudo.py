@@ -23,6 +23,9 @@ from vmlab.isa.registers import XREG_ABI, XREGS, xreg
 #: loads and stores that may name a symbol instead of ``offset(base)``
 LOADS = frozenset({"lb", "lh", "lw", "ld", "lbu", "lhu", "lwu"})
 STORES = frozenset({"sb", "sh", "sw", "sd"})
+#: floating-point loads and stores: with a symbol they all take a temporary integer register
+#: for the address (``flw fa0, sym, t0``), since the loaded register cannot hold it
+FP_ACCESS = frozenset({"flw", "fld", "fsw", "fsd"})
 MULTI = frozenset({"li", "la", "lla", "call", "tail", "jump", "sext.b", "sext.h", "zext.h", "zext.w"})
 #: sign/zero extension without the Zbb extension: shift the value to the top, then back
 _EXTEND = {"sext.b": ("srai", 56), "sext.h": ("srai", 48), "zext.h": ("srli", 48), "zext.w": ("srli", 32)}
@@ -76,9 +79,8 @@ def _compression(alias) -> bool | str:
     """What GNU as may compress an alias into (see :func:`alias`)."""
     if alias.name == "mv":
         return "c.mv"          # "mv rd, zero" stays addi: GNU as only makes c.mv out of mv
-    if alias.base == "jalr" and (alias.name == "jalr" and len(alias.syntax) == 2
-                                 or any("(" in t for t in alias.syntax)):
-        return False           # "jalr rd, rs" and "jr/jalr imm(rs)" stay 32-bit
+    if alias.base == "jalr" and (len(alias.syntax) == 2 or any("(" in t for t in alias.syntax)):
+        return False           # "jalr rd, rs", "jr rs, imm" and "jr/jalr imm(rs)" stay 32-bit
     if alias.base == "jal" and alias.name == "jal":
         return False
     return True
@@ -106,6 +108,13 @@ def alias(mnemonic: str, ops: list[str]) -> tuple[str, list[str], bool | str] | 
             continue
         return a.base, _base_operands(a, ops), _compression(a)
     return None
+
+
+def forms(mnemonic: str) -> str:
+    """How a pseudo-instruction may be written: ``"jr rs1 | jr imm_i(rs1) | ..."``."""
+    shapes = [f"{mnemonic} {','.join(a.syntax)}".strip()
+              for a in ALIASES_BY_NAME.get(mnemonic, ()) if a.asm and not a.base.startswith("c.")]
+    return " | ".join(dict.fromkeys(shapes)) or f"'{mnemonic}' with other operands"
 
 
 def _base_operands(a, ops: list[str]) -> list[str]:
@@ -181,7 +190,10 @@ def expand_multi(mnemonic: str, ops: list[str], hidden: str, const) -> list:
 
     if mnemonic == "li":
         need(2)
-        return li_steps(ops[0], const(ops[1]))
+        value = const(ops[1])
+        if not -(1 << 63) <= value < (1 << 64):
+            raise StmtError("unsupported large constant: li loads 64 bits", ops[1])
+        return li_steps(ops[0], value)
     if mnemonic in ("la", "lla"):
         need(2)
         rd = ops[0]
@@ -231,7 +243,7 @@ def symbol_access(mnemonic: str, ops: list[str], hidden: str):
         rd = ops[0]
         return pcrel_steps(hidden, ("auipc", [rd, f"%pcrel_hi({ops[1]})"]),
                            mnemonic, [rd, f"%pcrel_lo({hidden})({rd})"])
-    if mnemonic in STORES and len(ops) == 3:
+    if (mnemonic in STORES or mnemonic in FP_ACCESS) and len(ops) == 3:
         rs, sym, tmp = ops
         return pcrel_steps(hidden, ("auipc", [tmp, f"%pcrel_hi({sym})"]),
                            mnemonic, [rs, f"%pcrel_lo({hidden})({tmp})"])
@@ -242,8 +254,8 @@ def usage_key(mnemonic: str, ops: list[str]) -> str:
     """What a written instruction is, for coverage: ``"lw <symbol>"``, ``"jalr <short>"``,
     ``"fence <no operands>"``, or just the mnemonic."""
     last = ops[-1].strip() if ops else ""
-    if (mnemonic in LOADS and len(ops) == 2 or mnemonic in STORES and len(ops) == 3) \
-            and not last.endswith(")"):
+    if (mnemonic in LOADS and len(ops) == 2 or (mnemonic in STORES or mnemonic in FP_ACCESS)
+            and len(ops) == 3) and not last.endswith(")"):
         return f"{mnemonic} <symbol>"
     if mnemonic == "jalr" and (len(ops) != 2 or "(" not in last):
         return "jalr <short>"

@@ -7,12 +7,20 @@ and pass two writes the bytes.
 """
 from __future__ import annotations
 
+from array import array
+
 # Item kinds
 BYTES, DATA, INSN, BRANCH, ALIGN = range(5)
 
 
 class Item:
-    """One piece of a section.  ``size`` is final except for BRANCH and ALIGN items."""
+    """One piece of a section.  ``size`` is final except for BRANCH and ALIGN items.
+
+    A BYTES item is a *run*: the bytes of consecutive statements whose bytes were known at
+    once (``a``, a bytearray), with ``b`` listing (offset in the run, source line) pairs
+    flat, for the line map.  One object per run rather than per statement keeps a
+    million-line source in tens of megabytes.
+    """
 
     __slots__ = ("kind", "size", "stmt", "a", "b", "c", "rvc")
 
@@ -38,12 +46,32 @@ class Section:
         self.anchor = 0
         self.since = 0
         self.pos = 0
+        #: the BYTES run new known bytes are appended to, or None (a label or another kind of
+        #: item closes it: labels name item boundaries)
+        self.run: Item | None = None
 
     @property
     def code(self) -> bool:
         return "x" in self.flags
 
+    def add_bytes(self, data: bytes, line: int) -> None:
+        """Bytes known now, from a statement on source ``line``: appended to the open run."""
+        run = self.run
+        if run is None:
+            run = self.run = Item(BYTES, 0, None, bytearray(), array("q"))
+            self.items.append(run)
+        run.b.append(run.size)
+        run.b.append(line)
+        run.a += data
+        run.size += len(data)
+        self.pos += len(data)
+        self.since += len(data)
+
+    def close_run(self) -> None:
+        self.run = None
+
     def add(self, item: Item) -> None:
+        self.run = None
         self.items.append(item)
         self.pos += item.size
         if item.kind == BRANCH or item.kind == ALIGN:

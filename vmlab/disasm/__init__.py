@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vmlab.disasm.decode import decode_word
-from vmlab.disasm.elf import DEFAULT_EXTENSIONS, Image, Section, Symbol, read_image
+from vmlab.disasm.elf import DEFAULT_EXTENSIONS, DisasmError, Image, Section, Symbol, read_image
 from vmlab.disasm.listing import (DataLine, Disassembler, Instruction, Label, SectionListing,
                                   Skip, format_listing)
 
-__all__ = ["disassemble", "disassemble_file", "FileListing", "Instruction", "Label", "Skip",
+__all__ = ["disassemble", "disassemble_file", "DisasmError", "FileListing", "Instruction", "Label", "Skip",
            "DataLine", "SectionListing", "Symbol", "decode_word"]
 
 
@@ -78,5 +78,5 @@ def disassemble_file(path: str | Path, *, aliases: bool = True,
 def _adjusted(image: Image, delta: int) -> Image:
     """``image`` with its sections moved by ``delta``.  Like objdump's ``--adjust-vma``, this
     moves sections only: symbols keep their values."""
-    return replace(image, sections=[replace(s, address=s.address + delta)
+    return replace(image, sections=[replace(s, address=(s.address + delta) % (1 << 64))
                                     for s in image.sections])

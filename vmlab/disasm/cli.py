@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from vmlab.cli import UserError
@@ -9,9 +10,12 @@ from vmlab.cli import UserError
 
 def _address(text: str) -> int:
     try:
-        return int(text, 0)
+        value = int(text, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an address: {text!r} (try 0x80000000)") from None
+    if not 0 <= value < 1 << 64:
+        raise argparse.ArgumentTypeError(f"{text}: an address must be 0..0xffffffffffffffff")
+    return value
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -24,11 +28,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vmlab.disasm import disassemble_file
+    from vmlab.disasm import DisasmError, disassemble_file
 
     try:
         listing = disassemble_file(args.file, aliases=not args.no_aliases, base=args.base)
+    except DisasmError as exc:
+        raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"{args.file}: {exc.strerror or exc}") from None
-    sys.stdout.write(listing.text())
+    try:
+        sys.stdout.write(listing.text())
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader stopped (``vmlab disasm fw.elf | head``): stop quietly, as coreutils do,
+        # and keep Python from complaining about the closed pipe while it shuts down
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from vmlab.isa import FIELDS, FREG_ABI, XREG_ABI, lookup, operand_fields
+from vmlab.isa.fields import RM_DYNAMIC, RM_NAMES
 from vmlab.isa.aliases import ALIASES_BY_BASE, PRINT_AS_GENERAL
 from vmlab.isa.csrs import csr_name
 from vmlab.isa.instructions import BY_MNEMONIC, Insn
 
-#: rounding-mode names by rm value; 5 and 6 are reserved (objdump says "unknown") and 7, "use
-#: the mode in frm", is what assembly means when it writes no rounding mode at all
-RM_NAMES = ("rne", "rtz", "rdn", "rup", "rmm", "unknown", "unknown", "dyn")
 
 #: the placeholder an operand text holds where the branch/jump target address goes
 TARGET = "\0"
@@ -80,7 +78,7 @@ def _format_token(token: str, ops: dict[str, int], priv_spec: str) -> str | None
         return token  # a fixed register that is part of the spelling: sp, zero, ra
     if FIELDS[token].pcrel:
         return TARGET
-    if FIELDS[token].kind == "rm" and ops[token] == 7:
+    if FIELDS[token].kind == "rm" and ops[token] == RM_DYNAMIC:
         return None
     return format_value(token, ops[token], priv_spec)
 

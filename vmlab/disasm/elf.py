@@ -8,14 +8,13 @@ of that spec version, so we read them too.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
-
-from vmlab.cli import UserError
 
 #: what objdump decodes whatever the ISA string says: the privileged instructions, and the
 #: retired ones it still knows (see the table's "N", "Sdext" and "Priv-1.9" rows)
@@ -25,6 +24,21 @@ DEFAULT_EXTENSIONS = frozenset({"I", "M", "A", "F", "D", "C", "Zicsr", "Zifencei
 
 #: multi-letter extension names as the table spells them
 _MULTI = {"zicsr": "Zicsr", "zifencei": "Zifencei", "zihintpause": "Zihintpause"}
+
+
+class DisasmError(ValueError):
+    """A file the disassembler cannot read (missing, truncated, corrupt, not RISC-V RV64).
+
+    The message is one line naming the file and what is wrong; command lines print it
+    without a traceback.
+    """
+
+
+#: what pyelftools (and the attribute parser) raise on a truncated or corrupt file: a
+#: damaged header can make any field an offset past the end (OSError from seek), a bad
+#: index, a bad string, or a compressed section claiming an absurd size
+_CORRUPT = (ELFError, struct.error, ValueError, IndexError, KeyError, TypeError,
+            UnicodeDecodeError, OverflowError, AttributeError, StopIteration, OSError, MemoryError)
 
 
 @dataclass(frozen=True)
@@ -209,35 +223,43 @@ def split_mapping(symbols: list[Symbol]) -> tuple[list[Symbol], list[tuple[int, 
 
 
 def read_elf(path: str | Path) -> Image:
+    """The code sections, symbols and ISA of an ELF file; :class:`DisasmError` if the file
+    is truncated or corrupt (whatever part of it is damaged)."""
     with open(path, "rb") as fh:
         try:
-            elf = ELFFile(fh)
-        except ELFError as exc:
-            raise UserError(f"{path}: not a valid ELF file ({exc})") from None
-        if elf["e_machine"] != "EM_RISCV":
-            raise UserError(f"{path}: not a RISC-V ELF file (machine {elf['e_machine']})")
-        if elf.elfclass != 64:
-            # RV32 encodes some words differently (c.jal, c.flw ...): refuse, don't misread
-            raise UserError(f"{path}: a 32-bit RISC-V ELF file; vmlab's table is RV64")
-        sections = []
-        for i, sec in enumerate(elf.iter_sections()):
-            flags = sec["sh_flags"]
-            if sec["sh_type"] == "SHT_NOBITS" or not flags & SH_FLAGS.SHF_ALLOC:
-                continue
-            sections.append(Section(sec.name, i, sec["sh_addr"], sec.data(),
-                                    bool(flags & SH_FLAGS.SHF_EXECINSTR)))
-        symbols, mapping = split_mapping(_symbols(elf))
-        image = Image(str(path), f"elf{elf.elfclass}-littleriscv", sections, symbols,
-                      relocatable=elf["e_type"] == "ET_REL", reloc_symbols=_reloc_symbols(elf),
-                      mapping=mapping)
-        attrs = elf.get_section_by_name(".riscv.attributes")
-        if attrs is not None:
-            tags = parse_attributes(attrs.data())
-            if 5 in tags:
-                image.extensions = parse_arch(str(tags[5]))
-            if 8 in tags:
-                image.priv_spec = f"{tags[8]}.{tags.get(10, 0)}"
-        return image
+            return _read_elf(path, ELFFile(fh))
+        except DisasmError:
+            raise
+        except _CORRUPT as exc:
+            why = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            raise DisasmError(f"{path}: not a valid ELF file (truncated or corrupt: {why})") from None
+
+
+def _read_elf(path: str | Path, elf: ELFFile) -> Image:
+    if elf["e_machine"] != "EM_RISCV":
+        raise DisasmError(f"{path}: not a RISC-V ELF file (machine {elf['e_machine']})")
+    if elf.elfclass != 64:
+        # RV32 encodes some words differently (c.jal, c.flw ...): refuse, don't misread
+        raise DisasmError(f"{path}: a 32-bit RISC-V ELF file; vmlab's table is RV64")
+    sections = []
+    for i, sec in enumerate(elf.iter_sections()):
+        flags = sec["sh_flags"]
+        if sec["sh_type"] == "SHT_NOBITS" or not flags & SH_FLAGS.SHF_ALLOC:
+            continue
+        sections.append(Section(sec.name, i, sec["sh_addr"], sec.data(),
+                                bool(flags & SH_FLAGS.SHF_EXECINSTR)))
+    symbols, mapping = split_mapping(_symbols(elf))
+    image = Image(str(path), f"elf{elf.elfclass}-littleriscv", sections, symbols,
+                  relocatable=elf["e_type"] == "ET_REL", reloc_symbols=_reloc_symbols(elf),
+                  mapping=mapping)
+    attrs = elf.get_section_by_name(".riscv.attributes")
+    if attrs is not None:
+        tags = parse_attributes(attrs.data())
+        if 5 in tags:
+            image.extensions = parse_arch(str(tags[5]))
+        if 8 in tags:
+            image.priv_spec = f"{tags[8]}.{tags.get(10, 0)}"
+    return image
 
 
 def read_binary(path: str | Path, base: int) -> Image:
@@ -250,7 +272,7 @@ def read_image(path: str | Path, base: int | None = None) -> Image:
     """An ELF file (recognised by its magic number) or a raw binary loaded at ``base``."""
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"{path}: no such file")
+        raise DisasmError(f"{path}: no such file")
     with open(p, "rb") as fh:
         is_elf = fh.read(4) == b"\x7fELF"
     return read_elf(p) if is_elf else read_binary(p, base or 0)

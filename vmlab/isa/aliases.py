@@ -151,6 +151,9 @@ _a("jr", "imm_i(rs1)", "jalr", "rd=0")
 _a("jalr", "rs1", "jalr", "rd=ra", "imm_i=0")
 _a("jalr", "imm_i(rs1)", "jalr", "rd=ra")
 _a("jalr", "rd,rs1", "jalr", "imm_i=0")
+# GNU as also reads the offset as a separate operand: "jr rs, off", "jalr rs, off"
+_a("jr", "rs1,imm_i", "jalr", "rd=0", disasm=False)
+_a("jalr", "rs1,imm_i", "jalr", "rd=ra", disasm=False)
 
 # --- fences and system ------------------------------------------------------------------------
 _a("fence", "", "fence", "pred=15", "succ=15")
@@ -173,6 +176,10 @@ _a("frflags", "rd", "csrrs", "csr=1", "rs1=0")
 for _name, _csr in [("fscsr", 3), ("fsrm", 2), ("fsflags", 1)]:
     _a(_name, "rs1", "csrrw", f"csr={_csr}", "rd=0")
     _a(_name, "rd,rs1", "csrrw", f"csr={_csr}")
+# frsr/fssr: the names of frcsr/fscsr before the F extension was ratified; GNU as reads them.
+_a("frsr", "rd", "csrrs", "csr=3", "rs1=0", disasm=False)
+_a("fssr", "rs1", "csrrw", "csr=3", "rd=0", disasm=False)
+_a("fssr", "rd,rs1", "csrrw", "csr=3", disasm=False)
 for _name, _csr in [("fsrmi", 2), ("fsflagsi", 1)]:
     _a(_name, "rd,zimm", "csrrwi", f"csr={_csr}")
     _a(_name, "zimm", "csrrwi", f"csr={_csr}", "rd=0")
@@ -192,6 +199,12 @@ for _p in ("s", "d"):
     _a(f"fmv.{_p}", "frd,frs1", f"fsgnj.{_p}", "frs2=frs1")
     _a(f"fneg.{_p}", "frd,frs1", f"fsgnjn.{_p}", "frs2=frs1")
     _a(f"fabs.{_p}", "frd,frs1", f"fsgnjx.{_p}", "frs2=frs1")
+    # "greater than" is "less than" with the operands swapped; only assemblers know these
+    _a(f"fgt.{_p}", "rd,frs2,frs1", f"flt.{_p}", disasm=False)
+    _a(f"fge.{_p}", "rd,frs2,frs1", f"fle.{_p}", disasm=False)
+# fmv.x.s/fmv.s.x: the names of fmv.x.w/fmv.w.x before the spec renamed them
+_a("fmv.x.s", "rd,frs1", "fmv.x.w", disasm=False)
+_a("fmv.s.x", "frd,rs1", "fmv.w.x", disasm=False)
 
 # --- compressed instructions, as objdump prints them with aliases on --------------------------
 # objdump names a compressed instruction by what it does (its expansion, in the same spelling

@@ -78,6 +78,10 @@ class Field:
 
     def range(self) -> tuple[int, int]:
         """Smallest and largest raw value (before the creg/lui20 spellings)."""
+        return self._range
+
+    @cached_property
+    def _range(self) -> tuple[int, int]:
         if self.signed:
             return -(1 << (self.width - 1)), (1 << (self.width - 1)) - self.align
         return 0, (1 << self.width) - self.align
@@ -88,7 +92,7 @@ class Field:
         if raw is None:
             return f"{value} is not a register x8..x15 / f8..f15" if self.kind in ("creg", "cfreg") \
                 else f"{value:#x} is not a valid c.lui immediate (1..0x1f or 0xfffe0..0xfffff)"
-        lo, hi = self.range()
+        lo, hi = self._range
         if not lo <= raw <= hi:
             return f"{value} out of range ({lo}..{hi})"
         if raw % self.align:
@@ -113,10 +117,29 @@ class Field:
         why = self.check(value)
         if why is not None:
             raise ValueError(f"{self.name}: {why}")
-        raw = self._to_raw(value) & ((1 << self.width) - 1)
+        return self.place(word, value)
+
+    def place(self, word: int, value: int) -> int:
+        """:meth:`insert` for a value already checked (the assembler checks every operand
+        once, with a message naming it, before it encodes)."""
+        raw = self._to_raw(value) & self._mask
         for ilsb, w, vlsb in self.pieces:
             word |= ((raw >> vlsb) & ((1 << w) - 1)) << ilsb
         return word
+
+    @cached_property
+    def _mask(self) -> int:
+        return (1 << self.width) - 1
+
+
+#: Floating-point rounding modes by the ``rm`` field's value.  5 and 6 are reserved (objdump
+#: prints "unknown"); 7, "dynamic", means "use the mode in the frm CSR", and is what assembly
+#: means when an instruction is written without a rounding mode.
+RM_NAMES = ("rne", "rtz", "rdn", "rup", "rmm", "unknown", "unknown", "dyn")
+#: rounding-mode name -> rm value, for the names assembly accepts
+ROUNDING_MODES = {name: value for value, name in enumerate(RM_NAMES) if name != "unknown"}
+#: the rm value of an instruction written without a rounding mode
+RM_DYNAMIC = ROUNDING_MODES["dyn"]
 
 
 def _f(name, kind, *pieces, **kw) -> Field:
