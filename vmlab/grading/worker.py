@@ -1,0 +1,141 @@
+"""The process that runs a submission, inside the jail: ``python -m vmlab.grading.worker``.
+
+It reads its request (JSON) from stdin, runs the submission, collects the artifacts the
+grader asked for, and writes ``{"artifacts", "notes", "jail"}`` as JSON to a pipe
+(one from the grader that the student's kernel never inherits).  It knows no checker,
+no expected value and no hidden seed: only the inputs the grader chose to send.
+
+- a notebook runs in a fresh Jupyter kernel through nbclient, cell by cell; a cell that
+  errors or times out is noted and the rest still run; a cell that kills its kernel is
+  skipped on a rerun, so the work in the other cells still counts;
+- a ``.py`` file runs as a one-cell notebook, the same way;
+- a ``.s`` file is never executed here: it is assembled, and the program is the artifact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import nbformat
+
+#: how often a notebook is rerun after a cell killed its kernel
+MAX_RERUNS = 3
+
+
+def load_notebook(path: str):
+    if path.endswith(".ipynb"):
+        return nbformat.read(path, as_version=4)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f.read())])
+
+
+def extraction_cell(requests: dict, nonce: str):
+    code = ("import json as _vmlab_json\n"
+            "from vmlab.grading.artifacts import collect as _vmlab_collect\n"
+            f"print({nonce!r} + _vmlab_collect(_vmlab_json.loads({json.dumps(requests)!r}), globals()))")
+    return nbformat.v4.new_code_cell(code)
+
+
+def run_cells(nb, requests: dict, nonce: str, skip: set, cell_timeout: int, notes: list):
+    """Run every code cell not in ``skip``, then the extraction cell.
+
+    Returns the extraction cell's output text, or ``("dead", index)`` when a cell killed the
+    kernel.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    work = nbformat.v4.new_notebook(cells=[c for i, c in enumerate(nb.cells)
+                                           if c.cell_type == "code" and i not in skip])
+    index = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in skip]
+    work.cells.append(extraction_cell(requests, nonce))
+    client = NotebookClient(work, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
+                            interrupt_on_timeout=True, resources={"metadata": {"path": os.getcwd()}})
+    with client.setup_kernel():
+        for k, cell in enumerate(work.cells):
+            where = f"cell {index[k] + 1}" if k < len(index) else "collecting the answers"
+            try:
+                client.execute_cell(cell, k)
+            except DeadKernelError:
+                notes.append(f"{where} killed the Python kernel; it is skipped and the notebook rerun")
+                return ("dead", index[k] if k < len(index) else None)
+            except CellTimeoutError:
+                notes.append(f"{where} ran past the {cell_timeout} s limit per cell and was interrupted")
+            _note_errors(cell, where, notes)
+    return _stream_text(work.cells[-1])
+
+
+def _note_errors(cell, where: str, notes: list) -> None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            notes.append(f"{where} raised {out.get('ename')}: {str(out.get('evalue'))[:200]}")
+
+
+def _stream_text(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"
+                   and o.get("name") == "stdout")
+
+
+def parse(text: str, nonce: str) -> dict | None:
+    """The artifacts JSON after the last nonce; None when there is none that parses."""
+    at = text.rfind(nonce)
+    if at < 0:
+        return None
+    try:
+        return json.loads(text[at + len(nonce):].splitlines()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def run_notebook(path: str, requests: dict, nonce: str, cell_timeout: int, notes: list) -> dict:
+    try:
+        nb, skip = load_notebook(path), set()
+    except Exception as exc:  # not a notebook: the student's problem, graded as no answers
+        notes.append(f"the submission is not a readable notebook ({type(exc).__name__}: {exc})"[:300])
+        return {}
+    for _ in range(MAX_RERUNS + 1):
+        out = run_cells(nb, requests, nonce, skip, cell_timeout, notes)
+        if not isinstance(out, tuple):
+            return parse(out, nonce) or {}
+        if out[1] is None:
+            break
+        skip.add(out[1])
+    notes.append("the answers could not be collected")
+    return {}
+
+
+def run_assembly(path: str, requests: dict, notes: list) -> dict:
+    from vmlab.grading.artifacts import program
+    with open(path, encoding="utf-8", errors="replace") as f:
+        source = f.read()
+    out = {}
+    for key, spec in requests.items():
+        if spec["kind"] != "program":
+            out[key] = {"missing": spec.get("name", key)}
+            continue
+        try:
+            out[key] = program(source)
+        except Exception as exc:  # an assembler error is the student's answer
+            out[key] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    return out
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    result_fd = request["result_fd"]
+    os.set_inheritable(result_fd, False)      # the student's kernel must not get this pipe
+    notes: list[str] = []
+    path = request["submission"]
+    if path.endswith(".s") or path.endswith(".S"):
+        artifacts = run_assembly(path, request["requests"], notes)
+    else:
+        artifacts = run_notebook(path, request["requests"], request["nonce"],
+                                 request.get("cell_timeout", 60), notes)
+    result = {"artifacts": artifacts, "notes": notes, "jail": os.environ.get("VMLAB_JAIL", "")}
+    with os.fdopen(result_fd, "w") as out:
+        json.dump(result, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
