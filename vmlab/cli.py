@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vmlab.machine.cli", "run software on the emulated RISC-V virt machine"),
     "bench": ("vmlab.machine.bench", "measure the machine's speed against peers in the same run"),
     "demo": ("vmlab.demo", "assemble, disassemble and run the default guest"),
+    "grade": ("vmlab.grading.cli", "grade submissions of an assignment in a sandbox (locally or on Dask)"),
+    "assign": ("vmlab.grading.assign", "make the student and instructor versions of lab notebooks"),
 }
 
 #: with ``--hv``, these subcommands run the same images as guests of the hypervisor

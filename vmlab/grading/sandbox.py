@@ -109,6 +109,14 @@ def sandbox_env(work: Path, student: str, course: str) -> dict:
             "VMLAB_STUDENT": student, "VMLAB_COURSE": course}
 
 
+def safe_to_hide(path: str) -> bool:
+    """A folder may be hidden from a submission unless the worker needs what is inside it."""
+    needed = [Path(vmlab.__file__).resolve().parents[1], Path(sys.prefix).resolve(),
+              Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent]
+    p = Path(path).resolve()
+    return p != Path("/") and not any(n == p or p in n.parents for n in needed)
+
+
 def run(submission: Path, requests: dict, student: str, course: str, limits: Limits,
         hide: list[str] = ()) -> RunOutput:
     """Run one submission in the jail; never raises for anything the submission does."""
@@ -116,7 +124,8 @@ def run(submission: Path, requests: dict, student: str, course: str, limits: Lim
     work = prepare_workdir(Path(submission), numba_cache())
     cgroup = make_cgroup(limits.pids)
     try:
-        out = _run_jailed(work, requests, student, course, limits, list(hide), cgroup)
+        hide = [h for h in hide if safe_to_hide(h)]
+        out = _run_jailed(work, requests, student, course, limits, hide, cgroup)
     finally:
         kill_cgroup(cgroup)
         shutil.rmtree(work, ignore_errors=True)
