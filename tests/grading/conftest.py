@@ -9,11 +9,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def factorial_program(modulus: int, zero_ok: bool = True) -> str:
     """A correct n! mod m program (or, with zero_ok=False, one that gets 0! wrong)."""
-    start = "li t0, 1" if zero_ok else "mv t0, a0"
+    guard = "beqz    a0, 2f" if zero_ok else "nop                     # forgot 0! = 1"
     return f"""
-_start: {start}
+_start: li      t0, 1
         li      t2, {modulus}
-        beqz    a0, 2f
+        {guard}
 1:      mul     t0, t0, a0
         remu    t0, t0, t2
         addi    a0, a0, -1

@@ -28,8 +28,14 @@ def test_factorial_lookup_table_does_not_fit(lab01):
     table = "\n".join(f"        .dword {n}" for n in range(400))
     src = f"_start: la t0, table\n slli a0, a0, 3\n add t0, t0, a0\n ld a0, 0(t0)\n ecall\ntable:\n{table}\n"
     outcome = _grade(ex, "carol", {"program": program(src)})
-    assert any(line.text.startswith("size:") and not line.ok for line in outcome.lines)
-    assert outcome.score < ex.points / 2
+    assert outcome.lines[0].text.startswith("size:") and not outcome.lines[0].ok
+    assert outcome.score == 0
+
+
+def test_the_untouched_stub_scores_nothing(lab01):
+    ex = lab01.exercises["factorial"]
+    stub = "_start:\n        # your code here\n        ecall\n"
+    assert _grade(ex, "erin", {"program": program(stub)}).score == 0
 
 
 def test_missing_and_broken_artifacts_give_zero_with_a_reason(lab01):

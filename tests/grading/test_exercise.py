@@ -49,7 +49,7 @@ def test_hidden_cases_need_the_secret_and_hide_their_detail(lab01):
     ex = lab01.exercises["factorial"]
     p = ex.params("alice")
     visible = ex.cases("alice", p, hidden=False)
-    assert all(not c.hidden for c in visible) and [c.inputs["regs"]["a0"] for c in visible][:2] == [0, 1]
+    assert all(not c.hidden for c in visible) and visible[0].inputs["regs"]["a0"] == 0
     h1 = ex.cases("alice", p, hidden=True, secret="one")
     h2 = ex.cases("alice", p, hidden=True, secret="two")
     assert [c.inputs for c in h1 if c.hidden] != [c.inputs for c in h2 if c.hidden]

@@ -58,8 +58,12 @@ class AsmProgram:
             return [Line(False, why, weight=len(cases) or 1)]
         lines = []
         if self.max_size is not None:
-            lines.append(Line(art["size"] <= self.max_size,
-                              f"size: {art['size']} bytes (the limit is {self.max_size})"))
+            fits = art["size"] <= self.max_size
+            size = Line(fits, f"size: {art['size']} bytes (the limit is {self.max_size})", weight=0)
+            if not fits:  # a table of answers is not a program: nothing else counts
+                return [Line(False, size.text + " -- compute the answer, don't store it",
+                             weight=len(cases) or 1)]
+            lines.append(size)
         session = _fresh_session()
         for case in cases:
             lines.append(self._run_case(session, art, params, case))

@@ -111,10 +111,12 @@ def enter(config: dict) -> list[str]:
     set_limits(config.get("limits", {}))
     if os.geteuid() == 0 and config.get("namespaces", True):
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+        _become_init()
+        # /proc of the new namespace: the worker sees (and may clean up) only its own processes
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         read_only_world(config["workdir"], config.get("hide", []))
         drop_capabilities()
         enforced += ["read-only filesystem", "pid namespace"]
-        _become_init()
     return enforced
 
 

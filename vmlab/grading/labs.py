@@ -24,8 +24,9 @@ def is_prime(n: int) -> bool:
 
 
 def _factorial_cases(params, rng):
-    """0! and 1! (the edge cases), the student's own n, then hidden n up to 3000."""
-    visible = [0, 1, params["n"]]
+    """0! (the edge case), the student's own n, then hidden n up to 3000.  (Not 1!: a
+    program that does nothing would pass it, a0 = 1 being its own answer.)"""
+    visible = [0, params["n"]]
     hidden = [rng.randrange(2, 3000) for _ in range(3)]
     return ([Case({"regs": {"a0": n}}, label=f"a0 = {n}") for n in visible]
             + [Case({"regs": {"a0": n}}, True, f"hidden case {i + 1}") for i, n in enumerate(hidden)])
@@ -42,7 +43,7 @@ def _factorial_expect(params, inputs):
 @lab01.exercise(points=6, checker=AsmProgram("answer", _factorial_cases, _factorial_expect,
                                              budget=200_000, max_size=256),
                 prompt="Write a program that computes **`a0 = a0! mod {modulus}`** (so 0! = 1) "
-                       "and then executes `ecall`. It is tested with `a0` = 0, 1, {n} and with "
+                       "and then executes `ecall`. It is tested with `a0` = 0, {n} and with "
                        "hidden values up to 3000, and must fit in 256 bytes. Multiply step by step "
                        "and reduce with `remu` after each step, so nothing overflows.")
 def factorial(rng):

@@ -8,13 +8,16 @@ no expected value and no hidden seed: only the inputs the grader chose to send.
 - a notebook runs in a fresh Jupyter kernel through nbclient, cell by cell; a cell that
   errors or times out is noted and the rest still run; a cell that kills its kernel is
   skipped on a rerun, so the work in the other cells still counts;
-- a ``.py`` file runs as a one-cell notebook, the same way;
+- a ``.py`` file runs the same way, one cell per top-level statement;
 - a ``.s`` file is never executed here: it is assembled, and the program is the artifact.
 """
 from __future__ import annotations
 
+import ast
+import asyncio
 import json
 import os
+import signal
 import sys
 
 import nbformat
@@ -27,7 +30,60 @@ def load_notebook(path: str):
     if path.endswith(".ipynb"):
         return nbformat.read(path, as_version=4)
     with open(path, encoding="utf-8", errors="replace") as f:
-        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f.read())])
+        cells = [nbformat.v4.new_code_cell(src) for src in split_statements(f.read())]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def split_statements(source: str) -> list[str]:
+    """A ``.py`` file as one cell per top-level statement, so that a statement that has to
+    be skipped (it killed the kernel, or ran too long) costs only itself."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return [source]          # run as it is: the kernel reports the error as a cell would
+    lines = source.splitlines(keepends=True)
+    starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) for n in body]
+    ends = starts[1:] + [len(lines) + 1]
+    return ["".join(lines[a - 1:b - 1]) for a, b in zip(starts, ends)] or [source]
+
+
+def kill_strays(keep: set[int]) -> int:
+    """SIGKILL every process of this pid namespace but ``keep``; only as its init (pid 1),
+    where /proc shows nothing else.  Used when a cell times out: whatever it left running
+    (a fork bomb's copies) must not starve the kernel we still need."""
+    if os.getpid() != 1:
+        return 0
+    killed = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in keep:
+            try:
+                os.kill(int(name), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed
+
+
+def _client_class():
+    """nbclient's NotebookClient, where a cell past its time limit ends its kernel.
+
+    Interrupting is not enough: a cell may ignore SIGINT, or leave copies of itself running
+    (a fork bomb) that starve the kernel.  So the kernel and everything else in the sandbox
+    is killed, and the notebook is rerun without that cell (see :func:`run_notebook`).
+    """
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        timed_out = 0
+
+        async def _async_handle_timeout(self, timeout, cell=None):
+            Client.timed_out += 1
+            if kill_strays({1}) == 0:        # not our own namespace: interrupting is all we may do
+                return await super()._async_handle_timeout(timeout, cell)
+            await asyncio.sleep(3)           # the kernel's death is noticed by nbclient's poller
+            kill_strays({1})
+            return None
+    return Client
 
 
 def extraction_cell(requests: dict, nonce: str):
@@ -43,8 +99,8 @@ def run_cells(nb, requests: dict, nonce: str, skip: set, cell_timeout: int, note
     Returns the extraction cell's output text, or ``("dead", index)`` when a cell killed the
     kernel.
     """
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    NotebookClient = _client_class()
     work = nbformat.v4.new_notebook(cells=[c for i, c in enumerate(nb.cells)
                                            if c.cell_type == "code" and i not in skip])
     index = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in skip]
@@ -54,12 +110,17 @@ def run_cells(nb, requests: dict, nonce: str, skip: set, cell_timeout: int, note
     with client.setup_kernel():
         for k, cell in enumerate(work.cells):
             where = f"cell {index[k] + 1}" if k < len(index) else "collecting the answers"
+            before = NotebookClient.timed_out
             try:
                 client.execute_cell(cell, k)
             except DeadKernelError:
-                notes.append(f"{where} killed the Python kernel; it is skipped and the notebook rerun")
+                why = (f"ran past the {cell_timeout} s limit per cell" if NotebookClient.timed_out > before
+                       else "killed the Python kernel")
+                notes.append(f"{where} {why}; it is skipped and the notebook rerun")
                 return ("dead", index[k] if k < len(index) else None)
             except CellTimeoutError:
+                notes.append(f"{where} ran past the {cell_timeout} s limit per cell and was interrupted")
+            if NotebookClient.timed_out > before:
                 notes.append(f"{where} ran past the {cell_timeout} s limit per cell and was interrupted")
             _note_errors(cell, where, notes)
     return _stream_text(work.cells[-1])
