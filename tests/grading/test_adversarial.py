@@ -57,8 +57,10 @@ def _exit_notebook(student: str) -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    if sandbox.make_cgroup(4) is None:
+    probe = sandbox.make_cgroup(4)
+    if probe is None:
         pytest.skip("needs root and a pids cgroup (a fork bomb must not reach this machine)")
+    sandbox.kill_cgroup(probe)
     base = tmp_path_factory.mktemp("adversarial")
     subs, outside, secret_dir = base / "subs", base / "outside", base / "secret"
     for d in (subs, outside, secret_dir):

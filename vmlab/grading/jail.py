@@ -24,12 +24,13 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 
 CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_CAPBSET_DROP = 24
+PR_CAPBSET_DROP, PR_SET_PDEATHSIG = 24, 1
 #: capabilities that would let a root process undo the jail or reach outside it
 DROP_CAPS = {"CHOWN": 0, "DAC_READ_SEARCH": 2, "FOWNER": 3, "KILL": 5, "SETPCAP": 8,
              "LINUX_IMMUTABLE": 9, "NET_ADMIN": 12, "NET_RAW": 13, "SYS_MODULE": 16,
@@ -102,8 +103,14 @@ def drop_capabilities() -> None:
         _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # a cap this kernel doesn't know: ignored
 
 
+def die_with_parent() -> None:
+    """If the process that started us dies, so do we (and, as init, our whole namespace)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def enter(config: dict) -> list[str]:
     """Set the jail up; return what was enforced (the worker reports it)."""
+    die_with_parent()
     enforced = ["limits"]
     join_cgroup(config.get("cgroup"))
     if config.get("cgroup"):
@@ -129,6 +136,7 @@ def _become_init() -> None:
     """
     pid = os.fork()
     if pid == 0:
+        die_with_parent()
         return
     _, status = os.waitpid(pid, 0)
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)

@@ -28,3 +28,45 @@ class Notebook:
             namespace = inspect.currentframe().f_back.f_globals
         ex = _student.load_assignment(self.assignment).exercises
         return [self.check(name, namespace) for name in ex]
+
+
+# ---- Otter's own test files ---------------------------------------------------------------------
+def passes(assignment: str, name: str, namespace: dict, hidden: bool = False) -> bool:
+    """True when every case passes (the feedback is printed); what an Otter doctest checks."""
+    import contextlib
+    import io
+    from vmlab.grading import nbgrader
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):   # a doctest compares what is printed
+            nbgrader.test(assignment, name, namespace, hidden=hidden)
+        return True
+    except AssertionError as exc:
+        print(exc)
+        return False
+
+
+def test_file(assignment: str, name: str, points: float) -> str:
+    """An OK-format test file for one exercise: a visible case and a hidden one (Otter runs
+    the hidden one only when it grades)."""
+    def case(hidden: bool) -> dict:
+        code = (f">>> from vmlab.grading.otter import passes\n"
+                f">>> passes({assignment!r}, {name!r}, globals(), hidden={hidden})\nTrue")
+        return {"code": code, "hidden": hidden, "locked": False}
+    test = {"name": name, "points": points,
+            "suites": [{"cases": [case(False), case(True)], "scored": True, "setup": "",
+                        "teardown": "", "type": "doctest"}]}
+    return f"OK_FORMAT = True\n\ntest = {test!r}\n"
+
+
+def write_tests(assignment: str, tests_dir) -> list:
+    """One ``tests/<exercise>.py`` per exercise of the assignment, for ``otter.Notebook``."""
+    from pathlib import Path
+    out = Path(tests_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    a = _student.load_assignment(assignment)
+    paths = []
+    for ex in a.exercises.values():
+        path = out / f"{ex.name}.py"
+        path.write_text(test_file(assignment, ex.name, ex.points))
+        paths.append(path)
+    return paths
