@@ -40,3 +40,19 @@ def test_assign_strips_solutions_and_hidden_tests(tmp_path):
     assert "hidden=True" not in student.cells[1].source and "test('lab02'" in student.cells[1].source
     teacher = nbformat.read(tmp_path / "rel" / "instructor" / "lab.ipynb", 4)
     assert "return 42" in teacher.cells[0].source and "hidden=True" in teacher.cells[1].source
+
+
+def test_student_ids_come_from_the_layout(tmp_path):
+    from vmlab.grading.runner import find_submissions
+    for rel in ("alice/work/lab.ipynb", "bob.ipynb", "carol.s", "dave/.ipynb_checkpoints/x.ipynb", "notes.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    found = sorted(student for _, student in find_submissions([str(tmp_path)]))
+    assert found == ["alice", "bob", "carol"]
+
+
+def test_student_flag_needs_a_single_submission(tmp_path):
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    p = _vmlab("grade", str(tmp_path), "--assignment", "lab01", "--student", "zoe")
+    assert p.returncode == 1 and "one student" in p.stderr

@@ -21,6 +21,8 @@ def register(p) -> None:
     p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once (local)")
     p.add_argument("--out", default="grades", help="output folder (default: grades)")
     p.add_argument("--scheduler", help="a Dask scheduler address: grade on that cluster")
+    p.add_argument("--student", help="the student id of a single submission (e.g. on Gradescope, "
+                   "from submission_metadata.json); by default ids come from the paths")
     p.add_argument("--course", help="course name mixed into every seed (default: the assignment's)")
     p.add_argument("--secret-file", help=f"the instructor's secret for hidden inputs (else ${SECRET_ENV})")
     p.add_argument("--timeout", type=float, default=300, help="wall seconds per submission")
@@ -56,6 +58,15 @@ class Progress:
             sys.stderr.write("\n")
 
 
+def ensure_compiled() -> None:
+    """Compile the machine once here, so that each submission loads it from a cache copy
+    instead of compiling it for itself (and not saving it: the sandbox is thrown away)."""
+    import subprocess
+    if sandbox.numba_cache() is None:
+        print("compiling the machine once for all submissions ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "vmlab.notebook.warm"], stdout=subprocess.DEVNULL, check=False)
+
+
 def main(args) -> int:
     from vmlab.cli import UserError
     from vmlab.grading import outputs, runner
@@ -68,6 +79,11 @@ def main(args) -> int:
         raise UserError(f"no submissions (.ipynb, .py, .s) found in {' '.join(args.submissions)}")
     if args.jobs < 1:
         raise UserError("-j must be at least 1")
+    if args.student:
+        if len(jobs) != 1:
+            raise UserError(f"--student names one student, but {len(jobs)} submissions were found")
+        jobs = [(jobs[0][0], args.student)]
+    ensure_compiled()
     out = Path(args.out).resolve()
     limits = sandbox.Limits(wall=args.timeout, cell=args.cell_timeout, memory=args.memory << 20)
     secret, progress = _secret(args), Progress(len(jobs))

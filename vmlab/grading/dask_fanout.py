@@ -13,7 +13,7 @@ from typing import Callable
 
 from vmlab.grading import sandbox
 from vmlab.grading.registry import load_assignment
-from vmlab.grading.runner import Result, grade, student_of
+from vmlab.grading.runner import Result, grade
 
 
 def _remote_job(name: str, data: bytes, student: str, assignment_spec: str, course: str | None,
@@ -37,17 +37,17 @@ def grade_dask(jobs: list[tuple], assignment_spec: str, course: str | None, secr
     from distributed import Client, as_completed
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        futures = {client.submit(_remote_job, Path(p).name, Path(p).read_bytes(), student_of(p, r),
+        futures = {client.submit(_remote_job, Path(p).name, Path(p).read_bytes(), student,
                                  assignment_spec, course, secret, limits, pure=False): i
-                   for i, (p, r) in enumerate(jobs)}
+                   for i, (p, student) in enumerate(jobs)}
         results: dict[int, Result] = {}
         for fut in as_completed(futures):
             i = futures[fut]
             try:
                 results[i] = fut.result()
             except Exception as exc:  # a lost worker: that submission's result says so
-                p, r = jobs[i]
-                results[i] = Result(student_of(p, r), str(p), error=f"dask task failed: {exc}")
+                p, student = jobs[i]
+                results[i] = Result(student, str(p), error=f"dask task failed: {exc}")
             results[i].submission = str(jobs[i][0])
             on_result(results[i])
         return [results[i] for i in range(len(jobs))]

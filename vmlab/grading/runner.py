@@ -56,15 +56,15 @@ def student_of(path: Path, root: Path | None = None) -> str:
     return path.stem
 
 
-def find_submissions(paths: Iterable[str]) -> list[tuple[Path, Path | None]]:
-    """Every submission file under the given files/directories, with the root it came from."""
+def find_submissions(paths: Iterable[str]) -> list[tuple[Path, str]]:
+    """Every submission file under the given files/folders, with its student's id."""
     found = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += [(f, p) for f in sorted(p.rglob("*")) if f.suffix in SUFFIXES and f.is_file()
-                      and ".ipynb_checkpoints" not in f.parts]
+            found += [(f, student_of(f, p)) for f in sorted(p.rglob("*")) if f.suffix in SUFFIXES
+                      and f.is_file() and ".ipynb_checkpoints" not in f.parts]
         elif p.is_file():
-            found.append((p, None))
+            found.append((p, student_of(p)))
     return found
 
 
@@ -93,11 +93,10 @@ def grade(submission: Path, assignment: Assignment, student: str, *, secret: str
     return result
 
 
-def _grade_job(path: str, root: str | None, assignment_spec: str, course: str | None,
+def _grade_job(path: str, student: str, assignment_spec: str, course: str | None,
                secret: str, limits: sandbox.Limits, hide: list[str]) -> Result:
     """One batch job, importable by a pool or a Dask worker (arguments are plain data)."""
     assignment = load_assignment(assignment_spec, course)
-    student = student_of(Path(path), Path(root) if root else None)
     try:
         return grade(Path(path), assignment, student, secret=secret, limits=limits, hide=hide)
     except Exception as exc:  # keep the batch going; say what broke
@@ -110,15 +109,15 @@ def grade_local(jobs: list[tuple], assignment_spec: str, course: str | None, sec
     """Grade on this machine with a pool of ``workers`` processes; results in input order."""
     results: dict[int, Result] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_grade_job, str(p), str(r) if r else None, assignment_spec, course,
-                               secret, limits, hide): i for i, (p, r) in enumerate(jobs)}
+        futures = {pool.submit(_grade_job, str(p), student, assignment_spec, course,
+                               secret, limits, hide): i for i, (p, student) in enumerate(jobs)}
         for fut in as_completed(futures):
             i = futures[fut]
             try:
                 results[i] = fut.result()
             except Exception as exc:  # a pool worker died: that job's result says so
-                p, r = jobs[i]
-                results[i] = Result(student_of(p, r), str(p), error=f"grading process died: {exc}")
+                p, student = jobs[i]
+                results[i] = Result(student, str(p), error=f"grading process died: {exc}")
             on_result(results[i])
     return [results[i] for i in range(len(jobs))]
 
