@@ -59,12 +59,14 @@ def pages(machine, satp: int) -> dict:
     return {"satp": int(satp), "tables": {str(pa): t for pa, t in tables.items()}}
 
 
-def calls(fn, args_list: list) -> list:
-    """The function's result on each argument list, or the exception it raised."""
+def calls(fn, args_list: list, driver: str = "vmlab.grading.drivers:call") -> list:
+    """The result of driving ``fn`` (a function or class) on each scenario, or the exception."""
+    from vmlab.grading.drivers import resolve
+    drive = resolve(driver)
     out = []
     for args in args_list:
         try:
-            out.append({"ok": True, "value": jsonable(fn(*args))})
+            out.append({"ok": True, "value": jsonable(drive(fn, *args))})
         except Exception as exc:  # a student's bug is an answer, not a crash of the grading
             out.append({"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]})
     return out
@@ -85,7 +87,8 @@ def collect_one(spec: dict, namespace: dict):
         if kind == "pages":
             return pages(namespace[spec["machine"]], namespace[spec["satp"]])
         if kind == "calls":
-            return {"results": calls(namespace[spec["name"]], spec["args"])}
+            return {"results": calls(namespace[spec["name"]], spec["args"],
+                                     spec.get("driver", "vmlab.grading.drivers:call"))}
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
     raise ValueError(f"unknown artifact kind {kind!r}")

@@ -212,19 +212,29 @@ def _number_line(key, got, want) -> Line:
 
 # ---- a Python function or class, against scenarios -------------------------------------------
 class PythonCalls:
-    """Call the student's function on scenario inputs (sent to their process) and compare
-    with ``reference`` (run here).  ``scenarios(params, rng) -> [Case(inputs={"args": [...]})]``.
-    For a class, give a factory function in the notebook that builds and drives it."""
+    """Drive the student's function or class on scenario inputs (sent to their process) and
+    compare with the expected result computed here.
 
-    def __init__(self, name: str, scenarios: Callable, reference: Callable,
-                 same: Callable = lambda got, want: got == want):
+    ``scenarios(params, rng) -> [Case(inputs={"args": [...]})]``.  The expected value is
+    ``reference(params, *args)``, or -- with ``solution`` -- the same ``driver`` run here on
+    the instructor's own function or class.  ``driver`` names one of
+    :mod:`vmlab.grading.drivers` (``call`` for a function, ``methods`` for a class).
+    """
+
+    def __init__(self, name: str, scenarios: Callable, reference: Callable | None = None,
+                 same: Callable = lambda got, want: got == want, *, solution=None,
+                 driver: str = "vmlab.grading.drivers:call"):
+        if (reference is None) == (solution is None):
+            raise ValueError("give either reference or solution")
         self.name, self.scenarios, self.reference, self.same = name, scenarios, reference, same
+        self.solution, self.driver = solution, driver
 
     def cases(self, params, hidden_rng):
         return self.scenarios(params, hidden_rng)
 
     def requests(self, params, cases):
-        return {"calls": {"kind": "calls", "name": self.name, "args": [c.inputs["args"] for c in cases]}}
+        return {"calls": {"kind": "calls", "name": self.name, "driver": self.driver,
+                          "args": [c.inputs["args"] for c in cases]}}
 
     def check(self, artifacts, params, cases):
         art = artifacts.get("calls")
@@ -234,11 +244,17 @@ class PythonCalls:
             return [Line(False, why or f"`{self.name}`: wrong number of results", weight=len(cases) or 1)]
         return [self._line(c, r, params) for c, r in zip(cases, results)]
 
+    def expected(self, params, args):
+        if self.solution is not None:
+            from vmlab.grading.drivers import resolve
+            return resolve(self.driver)(self.solution, *args)
+        return self.reference(params, *args)
+
     def _line(self, case, result, params) -> Line:
         where = case.label or f"{self.name}{tuple(case.inputs['args'])}"
         if not result.get("ok"):
             return Line(False, f"{where}: raised {result.get('error')}", hidden=case.hidden)
-        want = self.reference(params, *case.inputs["args"])
+        want = self.expected(params, case.inputs["args"])
         got = result.get("value")
         if self.same(got, want):
             return Line(True, f"{where}: {got!r}", hidden=case.hidden)
