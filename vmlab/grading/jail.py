@@ -112,12 +112,13 @@ def enter(config: dict) -> list[str]:
     """Set the jail up; return what was enforced (the worker reports it)."""
     die_with_parent()
     enforced = ["limits"]
-    join_cgroup(config.get("cgroup"))
-    if config.get("cgroup"):
-        enforced.append("pids")
+    try:
+        join_cgroup(config.get("cgroup"))
+        enforced += ["pids"] if config.get("cgroup") else []
+    except OSError:
+        pass                     # reported: "pids" is missing from what was enforced
     set_limits(config.get("limits", {}))
-    if os.geteuid() == 0 and config.get("namespaces", True):
-        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+    if os.geteuid() == 0 and config.get("namespaces", True) and _unshare():
         _become_init()
         # /proc of the new namespace: the worker sees (and may clean up) only its own processes
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -125,6 +126,12 @@ def enter(config: dict) -> list[str]:
         drop_capabilities()
         enforced += ["read-only filesystem", "pid namespace"]
     return enforced
+
+
+def _unshare() -> bool:
+    """New mount and pid namespaces, or False where this kernel or container refuses them
+    (then the submission runs with the limits only, and says so)."""
+    return _libc.unshare(CLONE_NEWNS | CLONE_NEWPID) == 0
 
 
 def _become_init() -> None:
