@@ -74,6 +74,13 @@ def test_mapping_least_privilege_is_tested():
         assert not alias.passed and any("also reaches" in line.text for line in alias.lines)
 
 
+def test_an_empty_tree_scores_nothing():
+    ex = lab02.exercises["secret_mapping"]
+    p = ex.params("alice")
+    empty = {"pages": {"satp": sv39.make_satp(0x8010_0000), "tables": {str(0x8010_0000): {}}}}
+    assert _grade(ex, "alice", empty).score == 0
+
+
 def test_mapping_feedback_shows_the_walk():
     ex = lab02.exercises["secret_mapping"]
     p = ex.params("alice")

@@ -126,10 +126,20 @@ class PageTables:
             return [Line(False, why, weight=len(cases) or 1)]
         read64 = table_reader(art)
         satp = int(art["satp"]) & MASK64
-        lines = [_probe_line(read64, satp, *c.inputs["probe"]) for c in cases]
+        lines = _gate_faults([_probe_line(read64, satp, *c.inputs["probe"]) for c in cases],
+                             [c.inputs["probe"][4] is not None for c in cases])
         if self.only_maps:
             lines.append(_only_mapping(read64, satp, *self.only_maps(params)))
         return lines
+
+
+def _gate_faults(lines: list[Line], positive: list[bool]) -> list[Line]:
+    """"Must fault" earns nothing until some access that must work works: otherwise an
+    empty table (the untouched notebook) would pass every least-privilege probe."""
+    if not any(positive) or any(line.ok for line, pos in zip(lines, positive) if pos):
+        return lines
+    return [line if pos else Line(False, line.text + " (counts once the page can be reached)")
+            for line, pos in zip(lines, positive)]
 
 
 def table_reader(art: dict) -> Callable[[int], int | None]:
