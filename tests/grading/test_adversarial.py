@@ -12,7 +12,7 @@ from vmlab.grading import runner, sandbox
 from vmlab.grading.labs import lab01
 
 STUDENTS = ["correct", "partly", "loop", "memory", "forkbomb", "exit", "readhidden", "patcher",
-            "faker", "escaper"]
+            "faker", "escaper", "printer", "garbage"]
 SECRET = "the-instructors-secret"
 pytestmark = pytest.mark.slow
 LIMITS = sandbox.Limits(wall=90, cell=8, memory=3 << 30, pids=40, cpu=60)
@@ -41,6 +41,7 @@ def _source(student: str, outside: Path, secret_file: Path) -> str:
         "faker": ("print(json.dumps({'score': 6, 'tests': [{'name': 'factorial', 'score': 6}]}))\n"
                   "open('results.json', 'w').write('{\"score\": 6}')\nprint('vmlab-artifacts-0000:{}')\n"
                   ).replace("print(json", "import json\nprint(json", 1),
+        "printer": right + "for i in range(10_000_000):\n    print('spam' * 20)\n",
         "escaper": right + "".join(
             f"try:\n    open({str(p)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
             for p in (outside / "escaped.txt", Path(runner.__file__).with_name("escaped.py"),
@@ -70,6 +71,8 @@ def batch(tmp_path_factory):
     for s in STUDENTS:
         if s == "exit":
             nbformat.write(_exit_notebook(s), subs / f"{s}.ipynb")
+        elif s == "garbage":
+            (subs / f"{s}.ipynb").write_bytes(b"\x00{not a notebook")
         else:
             (subs / f"{s}.py").write_text(_source(s, outside, secret_file))
     before = sorted(p.name for p in outside.iterdir()), sorted(p.name for p in subs.iterdir())
@@ -92,10 +95,10 @@ def test_every_submission_is_graded_without_infrastructure_errors(batch):
 def test_the_work_done_earns_its_score(batch):
     results, _, _ = batch
     full = lab01.exercises["factorial"].points
-    for s in ("correct", "loop", "memory", "forkbomb", "exit", "escaper"):
+    for s in ("correct", "loop", "memory", "forkbomb", "exit", "escaper", "printer"):
         assert results[s].score == full, (s, results[s].notes, [o.feedback() for o in results[s].outcomes])
     assert 0 < results["partly"].score < full
-    for s in ("readhidden", "patcher", "faker"):
+    for s in ("readhidden", "patcher", "faker", "garbage"):
         assert results[s].score == 0, (s, [o.feedback() for o in results[s].outcomes])
 
 
@@ -104,6 +107,7 @@ def test_each_problem_gets_a_clear_note(batch):
     assert any("limit" in n for n in results["loop"].notes)
     assert any("MemoryError" in n or "limit" in n for n in results["memory"].notes)
     assert any("killed the Python kernel" in n for n in results["exit"].notes)
+    assert any("not a readable notebook" in n for n in results["garbage"].notes)
 
 
 def test_nothing_outside_the_sandbox_changed(batch):

@@ -24,6 +24,8 @@ import nbformat
 
 #: how often a notebook is rerun after a cell killed its kernel
 MAX_RERUNS = 3
+#: bytes of the student's cells' output kept (the rest is dropped, never stored)
+MAX_OUTPUT = 4 << 20
 
 
 def load_notebook(path: str):
@@ -75,6 +77,17 @@ def _client_class():
 
     class Client(NotebookClient):
         timed_out = 0
+        kept = 0                 # bytes of output kept so far (the last cell's always is)
+
+        def output(self, outs, msg, display_id, cell_index):
+            """Keep at most MAX_OUTPUT bytes of a submission's output: a cell that prints
+            without end must not fill this process's memory."""
+            size = len(json.dumps(msg.get("content", {})))
+            last = cell_index == len(self.nb.cells) - 1
+            if not last and Client.kept + size > MAX_OUTPUT:
+                return None
+            Client.kept += 0 if last else size
+            return super().output(outs, msg, display_id, cell_index)
 
         async def _async_handle_timeout(self, timeout, cell=None):
             Client.timed_out += 1
