@@ -56,7 +56,6 @@ def factorial(rng):
 # ---- lab 02: a mapping with least privilege ----------------------------------------------------
 #: what each kind of page lets its owner do
 PERMS = {"read-only": ("load",), "read-write": ("load", "store"), "execute-only": ("fetch",)}
-FLAG_HINT = {"read-only": "PTE_R", "read-write": "PTE_R | PTE_W", "execute-only": "PTE_X"}
 
 
 @lab02.exercise(points=8, checker=PageTables(
@@ -67,7 +66,8 @@ FLAG_HINT = {"read-only": "PTE_R", "read-write": "PTE_R | PTE_W", "execute-only"
     only_maps=lambda p: (p["pa"], p["va"])),
     prompt="Map the virtual page at **`{va:#x}`** to the physical page at **`{pa:#x}`** as a "
            "**{kind}** page for **{mode}-mode** code, with least privilege: every access that "
-           "is not needed must fault, and no other address may reach that page.")
+           "is not needed must fault, and no other address may reach that page. (A page for "
+           "U-mode code carries `sv39.PTE_U`; S-mode may not fetch from such a page at all.)")
 def secret_mapping(rng):
     return {"va": 0x4040_0000 + rng.randrange(0, 512) * sv39.PAGE_SIZE,
             "pa": 0x8030_0000 + rng.randrange(0, 256) * sv39.PAGE_SIZE,
