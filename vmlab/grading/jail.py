@@ -7,7 +7,8 @@ Python code between ``fork`` and ``exec`` is unsafe there.  What it enforces:
 - **limits** (always): address space (RLIMIT_AS), CPU seconds, file size, open files, no core
   dumps; the grader adds the wall-time limit and kills everything left at the end;
 - **processes** (root, with a pids cgroup): at most ``pids`` tasks, counted across every
-  descendant, so a fork bomb stops at the limit; the grader kills the whole cgroup afterwards;
+  descendant, so a fork bomb stops at the limit; the grader kills the whole cgroup afterwards.
+  Without the cgroup, an ordinary user gets RLIMIT_NPROC (what the user runs now + ``pids``);
 - **files** (root, with mount namespaces): every mount read-only except the working
   directory; a private empty ``/dev/shm``; the submissions, output and secret directories
   hidden under empty tmpfs; then the capabilities that could undo this (mounting, ptrace,
@@ -64,6 +65,30 @@ def set_limits(limits: dict) -> None:
             resource.setrlimit(getattr(resource, name), (int(value), int(value)))
 
 
+def user_tasks(uid: int) -> int:
+    """Processes and threads this uid has now (what RLIMIT_NPROC counts)."""
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if int(fields["Uid"].split()[0]) == uid:
+            count += int(fields.get("Threads", "1"))
+    return count
+
+
+def limit_processes(pids: int) -> bool:
+    """Without a cgroup: RLIMIT_NPROC at what this user runs now plus ``pids`` (root ignores
+    RLIMIT_NPROC, so this only holds for an ordinary user)."""
+    if os.geteuid() == 0:
+        return False
+    n = user_tasks(os.getuid()) + pids
+    resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+    return True
+
+
 def join_cgroup(cgroup: str | None) -> None:
     if cgroup:
         with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
@@ -118,6 +143,8 @@ def enter(config: dict) -> list[str]:
     except OSError:
         pass                     # reported: "pids" is missing from what was enforced
     set_limits(config.get("limits", {}))
+    if "pids" not in enforced and limit_processes(config.get("limits", {}).get("pids", 128)):
+        enforced.append("nproc")
     if os.geteuid() == 0 and config.get("namespaces", True) and _unshare():
         _become_init()
         # /proc of the new namespace: the worker sees (and may clean up) only its own processes

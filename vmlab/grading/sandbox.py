@@ -139,7 +139,8 @@ def _run_jailed(work, requests, student, course, limits, hide, cgroup) -> RunOut
     name = next(p.name for p in work.iterdir() if p.name.startswith("submission"))
     config = {"workdir": str(work), "hide": hide, "cgroup": str(cgroup) if cgroup else None,
               "env": sandbox_env(work, student, course),
-              "limits": {"memory": limits.memory, "cpu": limits.cpu, "fsize": limits.fsize, "nofile": 1024}}
+              "limits": {"memory": limits.memory, "cpu": limits.cpu, "fsize": limits.fsize, "nofile": 1024,
+                         "pids": limits.pids}}
     request = {"submission": str(work / name), "requests": requests, "nonce": nonce,
                "cell_timeout": limits.cell, "result_fd": write_end}
     cmd = [sys.executable, "-m", "vmlab.grading.jail", json.dumps(config), "--",
