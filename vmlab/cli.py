@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("vmlab.machine.bench", "measure the machine's speed against peers in the same run"),
     "demo": ("vmlab.demo", "assemble, disassemble and run the default guest"),
     "guests": ("vmlab.guests.cli", "fetch and show ready-made guests (Debian's Linux)"),
+    "grade": ("vmlab.grading.cli", "grade submissions of an assignment in a sandbox (locally or on Dask)"),
+    "assign": ("vmlab.grading.assign", "make the student and instructor versions of lab notebooks"),
 }
 
 #: with ``--hv``, these subcommands run the same images as guests of the hypervisor
