@@ -55,8 +55,8 @@ def test_walk_view_follows_the_reference_walker():
     satp = sv39.make_satp(root)
     w = WalkView(read64, satp, va + 0x18)
     assert w.walk["ok"] and "physical 0x80200018" in w.walk["result"]
-    assert [s["level"] for s in w.walk["steps"]] == [2, 1, 0]
-    assert w.walk["fields"][0] == ["VPN[2]", "1"]
+    assert w.walk["levels"] == [2, 1, 0]
+    assert w.scene["shapes"][0]["label"] == f"virtual address {va + 0x18:#018x}"
     bad = w.show(va, "store")                                   # read-only page
     assert not bad.ok and bad.fault == sv39.STORE_PAGE_FAULT
     assert "fault 15" in w.walk["result"] and "without W" in w.walk["result"]

@@ -12,10 +12,11 @@ a second, so watching costs the guest only a few percent of its speed.
 """
 from __future__ import annotations
 
-from vmlab.viz._base import Throttle, machine_read64, machine_write64
+from vmlab.viz._base import Throttle, machine_read64
 from vmlab.viz.console import Console
 from vmlab.viz.dashboard import Dashboard
-from vmlab.viz.pagetable import PageTableTree, WalkView
+from vmlab.viz.pagetable import PageTableTree
+from vmlab.viz.walk import WalkView
 from vmlab.viz.registers import Registers
 from vmlab.viz.runcontrol import RunControl
 from vmlab.viz.shadow import GuestVsShadow
@@ -23,5 +24,4 @@ from vmlab.viz.table import FilterTable
 from vmlab.viz.traps import TrapLog, TrapRecorder
 
 __all__ = ["Registers", "Console", "TrapLog", "TrapRecorder", "PageTableTree", "WalkView",
-           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "Throttle", "machine_read64",
-           "machine_write64"]
+           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "Throttle", "machine_read64"]
