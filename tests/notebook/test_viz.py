@@ -1,7 +1,6 @@
 """The widgets' Python side, in process: what they read from their models and show."""
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 
@@ -39,15 +38,14 @@ def build_tables():
 def test_page_table_tree_shows_valid_entries_only():
     read64, root, va = build_tables()
     t = PageTableTree(read64, root)
-    assert t.leaves == 2
-    top = t.tree
-    assert [n["index"] for n in top] == [1, 3]                  # VPN[2] of 0x4020_0000 is 1
-    giga = top[1]
-    assert "children" not in giga and giga["size"] == "1 GiB" and giga["flags"] == "VR-X----"
-    inner = top[0]["children"][0]["children"][0]
-    assert inner["va"] == "0x40200000" and inner["target"] == "0x80200000" and inner["size"] == "4 KiB"
-    if shutil.which("dot"):
-        assert t.svg.lstrip().startswith("<svg") and "0x40200000" in t.svg
+    assert t.leaves == 2 and t.valid == 4
+    rows = {s["id"]: s for s in t.scene["shapes"] if s["id"].startswith("row-")}
+    assert sorted(rows) == sorted([f"row-{root:x}-1", f"row-{root:x}-3", "row-80101000-1",
+                                   "row-80102000-0"])                # VPN[2] of 0x4020_0000 is 1
+    giga = rows[f"row-{root:x}-3"]
+    assert "super" in giga["cls"] and " 1G VR-X----" in giga["label"]
+    assert "0x40200000 → 0x80200000 4K VR------" in rows["row-80102000-0"]["label"]
+    assert "0x40200000 → 0x80200000   4 KiB VR------" in t.text()
 
 
 def test_walk_view_follows_the_reference_walker():
