@@ -45,7 +45,7 @@ def test_page_table_tree_shows_valid_entries_only():
     giga = rows[f"row-{root:x}-3"]
     assert "super" in giga["cls"] and " 1G VR-X----" in giga["label"]
     assert "0x40200000 → 0x80200000 4K VR------" in rows["row-80102000-0"]["label"]
-    assert "0x40200000 → 0x80200000   4 KiB VR------" in t.text()
+    assert "0x0000000040200000 → 0x80200000 4 KiB VR------" in t.text()
 
 
 def test_walk_view_follows_the_reference_walker():
