@@ -21,7 +21,8 @@ from vmlab.viz.registers import Registers
 from vmlab.viz.runcontrol import RunControl
 from vmlab.viz.shadow import GuestVsShadow
 from vmlab.viz.table import FilterTable
+from vmlab.viz.tlb import TlbView
 from vmlab.viz.traps import TrapLog, TrapRecorder
 
 __all__ = ["Registers", "Console", "TrapLog", "TrapRecorder", "PageTableTree", "WalkView",
-           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "Throttle", "machine_read64"]
+           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "TlbView", "Throttle", "machine_read64"]

@@ -65,7 +65,7 @@ def legend(*roles: str) -> list[list[str]]:
     words = {"vpn2": "VPN[2]: index into the root table", "vpn1": "VPN[1]: level-1 index",
              "vpn0": "VPN[0]: level-0 index", "offset": "offset in the page",
              "table": "pointer to a table", "leaf": "leaf: maps a page",
-             "invalid": "invalid (V=0)", "fault": "fault", "unfilled": "not filled yet",
-             "valid": "filled / in use", "narrowed": "narrowed by the hypervisor",
+             "invalid": "invalid (V=0)", "fault": "fault", "unfilled": "not filled yet (dashed)",
+             "valid": "in use", "filled": "shadow entry filled", "narrowed": "narrowed by the hypervisor",
              "flash": "changed just now"}
     return [[r, words[r]] for r in roles]

@@ -65,7 +65,7 @@ function shapeSvg(s, prefix) {
 }
 
 function signature(s) {
-  return `${s.cls}|${s.label}|${s.x},${s.y}|${s.dash}`;
+  return `${s.cls}|${s.label}|${s.dash}`;   // what it says, not where: a moved row is not news
 }
 
 // Make a scene view inside `holder`; returns {draw(scene), show(step)}.
