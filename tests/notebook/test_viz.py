@@ -60,6 +60,18 @@ def test_walk_view_follows_the_reference_walker():
     assert "fault 15" in w.walk["result"] and "without W" in w.walk["result"]
 
 
+def test_pictures_fall_back_to_text_without_a_browser():
+    """text/plain (a terminal, nbconvert --to text) carries the picture in words."""
+    read64, root, va = build_tables()
+    walk = WalkView(read64, sv39.make_satp(root), va + 0x18)
+    data, _ = walk._repr_mimebundle_()
+    assert data["text/plain"] == walk.text() and "→ physical 0x80200018" in data["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    tree = PageTableTree(read64, root)
+    assert tree._repr_mimebundle_()[0]["text/plain"].startswith("root 0x80100000 · 4 valid entries")
+    assert repr(tree) == "<vmlab PageTableTree>"                     # short in lists and logs
+
+
 TRAPS = """
 _start: la t0, handler
         csrw mtvec, t0
@@ -98,6 +110,7 @@ def test_trap_recorder_logs_each_trap_with_pc_and_instruction():
     assert int(first["pc"], 16) == p.symbols["trap1"]
     assert second["cause"] == "Illegal instruction" and int(second["pc"], 16) == p.symbols["trap2"]
     assert second["handler"].startswith("M-mode handler at")
+    assert (first["kind"], second["kind"]) == ("other", "csr")     # colour by kind of exit
 
 
 def test_registers_mark_what_changed_since_the_last_refresh():

@@ -56,7 +56,7 @@ def test_shadow_picture_is_what_the_hypervisor_keeps_and_fills_in(teachos_vm):
     # pick a user process's tree (as the drop-down does): it stays picked while the guest
     # runs, and its entries fill in as the process touches its pages
     pick = next(i for i, t in enumerate(view.trees) if "U-mode" in t)
-    view._on_msg(view, {"type": "tree", "index": pick}, [])
+    view.show_tree(pick)
     root = view.current()[0]
     assert root.priv == "U"
     before = {k for k, s in hpa_boxes(view.scene).items() if s["cls"] == "unfilled"}

@@ -32,7 +32,7 @@ from vmlab.viz.style import legend
 ROWS = 12            #: entries listed per table box before the summary row
 BUDGET = 240         #: rows drawn in all before further tables stay collapsed
 MAX_TABLES = 4096    #: tables read to count leaves (a hostile tree could have 262,657)
-BOX_W, ROW_H, COL_GAP = 360, 18, 56
+BOX_W, ROW_H, COL_GAP = 330, 18, 36
 SIZE = {0: "4K", 1: "2M", 2: "1G"}
 
 

@@ -12,7 +12,8 @@ Shapes (all coordinates in pixels, origin top-left):
   ``click`` (a message sent to the kernel when clicked), ``dash`` (drawn dashed),
   ``align`` ("start": the label left-aligned, as in a table's rows)
 - ``text``:  x, y, label, cls, ``anchor`` ("start", "middle", "end")
-- ``arrow``: x1, y1, x2, y2, cls, ``bend`` (a curve; 0 is straight)
+- ``arrow``: x1, y1, x2, y2, cls, ``bend`` (a curve; 0 is straight), ``under`` (drawn
+  beneath the boxes, for an arrow that runs across them)
 
 and every shape may carry ``step``: it is shown from that step of an animation on (the
 walk draws level by level; a widget without steps leaves it 0).
@@ -48,8 +49,10 @@ class Scene:
              step: int = 0, title: str | None = None) -> dict:
         return self._add("text", id, step, x=x, y=y, label=label, cls=cls, anchor=anchor, title=title)
 
-    def arrow(self, id: str, x1, y1, x2, y2, cls: str = "", *, bend: float = 0, step: int = 0) -> dict:
-        return self._add("arrow", id, step, x1=x1, y1=y1, x2=x2, y2=y2, cls=cls, bend=bend or None)
+    def arrow(self, id: str, x1, y1, x2, y2, cls: str = "", *, bend: float = 0, step: int = 0,
+              under: bool = False) -> dict:
+        return self._add("arrow", id, step, x1=x1, y1=y1, x2=x2, y2=y2, cls=cls, bend=bend or None,
+                         under=under or None)
 
     # --- reading a scene back (tests, the text fallback) --------------------------------------
     def get(self, id: str) -> dict | None:

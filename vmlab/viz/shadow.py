@@ -133,14 +133,14 @@ def _target(s: Scene, sp, root, g, piece, key: str, y: int, counts: dict, *, gpa
         words = f"{hpa:#x} (not filled yet)" if hpa is not None else "(not backed, not filled)"
         s.box(f"hpa-{key}", HPA_X, y, BOX_W, h, "unfilled", words, dash=True, align="start",
               title="the guest has not touched this page since the tree was built")
-        s.arrow(f"shadow-{key}", GVA_X + BOX_W - 30, y + h + 3, HPA_X + 12, y + h + 3, "muted", bend=0.01)
+        s.arrow(f"shadow-{key}", GVA_X + BOX_W - 30, y + h + 3, HPA_X + 12, y + h + 3, "muted", bend=0.01, under=True)
         counts["unfilled"] += count
         return
     lost, why = narrowed(root, g.pte, piece.pte, sp.write_protect)
     s.box(f"hpa-{key}", HPA_X, y, BOX_W, h, "filled" + (" narrowed" if lost else ""),
           f"{piece.pa:#x} {piece.flags}", align="start", title=f"shadow PTE {piece.pte:#018x}")
     # the composed map runs under the row, from the gva box straight to the hpa box
-    s.arrow(f"shadow-{key}", GVA_X + BOX_W - 30, y + h + 3, HPA_X + 12, y + h + 3, "shadow", bend=0.01)
+    s.arrow(f"shadow-{key}", GVA_X + BOX_W - 30, y + h + 3, HPA_X + 12, y + h + 3, "shadow", bend=0.01, under=True)
     counts["filled"] += count
     if lost:
         counts["narrowed"] += 1
@@ -197,9 +197,13 @@ class GuestVsShadow(Widget):
         body = describe(self.vm.shadow, root, limit=30) if root is not None else "(no shadow trees yet)"
         return f"{self.summary}\n{body}"
 
+    def show_tree(self, index: int) -> None:
+        """Show the ``index``-th tree of :attr:`trees` (the drop-down does this); it stays
+        shown while the guest runs, as long as the hypervisor keeps it."""
+        if 0 <= index < len(self._roots):
+            self.selected = index
+            self.refresh()
+
     def _on_msg(self, widget, content, buffers) -> None:
         if content.get("type") == "tree":
-            i = int(content.get("index", 0))
-            if 0 <= i < len(self._roots):
-                self.selected = i
-                self.refresh()
+            self.show_tree(int(content.get("index", 0)))

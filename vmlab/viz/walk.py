@@ -27,9 +27,9 @@ from vmlab.viz.scene import Scene
 from vmlab.viz.style import FLAG_LETTERS, legend
 
 MASK64 = (1 << 64) - 1
-COL_X = (140, 380, 620)          #: x of the level-2, level-1 and level-0 columns
-PAGE_X = 860                     #: x of the physical page
-COL_W, SLOT_H, TOP = 200, 20, 128
+COL_X = (130, 360, 590)          #: x of the level-2, level-1 and level-0 columns
+PAGE_X, PAGE_W = 820, 150        #: x and width of the physical page
+COL_W, SLOT_H, TOP = 190, 20, 128
 AROUND = 3                       #: slots drawn on each side of the one the walk used
 FIELD_BITS = {"vpn2": (38, 30), "vpn1": (29, 21), "vpn0": (20, 12), "offset": (11, 0)}
 
@@ -70,7 +70,7 @@ def _address(s: Scene, va: int, canonical: bool) -> None:
           f"{va >> 39:#x}", title="bits 63..39: must all equal bit 38")
     s.text("bits-sign", 60, 30, "63..39", "bits", anchor="middle")
     for name, x, w in (("vpn2", COL_X[0], COL_W), ("vpn1", COL_X[1], COL_W),
-                       ("vpn0", COL_X[2], COL_W), ("offset", PAGE_X, 170)):
+                       ("vpn0", COL_X[2], COL_W), ("offset", PAGE_X, PAGE_W)):
         hi, lo = FIELD_BITS[name]
         value = va >> lo & ((1 << (hi - lo + 1)) - 1)
         s.box(f"field-{name}", x, 34, w, 34, f"field {name}", format(value, f"0{hi - lo + 1}b"),
@@ -121,7 +121,7 @@ def _decoded(s: Scene, level: int, pte: int, y: int, step: int) -> None:
     s.box(f"pte-{level}", x, y, COL_W, 20, "ppn", f"PPN {sv39.pte_ppn(pte):#x}", step=step)
     for bit, letter in enumerate(FLAG_LETTERS):
         on = bool(pte >> bit & 1)
-        s.box(f"flag-{level}-{letter}", x + bit * 25, y + 22, 25, 20, "flag" + (" on" if on else ""),
+        s.box(f"flag-{level}-{letter}", x + bit * 23, y + 22, 23, 20, "flag" + (" on" if on else ""),
               letter, step=step, title=f"{letter}={int(on)}")
 
 
@@ -207,13 +207,13 @@ def _result(s: Scene, w: sv39.Walk, bottom: int) -> None:
     kib = size // 1024
     label = f"{kib // 1024**2} GiB" if kib >= 1024**2 else f"{kib // 1024} MiB" if kib >= 1024 else f"{kib} KiB"
     y0, h = TOP, 200
-    s.box("page", PAGE_X, y0, 170, 34, "pagehead", f"{label} page\n@ {base:#x}", step=step)
-    s.box("page-body", PAGE_X, y0 + 34, 170, h, "page", step=step)
+    s.box("page", PAGE_X, y0, PAGE_W, 34, "pagehead", f"{label} page\n@ {base:#x}", step=step)
+    s.box("page-body", PAGE_X, y0 + 34, PAGE_W, h, "page", step=step)
     by = y0 + 34 + min(int(h * offset / size), h - 8)
-    s.box("byte", PAGE_X, by, 170, 8, "byte", step=step, title=f"byte at {w.pa:#x}")
-    s.text("byte-label", PAGE_X + 85, by + 22 if by < y0 + h else by - 6,
+    s.box("byte", PAGE_X, by, PAGE_W, 8, "byte", step=step, title=f"byte at {w.pa:#x}")
+    s.text("byte-label", PAGE_X + PAGE_W // 2, by + 22 if by < y0 + h else by - 6,
            f"+{offset:#x} = {w.pa:#x}", "offset", anchor="middle", step=step)
-    s.arrow("arrow-offset", PAGE_X + 160, 68, PAGE_X + 170, by + 4, "offset", bend=-0.4, step=step)
+    s.arrow("arrow-offset", PAGE_X + PAGE_W - 10, 68, PAGE_X + PAGE_W, by + 4, "offset", bend=-0.4, step=step)
     x = col_x(leaf.level)
     leaf_y = s.get(f"slot-{leaf.level}-{leaf.index}")["y"]
     s.arrow("arrow-page", x + COL_W, leaf_y + SLOT_H // 2, PAGE_X, y0 + 17, "pointer leafptr",

@@ -16,7 +16,7 @@ function render({ model, el }) {
   bar.append(head, "  ", q);
   const pic = document.createElement("div");
   el.replaceChildren(bar, pic);
-  const view = sceneView(pic, (msg) => model.send(msg));
+  const view = sceneView(pic, (msg) => model.send(msg), el);
   let renders = 0;
   const draw = () => {
     const t0 = performance.now();

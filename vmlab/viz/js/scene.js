@@ -68,8 +68,10 @@ function signature(s) {
   return `${s.cls}|${s.label}|${s.dash}`;   // what it says, not where: a moved row is not news
 }
 
-// Make a scene view inside `holder`; returns {draw(scene), show(step)}.
-function sceneView(holder, onClick) {
+// Make a scene view inside `holder`; returns {draw(scene), show(step)}.  The widget's
+// element `root` gets data-shapes, data-flashed and data-step (what tests read).
+function sceneView(holder, onClick, root) {
+  root = root || holder;
   const prefix = `vmlab-m${++sceneCounter}`;
   let previous = null;
   let shownStep = Infinity;
@@ -87,13 +89,14 @@ function sceneView(holder, onClick) {
     for (const g of box.querySelectorAll("g[data-step]")) {
       g.classList.toggle("vmlab-later", Number(g.dataset.step) > step);
     }
-    holder.dataset.step = step;
+    root.dataset.step = step;
   }
   function draw(scene) {
     const shapes = scene.shapes || [];
     let h = `<svg xmlns="${SVGNS}" class="vmlab-scene" width="${scene.width}" height="${scene.height}" ` +
       `viewBox="0 0 ${scene.width} ${scene.height}">${markers(prefix)}`;
-    for (const s of shapes) h += shapeSvg(s, prefix);
+    for (const s of shapes) if (s.under) h += shapeSvg(s, prefix);     // beneath the boxes
+    for (const s of shapes) if (!s.under) h += shapeSvg(s, prefix);
     box.innerHTML = h + "</svg>";
     const now = new Map(shapes.map((s) => [s.id, signature(s)]));
     let flashed = 0;
@@ -110,8 +113,8 @@ function sceneView(holder, onClick) {
     legend.innerHTML = (scene.legend || []).map(([cls, words]) =>
       `<span><svg width="14" height="12"><rect class="${esc(cls)}" x="1" y="1" width="12" height="10" rx="2"/></svg>` +
       `${esc(words)}</span>`).join("");
-    holder.dataset.shapes = shapes.length;
-    holder.dataset.flashed = flashed;
+    root.dataset.shapes = shapes.length;
+    root.dataset.flashed = flashed;
     show(shownStep);
   }
   return { draw, show };

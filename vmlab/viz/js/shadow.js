@@ -12,7 +12,7 @@ function render({ model, el }) {
   bar.append("shadow tree ", pick);
   const pic = document.createElement("div");
   el.replaceChildren(head, bar, pic);
-  const view = sceneView(pic);
+  const view = sceneView(pic, null, el);
   let renders = 0, maxFilled = 0;
   const filledSeen = new Set(), unfilledSeen = new Set();
   const draw = () => {

@@ -13,7 +13,7 @@ function render({ model, el }) {
   bar.append(hit, miss);
   const pic = document.createElement("div");
   el.replaceChildren(head, bar, pic);
-  const view = sceneView(pic);
+  const view = sceneView(pic, null, el);
   let renders = 0, maxFlushed = 0;
   const draw = () => {
     const st = model.get("stats");

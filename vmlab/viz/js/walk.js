@@ -17,7 +17,7 @@ function render({ model, el }) {
   const result = document.createElement("div");
   const pic = document.createElement("div");
   el.replaceChildren(form, pic, result);
-  const view = sceneView(pic);
+  const view = sceneView(pic, null, el);
   const steps = stepper(view, pic);
   let renders = 0, lastVa = null;
   const seen = new Set();
