@@ -234,10 +234,11 @@ class PageTableTree(Widget):
             self.updates += 1
 
     def find(self, va: int) -> sv39.Walk:
-        """Open the path to ``va`` and mark each entry on it (the search box does this)."""
+        """Open the path to ``va`` (only that path, so it fits on the screen) and mark each
+        entry on it (the search box does this)."""
         w = sv39.walk(self.read64, sv39.make_satp(self.root_pa), va, "load")
         self.found = {s.table_pa: s.index for s in w.steps}
-        self.expanded.update(s.table_pa for s in w.steps)
+        self.expanded = {self.root_pa} | {sv39.pte_ppn(s.pte) << 12 for s in w.steps if not s.is_leaf}
         self.refresh()
         return w
 

@@ -49,7 +49,7 @@ def fault_name(code: int) -> str:
     return f"{code} ({c.description})" if c else str(code)
 
 
-def _wrap(text: str, width: int = 30) -> str:
+def _wrap(text: str, width: int = 27) -> str:
     """Break ``text`` into lines of at most ``width`` characters (SVG does not wrap)."""
     lines, line = [], ""
     for word in text.split():
