@@ -174,3 +174,62 @@ def test_walk_view_animates_a_new_address_and_follows_faults():
     view.refresh()                                         # the tables changed: walk again
     assert view.walk["ok"] and view.updates == updates + 1
     assert COL_X == (col_x(2), col_x(1), col_x(0))
+
+
+FAULTING = """
+        .equ CODE_VA, 0x40000000
+_start: li t0, 3 << 11
+        csrc mstatus, t0
+        li t0, 1 << 11
+        csrs mstatus, t0
+        la t0, handler
+        csrw mtvec, t0
+        li t0, CODE_VA
+        csrw mepc, t0
+        csrw satp, a0
+        sfence.vma
+        mret
+        .balign 4
+handler: csrr t1, mepc                  # M-mode: skip the faulting instruction
+        addi t1, t1, 4
+        csrw mepc, t1
+        mret
+        .balign 4096
+s_code: li t0, 0x40400000
+        li t2, 0x1000
+1:      ld a1, 0(t0)                    # a load page fault at a new page each time
+        add t0, t0, t2
+        sd a1, 0(t0)                    # and a store page fault
+        j 1b
+"""
+
+
+def test_walk_view_follows_the_guests_page_faults():
+    from vmlab.asm import assemble
+    from vmlab.notebook.session import Session
+    s = Session()
+    p = assemble(FAULTING)
+    s.load(p)
+    m = s.machine
+    root, l1, l0 = 0x8010_0000, 0x8010_1000, 0x8010_2000
+    put = lambda pa, v: m.write_mem(pa, v.to_bytes(8, "little"))   # noqa: E731
+    put(root + 8, sv39.make_pte(l1, sv39.PTE_V))
+    put(l1, sv39.make_pte(l0, sv39.PTE_V))
+    put(l0, sv39.make_pte(p.symbols["s_code"], sv39.PTE_V | sv39.PTE_R | sv39.PTE_X | sv39.PTE_A))
+    satp = sv39.make_satp(root)
+    m.pc, m.priv = p.entry, 3
+    m.set_reg("a0", satp)
+    view = WalkView(m, satp, 0x4000_0000, "fetch", follow="fault")
+    assert view.walk["ok"]
+    seen = []
+    for _ in range(6):
+        m.run(instructions=25)
+        view.refresh()
+        seen.append((view.walk["va"], view.walk["access"], view.walk["fault"]))
+    faults = {(va, access) for va, access, _ in seen}
+    assert len(faults) >= 3 and all(f in (13, 15) for _, _, f in seen)
+    mtval = m.csr("mtval")
+    assert view.walk["va"] == f"{mtval:#x}"                  # the newest fault is the one shown
+    assert {a for _, a, _ in seen} == {"load", "store"}
+    with pytest.raises(ValueError):
+        WalkView(m, satp, follow="everything")

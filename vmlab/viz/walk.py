@@ -231,19 +231,17 @@ def _result(s: Scene, w: sv39.Walk, bottom: int) -> None:
 def last_page_fault(machine, seen: tuple) -> tuple[tuple, dict | None]:
     """The page fault a machine took since ``seen`` (its xcause/xtval pairs), if any.
 
-    Returns ``(now, fault)``; ``fault`` has va, access, priv, sum, mxr and satp for a new
-    page fault (from whichever of mcause/scause changed), else None.
+    Returns ``(now, fault)``; ``fault`` has va, access, sum, mxr and satp for a new page
+    fault (from whichever of mcause/scause changed), else None.  The privilege the fault
+    was taken in is not among them: a handler's ``mret``/``sret`` has reset MPP/SPP by the
+    time a view looks, so the view walks as the privilege it was given.
     """
     now = tuple(machine.csr(n) & MASK64 for n in ("mcause", "mtval", "scause", "stval"))
     status = machine.csr("mstatus")
-    for i, level in ((0, "M"), (2, "S")):
+    for i in (0, 2):
         if now[i:i + 2] == seen[i:i + 2] or now[i] not in PAGE_FAULTS:
             continue
-        if level == "M":
-            prev = {0: "U", 1: "S", 3: "M"}[_MSTATUS["MPP"].get(status)]
-        else:
-            prev = "S" if _MSTATUS["SPP"].get(status) else "U"
-        return now, {"va": now[i + 1], "access": PAGE_FAULTS[now[i]], "priv": prev,
+        return now, {"va": now[i + 1], "access": PAGE_FAULTS[now[i]],
                      "sum": bool(_MSTATUS["SUM"].get(status)), "mxr": bool(_MSTATUS["MXR"].get(status)),
                      "satp": machine.csr("satp") & MASK64}
     return now, None
@@ -310,7 +308,8 @@ class WalkView(Widget):
         if self.follow == "fault" and hasattr(self.source, "csr"):
             self._seen, fault = last_page_fault(self.source, self._seen)
             if fault is not None:
-                self.satp, self.priv = fault["satp"], fault["priv"]
+                if sv39.satp_fields(fault["satp"])[0] == sv39.SATP_MODE_SV39:
+                    self.satp = fault["satp"]
                 self.sum, self.mxr = fault["sum"], fault["mxr"]
                 self.show(fault["va"], fault["access"])
             return
