@@ -114,8 +114,8 @@ def check(scene, w: sv39.Walk, read64) -> None:
         assert f"physical {w.pa:#x}" in shapes["result"]["label"]
     else:
         fault = shapes["fault"]
-        assert " ".join(fault["label"].split("\n")[1:]) == w.reason
-        assert fault["label"].startswith(f"✗ fault {w.fault} ")
+        assert " ".join(fault["label"].split("\n")[2:]) == w.reason
+        assert fault["label"].startswith(f"✗ fault {w.fault}\n(")
         assert fault["step"] == scene.steps
         if sv39.canonical(w.va):
             assert fault["x"] == col_x(2 - (accessed - 1)) and scene.steps == accessed
@@ -167,6 +167,7 @@ def test_walk_view_animates_a_new_address_and_follows_faults():
     view.show(va + 0x1000, "store")                        # the next page: not mapped
     assert not view.walk["ok"] and view.walk["fault"] == sv39.STORE_PAGE_FAULT
     assert view.scene["steps"] == 3 and "✗ fault 15" in view.text()
+    assert "(Store/AMO page fault)" in next(s for s in view.scene["shapes"] if s["id"] == "fault")["label"]
     updates = view.updates
     view.refresh()                                         # nothing changed: nothing sent
     assert view.updates == updates

@@ -125,9 +125,13 @@ def _decoded(s: Scene, level: int, pte: int, y: int, step: int) -> None:
               letter, step=step, title=f"{letter}={int(on)}")
 
 
-def _fault(s: Scene, x: int, y: int, w: Walk, step: int) -> None:
-    s.box("fault", x, y, COL_W, 64, "fault", f"✗ fault {fault_name(w.fault)}\n" + _wrap(w.reason),
-          step=step, title=w.reason)
+def _fault(s: Scene, x: int, y: int, w: Walk, step: int) -> int:
+    """The fault box at (x, y), with the cause and the walker's reason; returns its bottom."""
+    c = cause_of(w.fault)
+    label = f"✗ fault {w.fault}\n({c.description if c else 'unknown cause'})\n" + _wrap(w.reason)
+    h = 14 * label.count("\n") + 24
+    s.box("fault", x, y, COL_W, h, "fault", label, step=step, title=w.reason)
+    return y + h
 
 
 # --- the whole picture ------------------------------------------------------------------------------
@@ -155,8 +159,8 @@ def walk_scene(read64, satp: int, va: int, access: str = "load", *, priv: str = 
         s.steps = 1
         return w, s
     if not sv39.canonical(va):
-        _fault(s, 0, TOP + 50, w, 1)
-        s.text("result", 0, TOP + 140, f"{access} at {va:#x}: fault {fault_name(w.fault)}", "bad", step=1)
+        bottom = _fault(s, 0, TOP + 50, w, 1)
+        s.text("result", 0, bottom + 24, f"{access} at {va:#x}: fault {fault_name(w.fault)}", "bad", step=1)
         s.steps = 1
         return w, s
     s.arrow("arrow-satp", 120, TOP + 11, col_x(2), TOP + 11, "pointer", step=1)
@@ -176,15 +180,13 @@ def _levels(s: Scene, read64, w: sv39.Walk, root_pa: int) -> int:
         fx = x + 40
         s.arrow(f"arrow-vpn{level}", fx, 68, x - 2, y + SLOT_H // 2, f"vpn{level}", bend=-0.25, step=step)
         if step > len(w.steps):        # the PTE itself could not be read: an access fault
-            _fault(s, x, y + SLOT_H + 4 * SLOT_H, w, step)
-            return y + 10 * SLOT_H
+            return max(bottom, _fault(s, x, y + 5 * SLOT_H, w, step) + 8)
         pte = w.steps[step - 1].pte
         dy = TOP + 26 + 16 + (2 * AROUND + 1) * SLOT_H + 22
         _decoded(s, level, pte, dy, step)
         bottom = max(bottom, dy + 44)
         if step == attempted and not w.ok:          # the PTE read here is what faults
-            _fault(s, x, dy + 50, w, step)
-            return dy + 120
+            return _fault(s, x, dy + 50, w, step) + 8
         if not w.steps[step - 1].is_leaf:
             s.arrow(f"arrow-next-{level}", x + COL_W, y + SLOT_H // 2, col_x(level - 1), TOP + 11,
                     "pointer", bend=0.15, step=step)
