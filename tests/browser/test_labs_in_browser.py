@@ -58,7 +58,7 @@ def _settings(folder: Path) -> None:
 def lab_server(tmp_path_factory):
     need_module("jupyterlab")
     work = tmp_path_factory.mktemp("labs")
-    for nb in (ROOT / "labs").glob("*.ipynb"):
+    for nb in [*(ROOT / "labs").glob("*.ipynb"), *Path(__file__).parent.glob("*.ipynb")]:
         shutil.copy(nb, work / nb.name)
     settings = tmp_path_factory.mktemp("settings")
     _settings(settings)
@@ -249,16 +249,44 @@ def test_lab01_the_machine(browser, lab_server):
     page.close()
 
 
+def svg_of(page, selector: str, index: int = 0):
+    """The picture's SVG element inside the index-th widget matching ``selector``."""
+    svg = page.locator(selector).nth(index).locator("svg.vmlab-scene")
+    assert svg.count() == 1, f"no picture drawn in {selector}"
+    return svg
+
+
+def shot_of(page, selector: str, name: str, index: int = 0) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    loc = page.locator(selector).nth(index)
+    loc.scroll_into_view_if_needed()
+    loc.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
 def test_lab02_paging(browser, lab_server):
     page = open_and_run(browser, lab_server, "02-paging.ipynb")
     tree = page.locator(".vmlab-pagetable").first
     assert tree.get_attribute("data-leaves") == "2"
-    text = tree.inner_text()
+    text = svg_of(page, ".vmlab-pagetable").text_content()
     assert "VRW---AD" in text and "VR-X--A-" in text     # A and D set by the guest's run
+    assert int(tree.get_attribute("data-renders")) >= 2 and int(tree.get_attribute("data-flashed")) >= 2
     walk = page.locator(".vmlab-walk").first
     assert walk.get_attribute("data-ok") == "false"
     assert "fault 13" in walk.inner_text()
-    shoot(page, "02-paging", [".vmlab-pagetable", ".vmlab-walk"])
+    # the walk was drawn for the data page first, then for the secret that faulted
+    assert int(walk.get_attribute("data-addresses")) >= 2 and walk.get_attribute("data-va") == "0x40400000"
+    svg = svg_of(page, ".vmlab-walk")
+    fault = svg.locator('g[data-id="fault"]')
+    assert fault.count() == 1 and "not valid" in fault.text_content()
+    assert svg.locator('g[data-id^="slot-2-"]').count() >= 2          # the root table's slots
+    page.wait_for_timeout(2500)                       # the new walk's animation has ended
+    shoot(page, "02-paging", [])
+    shot_of(page, ".vmlab-pagetable", "02-paging-tree")
+    shot_of(page, ".vmlab-walk", "02-paging-walk")
+    # step back through the walk: level by level, the fault disappears, then the levels
+    walk.locator(".vmlab-stepper button").first.click()
+    assert walk.get_attribute("data-step") != walk.locator(".vmlab-stepper input").get_attribute("max")
+    assert not fault.is_visible()
     page.close()
 
 
@@ -269,7 +297,68 @@ def test_lab03_trap_and_emulate(browser, lab_server):
     assert int(regs.get_attribute("data-distinct")) >= 2
     assert "teachos: powering off" in page.locator(".vmlab-console pre").first.inner_text()
     assert int(_attr(page, ".vmlab-traplog", "data-total")) > 1000
-    assert int(_attr(page, ".vmlab-shadow", "data-rows")) > 0
+    shadow = page.locator(".vmlab-shadow").first
+    assert int(shadow.get_attribute("data-rows")) > 0 and int(shadow.get_attribute("data-filled")) > 0
+    assert int(shadow.get_attribute("data-renders")) >= 2          # redrawn while the guest ran
+    svg = svg_of(page, ".vmlab-shadow")
+    assert svg.locator('g[data-id^="shadow-"] path.shadow').count() > 0    # filled: gva -> hpa
     assert _attr(page, ".vmlab-runcontrol", "data-state") == "halted"
-    shoot(page, "03-trap-and-emulate", [".vmlab-registers", ".vmlab-traplog", ".vmlab-shadow"])
+    shoot(page, "03-trap-and-emulate", [".vmlab-registers", ".vmlab-traplog"])
+    shot_of(page, ".vmlab-shadow", "03-trap-and-emulate-shadow")
+    page.close()
+
+
+def _rerun_cell(page, marker: str) -> float:
+    """Run the cell whose source contains ``marker`` again; ms until its new tree is drawn."""
+    page.evaluate("() => document.querySelectorAll('.vmlab-pagetable').forEach(e => e.dataset.old = '1')")
+    t0 = page.evaluate("""(marker) => {
+        const panel = window.jupyterapp.shell.currentWidget;
+        const i = panel.content.widgets.findIndex(c => c.model.sharedModel.getSource().includes(marker));
+        panel.content.activeCellIndex = i;
+        const t0 = performance.now();
+        window.jupyterapp.commands.execute('notebook:run-cell');
+        return t0;
+    }""", marker)
+    done = page.wait_for_function("""() => {
+        const e = document.querySelector('.vmlab-pagetable:not([data-old])');
+        return e && e.dataset.renders && e.querySelector('svg.vmlab-scene') ? performance.now() : false;
+    }""", timeout=60_000).json_value()
+    return done - t0
+
+
+def test_pictures_follow_a_running_guest(browser, lab_server):
+    """The scratch notebook: a guest faulting on page after page, a 10,000-entry tree,
+    and teachos's shadow entries filling in -- each picture checked while it changes."""
+    page = open_and_run(browser, lab_server, "viz-live.ipynb")
+    walk = page.locator(".vmlab-walk").first
+    # followed new faults while the guest ran: several addresses, redrawn, each a fault
+    assert int(walk.get_attribute("data-addresses")) >= 3 and int(walk.get_attribute("data-renders")) >= 3
+    assert walk.get_attribute("data-fault") == "13"
+    assert svg_of(page, ".vmlab-walk").locator('g[data-id="fault"]').count() == 1
+    tlb = page.locator(".vmlab-tlb").first
+    assert int(tlb.get_attribute("data-in-use")) >= 2 and int(tlb.get_attribute("data-renders")) >= 2
+    assert int(tlb.get_attribute("data-hits")) > 0 and int(tlb.get_attribute("data-misses")) > 0
+    assert svg_of(page, ".vmlab-tlb").locator("rect.inuse").count() >= 2
+    shadow = page.locator(".vmlab-shadow").first
+    assert int(shadow.get_attribute("data-became-filled")) >= 1     # not filled -> filled, live
+    tree = page.locator(".vmlab-pagetable").first
+    assert tree.get_attribute("data-leaves") == "10000"
+    assert svg_of(page, ".vmlab-pagetable").locator("g[data-id^='row-']").count() < 400
+    page.wait_for_timeout(2500)
+    shot_of(page, ".vmlab-walk", "viz-live-walk")
+    shot_of(page, ".vmlab-tlb", "viz-live-tlb")
+    shot_of(page, ".vmlab-shadow", "viz-live-shadow")
+    shot_of(page, ".vmlab-pagetable", "viz-live-tree-10000")
+    # search by address: the path to one page among 10,000 is opened and marked
+    tree.locator("input.vmlab-va").fill("0x11234000")
+    tree.locator("input.vmlab-va").press("Enter")
+    page.wait_for_function("() => document.querySelector('.vmlab-pagetable svg rect.found')")
+    assert svg_of(page, ".vmlab-pagetable").locator("rect.found").count() == 3
+    shot_of(page, ".vmlab-pagetable", "viz-live-tree-found")
+    ms = [_rerun_cell(page, "big_tree = PageTableTree") for _ in range(3)]
+    tree_draw = page.locator(".vmlab-pagetable").first.get_attribute("data-draw-ms")
+    report = SHOTS / "tree-open-times.txt"
+    report.write_text(f"10,000-entry tree: cell run to picture drawn {', '.join(f'{m:.0f}' for m in ms)} ms; "
+                      f"browser drawing {tree_draw} ms\n")
+    print(report.read_text())
     page.close()

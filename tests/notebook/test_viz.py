@@ -1,7 +1,6 @@
 """The widgets' Python side, in process: what they read from their models and show."""
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 
@@ -39,15 +38,14 @@ def build_tables():
 def test_page_table_tree_shows_valid_entries_only():
     read64, root, va = build_tables()
     t = PageTableTree(read64, root)
-    assert t.leaves == 2
-    top = t.tree
-    assert [n["index"] for n in top] == [1, 3]                  # VPN[2] of 0x4020_0000 is 1
-    giga = top[1]
-    assert "children" not in giga and giga["size"] == "1 GiB" and giga["flags"] == "VR-X----"
-    inner = top[0]["children"][0]["children"][0]
-    assert inner["va"] == "0x40200000" and inner["target"] == "0x80200000" and inner["size"] == "4 KiB"
-    if shutil.which("dot"):
-        assert t.svg.lstrip().startswith("<svg") and "0x40200000" in t.svg
+    assert t.leaves == 2 and t.valid == 4
+    rows = {s["id"]: s for s in t.scene["shapes"] if s["id"].startswith("row-")}
+    assert sorted(rows) == sorted([f"row-{root:x}-1", f"row-{root:x}-3", "row-80101000-1",
+                                   "row-80102000-0"])                # VPN[2] of 0x4020_0000 is 1
+    giga = rows[f"row-{root:x}-3"]
+    assert "super" in giga["cls"] and " 1G VR-X----" in giga["label"]
+    assert "0x40200000 → 0x80200000 4K VR------" in rows["row-80102000-0"]["label"]
+    assert "0x0000000040200000 → 0x80200000 4 KiB VR------" in t.text()
 
 
 def test_walk_view_follows_the_reference_walker():
@@ -55,11 +53,23 @@ def test_walk_view_follows_the_reference_walker():
     satp = sv39.make_satp(root)
     w = WalkView(read64, satp, va + 0x18)
     assert w.walk["ok"] and "physical 0x80200018" in w.walk["result"]
-    assert [s["level"] for s in w.walk["steps"]] == [2, 1, 0]
-    assert w.walk["fields"][0] == ["VPN[2]", "1"]
+    assert w.walk["levels"] == [2, 1, 0]
+    assert w.scene["shapes"][0]["label"] == f"virtual address {va + 0x18:#018x}"
     bad = w.show(va, "store")                                   # read-only page
     assert not bad.ok and bad.fault == sv39.STORE_PAGE_FAULT
     assert "fault 15" in w.walk["result"] and "without W" in w.walk["result"]
+
+
+def test_pictures_fall_back_to_text_without_a_browser():
+    """text/plain (a terminal, nbconvert --to text) carries the picture in words."""
+    read64, root, va = build_tables()
+    walk = WalkView(read64, sv39.make_satp(root), va + 0x18)
+    data, _ = walk._repr_mimebundle_()
+    assert data["text/plain"] == walk.text() and "→ physical 0x80200018" in data["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    tree = PageTableTree(read64, root)
+    assert tree._repr_mimebundle_()[0]["text/plain"].startswith("root 0x80100000 · 4 valid entries")
+    assert repr(tree) == "<vmlab PageTableTree>"                     # short in lists and logs
 
 
 TRAPS = """
@@ -100,6 +110,7 @@ def test_trap_recorder_logs_each_trap_with_pc_and_instruction():
     assert int(first["pc"], 16) == p.symbols["trap1"]
     assert second["cause"] == "Illegal instruction" and int(second["pc"], 16) == p.symbols["trap2"]
     assert second["handler"].startswith("M-mode handler at")
+    assert (first["kind"], second["kind"]) == ("other", "csr")     # colour by kind of exit
 
 
 def test_registers_mark_what_changed_since_the_last_refresh():

@@ -1,177 +1,277 @@
-"""Sv39 page tables seen two ways: the whole tree under a root, and one address's walk.
+"""The Sv39 page-table tree under one root, drawn as boxes and arrows.
 
-Both views call :mod:`vmlab.sv39` -- the same walker the hypervisor and the exercises use --
-with a ``read64`` function, so they can show a guest's tables in a machine's RAM, a
-hypervisor's shadow tables, or tables a student builds in a Python ``dict``.
+Each table is a box listing its *valid* entries only (a table is 512 slots, usually almost
+all empty); an entry that points to a next-level table has an arrow to that table's box,
+a leaf shows the virtual range it maps, the frame and its flags, and superpages (2 MiB at
+level 1, 1 GiB at level 2) are marked.  A real kernel's tree has thousands of entries, so
+the picture stays small on purpose:
+
+- a table box lists at most :data:`ROWS` entries, then one summary row ("… 497 more,
+  0x4000_0000 – 0x7fff_ffff"); clicking it shows more;
+- a table is expanded (its children drawn) only while the picture has room
+  (:data:`BUDGET` rows in all); the others show "▸ table (N valid)" and expand on a click;
+- :meth:`PageTableTree.find` (or the search box) expands the path to one address and
+  marks it.
+
+Reading goes through a ``read64(pa)`` function (or a Machine's RAM, a whole table at a
+time), so the same view shows a guest's tables, a hypervisor's shadow tables, or tables a
+student builds in a ``dict``.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
+from dataclasses import dataclass, field
 
+import numpy as np
 import traitlets
 
 from vmlab import sv39
-from vmlab.viz._base import Widget, esm, machine_read64
+from vmlab.viz._base import Widget, reader, scene_esm
+from vmlab.viz.scene import Scene
+from vmlab.viz.style import legend
 
-MAX_NODES = 600     # a drawing past this many entries helps nobody; the rest is counted
+ROWS = 12            #: entries listed per table box before the summary row
+BUDGET = 240         #: rows drawn in all before further tables stay collapsed
+MAX_TABLES = 4096    #: tables read to count leaves (a hostile tree could have 262,657)
+BOX_W, ROW_H, COL_GAP = 330, 18, 36
+SIZE = {0: "4K", 1: "2M", 2: "1G"}
 
 
-def _size(level: int) -> str:
+def size_text(level: int) -> str:
     return {0: "4 KiB", 1: "2 MiB", 2: "1 GiB"}[level]
 
 
-def tree(read64, root_pa: int, max_nodes: int = MAX_NODES) -> tuple[list[dict], int]:
-    """The valid entries under ``root_pa`` as nested dicts, and the number of leaves.
+def table_reader(source):
+    """``read_table(pa) -> list of 512 PTEs`` (None: not in memory), a Machine's RAM read
+    4 KiB at a time -- 512 separate reads would make a big tree slow to open."""
+    read64 = reader(source)
+    if hasattr(source, "read_mem"):
+        def read_table(pa: int):
+            try:
+                return np.frombuffer(source.read_mem(pa, 4096), dtype="<u8").tolist()
+            except Exception:
+                return None
+        return read_table
 
-    Walks the same three levels as :func:`vmlab.sv39.mappings` but keeps the inner tables
-    (a student needs to see *where* each level lives, not only the final mapping).
-    """
-    budget = [max_nodes]
-    leaves = [0]
-
-    def table(pa: int, level: int, va_base: int) -> list[dict]:
-        out = []
-        for index in range(512):
-            pte = read64(pa + 8 * index)
-            if pte is None or not pte & sv39.PTE_V:
-                continue
-            va = va_base | index << (12 + 9 * level)
-            target = sv39.pte_ppn(pte) << 12
-            node = {"level": level, "index": index, "pte": f"{pte:#018x}",
-                    "flags": sv39.flag_string(pte), "target": f"{target:#x}",
-                    "va": f"{sv39.canonical_va(va):#x}"}
-            budget[0] -= 1
-            if budget[0] < 0:
-                break
-            if pte & (sv39.PTE_R | sv39.PTE_W | sv39.PTE_X):
-                node["size"] = _size(level)
-                leaves[0] += 1
-            elif level > 0:
-                node["children"] = table(target, level - 1, va)
-            out.append(node)
-        return out
-
-    return table(root_pa, 2, 0), leaves[0]
+    def read_table(pa: int):
+        words = [read64(pa + 8 * i) for i in range(512)]
+        return None if words[0] is None else [w or 0 for w in words]
+    return read_table
 
 
-def dot_source(nodes: list[dict], root_pa: int, title: str = "") -> str:
-    """Graphviz source: one box per table, an edge per pointer, leaves as labelled boxes."""
-    lines = ["digraph sv39 {", "rankdir=LR; node [shape=box, fontname=monospace, fontsize=9];",
-             f'root [label="{title or "root"}\\n{root_pa:#x}", style=bold];']
-    counter = [0]
+@dataclass
+class Entry:
+    """One valid PTE, where it is and what it maps."""
 
-    def walk(parent: str, items: list[dict]) -> None:
-        for n in items:
-            counter[0] += 1
-            name = f"n{counter[0]}"
-            if "children" in n:
-                lines.append(f'{name} [label="L{n["level"] - 1} table\\n{n["target"]}"];')
-            else:
-                lines.append(f'{name} [label="{n["va"]}\\n-> {n["target"]} ({n["size"]})\\n{n["flags"]}", '
-                             'style=filled, fillcolor="#e8f4ff"];')
-            lines.append(f'{parent} -> {name} [label="[{n["index"]}]", fontsize=8];')
-            if "children" in n:
-                walk(name, n["children"])
+    index: int
+    pte: int
+    level: int
+    va: int                       #: the first virtual address it covers (canonical)
 
-    walk("root", nodes)
-    lines.append("}")
-    return "\n".join(lines)
+    @property
+    def leaf(self) -> bool:
+        return bool(self.pte & (sv39.PTE_R | sv39.PTE_W | sv39.PTE_X))
+
+    @property
+    def target(self) -> int:
+        return sv39.pte_ppn(self.pte) << 12
 
 
-def render_svg(dot: str) -> str:
-    """SVG from graphviz's ``dot`` program, or "" when it is not installed."""
-    exe = shutil.which("dot")
-    if not exe:
-        return ""
-    try:
-        svg = subprocess.run([exe, "-Tsvg"], input=dot.encode(), capture_output=True,
-                             timeout=20, check=True).stdout.decode()
-    except (subprocess.SubprocessError, OSError):
-        return ""
-    return svg[svg.find("<svg"):]
+@dataclass
+class Table:
+    pa: int
+    level: int
+    va: int
+    entries: list[Entry] = field(default_factory=list)
+    missing: bool = False         #: not in memory
+
+
+def read_tree_table(read_table, pa: int, level: int, va_base: int) -> Table:
+    words = read_table(pa)
+    t = Table(pa, level, sv39.canonical_va(va_base), missing=words is None)
+    for i, pte in enumerate(words or ()):
+        if pte & sv39.PTE_V:
+            t.entries.append(Entry(i, pte, level, sv39.canonical_va(va_base | i << (12 + 9 * level))))
+    return t
+
+
+def count(read_table, root_pa: int) -> tuple[int, int, bool]:
+    """(valid entries, leaves, complete?) under ``root_pa``, reading at most MAX_TABLES tables."""
+    todo, valid, leaves, tables = [(root_pa, 2)], 0, 0, 0
+    while todo and tables < MAX_TABLES:
+        pa, level = todo.pop()
+        tables += 1
+        t = read_tree_table(read_table, pa, level, 0)
+        valid += len(t.entries)
+        for e in t.entries:
+            if e.leaf:
+                leaves += 1
+            elif level:
+                todo.append((e.target, level - 1))
+    return valid, leaves, not todo
+
+
+class TreeLayout:
+    """Places the table boxes: one column per level, children below their parent row."""
+
+    def __init__(self, read_table, expanded: set, shown: dict, found: dict):
+        self.read_table, self.expanded, self.shown, self.found = read_table, expanded, shown, found
+        self.scene = Scene(legend=legend("table", "leaf", "flash"))
+        self.cursor = [0, 0, 0, 0]          # next free y in each column
+        self.rows = 0
+
+    def draw(self, pa: int, level: int, va: int, y: int) -> int:
+        """Draw the table at ``pa`` at y (or lower); returns the y of its header."""
+        depth = 2 - level
+        x, y = depth * (BOX_W + COL_GAP), max(y, self.cursor[depth])
+        t = read_tree_table(self.read_table, pa, level, va)
+        s = self.scene
+        head = f"L{level} table @ {pa:#x} · {len(t.entries)} valid"
+        s.box(f"table-{pa:x}", x, y, BOX_W, ROW_H + 2, "tablehead", head + (" (not in memory)" if t.missing else ""),
+              click={"type": "toggle", "table": pa}, title="click: collapse", align="start")
+        rows = self._rows(t)
+        ry = y + ROW_H + 2
+        for e in rows:
+            self._row(t, e, x, ry)
+            ry += ROW_H
+        hidden = len(t.entries) - len(rows)
+        if hidden > 0:
+            last = t.entries[-1]
+            s.box(f"more-{pa:x}", x, ry, BOX_W, ROW_H, "invalid",
+                  f"… {hidden} more, up to {last.va:#x} (click)",
+                  click={"type": "more", "table": pa}, align="start")
+            ry += ROW_H
+        self.cursor[depth] = ry + 12
+        self.rows += len(rows)
+        for e, row_y in zip(rows, range(y + ROW_H + 2, ry, ROW_H)):
+            if not e.leaf and level and e.target in self.expanded:
+                child_y = self.draw(e.target, level - 1, e.va & ((1 << 39) - 1), row_y)
+                s.arrow(f"edge-{pa:x}-{e.index}", x + BOX_W, row_y + ROW_H // 2,
+                        x + BOX_W + COL_GAP, child_y + ROW_H // 2, "pointer", bend=0.1)
+        return y
+
+    def _rows(self, t: Table) -> list[Entry]:
+        """The entries listed: the first ``shown`` ones, plus the one a search found."""
+        n = self.shown.get(t.pa, ROWS)
+        rows = t.entries[:n]
+        want = self.found.get(t.pa)
+        if want is not None and all(e.index != want for e in rows):
+            rows = rows[:-1] + [e for e in t.entries if e.index == want]
+        return rows
+
+    def _row(self, t: Table, e: Entry, x: int, y: int) -> None:
+        found = " found" if self.found.get(t.pa) == e.index else ""
+        flags = sv39.flag_string(e.pte)
+        if e.leaf:
+            text = f"[{e.index:3}] {e.va:#x} → {e.target:#x} {SIZE[e.level]} {flags}"
+            cls = "leaf" + (" super" if e.level else "")
+            title = f"{size_text(e.level)} page{' (superpage)' if e.level else ''}: PTE {e.pte:#018x}"
+        elif t.level == 0:
+            text, cls, title = f"[{e.index:3}] {e.pte:#018x}: no R/W/X at level 0", "fault", "a walk faults here"
+        else:
+            mark = "▾" if e.target in self.expanded else "▸"
+            text = f"[{e.index:3}] {mark} {e.va:#x}… → L{t.level - 1} @ {e.target:#x}"
+            cls, title = "table", f"PTE {e.pte:#018x}: click to expand or collapse"
+        click = None if e.leaf else {"type": "toggle", "table": e.target}
+        self.scene.box(f"row-{t.pa:x}-{e.index}", x, y, BOX_W, ROW_H, cls + found, text,
+                       title=title, click=click, align="start")
+
+
+def auto_expand(read_table, root_pa: int, budget: int = BUDGET) -> set:
+    """Tables to open at first: breadth first from the root while the rows fit the budget."""
+    expanded, queue, rows = {root_pa}, [(root_pa, 2)], 0
+    while queue:
+        pa, level = queue.pop(0)
+        t = read_tree_table(read_table, pa, level, 0)
+        rows += min(len(t.entries), ROWS) + 1
+        if rows > budget:
+            break
+        expanded.add(pa)
+        queue += [(e.target, level - 1) for e in t.entries[:ROWS] if not e.leaf and level]
+    return expanded
 
 
 class PageTableTree(Widget):
-    """The tree of valid Sv39 entries under a root table: collapsible, leaves with flags.
+    """The tree of valid Sv39 entries under a root table, drawn; collapsible, searchable.
 
     ``source`` is a Machine (its RAM is read) or a ``read64(pa)`` function; ``root`` is the
     root table's physical address, or pass ``satp=`` to take it from a satp value.
-    ``refresh()`` re-reads the tables -- after a run, the A and D bits the hardware set show.
+    ``refresh()`` re-reads the tables -- after a run, the A and D bits the hardware set
+    show, and what changed flashes.
     """
 
-    _esm = esm("pagetable")
-    tree = traitlets.List([]).tag(sync=True)
+    _esm = scene_esm("pagetable")
+    scene = traitlets.Dict({}).tag(sync=True)
     leaves = traitlets.Int(0).tag(sync=True)
+    valid = traitlets.Int(0).tag(sync=True)
     root = traitlets.Unicode("").tag(sync=True)
-    svg = traitlets.Unicode("").tag(sync=True)
+    summary = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, source, root: int | None = None, *, satp: int | None = None,
-                 graph: bool = True, title: str = "", **kwargs):
+                 title: str = "", **kwargs):
         super().__init__(**kwargs)
-        self.read64 = source if callable(source) and not hasattr(source, "read_mem") else machine_read64(source)
+        self.read64, self.read_table = reader(source), table_reader(source)
         if root is None:
             if satp is None:
                 raise ValueError("give the root table's address or a satp value")
             root = sv39.satp_fields(satp)[2] << 12
-        self.root_pa, self.graph, self.title = root, graph, title
+        self.root_pa, self.title = root, title
+        self.expanded = auto_expand(self.read_table, root)
+        self.shown: dict[int, int] = {}
+        self.found: dict[int, int] = {}
+        self.on_msg(self._on_msg)
         self.refresh()
 
     def refresh(self) -> None:
-        nodes, leaves = tree(self.read64, self.root_pa)
+        layout = TreeLayout(self.read_table, self.expanded, self.shown, self.found)
+        layout.draw(self.root_pa, 2, 0, 0)
+        valid, leaves, complete = count(self.read_table, self.root_pa)
+        more = "" if complete else "+"
         with self.hold_sync():
-            self.tree, self.leaves, self.root = nodes, leaves, f"{self.root_pa:#x}"
-            self.svg = render_svg(self.dot()) if self.graph else ""
+            self.scene = layout.scene.to_json()
+            self.leaves, self.valid, self.root = leaves, valid, f"{self.root_pa:#x}"
+            self.summary = (f"{self.title + ': ' if self.title else ''}root {self.root_pa:#x} · "
+                            f"{valid:,}{more} valid entries · {leaves:,}{more} mappings")
             self.updates += 1
 
-    def dot(self) -> str:
-        return dot_source(self.tree, self.root_pa, self.title)
+    def find(self, va: int) -> sv39.Walk:
+        """Open the path to ``va`` (only that path, so it fits on the screen) and mark each
+        entry on it (the search box does this)."""
+        w = sv39.walk(self.read64, sv39.make_satp(self.root_pa), va, "load")
+        self.found = {s.table_pa: s.index for s in w.steps}
+        self.expanded = {self.root_pa} | {sv39.pte_ppn(s.pte) << 12 for s in w.steps if not s.is_leaf}
+        self.refresh()
+        return w
+
+    def toggle(self, table_pa: int) -> None:
+        if table_pa in self.expanded and table_pa != self.root_pa:
+            self.expanded.discard(table_pa)
+        else:
+            self.expanded.add(table_pa)
+        self.refresh()
 
     def mappings(self) -> list[sv39.Mapping]:
         return list(sv39.mappings(self.read64, self.root_pa))
 
-
-class WalkView(Widget):
-    """One translation, step by step: VA fields, each PTE read, the result or the fault.
-
-    Type another address in the box (or call :meth:`show`) to walk again.
-    """
-
-    _esm = esm("walk")
-    walk = traitlets.Dict({}).tag(sync=True)
-
-    def __init__(self, source, satp: int, va: int = 0, access: str = "load", *,
-                 priv: str = "S", sum: bool = False, mxr: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.read64 = source if callable(source) and not hasattr(source, "read_mem") else machine_read64(source)
-        self.satp, self.priv, self.sum, self.mxr = satp, priv, sum, mxr
-        self.on_msg(self._on_msg)
-        self.result: sv39.Walk | None = None
-        self.show(va, access)
-
-    def show(self, va: int, access: str = "load") -> sv39.Walk:
-        w = sv39.walk(self.read64, self.satp, va, access, priv=self.priv, sum=self.sum, mxr=self.mxr)
-        self.result = w
-        fields = [("VPN[2]", sv39.vpn(va, 2)), ("VPN[1]", sv39.vpn(va, 1)),
-                  ("VPN[0]", sv39.vpn(va, 0)), ("offset", f"{va & 0xFFF:#05x}")]
-        if w.ok:
-            result = f"{va:#x} → physical {w.pa:#x} ({w.reason})"
-        else:
-            result = f"fault {w.fault}: {w.reason}"
-        with self.hold_sync():
-            self.walk = {
-                "va": f"{va:#x}", "access": access, "ok": w.ok, "result": result,
-                "fields": [[k, str(v)] for k, v in fields],
-                "steps": [{"level": s.level, "table": f"{s.table_pa:#x}", "index": s.index,
-                           "pte_pa": f"{s.pte_pa:#x}", "pte": f"{s.pte:#018x}", "flags": s.flags}
-                          for s in w.steps]}
-            self.updates += 1
-        return w
+    def text(self, limit: int = 40) -> str:
+        """The mappings as lines of text (terminals, nbconvert to text)."""
+        lines = [self.summary]
+        for n, m in enumerate(sv39.mappings(self.read64, self.root_pa)):
+            if n == limit:
+                lines.append(f"  … ({self.leaves - limit:,} more)")
+                break
+            lines.append(f"  {m.va:#018x} → {m.pa:#x} {size_text(m.level):>5} {m.flags}")
+        return "\n".join(lines)
 
     def _on_msg(self, widget, content, buffers) -> None:
-        if content.get("type") == "walk":
+        kind = content.get("type")
+        if kind == "toggle":
+            self.toggle(int(content.get("table", 0)))
+        elif kind == "more":
+            pa = int(content.get("table", 0))
+            self.shown[pa] = self.shown.get(pa, ROWS) + 64
+            self.refresh()
+        elif kind == "find":
             try:
-                va = int(str(content.get("va", "0")).replace("_", ""), 0)
+                self.find(int(str(content.get("va", "0")).replace("_", ""), 0))
             except ValueError:
-                return
-            self.show(va, content.get("access", "load"))
+                pass

@@ -90,13 +90,14 @@ class RunControl(Widget):
         self.state, self.message = "paused", "reset"
         self.refresh()
 
-    def refresh(self) -> None:
-        """Redraw every view now (the run loop calls this, throttled)."""
+    def refresh(self, live: bool = False) -> None:
+        """Redraw every view now.  The run loop calls this throttled with ``live=True``:
+        then a view whose drawing is expensive may skip a turn (``Widget.live_refresh``)."""
         with self.hold_sync():
             self.instructions = self._total
             self.updates += 1
         for v in self.views:
-            v.refresh()
+            getattr(v, "live_refresh", v.refresh)() if live else v.refresh()
 
     # ---- the loop ---------------------------------------------------------------------------
     def _run_some(self, n: int):
@@ -117,7 +118,7 @@ class RunControl(Widget):
                 done += result.instructions
                 if throttle.ready():
                     self.mips = done / max(1e-9, time.perf_counter() - started) / 1e6
-                    self.refresh()
+                    self.refresh(live=True)
                 if result.reason not in ("budget",):
                     break
         except Exception as exc:            # shown in the widget: a thread has no cell to fail

@@ -1,43 +1,34 @@
-// Sv39 page-table tree: valid entries only, each table level a collapsible <details>;
-// a leaf shows its virtual range, flags and physical target.  "graph" shows graphviz's drawing.
-function node(n) {
-  const flags = `<code class="vmlab-flags">${n.flags}</code>`;
-  if (n.children) {
-    const d = document.createElement("details");
-    d.open = n.level >= 1;
-    d.innerHTML = `<summary>L${n.level}[${n.index}] → table <code>${n.target}</code> ${flags}</summary>`;
-    for (const c of n.children) d.appendChild(node(c));
-    return d;
-  }
-  const div = document.createElement("div");
-  div.className = "vmlab-leaf";
-  div.innerHTML = `L${n.level}[${n.index}] <code>${n.va}</code> → <code>${n.target}</code> ` +
-    `${n.size} ${flags}`;
-  return div;
-}
+// The page-table tree, drawn (the scene comes from vmlab/viz/pagetable.py): tables as
+// boxes of valid entries, arrows to next-level tables.  Clicks on a table or a "more" row
+// and the search box go to the kernel, which lays the picture out again.
 function render({ model, el }) {
   el.classList.add("vmlab-pagetable");
+  const bar = document.createElement("div");
+  bar.className = "vmlab-toolbar";
+  const head = document.createElement("span");
+  head.className = "vmlab-head";
+  const q = document.createElement("input");
+  q.placeholder = "find a virtual address…";
+  q.className = "vmlab-va";
+  q.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") model.send({ type: "find", va: q.value });
+  });
+  bar.append(head, "  ", q);
+  const pic = document.createElement("div");
+  el.replaceChildren(bar, pic);
+  const view = sceneView(pic, (msg) => model.send(msg), el);
   let renders = 0;
   const draw = () => {
-    const head = document.createElement("div");
-    head.className = "vmlab-head";
-    head.textContent = `root ${model.get("root")} · ${model.get("leaves")} mappings`;
-    const tree = document.createElement("div");
-    tree.className = "vmlab-tree";
-    for (const n of model.get("tree")) tree.appendChild(node(n));
-    const parts = [head, tree];
-    if (model.get("svg")) {
-      const g = document.createElement("details");
-      g.innerHTML = "<summary>graph</summary>" + model.get("svg");
-      parts.push(g);
-    }
-    el.replaceChildren(...parts);
+    const t0 = performance.now();
+    head.textContent = model.get("summary");
+    view.draw(model.get("scene"));
     renders += 1;
     el.dataset.renders = renders;
     el.dataset.leaves = model.get("leaves");
+    el.dataset.valid = model.get("valid");
+    el.dataset.drawMs = (performance.now() - t0).toFixed(1);
   };
-  model.on("change:tree", draw);
-  model.on("change:svg", draw);
+  model.on("change:scene", draw);
   draw();
 }
 export default { render };

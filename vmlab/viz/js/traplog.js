@@ -14,6 +14,7 @@ function render({ model, el }) {
         td.textContent = v;
         tr.appendChild(td);
       }
+      tr.children[2].className = "vmlab-exit vmlab-exit-" + (r.kind || "other");   // colour by kind
       table.appendChild(tr);
     }
     const head = document.createElement("div");

@@ -1,33 +1,46 @@
-// Translation walk: a virtual address cut into VPN[2] VPN[1] VPN[0] offset, then each PTE
-// the walker read, then the physical address or the fault and why.
+// The translation walk, drawn (the scene comes from vmlab/viz/walk.py): a new address
+// animates level by level; the stepper's buttons and slider go back and forth.
 function render({ model, el }) {
   el.classList.add("vmlab-walk");
   const form = document.createElement("div");
   const va = document.createElement("input");
+  va.className = "vmlab-va";
   const access = document.createElement("select");
   for (const a of ["load", "store", "fetch"]) access.add(new Option(a, a));
   const go = document.createElement("button");
   go.textContent = "walk";
-  go.addEventListener("click", () => model.send({ type: "walk", va: va.value, access: access.value }));
+  go.className = "vmlab-btn";
+  const send = () => model.send({ type: "walk", va: va.value, access: access.value });
+  go.addEventListener("click", send);
+  va.addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
   form.append("virtual address ", va, " ", access, " ", go);
-  const out = document.createElement("div");
+  const result = document.createElement("div");
+  const pic = document.createElement("div");
+  el.replaceChildren(form, pic, result);
+  const view = sceneView(pic, null, el);
+  const steps = stepper(view, pic);
+  let renders = 0, lastVa = null;
+  const seen = new Set();
   const draw = () => {
     const w = model.get("walk");
+    const scene = model.get("scene");
     va.value = w.va || "";
     access.value = w.access || "load";
-    let h = `<div class="vmlab-fields">`;
-    for (const [name, value] of w.fields || []) h += `<span><small>${name}</small><code>${value}</code></span>`;
-    h += `</div><table><tr><th>level</th><th>table</th><th>index</th><th>PTE address</th><th>PTE</th><th>flags</th></tr>`;
-    for (const s of w.steps || []) {
-      h += `<tr><td>${s.level}</td><td><code>${s.table}</code></td><td>${s.index}</td>` +
-           `<td><code>${s.pte_pa}</code></td><td><code>${s.pte}</code></td><td><code>${s.flags}</code></td></tr>`;
-    }
-    h += `</table><p class="${w.ok ? "vmlab-ok" : "vmlab-fault"}">${w.result || ""}</p>`;
-    out.innerHTML = h;
+    result.className = w.ok ? "vmlab-ok" : "vmlab-fault";
+    result.textContent = w.result || "";
+    view.draw(scene);
+    const isNew = lastVa !== null && (w.va + w.access) !== lastVa;
+    steps.reset(scene.steps || 0, isNew);         // a new address: animate its walk
+    lastVa = w.va + w.access;
+    renders += 1;
+    seen.add(w.va + " " + w.access);
+    el.dataset.renders = renders;
     el.dataset.ok = w.ok;
+    el.dataset.va = w.va;
+    el.dataset.fault = w.fault === null || w.fault === undefined ? "" : w.fault;
+    el.dataset.addresses = seen.size;
   };
-  model.on("change:walk", draw);
-  el.replaceChildren(form, out);
+  model.on("change:scene", draw);
   draw();
 }
 export default { render };
