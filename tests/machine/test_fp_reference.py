@@ -1,4 +1,4 @@
-"""The compiled soft-float agrees bit for bit with the exact-rational reference (vmlab.fpref).
+"""The compiled soft-float agrees bit for bit with the exact-rational reference (vmlab.machine.fpref).
 
 Every F/D operation, both precisions, all five rounding modes, on operands chosen to hit the
 hard cases (fpgen: NaNs, infinities, subnormals, signed zeros, overflow and underflow
@@ -13,7 +13,7 @@ import random
 import pytest
 
 import fpgen
-from vmlab import fpref
+from vmlab.machine import fpref
 from vmlab.machine import fparith, fpcmp, fpcvt, fpfma
 from vmlab.machine.csr import s64
 

@@ -4,7 +4,7 @@ Every operation here computes its exact result as a :class:`fractions.Fraction` 
 it with :func:`round_value`, written straight from the IEEE 754 definitions: find the
 quantum (the value of one unit in the last place) at the result's exponent, round the
 quotient to an integer by the rounding mode, and compare with the format's limits.  The
-compiled soft-float in ``vmlab.machine.fp*`` must agree with it bit for bit, results and
+compiled soft-float in the other ``fp*`` modules must agree with it bit for bit, results and
 flags (tests/machine/test_fp_reference.py).  Nothing here is fast, on purpose.
 
 Values are bit patterns (Python ints, unsigned) of the format ``fmt``: 0 single, 1 double.
