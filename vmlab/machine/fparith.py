@@ -6,7 +6,7 @@ is below), and hands it to :func:`fpround.round_pack` for the one rounding.
 """
 from __future__ import annotations
 
-from vmlab.machine.fpformat import (DZ, INF, NV, QNAN, RDN, SNAN, ZERO, canonical_nan, classify,
+from vmlab.machine.fpformat import (DZ, INF, NV, RDN, SNAN, ZERO, canonical_nan, classify,
                                     frac_bits, infinity, is_nan, unpack, zero)
 from vmlab.machine.fpround import W, round_pack, shr_jam
 from vmlab.machine.fpwide import mul64
@@ -160,7 +160,7 @@ def isqrt_jam(m, n):
 def fsqrt(a, fmt, rm):
     ca = classify(a, fmt)
     if is_nan(ca):
-        return nan_result(ca, QNAN, fmt)
+        return nan_result(ca, ca, fmt)
     sign = (a >> (31 if fmt == 0 else 63)) & 1
     if ca == ZERO:
         return a, 0  # sqrt(-0) = -0
@@ -174,4 +174,4 @@ def fsqrt(a, fmt, rm):
         ma <<= 1
         x -= 1
     n = 59 - (frac_bits(fmt) + 2) // 2  # root below 2**59.5: remainder math fits an int64
-    return round_pack(0, x // 2 - n + W, isqrt_jam(ma, n), fmt, rm)
+    return round_pack(sign, x // 2 - n + W, isqrt_jam(ma, n), fmt, rm)

@@ -9,6 +9,8 @@ saturates and raises NV (never NX); NaN gives the largest value of the type.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from vmlab.machine.bits import INT64_MIN, sext32
 from vmlab.machine.fpformat import (CANON_D, CANON_S, INF, NV, NX, SNAN, ZERO, S, classify,
                                     frac_bits, infinity, is_nan, unpack, zero)
@@ -16,6 +18,9 @@ from vmlab.machine.fpround import W as WORK, round_pack, round_pack_u, round_sig
 from vmlab.machine.jit import jit
 
 W, WU, L, LU = 0, 1, 2, 3
+# Constants passed as arguments are numpy scalars: numba compiles a separate copy of a
+# function for each *literal* int it is called with.
+TWO, WORK64 = np.int64(2), np.int64(WORK)
 
 
 @jit
@@ -63,7 +68,7 @@ def round_to_integer(a, fmt, rm):
         return sign, m << -shift, False, False
     # keep two bits below the binary point (half, and "more") and round those off
     m2 = shr_jam(m, shift - 2) if shift > 2 else m << (2 - shift)
-    mag, inexact = round_sig(sign, rm, m2, 2)
+    mag, inexact = round_sig(sign, rm, m2, TWO)
     return sign, mag, inexact, False
 
 
@@ -100,7 +105,7 @@ def int_to_f(x, fmt, rm, kind):
     mag = -v if sign else v  # INT64_MIN stays as the unsigned pattern 2**63
     if mag == 0:
         return zero(0, fmt), 0
-    return round_pack_u(sign, WORK, mag, fmt, rm)
+    return round_pack_u(sign, WORK64, mag, fmt, rm)
 
 
 @jit

@@ -8,6 +8,8 @@ the one with the smaller exponent is shifted right with its lost bits jammed int
 """
 from __future__ import annotations
 
+import numpy as np
+
 from vmlab.machine.fparith import add_zero_sign, mul_sig
 from vmlab.machine.fpformat import (INF, NV, SNAN, ZERO, canonical_nan, classify, frac_bits,
                                     infinity, is_nan, sign_of, unpack, zero)
@@ -16,6 +18,7 @@ from vmlab.machine.fpwide import add128, bitlen128, lt128, mul64, shl128, shr_ja
 from vmlab.machine.jit import jit
 
 TOP = 124  # a term's scale: value = X * 2**(exp - TOP)
+NOTHING = np.int64(0)  # (a numpy scalar: a literal 0 argument would compile a second copy)
 
 
 @jit
@@ -33,7 +36,7 @@ def fma_finite(sp, ep, ma, mb, sc, ec, mc, fmt, rm):
     fb = frac_bits(fmt)
     ph, pl = mul64(ma, mb)
     xh, xl = shl128(ph, pl, TOP - 2 * fb)                  # value = X * 2**(ep - TOP)
-    yh, yl = shl128(0, mc, TOP - fb)                        # value = Y * 2**(ec - TOP)
+    yh, yl = shl128(NOTHING, mc, TOP - fb)                  # value = Y * 2**(ec - TOP)
     if ep >= ec:
         yh, yl = shr_jam128(yh, yl, ep - ec)
         exp = ep
