@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
+from vmlab.isa import INSTRUCTIONS
+from vmlab.machine.csr import s64
+from vmlab.machine.fpexec import ILLEGAL, exec_fp
+
 FMT_BITS = {0: (8, 23), 1: (11, 52)}
 
 
@@ -110,3 +116,46 @@ def integer(rng):
 
 def box(x, fmt):
     return x | 0xFFFFFFFF00000000 if fmt == 0 else x
+
+
+# --- random F/D programs (for the differential tests) ----------------------------------------
+RM_FIELD = 0x7 << 12
+
+#: every F/D row that computes (loads and stores go through the hart's memory path)
+ROWS = [r for r in INSTRUCTIONS if r.ext in ("F", "D") and r.size == 4
+        and (r.match & 0x7F) not in (0x07, 0x27)]
+
+
+def random_word(rng):
+    """A row's fixed bits, random operand bits; a free rm field gets a valid mode or DYN."""
+    row = rng.choice(ROWS)
+    w = row.match | (rng.getrandbits(32) & ~row.mask & 0xFFFFFFFF)
+    if not row.mask & RM_FIELD:
+        w = (w & ~RM_FIELD) | rng.choice([0, 1, 2, 3, 4, 7, 7]) << 12
+    return w
+
+
+def random_state(rng):
+    """f registers (singles boxed, one in eight improperly), x registers (x0 = 0), frm."""
+    f = []
+    for _ in range(32):
+        fmt = rng.randrange(2)
+        v = box(operand(fmt, rng), fmt)
+        if fmt == 0 and rng.randrange(8) == 0:
+            v = v & 0xFFFFFFFF | rng.getrandbits(32) << 32
+        f.append(v)
+    x = [0] + [integer(rng) for _ in range(31)]
+    return f, x, rng.randrange(5)
+
+
+def run_exec_fp(words, f, x, frm):
+    """Run the words through exec_fp: (f registers, x registers, fcsr) as unsigned ints."""
+    fb, xb, fcsr = 0, 32, 64  # where this keeps f, x and fcsr in its register row
+    row = np.zeros(65, dtype=np.int64)
+    row[fb:fb + 32] = [s64(v) for v in f]
+    row[xb:xb + 32] = [s64(v) for v in x]
+    row[fcsr] = frm << 5
+    for w in words:
+        assert exec_fp(row, w, fb, xb, fcsr) != ILLEGAL, f"{w:#010x} is legal"
+    u = [int(v) & (2**64 - 1) for v in row]
+    return u[fb:fb + 32], u[xb:xb + 32], u[fcsr]

@@ -14,48 +14,16 @@ from __future__ import annotations
 import os
 import random
 
-import numpy as np
 import pytest
 
 import fpgen
 from oracles import need_module
-from vmlab.isa import INSTRUCTIONS, decode
-from vmlab.machine.csr import s64
-from vmlab.machine.fpexec import ILLEGAL, exec_fp
+from vmlab.isa import decode
 
 PROGRAMS = int(os.environ.get("VMLAB_FP_PROGRAMS", "3000"))
 LENGTH = 24
 CODE = 0x10000
-M64 = (1 << 64) - 1
-FB, XB, FCSR = 0, 32, 64  # where the test keeps f, x and fcsr in its register row
-RM_FIELD = 0x7 << 12
 MSTATUS_FS_INITIAL = 1 << 13
-
-#: every F/D row that computes (loads and stores go through the hart's memory path)
-ROWS = [r for r in INSTRUCTIONS if r.ext in ("F", "D") and r.size == 4 and (r.match & 0x7F) != 0x07
-        and (r.match & 0x7F) != 0x27]
-
-
-def random_word(rng):
-    """A row's fixed bits, random operand bits; a free rm field gets a valid mode or DYN."""
-    row = rng.choice(ROWS)
-    w = row.match | (rng.getrandbits(32) & ~row.mask & 0xFFFFFFFF)
-    if not row.mask & RM_FIELD:
-        w = (w & ~RM_FIELD) | rng.choice([0, 1, 2, 3, 4, 7, 7]) << 12
-    return w
-
-
-def random_state(rng):
-    """f registers (singles boxed, one in eight improperly), x registers, frm."""
-    f = []
-    for _ in range(32):
-        fmt = rng.randrange(2)
-        v = fpgen.box(fpgen.operand(fmt, rng), fmt)
-        if fmt == 0 and rng.randrange(8) == 0:
-            v = v & 0xFFFFFFFF | rng.getrandbits(32) << 32
-        f.append(v)
-    x = [0] + [fpgen.integer(rng) for _ in range(31)]
-    return f, x, rng.randrange(5)
 
 
 @pytest.fixture(scope="module")
@@ -152,17 +120,6 @@ def run_unicorn(emu, words, f, x, frm):
             emu.reg_read(R.UC_RISCV_REG_FCSR))
 
 
-def run_vmlab(words, f, x, frm):
-    row = np.zeros(65, dtype=np.int64)
-    row[FB:FB + 32] = [s64(v) for v in f]
-    row[XB:XB + 32] = [s64(v) for v in x]
-    row[FCSR] = frm << 5
-    for w in words:
-        assert exec_fp(row, w, FB, XB, FCSR) != ILLEGAL, f"{w:#010x} is legal"
-    u = [int(v) & M64 for v in row]
-    return u[FB:FB + 32], u[XB:XB + 32], u[FCSR]
-
-
 def describe(words):
     return "\n".join(f"  {w:08x}  {decode(w).insn.mnemonic}" for w in words)
 
@@ -179,9 +136,9 @@ def test_random_fd_programs_match_unicorn(uc):
     rng = random.Random(2026)
     failures = []
     for n in range(PROGRAMS):
-        words = [random_word(rng) for _ in range(LENGTH)]
-        f, x, frm = random_state(rng)
-        d = diff(run_vmlab(words, f, x, frm), run_unicorn(uc, words, f, x, frm))
+        words = [fpgen.random_word(rng) for _ in range(LENGTH)]
+        f, x, frm = fpgen.random_state(rng)
+        d = diff(fpgen.run_exec_fp(words, f, x, frm), run_unicorn(uc, words, f, x, frm))
         if d:
             failures.append(f"program {n}:\n{describe(words)}\n  " + "; ".join(d))
     assert not failures, f"{len(failures)}/{PROGRAMS} programs differ, first:\n" + "\n".join(failures[:3])
@@ -190,5 +147,5 @@ def test_random_fd_programs_match_unicorn(uc):
 def test_every_computational_row_is_generated():
     """The generator draws from every F/D row, so the programs above exercise each one."""
     rng = random.Random(0)
-    seen = {decode(random_word(rng)).insn.mnemonic for _ in range(20000)}
-    assert seen == {r.mnemonic for r in ROWS}
+    seen = {decode(fpgen.random_word(rng)).insn.mnemonic for _ in range(20000)}
+    assert seen == {r.mnemonic for r in fpgen.ROWS}
