@@ -1,4 +1,4 @@
-"""The compiled soft-float agrees bit for bit with the exact-rational reference (vmlab.machine.fpref).
+"""The compiled soft-float agrees bit for bit with the exact-rational reference (fpref).
 
 Every F/D operation, both precisions, all five rounding modes, on operands chosen to hit the
 hard cases (fpgen: NaNs, infinities, subnormals, signed zeros, overflow and underflow
@@ -37,35 +37,55 @@ def fma_case(fmt, rng):
     return a, b, c
 
 
-# name -> (make operands from (fmt, rng), compiled(ops, fmt, rm), reference(ops, fmt, rm))
+def one(fmt, rng):
+    return (fpgen.operand(fmt, rng),)
+
+
+def other_precision(fmt, rng):
+    return (fpgen.operand(1 - fmt, rng),)
+
+
+def to_int_case(fmt, rng):
+    return (fpgen.operand(fmt, rng) if rng.randrange(2) else fpgen.near_integer(fmt, rng),)
+
+
+def integer(fmt, rng):
+    return (fpgen.integer(rng),)
+
+
+def flagless(fn):
+    """For operations that raise no flags: (result, 0) like the others."""
+    return lambda *a: (fn(*a), 0)
+
+
+# name -> (operands from (fmt, rng), compiled(ops, fmt, rm), reference(ops, fmt, rm))
 OPS = {
     "add": (fpgen.pair, lambda o, f, r: fparith.fadd(*o, f, r), lambda o, f, r: fpref.add(*o, f, r)),
     "sub": (fpgen.pair, lambda o, f, r: fparith.fsub(*o, f, r), lambda o, f, r: fpref.sub(*o, f, r)),
     "mul": (fpgen.pair, lambda o, f, r: fparith.fmul(*o, f, r), lambda o, f, r: fpref.mul(*o, f, r)),
     "div": (fpgen.pair, lambda o, f, r: fparith.fdiv(*o, f, r), lambda o, f, r: fpref.div(*o, f, r)),
-    "sqrt": (lambda f, g: (fpgen.operand(f, g),), lambda o, f, r: fparith.fsqrt(*o, f, r),
-             lambda o, f, r: fpref.sqrt(*o, f, r)),
-    "min": (fpgen.pair, lambda o, f, r: fpcmp.fminmax(*o, f, False), lambda o, f, r: fpref.minmax(*o, f, False)),
-    "max": (fpgen.pair, lambda o, f, r: fpcmp.fminmax(*o, f, True), lambda o, f, r: fpref.minmax(*o, f, True)),
-    "class": (lambda f, g: (fpgen.operand(f, g),), lambda o, f, r: (fpcmp.fclass(*o, f), 0),
-              lambda o, f, r: (fpref.fclass(*o, f), 0)),
-    "f_to_f": (lambda f, g: (fpgen.operand(1 - f, g),), lambda o, f, r: fpcvt.f_to_f(*o, 1 - f, f, r),
+    "sqrt": (one, lambda o, f, r: fparith.fsqrt(*o, f, r), lambda o, f, r: fpref.sqrt(*o, f, r)),
+    "min": (fpgen.pair, lambda o, f, r: fpcmp.fminmax(*o, f, False),
+            lambda o, f, r: fpref.minmax(*o, f, False)),
+    "max": (fpgen.pair, lambda o, f, r: fpcmp.fminmax(*o, f, True),
+            lambda o, f, r: fpref.minmax(*o, f, True)),
+    "class": (one, flagless(lambda o, f, r: fpcmp.fclass(*o, f)),
+              flagless(lambda o, f, r: fpref.fclass(*o, f))),
+    "f_to_f": (other_precision, lambda o, f, r: fpcvt.f_to_f(*o, 1 - f, f, r),
                lambda o, f, r: fpref.convert(*o, 1 - f, f, r)),
 }
-for _n in range(4):
+for _n in range(4):  # fmadd, fmsub, fnmsub, fnmadd: (negate the product, negate the addend)
     OPS[f"fma{_n}"] = (fma_case, lambda o, f, r, n=_n: fpfma.fma(*o, f, r, n >> 1, n & 1),
                        lambda o, f, r, n=_n: fpref.fma(*o, f, r, n >> 1, n & 1))
-for _k in range(3):
+for _k in range(3):  # fle flt feq; fsgnj fsgnjn fsgnjx
     OPS[f"cmp{_k}"] = (fpgen.pair, lambda o, f, r, k=_k: fpcmp.fcompare(*o, f, k),
                        lambda o, f, r, k=_k: fpref.compare(*o, f, k))
-    OPS[f"sgnj{_k}"] = (fpgen.pair, lambda o, f, r, k=_k: (fpcmp.fsgnj(*o, f, k), 0),
-                        lambda o, f, r, k=_k: (fpref.sgnj(*o, f, k), 0))
-for _k in range(4):
-    OPS[f"to_int{_k}"] = (lambda f, g: (fpgen.operand(f, g) if g.randrange(2) else fpgen.near_integer(f, g),),
-                          lambda o, f, r, k=_k: fpcvt.f_to_int(*o, f, r, k),
+    OPS[f"sgnj{_k}"] = (fpgen.pair, flagless(lambda o, f, r, k=_k: fpcmp.fsgnj(*o, f, k)),
+                        flagless(lambda o, f, r, k=_k: fpref.sgnj(*o, f, k)))
+for _k in range(4):  # w wu l lu
+    OPS[f"to_int{_k}"] = (to_int_case, lambda o, f, r, k=_k: fpcvt.f_to_int(*o, f, r, k),
                           lambda o, f, r, k=_k: fpref.to_int(*o, f, r, k))
-    OPS[f"from_int{_k}"] = (lambda f, g: (fpgen.integer(g),),
-                            lambda o, f, r, k=_k: fpcvt.int_to_f(*o, f, r, k),
+    OPS[f"from_int{_k}"] = (integer, lambda o, f, r, k=_k: fpcvt.int_to_f(*o, f, r, k),
                             lambda o, f, r, k=_k: fpref.from_int(*o, f, r, k))
 
 
@@ -81,8 +101,8 @@ def test_compiled_agrees_with_reference(name, fmt):
             got = compiled(tuple(s64(o) for o in ops), fmt, rm)
             want = reference(ops, fmt, rm)
             if (u(got[0]), got[1]) != (u(want[0]), want[1]):
-                bad.append(f"{name} {[hex(o) for o in ops]} rm={rm}: got ({hex(u(got[0]))}, {got[1]:#x}),"
-                           f" want ({hex(u(want[0]))}, {want[1]:#x})")
+                bad.append(f"{name} {[hex(o) for o in ops]} rm={rm}: got ({u(got[0]):#x}, "
+                           f"{got[1]:#x}), want ({u(want[0]):#x}, {want[1]:#x})")
     assert not bad, f"{len(bad)} mismatches, e.g.\n" + "\n".join(bad[:10])
 
 

@@ -16,7 +16,8 @@ def row(fs=F.FS_INITIAL, fcsr=0):
 
 def test_fflags_and_frm_are_windows_onto_fcsr():
     c = row(fcsr=0b101_10011)
-    assert (F.fp_csr_read(c, FFLAGS), F.fp_csr_read(c, FRM), F.fp_csr_read(c, FCSR)) == (0b10011, 0b101, 0b10110011)
+    reads = [F.fp_csr_read(c, n) for n in (FFLAGS, FRM, FCSR)]
+    assert reads == [0b10011, 0b101, 0b10110011]
     F.fp_csr_write(c, FRM, 0xFFFF_FFFA)          # only 3 bits of frm exist
     assert c[FCSR] == 0b010_10011
     F.fp_csr_write(c, FFLAGS, 0x1E4)             # only 5 bits of fflags
