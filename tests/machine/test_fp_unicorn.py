@@ -35,10 +35,14 @@ def uc():
     return emu
 
 
-def single_operands(word):
+def single_operands(word, size=4):
     """(f registers the instruction reads as singles, f register it writes as a single or None)."""
-    d = decode(word)
+    d = decode(word, size)
     parts = d.insn.mnemonic.split(".")
+    if parts[0] in ("c", "fld", "fsd", "fsw"):  # compressed FP accesses are all doubles;
+        return [], None                          # fsw stores the low bits, boxed or not
+    if parts[0] == "flw":
+        return [], d.operands["frd"]
     if parts[0] == "fmv":  # fmv.x.w reads raw bits; fmv.w.x writes a single
         src, dst = None, ("s" if parts[1] == "w" else None)
     elif parts[0] == "fcvt":
@@ -78,7 +82,7 @@ def minmax_of_one_snan(emu, word, R):
     return None
 
 
-def step_unicorn(emu, pc, word, R):
+def step_unicorn(emu, pc, word, R, size=4):
     """One instruction on unicorn, with the spec's NaN-boxing applied around it.
 
     unicorn 2.1's QEMU predates NaN-boxing (QEMU added it in 5.2): its single-precision
@@ -86,19 +90,19 @@ def step_unicorn(emu, pc, word, R):
     So an improperly boxed single source is shown to it as the canonical NaN (the value the
     spec says it reads as), and a single result is boxed afterwards.  Likewise for the one
     place where its fmin/fmax predate the spec (see minmax_of_one_snan)."""
-    reads, writes = single_operands(word)
+    reads, writes = single_operands(word, size)
     saved = {}
     for r in set(reads):
         v = emu.reg_read(R.UC_RISCV_REG_F0 + r)
         if v >> 32 != 0xFFFFFFFF:
             saved[r] = v
             emu.reg_write(R.UC_RISCV_REG_F0 + r, 0x7FC00000)
-    spec_minmax = minmax_of_one_snan(emu, word, R)
-    emu.emu_start(pc, pc + 4)
+    spec_minmax = minmax_of_one_snan(emu, word, R) if size == 4 else None
+    emu.emu_start(pc, pc + size)
     if spec_minmax is not None:
         emu.reg_write(R.UC_RISCV_REG_F0 + decode(word).operands["frd"], spec_minmax)
     for r, v in saved.items():
-        if r != decode(word).operands.get("frd"):  # (a result written there stays)
+        if r != decode(word, size).operands.get("frd"):  # (a result written there stays)
             emu.reg_write(R.UC_RISCV_REG_F0 + r, v)
     if writes is not None:
         v = emu.reg_read(R.UC_RISCV_REG_F0 + writes)
