@@ -26,6 +26,12 @@ def lsr(v, n):
     return np.int64(np.uint64(v) >> np.uint64(n))
 
 
+@jit(inline="always")
+def add64(a, b):
+    """a + b modulo 2**64 (an address computation a guest controls may wrap)."""
+    return np.int64(np.uint64(a) + np.uint64(b))
+
+
 @jit
 def mul64(a, b):
     """The full 128-bit product of two unsigned 64-bit patterns: (hi, lo), from four 32 x 32
