@@ -25,7 +25,9 @@ from numba import njit
 
 #: the modules whose compiled code ends up in the cache (rvc.py: its table is cached there too)
 COMPILED_MODULES = ("layout", "jit", "bits", "csr", "trap", "mmu", "devices", "bus", "rvc",
-                    "hart", "atomics", "system", "loop")
+                    "hart", "atomics", "system", "loop",
+                    "fpformat", "fpround", "fpwide", "fparith", "fpfma", "fpcmp", "fpcvt", "fpexec",
+                    "fpstate")
 
 
 def _sources_digest() -> str:

@@ -1,0 +1,71 @@
+"""The floating-point state's bookkeeping: mstatus.FS and SD, and the fflags/frm/fcsr views.
+
+mstatus.FS (bits 14:13) says whether the FP unit is Off (0: every F/D instruction and FP CSR
+access is illegal), Initial (1), Clean (2) or Dirty (3).  Whatever changes FP state -- a
+write to an f register or to fcsr -- makes it Dirty, so that an operating system knows which
+tasks' FP registers it must save on a context switch.  SD (bit 63) is a read-only summary:
+set exactly when FS (or VS/XS, which this hart does not have) is Dirty.
+
+fcsr lives in the cpu row's CSR slot 0x003: frm in bits 7:5, the accrued flags in 4:0.
+fflags (0x001) and frm (0x002) are windows onto it, not separate registers.
+"""
+from __future__ import annotations
+
+from vmlab.isa.csrs import MSTATUS_FIELDS
+from vmlab.machine.bits import INT64_MIN
+from vmlab.machine.jit import jit
+from vmlab.machine.layout import FCSR, FFLAGS, FRM, MSTATUS
+
+_FS = next(f for f in MSTATUS_FIELDS if f.name == "FS")
+FS_SHIFT = _FS.lsb
+FS_MASK = 3 << FS_SHIFT
+FS_OFF, FS_INITIAL, FS_CLEAN, FS_DIRTY = (v << FS_SHIFT for v in range(4))
+SD = INT64_MIN  # bit 63
+FLAGS_MASK, FRM_SHIFT = 0x1F, 5
+
+
+@jit(inline="always")
+def fp_enabled(c):
+    """May F/D instructions run?  (FS = Off makes them illegal instructions.)"""
+    return (c[MSTATUS] & FS_MASK) != FS_OFF
+
+
+@jit(inline="always")
+def mark_dirty(c):
+    c[MSTATUS] |= FS_DIRTY | SD
+
+
+@jit
+def with_sd(mstatus):
+    """mstatus with SD recomputed from FS: call after any write that may change FS."""
+    if (mstatus & FS_MASK) == FS_DIRTY:
+        return mstatus | SD
+    return mstatus & ~SD
+
+
+@jit
+def is_fp_csr(num):
+    return num == FFLAGS or num == FRM or num == FCSR
+
+
+@jit
+def fp_csr_read(c, num):
+    v = c[FCSR]
+    if num == FFLAGS:
+        return v & FLAGS_MASK
+    if num == FRM:
+        return (v >> FRM_SHIFT) & 7
+    return v & 0xFF
+
+
+@jit
+def fp_csr_write(c, num, v):
+    """frm keeps any 3-bit value (an invalid one makes DYN instructions illegal later)."""
+    old = c[FCSR]
+    if num == FFLAGS:
+        c[FCSR] = (old & ~FLAGS_MASK) | (v & FLAGS_MASK)
+    elif num == FRM:
+        c[FCSR] = (old & FLAGS_MASK) | ((v & 7) << FRM_SHIFT)
+    else:
+        c[FCSR] = v & 0xFF
+    mark_dirty(c)
