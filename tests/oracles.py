@@ -24,7 +24,7 @@ UBOOT_MMODE = Path("/usr/lib/u-boot/qemu-riscv64/uboot.elf")
 
 def missing(what: str, package: str):
     """Fail in CI, skip elsewhere, naming the Debian/PyPI package that provides ``what``."""
-    msg = f"{what} not found: install the '{package}' package (listed in binder/apt.txt or pyproject.toml)"
+    msg = f"{what} not found: install the '{package}' package (listed in binder/apt.txt, .ci/apt.txt or pyproject.toml)"
     if IN_CI:
         pytest.fail(msg)
     pytest.skip(msg)

@@ -29,7 +29,14 @@ def install(user: bool = False, prefix: str | None = None) -> list[str]:
         prefix = sys.prefix
     done = []
     for name in KERNELS:
-        done.append(ksm.install_kernel_spec(str(kernels_dir() / name), kernel_name=name,
+        source = kernels_dir() / name
+        target = Path(prefix) / "share" / "jupyter" / "kernels" / name if not user else None
+        if target is not None and target.resolve() == source.resolve():
+            # A wheel install: the spec already is where it would go.  Installing it onto
+            # itself would delete the source before copying it.
+            done.append(str(target))
+            continue
+        done.append(ksm.install_kernel_spec(str(source), kernel_name=name,
                                             user=user, prefix=None if user else prefix))
     return done
 
