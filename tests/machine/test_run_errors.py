@@ -48,7 +48,7 @@ _start:
 """
 
 
-def vmlab(*argv, stdin=subprocess.DEVNULL, timeout=120):
+def vmlab(*argv, stdin=subprocess.DEVNULL, timeout=600):
     return subprocess.run([sys.executable, "-m", "vmlab", *map(str, argv)],
                           capture_output=True, stdin=stdin, timeout=timeout)
 
