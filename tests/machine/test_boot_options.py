@@ -35,7 +35,7 @@ def qemu_tree(tmp_path: Path, ram_mb: int, kernel: Path, initrd: Path | None, ap
     return parse_dtb(out.read_bytes())
 
 
-def vmlab(*argv, stdin=subprocess.DEVNULL, timeout=120):
+def vmlab(*argv, stdin=subprocess.DEVNULL, timeout=600):
     return subprocess.run([sys.executable, "-m", "vmlab", *argv], capture_output=True,
                           stdin=stdin, timeout=timeout)
 

@@ -20,6 +20,9 @@ _start:
     li   t0, 0x10000000
 1:  li   t1, 'x'
     sb   t1, 0(t0)
+    li   t2, 2000               # a pause between bytes: few exits under --hv
+2:  addi t2, t2, -1
+    bnez t2, 2b
     j    1b
 """
 
@@ -45,7 +48,7 @@ _start:
 """
 
 
-def vmlab(*argv, stdin=subprocess.DEVNULL, timeout=120):
+def vmlab(*argv, stdin=subprocess.DEVNULL, timeout=600):
     return subprocess.run([sys.executable, "-m", "vmlab", *map(str, argv)],
                           capture_output=True, stdin=stdin, timeout=timeout)
 

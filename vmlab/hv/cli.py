@@ -40,7 +40,7 @@ def build_vm(args):
         images.bios, images.kernel = images.kernel, None    # a bare ELF: its own firmware
     drive, readonly = machine_cli.parse_drive(args.drive)
     try:
-        ram = check_ram(machine_cli.parse_size(args.ram), RAM_MAX - HOST_EXTRA)
+        ram = check_ram(machine_cli.ram_size(args), RAM_MAX - HOST_EXTRA)
         hv = Hypervisor(Machine(ram_size=ram + HOST_EXTRA))
         vm = hv.create_vm(ram_size=ram, vcpus=args.harts, drive=drive, shadow=args.shadow)
         if readonly and vm.devices.virtio is not None:

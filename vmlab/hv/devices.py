@@ -50,7 +50,7 @@ class _GuestDma:
 class VirtualDevices:
     """UART, CLINT, PLIC, sifive_test and (optionally) virtio-blk for one VM."""
 
-    def __init__(self, mem, vcpus: int, drive: str | None = None):
+    def __init__(self, mem, vcpus: int, drive: str | None = None, readonly: bool = False):
         self.dev = np.zeros(L.DEV_WORDS, dtype=np.int64)
         self.io = np.zeros(L.IO_BYTES, dtype=np.uint8)
         self.ctl = np.zeros(L.CTL_WORDS, dtype=np.int64)
@@ -64,7 +64,7 @@ class VirtualDevices:
         self.virtio = None
         if drive is not None:
             from vmlab.machine.virtio_blk import VirtioBlk
-            self.virtio = VirtioBlk(str(drive))
+            self.virtio = VirtioBlk(str(drive), read_only=readonly)
             self.virtio.attach(_GuestDma(mem))
         self.accesses = 0
 

@@ -187,9 +187,10 @@ class VM:
             raise HvError("reboot before boot")
         old = self.devices
         drive = old.virtio.path if old.virtio is not None else None
+        readonly = old.virtio is not None and old.virtio.read_only
         if old.virtio is not None:
             old.virtio.close()
-        self.devices = VirtualDevices(self.mem, len(self.vcpus), drive)
+        self.devices = VirtualDevices(self.mem, len(self.vcpus), drive, readonly)
         self.devices.out, self.devices.pending_in = old.out, old.pending_in
         self.rows[:] = 0
         self.vcpus = [VCpu(self, i) for i in range(len(self.vcpus))]

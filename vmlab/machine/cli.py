@@ -43,7 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="a ready guest: 'linux' is Debian's kernel + busybox (vmlab guests fetch linux)")
     parser.add_argument("--drive", metavar="FILE[,readonly]",
                         help="disk image for the virtio block device")
-    parser.add_argument("--ram", default="128M", help="RAM size (e.g. 128M, 1G); default 128M")
+    parser.add_argument("--ram", help="RAM size (e.g. 128M, 1G); default 128M (256M with --guest linux)")
     parser.add_argument("--harts", type=_harts, default=1, help=f"number of harts (1-{MAX_HARTS})")
     parser.add_argument("-n", "--insns", dest="max_insns", type=_count,
                         help="stop after this many instructions")
@@ -84,6 +84,11 @@ def _harts(text: str) -> int:
     except (ValueError, MachineError) as exc:
         raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, MachineError)
                                          else f"not a number: {text!r}")
+
+
+def ram_size(args) -> int:
+    """--ram, or the default: 128 MiB, and 256 MiB for Linux (as QEMU runs it in the tests)."""
+    return parse_size(args.ram or ("256M" if args.guest else "128M"))
 
 
 def parse_size(text: str) -> int:
@@ -170,7 +175,7 @@ def build_machine(args):
     images = boot_images(args, default_bios=True)
     drive, readonly = parse_drive(args.drive)
     try:
-        m = Machine(ram_size=parse_size(args.ram), harts=args.harts, drive=drive,
+        m = Machine(ram_size=ram_size(args), harts=args.harts, drive=drive,
                     readonly=readonly)
         m.boot_virt(bios=images.bios, kernel=images.kernel, bootargs=images.bootargs,
                     initrd=images.initrd, dtb=images.dtb)
