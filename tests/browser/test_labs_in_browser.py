@@ -363,24 +363,3 @@ def test_pictures_follow_a_running_guest(browser, lab_server):
     print(report.read_text())
     page.close()
 
-
-def test_pictures_in_notebook7(browser, lab_server):
-    """The same widgets in Notebook 7's page (the front-end a course hub may give instead)."""
-    need_module("notebook")
-    base, token, _ = lab_server
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{base}/notebooks/02-paging.ipynb?token={token}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
-    _wait(page, lambda: page.evaluate(
-        "() => document.querySelector('.vmlab-walk')?.dataset.va === '0x40400000'"), "nb7 walk", 400)
-    walk = page.locator(".vmlab-walk").first
-    assert svg_of(page, ".vmlab-walk").locator('g[data-id="fault"]').count() == 1
-    assert walk.get_attribute("data-fault") == "13"
-    assert "VRW---AD" in svg_of(page, ".vmlab-pagetable").text_content()
-    page.wait_for_timeout(2500)
-    shot_of(page, ".vmlab-walk", "nb7-02-paging-walk")
-    page.close()
