@@ -362,3 +362,4 @@ def test_pictures_follow_a_running_guest(browser, lab_server):
                       f"browser drawing {tree_draw} ms\n")
     print(report.read_text())
     page.close()
+
