@@ -91,4 +91,5 @@ def test_cli_output_into_a_closed_pipe_is_quiet(elf_bytes, tmp_path):
     proc.stdout.readline()
     proc.stdout.close()          # what `| head -1` does after its line
     err = proc.stderr.read().decode()
+    proc.stderr.close()
     assert proc.wait(timeout=120) == 0 and err == ""

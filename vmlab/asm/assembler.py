@@ -317,9 +317,9 @@ class Assembler(PassTwo):
             if body:
                 stack.append(iter(body))
             return
-        self.instruction(st, op, split_operands(st.args))
+        self.instruction(st, op)
 
-    def instruction(self, st: Stmt, mnemonic: str, ops: list[str]) -> None:
+    def instruction(self, st: Stmt, mnemonic: str) -> None:
         """One instruction or pseudo-instruction, as written by the user.
 
         Statements made only of registers and numbers always give the same bytes, and real
@@ -330,7 +330,7 @@ class Assembler(PassTwo):
         data = self.by_text.get(key)
         if data is not None and self.used is None:
             return self.current.add_bytes(data, st.line)
-        data = self._instruction(st, mnemonic, ops)
+        data = self._instruction(st, mnemonic, split_operands(st.args))
         if data is not None:
             if len(self.by_text) >= _BY_TEXT_SIZE:
                 self.by_text.clear()            # bounded: a huge source of distinct lines
@@ -441,6 +441,12 @@ class Assembler(PassTwo):
 
     def checked_encode(self, row, values: dict, ops: list[str]) -> int:
         """Encode with range checks that name the operand and the allowed range."""
+        if not row.constraints:
+            for name, value in values.items():
+                if FIELDS[name].check(value) is not None:
+                    break
+            else:                   # every value fits: nothing to explain
+                return encode(row, values, checked=True)
         texts = dict(zip(_operand_fields(row), ops))
         hint = _HINTS.get(row.mnemonic)
         if hint is not None and row.mnemonic == "c.addi" and values.get("c_nzimm6") == 0:
