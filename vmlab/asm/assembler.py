@@ -375,20 +375,7 @@ class Assembler(PassTwo):
         Returns the bytes when they follow from the text alone (registers and numbers, no
         symbol), else None.
         """
-        row = BY_MNEMONIC.get(mnemonic)
-        if row is None and mnemonic in pseudo.NAMES:
-            raise StmtError(f"'{mnemonic}' does not take these operands; it is written "
-                            + pseudo.forms(mnemonic), ", ".join(ops))
-        if row is None:
-            known = list(BY_MNEMONIC) + list(pseudo.NAMES) + list(self.macros)
-            near = closest(mnemonic, known)
-            hint = f" (did you mean '{near}'?)" if near else ""
-            raise StmtError(f"unknown instruction '{mnemonic}'{hint}", mnemonic)
-        if row.size == 2 and not self.rvc:
-            why = "-march has no 'c'" if not self.has_c else "'.option norvc' is in effect"
-            raise StmtError(f"'{mnemonic}' is a compressed instruction and {why}", mnemonic)
-        if row.ext not in self.usable and not enabled(row.ext, self.extensions):
-            raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
+        row = self.usable_row(mnemonic, ops)
         values = read_operands(mnemonic, ops, self.parse)
         if self.used is not None and "rm" in values:
             self.used.add(f"rm {RM_NAMES[values['rm']]}")
@@ -413,6 +400,24 @@ class Assembler(PassTwo):
             self.used.add(mnemonic)
         self.current.add(Item(INSN, row.size, st, row, values, ops))  # waits for addresses
         return None
+
+    def usable_row(self, mnemonic: str, ops: list[str]):
+        """The table row ``mnemonic`` names, if this -march and ``.option`` allow it."""
+        row = BY_MNEMONIC.get(mnemonic)
+        if row is None and mnemonic in pseudo.NAMES:
+            raise StmtError(f"'{mnemonic}' does not take these operands; it is written "
+                            + pseudo.forms(mnemonic), ", ".join(ops))
+        if row is None:
+            known = list(BY_MNEMONIC) + list(pseudo.NAMES) + list(self.macros)
+            near = closest(mnemonic, known)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            raise StmtError(f"unknown instruction '{mnemonic}'{hint}", mnemonic)
+        if row.size == 2 and not self.rvc:
+            why = "-march has no 'c'" if not self.has_c else "'.option norvc' is in effect"
+            raise StmtError(f"'{mnemonic}' is a compressed instruction and {why}", mnemonic)
+        if row.ext not in self.usable and not enabled(row.ext, self.extensions):
+            raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
+        return row
 
     def encode_now(self, row, values: dict, ops: list[str], may_compress) -> bytes:
         """Bytes of an instruction whose operands are all known: compressed if GNU as would.
