@@ -241,3 +241,23 @@ def test_cli_errors_into_a_closed_pipe_exit_quietly(tmp_path):
 def _cli(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vmlab", *argv], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
+
+
+def test_suggestions_compare_with_a_bounded_number_of_names(monkeypatch):
+    """An undefined symbol in a program of a million labels: the "did you mean" search
+    looks at names of about the same length and first letter only (it used to run difflib
+    over every label, minutes per error)."""
+    import difflib
+
+    from vmlab.asm import errors
+    seen = []
+    real = difflib.get_close_matches
+
+    def spy(word, possibilities, *args, **kw):
+        seen.append(len(possibilities))
+        return real(word, possibilities, *args, **kw)
+
+    monkeypatch.setattr(difflib, "get_close_matches", spy)
+    labels = [f"label_{i}" for i in range(1_000_000)] + ["counter"]
+    assert errors.closest("countre", labels) == "counter"
+    assert seen and max(seen) <= 2000

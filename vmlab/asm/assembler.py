@@ -317,9 +317,9 @@ class Assembler(PassTwo):
             if body:
                 stack.append(iter(body))
             return
-        self.instruction(st, op, split_operands(st.args))
+        self.instruction(st, op)
 
-    def instruction(self, st: Stmt, mnemonic: str, ops: list[str]) -> None:
+    def instruction(self, st: Stmt, mnemonic: str) -> None:
         """One instruction or pseudo-instruction, as written by the user.
 
         Statements made only of registers and numbers always give the same bytes, and real
@@ -330,7 +330,7 @@ class Assembler(PassTwo):
         data = self.by_text.get(key)
         if data is not None and self.used is None:
             return self.current.add_bytes(data, st.line)
-        data = self._instruction(st, mnemonic, ops)
+        data = self._instruction(st, mnemonic, split_operands(st.args))
         if data is not None:
             if len(self.by_text) >= _BY_TEXT_SIZE:
                 self.by_text.clear()            # bounded: a huge source of distinct lines
@@ -375,20 +375,7 @@ class Assembler(PassTwo):
         Returns the bytes when they follow from the text alone (registers and numbers, no
         symbol), else None.
         """
-        row = BY_MNEMONIC.get(mnemonic)
-        if row is None and mnemonic in pseudo.NAMES:
-            raise StmtError(f"'{mnemonic}' does not take these operands; it is written "
-                            + pseudo.forms(mnemonic), ", ".join(ops))
-        if row is None:
-            known = list(BY_MNEMONIC) + list(pseudo.NAMES) + list(self.macros)
-            near = closest(mnemonic, known)
-            hint = f" (did you mean '{near}'?)" if near else ""
-            raise StmtError(f"unknown instruction '{mnemonic}'{hint}", mnemonic)
-        if row.size == 2 and not self.rvc:
-            why = "-march has no 'c'" if not self.has_c else "'.option norvc' is in effect"
-            raise StmtError(f"'{mnemonic}' is a compressed instruction and {why}", mnemonic)
-        if row.ext not in self.usable and not enabled(row.ext, self.extensions):
-            raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
+        row = self.usable_row(mnemonic, ops)
         values = read_operands(mnemonic, ops, self.parse)
         if self.used is not None and "rm" in values:
             self.used.add(f"rm {RM_NAMES[values['rm']]}")
@@ -413,6 +400,24 @@ class Assembler(PassTwo):
             self.used.add(mnemonic)
         self.current.add(Item(INSN, row.size, st, row, values, ops))  # waits for addresses
         return None
+
+    def usable_row(self, mnemonic: str, ops: list[str]):
+        """The table row ``mnemonic`` names, if this -march and ``.option`` allow it."""
+        row = BY_MNEMONIC.get(mnemonic)
+        if row is None and mnemonic in pseudo.NAMES:
+            raise StmtError(f"'{mnemonic}' does not take these operands; it is written "
+                            + pseudo.forms(mnemonic), ", ".join(ops))
+        if row is None:
+            known = list(BY_MNEMONIC) + list(pseudo.NAMES) + list(self.macros)
+            near = closest(mnemonic, known)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            raise StmtError(f"unknown instruction '{mnemonic}'{hint}", mnemonic)
+        if row.size == 2 and not self.rvc:
+            why = "-march has no 'c'" if not self.has_c else "'.option norvc' is in effect"
+            raise StmtError(f"'{mnemonic}' is a compressed instruction and {why}", mnemonic)
+        if row.ext not in self.usable and not enabled(row.ext, self.extensions):
+            raise StmtError(f"'{mnemonic}' needs the {row.ext} extension, not in this -march", mnemonic)
+        return row
 
     def encode_now(self, row, values: dict, ops: list[str], may_compress) -> bytes:
         """Bytes of an instruction whose operands are all known: compressed if GNU as would.
@@ -441,6 +446,12 @@ class Assembler(PassTwo):
 
     def checked_encode(self, row, values: dict, ops: list[str]) -> int:
         """Encode with range checks that name the operand and the allowed range."""
+        if not row.constraints:
+            for name, value in values.items():
+                if FIELDS[name].check(value) is not None:
+                    break
+            else:                   # every value fits: nothing to explain
+                return encode(row, values, checked=True)
         texts = dict(zip(_operand_fields(row), ops))
         hint = _HINTS.get(row.mnemonic)
         if hint is not None and row.mnemonic == "c.addi" and values.get("c_nzimm6") == 0:

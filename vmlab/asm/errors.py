@@ -54,7 +54,17 @@ class StmtError(Exception):
         self.text = text
 
 
+#: compare a misspelt name with at most this many candidates: difflib costs about a
+#: microsecond per candidate, and a large program has a million labels
+_MAX_CANDIDATES = 2000
+
+
 def closest(word: str, known) -> str | None:
     """The known name most like ``word`` (for "did you mean ...?"), or None."""
+    known = list(known)
+    if len(known) > _MAX_CANDIDATES:
+        # a close match has nearly the same length and, in practice, the same first letter
+        known = [k for k in known if abs(len(k) - len(word)) <= 2 and k[:1] == word[:1]]
+        known = known[:_MAX_CANDIDATES]
     hits = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     return hits[0] if hits else None

@@ -126,7 +126,7 @@ def split_statements(source: str, filename: str, first_line: int = 1,
 def parse_statement(text, start, line, filename, lineno, origin=None) -> Stmt | None:
     """Labels, op and operands of one statement's text (None for an empty one)."""
     labels, pos = [], 0
-    while True:
+    while ":" in text:              # (most lines have no label: skip the search)
         m = _LABEL.match(text, pos)
         if m is None:
             break

@@ -99,15 +99,21 @@ def alias(mnemonic: str, ops: list[str]) -> tuple[str, list[str], bool | str] | 
     if mnemonic == "jalr" and len(ops) == 3:
         # GNU as also reads "jalr rd, rs1, imm"; the shared table lists only what objdump prints
         return "jalr", [ops[0], f"{ops[2]}({ops[1]})"], False
-    cands = ALIASES_BY_NAME.get(mnemonic)
+    cands = _READABLE.get(mnemonic)
     if cands is None or _looks_real(mnemonic, ops):
         return None
-    # aliases objdump never prints (asm=False: "add rd, rs, imm") are still GNU as input
-    for a in sorted(cands, key=lambda a: not a.asm):
-        if a.base.startswith("c.") or not _fits(a, ops):
-            continue
-        return a.base, _base_operands(a, ops), _compression(a)
+    for a in cands:
+        if _fits(a, ops):
+            return a.base, _base_operands(a, ops), _compression(a)
     return None
+
+
+#: name -> the aliases the assembler reads under it, in the order it tries them: those objdump
+#: prints first, then the ones it never prints (asm=False: "add rd, rs, imm"), which are
+#: still GNU as input; aliases of compressed rows are for printing only
+_READABLE = {name: tuple(a for a in sorted(cands, key=lambda a: not a.asm)
+                         if not a.base.startswith("c."))
+             for name, cands in ALIASES_BY_NAME.items()}
 
 
 def forms(mnemonic: str) -> str:

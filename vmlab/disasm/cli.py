@@ -8,13 +8,16 @@ import sys
 from vmlab.cli import UserError
 
 
-def _address(text: str) -> int:
+def _address(text: str | None) -> int | None:
+    """``--base`` as a number: a user error (one line, exit status 1) unless 0..2**64-1."""
+    if text is None:
+        return None
     try:
         value = int(text, 0)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an address: {text!r} (try 0x80000000)") from None
+        raise UserError(f"--base {text[:40]!r} is not an address (try 0x80000000)") from None
     if not 0 <= value < 1 << 64:
-        raise argparse.ArgumentTypeError(f"{text}: an address must be 0..0xffffffffffffffff")
+        raise UserError(f"--base {text[:40]}: an address must be 0..0xffffffffffffffff")
     return value
 
 
@@ -22,7 +25,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="an ELF file, or a raw binary (anything else)")
     parser.add_argument("--no-aliases", action="store_true",
                         help="print every instruction under its own name (objdump -M no-aliases)")
-    parser.add_argument("--base", type=_address, default=None, metavar="ADDR",
+    parser.add_argument("--base", default=None, metavar="ADDR",
                         help="load address of a raw binary (default 0); for an ELF, an offset "
                              "added to every section's address (objdump --adjust-vma)")
 
@@ -30,8 +33,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from vmlab.disasm import DisasmError, disassemble_file
 
+    base = _address(args.base)
     try:
-        listing = disassemble_file(args.file, aliases=not args.no_aliases, base=args.base)
+        listing = disassemble_file(args.file, aliases=not args.no_aliases, base=base)
     except DisasmError as exc:
         raise UserError(str(exc)) from None
     except OSError as exc:

@@ -65,6 +65,10 @@ class Alias:
 
     def fixed(self) -> dict[str, int]:
         """Field values set by ``when`` (``"rd=0"`` -> ``{"rd": 0}``), for the assembler."""
+        return dict(self._fixed)
+
+    @cached_property
+    def _fixed(self) -> dict[str, int]:
         out = {}
         for cond in self.when:
             if "!=" in cond:
@@ -77,6 +81,10 @@ class Alias:
 
     def copies(self) -> dict[str, str]:
         """Fields set equal to another field (``"frs2=frs1"``: frs2 takes frs1's value)."""
+        return dict(self._copies)
+
+    @cached_property
+    def _copies(self) -> dict[str, str]:
         out = {}
         for cond in self.when:
             if "!=" not in cond:
