@@ -150,3 +150,24 @@ def test_binder_check_fails_when_requirements_lack_a_package(tmp_path):
     assert proc.returncode == 1 and summary is None
     assert "binder/postBuild failed" in proc.stderr
     assert "elftools" in proc.stderr
+
+
+def load_check():
+    """binder/check is a script (no .py): load it as a module to test its parts."""
+    import importlib.util
+    from importlib.machinery import SourceFileLoader
+    loader = SourceFileLoader("binder_check", str(ROOT / "binder" / "check"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_the_check_hides_the_test_oracles_programs_and_nothing_a_session_uses(tmp_path):
+    check = load_check()
+    installed_files("qemu-system-misc"), installed_files("graphviz")    # skip without them
+    hidden = check.oracle_programs(ROOT)
+    assert {"qemu-system-riscv64", "gdb-multiarch", "riscv64-unknown-elf-objdump"} <= hidden
+    assert "dot" not in hidden
+    view = check.system_programs_view(tmp_path / "bin", hidden)
+    assert (view / "dot").exists() and (view / "sh").exists()
+    assert not (view / "qemu-system-riscv64").exists()
