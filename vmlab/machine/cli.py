@@ -157,6 +157,7 @@ def main(args) -> int:
     shown = 0
     status = None
     t0 = time.perf_counter()
+    done = 0             # steps run: a trap is a step too, so -n bounds a guest that only traps
     try:
         while status is None:
             if stdin is not None and (data := stdin.take()):
@@ -164,11 +165,12 @@ def main(args) -> int:
             patterns = ([sends[0][0]] if sends else []) + ([args.until] if args.until else [])
             budget = POLL
             if args.max_insns is not None:
-                budget = min(budget, args.max_insns - m.counters["instructions"])
+                budget = min(budget, args.max_insns - done)
             if budget <= 0:
                 status = 1
                 break
             r = _trace_run(m, budget) if args.trace else m.run(instructions=budget, until_output=patterns)
+            done += r.instructions
             text = m.read_console(shown)
             out.write(text)
             out.flush()
@@ -200,12 +202,14 @@ def main(args) -> int:
 
 def _trace_run(m, budget):
     """Single-step, printing privilege, pc, instruction bits and disassembly of each step."""
-    r = None
+    steps = 0
     for _ in range(budget):
         print(_trace_line(m), file=sys.stderr)
         r = m.step()
+        steps += r.instructions
         if r.reason != "budget":
-            return r
+            break
+    r.instructions = steps
     return r
 
 
