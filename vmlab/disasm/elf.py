@@ -15,7 +15,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from vmlab.cli import UserError
+from vmlab.errors import UserError
 
 #: what objdump decodes whatever the ISA string says: the privileged instructions, and the
 #: retired ones it still knows (see the table's "N", "Sdext" and "Priv-1.9" rows)

@@ -20,13 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from vmlab.hv.devices import VirtualDevices
+from vmlab.hv.htif import Htif
 from vmlab.hv.memory import FrameAllocator, GuestMemory
+from vmlab.hv.shadow import ShadowPaging
 from vmlab.hv.trace import SCHED, Trace
 from vmlab.hv.vcpu import VCpu, s64
 from vmlab.machine import layout as L
-from vmlab.machine.board import RunResult
+from vmlab.machine.board import Machine, RunResult
 from vmlab.machine.csr import STCE
 from vmlab.machine.elf import load_elf_segments
+from vmlab.machine.fdt import virt_dtb
 from vmlab.machine.sigint import CtrlCFlag
 
 KERNEL_GPA = L.RAM_BASE + 0x20_0000
@@ -45,7 +48,6 @@ class HvError(Exception):
 
 def make_shadow(vm, strategy: str):
     """The VM's shadow pager (vmlab.hv.shadow): gva -> hpa tables built from the guest's."""
-    from vmlab.hv.shadow import ShadowPaging
     return ShadowPaging(vm, strategy=strategy)
 
 
@@ -54,7 +56,6 @@ class Hypervisor:
 
     def __init__(self, machine=None):
         if machine is None:
-            from vmlab.machine import Machine
             machine = Machine(ram_size=256 << 20)
         self.machine = machine
         self.frames = FrameAllocator(machine.mem, L.RAM_BASE)
@@ -116,7 +117,6 @@ class VM:
                                            lambda gpa, n: self._write(gpa, bytes(n)))
         self.symbols.update(symbols)
         if "tohost" in symbols:
-            from vmlab.hv.htif import Htif
             self.htif = Htif(self, symbols["tohost"], symbols.get("fromhost"))
         return entry
 
@@ -135,7 +135,6 @@ class VM:
         starts in *virtual S-mode* on vCPU 0 and the hypervisor is its SBI firmware.
         Either way a0 = hart id and a1 = the device tree's gpa.
         """
-        from vmlab.machine.fdt import virt_dtb
         self._images = (kernel, bios, bootargs)
         entry = self.load(bios, L.RAM_BASE) if bios is not None else None
         if kernel is not None:

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from vmlab.cli import UserError
+from vmlab.errors import UserError
 
 
 OPENSBI_DEFAULT = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf")

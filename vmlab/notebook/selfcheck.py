@@ -77,16 +77,6 @@ def check_trap_and_emulate(answer: str | None) -> Feedback:
 
 
 # ---- lab 01 --------------------------------------------------------------------------------------
-def run_fresh(program, budget: int = 1_000_000):
-    """Run a Program on a new machine from its entry; returns (session, CellResult)."""
-    from vmlab.notebook.session import Session
-    s = Session()
-    s.load(program)
-    s.machine.pc = program.entry
-    s.last = s.registers()
-    return s, s.run(budget)
-
-
 def check_factorial(program, n: int = 5) -> Feedback:
     """The program computes n! (a0 = n at the start) into a0, then executes ``ecall``."""
     fb = Feedback(f"factorial")
