@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from vmlab.errors import UserError  # noqa: F401  (also importable from here, as before)
+
 #: subcommand name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "asm": ("vmlab.asm.cli", "assemble GNU-syntax RISC-V source into an ELF or flat binary"),
@@ -27,10 +29,6 @@ HV_COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vmlab.hv.cli", "run software as a guest of the trap-and-emulate hypervisor"),
     "bench": ("vmlab.hv.bench", "measure guest speed against bare metal, and exits per second"),
 }
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed without a traceback, exit status 1."""
 
 
 def build_parser() -> argparse.ArgumentParser:

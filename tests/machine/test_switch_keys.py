@@ -14,7 +14,8 @@ import re
 from vmlab.isa import lookup
 from vmlab.machine import hart
 
-CASE = re.compile(r"\(?k(?: & 31\))? == (K_\w+):\s*# (\S+)")
+#: ``if k == K_X:  # x`` -- or, for jal and lui, ``elif (k == K_X or k == K_X + 32 ...):  # x``
+CASE = re.compile(r"if \(?k == (K_\w+)[^#:]*:\s*# (\S+)")
 
 
 def cases() -> list[tuple[str, str]]:

@@ -292,11 +292,6 @@ def symbols_in(tree) -> list[str]:
     return [n for sub in tree[2:] for n in symbols_in(sub)]
 
 
-def reloc_of(tree):
-    """The relocation operator at the top of ``tree`` (``"hi"``, ...), or None."""
-    return tree[1] if tree[0] == "r" else None
-
-
 def replace_dot(tree, name: str):
     """``tree`` with every ``.`` (the location counter) replaced by symbol ``name``.
 

@@ -6,7 +6,8 @@ state, or reflects it into the guest as the hardware would have.  Modules:
 
 - ``vm``        Hypervisor (owns the machine's RAM as frames) and VM (memory, devices, vCPUs)
 - ``vcpu``      the virtual hart, the world switch, ``vcpu.run(budget) -> Exit``
-- ``exits``     the Exit record and the table of exit handlers (with their modelled costs)
+- ``exit_types`` the Exit record, the modelled costs, and reflect (shared by the handlers)
+- ``exits``     the table of exit handlers and dispatch
 - ``csr_emul``  csr*, sret, mret, wfi, sfence.vma on the virtual hart
 - ``sbi``       SBI v2.0 for kernels started in virtual S-mode
 - ``mmio``      trapped device accesses: fetch, decode, emulate, step
@@ -24,7 +25,7 @@ Quick start::
 """
 from __future__ import annotations
 
-__all__ = ["Hypervisor", "VM", "VCpu", "Exit"]
+__all__ = ["Hypervisor", "VM", "VCpu", "Exit", "RootKey", "DIRECT"]
 
 
 def __getattr__(name):
@@ -36,6 +37,9 @@ def __getattr__(name):
         from vmlab.hv.vcpu import VCpu
         return VCpu
     if name == "Exit":
-        from vmlab.hv.exits import Exit
+        from vmlab.hv.exit_types import Exit
         return Exit
+    if name in ("RootKey", "DIRECT"):          # shadow-tree keys, by name (for the widgets)
+        from vmlab.hv import shadow
+        return getattr(shadow, name)
     raise AttributeError(name)

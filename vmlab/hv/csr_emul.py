@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmlab.hv.exits import Exit, reflect
+from vmlab.hv.exit_types import Exit, reflect
 from vmlab.machine import layout as L
 from vmlab.machine.system import MRET, SRET, WFI, exec_csr, exec_priv
 

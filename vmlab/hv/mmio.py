@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from vmlab.hv.exits import Exit, reflect
+from vmlab.hv.exit_types import Exit, reflect
 from vmlab.isa import decode
 from vmlab.machine import layout as L
 

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from vmlab import sv39
 from vmlab.hv.memory import OutOfFrames
@@ -89,7 +90,26 @@ COUNTERS = ("fills", "dirty_upgrades", "guest_faults", "mmio_faults", "wp_faults
 
 MASK64 = (1 << 64) - 1
 VA_BITS = (1 << 39) - 1
-DIRECT = ("direct",)
+
+
+
+class RootKey(NamedTuple):
+    """Which shadow tree a vCPU needs: everything that changes the permissions it gets.
+
+    These are the names to read a key by (``key.satp``, ``key.priv``), in the widgets too;
+    the one tree without guest paging is the key :data:`DIRECT`."""
+
+    kind: str          # SV39 (the guest's own tables) or MPRV (vM's loads and stores as MPP)
+    satp: int          # the guest's satp (unsigned)
+    priv: str          # "S" or "U": the privilege the tree's permissions are for
+    sum: bool          # mstatus.SUM (S-mode may touch U pages)
+    mxr: bool          # mstatus.MXR (loads from execute-only pages)
+
+
+#: kinds of shadow tree, the first item of every key
+DIRECT_KIND, SV39, MPRV = "direct", "sv39", "mprv"
+#: the key of the tree for a guest with paging off (gva = gpa)
+DIRECT = (DIRECT_KIND,)
 MAX_FLIPS = 16             # see ShadowPaging._merge_mprv
 TAGS_PER_VM = 64           # real ASIDs reserved per VM (tag 0 stays the host's)
 
@@ -144,7 +164,7 @@ class Root:
     @property
     def mprv(self) -> bool:
         """A tree for virtual M-mode with mstatus.MPRV: data as MPP's, code untranslated."""
-        return self.key[0] == "mprv"
+        return self.key[0] == MPRV
 
     @property
     def guest_asid(self) -> int:
@@ -185,15 +205,15 @@ class ShadowPaging:
         satp = vcpu.csr("satp") & MASK64
         if satp >> 60 != sv39.SATP_MODE_SV39:
             return DIRECT
-        status, kind, priv = vcpu.csr("mstatus"), "sv39", vcpu.priv
+        status, kind, priv = vcpu.csr("mstatus"), SV39, vcpu.priv
         if priv == L.PRIV_M:
             mpp = (status >> L.MS_MPP_SHIFT) & 3
             if not status & L.MS_MPRV or mpp == L.PRIV_M:
                 return DIRECT
-            kind, priv = "mprv", mpp     # vM loads and stores translated as MPP's
+            kind, priv = MPRV, mpp       # vM loads and stores translated as MPP's
         priv = "S" if priv == L.PRIV_S else "U"
         sum_ = priv == "S" and bool(status & L.MS_SUM)    # SUM means nothing to U-mode
-        return (kind, satp, priv, sum_, bool(status & L.MS_MXR))
+        return RootKey(kind, satp, priv, sum_, bool(status & L.MS_MXR))
 
     def root_for(self, vcpu) -> int:
         """The real satp for ``vcpu`` now: Sv39, the tree's ASID tag, the tree's root PPN.

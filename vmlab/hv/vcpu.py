@@ -10,6 +10,7 @@ handled on the row (vmlab.hv.exits).  Virtual interrupts are injected between ru
 """
 from __future__ import annotations
 
+from vmlab import sv39
 from vmlab.hv import exits
 from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
 from vmlab.machine import layout as L
@@ -203,7 +204,6 @@ class VCpu:
     # --- reading guest memory as the guest sees it ------------------------------------------------
     def gva_to_gpa(self, gva: int, access: str = "load") -> int | None:
         """Translate with the guest's own page tables (vmlab.sv39, the reference walker)."""
-        from vmlab import sv39
         priv = self.priv
         mstatus = int(self.row[L.MSTATUS])
         if access != "fetch" and priv == L.PRIV_M and mstatus & L.MS_MPRV:

@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from vmlab.hv.devices import VCPU_ISA, VirtualDevices
+from vmlab.hv.htif import Htif
 from vmlab.hv.memory import FrameAllocator, GuestMemory
+from vmlab.hv.shadow import ShadowPaging
 from vmlab.hv.trace import SCHED, Trace
 from vmlab.hv.vcpu import VCpu, s64
 from vmlab.machine import layout as L
-from vmlab.machine.board import RunResult
+from vmlab.machine.board import Machine, RunResult
 from vmlab.machine.boot import BootImages, check_harts, place_images
 from vmlab.machine.errors import MachineError
 from vmlab.machine.fdt import virt_tree
@@ -47,7 +49,6 @@ class HvError(Exception):
 
 def make_shadow(vm, strategy: str):
     """The VM's shadow pager (vmlab.hv.shadow): gva -> hpa tables built from the guest's."""
-    from vmlab.hv.shadow import ShadowPaging
     return ShadowPaging(vm, strategy=strategy)
 
 
@@ -56,7 +57,6 @@ class Hypervisor:
 
     def __init__(self, machine=None):
         if machine is None:
-            from vmlab.machine import Machine
             machine = Machine(ram_size=256 << 20)
         self.machine = machine
         self.frames = FrameAllocator(machine.mem, L.RAM_BASE)
@@ -119,7 +119,6 @@ class VM:
                                            lambda gpa, n: self._write(gpa, bytes(n)))
         self.symbols.update(symbols)
         if "tohost" in symbols:
-            from vmlab.hv.htif import Htif
             self.htif = Htif(self, symbols["tohost"], symbols.get("fromhost"))
         return entry
 

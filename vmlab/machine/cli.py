@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from vmlab.cli import UserError
+from vmlab.errors import UserError
 from vmlab.machine.boot import BootImages, check_harts
 from vmlab.machine.layout import MAX_HARTS
 from vmlab.machine.errors import MachineError
@@ -265,6 +265,7 @@ def _run(m, images, sends, args) -> int:
     out = ConsoleOut()
     status = None
     t0 = time.perf_counter()
+    done = 0             # steps run: a trap is a step too, so -n bounds a guest that only traps
     try:
         while status is None:
             if stdin is not None and (data := stdin.take()):
@@ -272,11 +273,12 @@ def _run(m, images, sends, args) -> int:
             patterns = ([sends[0][0]] if sends else []) + ([args.until] if args.until else [])
             budget = POLL
             if args.max_insns is not None:
-                budget = min(budget, args.max_insns - m.counters["instructions"])
+                budget = min(budget, args.max_insns - done)
             if budget <= 0:
                 status = 1
                 break
             r = _trace_run(m, budget) if args.trace else m.run(instructions=budget, until_output=patterns)
+            done += r.instructions
             out.show(m.read_console(out.shown))
             status = _react(m, r, sends, args, stdin, images)
     finally:
@@ -368,12 +370,14 @@ class closing_on_signals:
 
 def _trace_run(m, budget):
     """Single-step, printing privilege, pc, instruction bits and disassembly of each step."""
-    r = None
+    steps = 0
     for _ in range(budget):
         print(_trace_line(m), file=sys.stderr)
         r = m.step()
+        steps += r.instructions
         if r.reason != "budget":
-            return r
+            break
+    r.instructions = steps
     return r
 
 
