@@ -34,7 +34,6 @@ from vmlab.machine.csr import STCE
 from vmlab.machine.elf import load_elf_segments
 from vmlab.machine.sigint import CtrlCFlag
 
-KERNEL_GPA = L.RAM_BASE + 0x20_0000
 #: exceptions a vS kernel handles itself when the hypervisor is its firmware (as OpenSBI
 #: delegates them): everything but ecall from S (SBI) and from M
 VS_MEDELEG = 0xB1FF
