@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from vmlab.errors import UserError  # noqa: F401  (also importable from here, as before)
+from vmlab.errors import InternalError, UserError  # (UserError is importable from here too)
 
 #: subcommand name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.main(args) or 0)
     except UserError as exc:
         print(f"vmlab {name}: {exc}", file=sys.stderr)
+        return 1
+    except InternalError as exc:
+        print(f"vmlab {name}: internal error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"vmlab {name}: interrupted", file=sys.stderr)
