@@ -198,3 +198,18 @@ print(sorted(set(str(s) for s in take_trap.signatures)))
     assert p.returncode == 0, p.stderr
     signatures = eval(p.stdout.strip().splitlines()[-1])
     assert len(signatures) == 1 and "uint64" not in signatures[0]
+
+
+def test_the_command_line_prints_an_internal_error_as_one_line(monkeypatch, tmp_path, capsys):
+    from vmlab.cli import main
+    elf = tmp_path / "guest.elf"
+    elf.write_bytes(assemble(".text\n.globl _start\n_start: csrr a0, sscratch\n j _start\n").elf)
+
+    def broken(vcpu, ex):
+        raise ValueError("a bug\nwith a second line")
+    monkeypatch.setitem(exits.HANDLERS, L.CAUSE_ILLEGAL, broken)
+    status = main(["run", "--hv", "--kernel", str(elf), "-n", "1000"])
+    err = capsys.readouterr().err.strip()
+    assert status == 1 and "\n" not in err and "Traceback" not in err
+    assert err.startswith("vmlab run: internal error: ValueError (a bug)")
+    assert "illegal_instruction" in err and "guest pc 0x80000000" in err
