@@ -17,14 +17,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "asm": ("vmlab.asm.cli", "assemble GNU-syntax RISC-V source into an ELF or flat binary"),
     "disasm": ("vmlab.disasm.cli", "disassemble an ELF or raw binary as objdump -d does"),
     "run": ("vmlab.machine.cli", "run software on the emulated RISC-V virt machine"),
-    "bench": ("vmlab.machine.bench", "measure the machine's speed against peers in the same run"),
+    "bench": ("vmlab.bench.machine", "measure the machine's speed against peers in the same run"),
     "demo": ("vmlab.demo", "assemble, disassemble and run the default guest"),
 }
 
 #: with ``--hv``, these subcommands run the same images as guests of the hypervisor
 HV_COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vmlab.hv.cli", "run software as a guest of the trap-and-emulate hypervisor"),
-    "bench": ("vmlab.hv.bench", "measure guest speed against bare metal, and exits per second"),
+    "bench": ("vmlab.bench.hv", "measure guest speed against bare metal, and exits per second"),
 }
 
 
