@@ -5,14 +5,16 @@ import pytest
 
 from machine_asm import U64, run_asm
 
-MSTATUS_WRITABLE = 0x7E19AA   # SIE MIE SPIE MPIE SPP MPP MPRV SUM MXR TVM TW TSR
+MSTATUS_WRITABLE = 0x7E79AA   # SIE MIE SPIE MPIE SPP MPP FS MPRV SUM MXR TVM TW TSR
+FS = 3 << 13
+SD = 1 << 63                  # read-only: FS is Dirty
 UXL_SXL = (2 << 32) | (2 << 34)
 
 
-def test_misa_reports_rv64imacsu_without_fd():
+def test_misa_reports_rv64imafdcsu():
     m, _ = run_asm("csrr a0, misa\n li t0, -1\n csrw misa, t0\n csrr a1, misa")
     exts = {chr(ord("A") + i) for i in range(26) if m.reg("a0") >> i & 1}
-    assert exts == set("ACIMSU")
+    assert exts == set("ACDFIMSU")
     assert m.reg("a0") >> 62 == 2 and m.reg("a1") == m.reg("a0")
 
 
@@ -30,10 +32,10 @@ def test_mstatus_warl():
         csrr a2, mstatus       # MPP was 0, 2 is illegal: stays 0
         csrr a3, sstatus
     """)
-    assert m.reg("a0") == MSTATUS_WRITABLE | UXL_SXL
+    assert m.reg("a0") == MSTATUS_WRITABLE | UXL_SXL | SD
     assert (m.reg("a1") >> 11) & 3 == 3
     assert (m.reg("a2") >> 11) & 3 == 0
-    assert m.reg("a3") == (2 << 32)          # UXL only; FS/XS/SD zero: no F
+    assert m.reg("a3") == (2 << 32)          # UXL only; FS (written 0), XS, SD zero
 
 
 def test_sstatus_is_a_view_of_mstatus():
@@ -45,8 +47,8 @@ def test_sstatus_is_a_view_of_mstatus():
         csrr a1, sstatus
     """)
     s_bits = (1 << 1) | (1 << 5) | (1 << 8) | (1 << 18) | (1 << 19)
-    assert m.reg("a0") == s_bits | UXL_SXL
-    assert m.reg("a1") == s_bits | (2 << 32)
+    assert m.reg("a0") == s_bits | FS | SD | UXL_SXL
+    assert m.reg("a1") == s_bits | FS | SD | (2 << 32)
 
 
 def test_delegation_and_interrupt_enable_masks():
@@ -328,7 +330,7 @@ def test_python_csr_access_by_name_and_number():
     m, _ = run_asm("li t0, 0x55\n csrw mscratch, t0")
     assert m.csr("mscratch") == 0x55 == m.csr(0x340)
     m.set_csr("mstatus", U64)
-    assert m.csr("mstatus") == MSTATUS_WRITABLE | UXL_SXL
+    assert m.csr("mstatus") == MSTATUS_WRITABLE | UXL_SXL | SD
 
 
 def test_mcountinhibit_stops_cycle_and_instret():

@@ -18,7 +18,7 @@ from vmlab.isa.registers import xreg
 from vmlab.machine import Machine
 from vmlab.machine.rvc import expansion_table
 
-IMPLEMENTED = {"I", "M", "A", "Zicsr", "Zifencei", "Priv", "C"}
+IMPLEMENTED = {"I", "M", "A", "Zicsr", "Zifencei", "Priv", "C", "C+D"}
 SAMPLES = 24
 #: RV128's 64-bit shift forms: on RV64 a shift by 0, a HINT that executes as a no-op
 SHIFT_BY_ZERO = {"c.srli64", "c.srai64", "c.slli64"}
@@ -79,6 +79,8 @@ def _operand(token: str, word: int) -> str:
         v = f.extract(word)
         if f.kind in ("reg", "creg"):
             return f"x{v}"
+        if f.kind in ("freg", "cfreg"):
+            return f"f{v}"
         if f.pcrel:
             return f".{v:+d}"                            # relative to the instruction itself
         return str(v)
@@ -91,7 +93,7 @@ def expected_expansion(row, word: int) -> int:
     from vmlab.asm import assemble
     mnemonic, _, operands = row.expands.partition(" ")
     text = ", ".join(_operand(t.strip(), word) for t in operands.split(","))
-    prog = assemble(f".option norvc\n{mnemonic} {text}\n", base=0)
+    prog = assemble(f".option norvc\n{mnemonic} {text}\n", base=0, march="rv64imafdc")
     return int.from_bytes(prog.image[:4], "little")
 
 

@@ -14,7 +14,9 @@ import numpy as np
 from vmlab.machine.jit import jit
 
 from vmlab.machine.bits import i64, srl
+from vmlab.machine.fpstate import FS_MASK, fp_csr_read, fp_csr_write, fp_enabled, is_fp_csr, with_sd
 from vmlab.machine.layout import (
+    FCSR, FFLAGS, FRM,
     CYCLE, D_TICKS, HWIP, INSTRET, MARCHID, MCAUSE, MCONFIGPTR, MCOUNTEREN, MCYCLE, MEDELEG,
     MENVCFG, MEPC, MHARTID, MIDELEG, MIE, MIMPID, MINSTRET, MIP, MISA, MS_MPP, MS_MPRV,
     MS_MXR, MS_SUM, MS_TSR, MS_TVM, MS_TW, MS_UXL_SXL, MSCRATCH, MSTATUS, MTVAL, MTVEC,
@@ -27,13 +29,13 @@ from vmlab.machine.layout import (
 s64 = i64     # (the name older callers import)
 
 
-# misa: MXL=2 (RV64) and the extensions A, C, I, M, S, U -- no F or D.
-MISA_VALUE = s64((2 << 62) | sum(1 << (ord(e) - ord("A")) for e in "ACIMSU"))
+# misa: MXL=2 (RV64) and the extensions A, C, D, F, I, M, S, U (RV64IMAFDC, S and U modes).
+MISA_VALUE = s64((2 << 62) | sum(1 << (ord(e) - ord("A")) for e in "ACDFIMSU"))
 
 MSTATUS_WRITABLE = (MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_MPRV | MS_SUM
-                    | MS_MXR | MS_TVM | MS_TW | MS_TSR)
+                    | MS_MXR | MS_TVM | MS_TW | MS_TSR | FS_MASK)
 SSTATUS_VIEW = s64(MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | (3 << 32) | (1 << 63) | (3 << 13))
-SSTATUS_WRITABLE = MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR
+SSTATUS_WRITABLE = MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | FS_MASK
 MEDELEG_WRITABLE = 0xB3FF          # causes 0-9, 12, 13, 15 (not ecall from M, not reserved)
 INT_S_BITS = 0x222                 # SSIP, STIP, SEIP
 MIE_WRITABLE = 0xAAA               # SSIE MSIE STIE MTIE SEIE MEIE
@@ -46,7 +48,7 @@ PMPCFG_MASK = s64(0x9F9F9F9F9F9F9F9F)   # R W X A L in each byte; bits 5-6 are r
 def _implemented() -> np.ndarray:
     """A table of the CSR numbers this hart implements (all others trap as illegal)."""
     t = np.zeros(4096, dtype=np.uint8)
-    for n in (CYCLE, TIME, INSTRET, SSTATUS, SIE, STVEC, SCOUNTEREN, SENVCFG, SSCRATCH, SEPC,
+    for n in (FFLAGS, FRM, FCSR, CYCLE, TIME, INSTRET, SSTATUS, SIE, STVEC, SCOUNTEREN, SENVCFG, SSCRATCH, SEPC,
               SCAUSE, STVAL, SIP, STIMECMP, SATP, MVENDORID, MARCHID, MIMPID, MHARTID,
               MCONFIGPTR, MSTATUS, MISA, MEDELEG, MIDELEG, MIE, MTVEC, MCOUNTEREN, MENVCFG,
               MSCRATCH, MEPC, MCAUSE, MTVAL, MIP, MCYCLE, MINSTRET, MCOUNTINHIBIT,
@@ -97,6 +99,8 @@ def csr_allowed(c, num, write):
             return False
         if priv == PRIV_U and not (c[SCOUNTEREN] & bit):
             return False
+    if is_fp_csr(num) and not fp_enabled(c):
+        return False                              # FS = Off
     if num == STIMECMP and priv == PRIV_S:
         if not (c[MENVCFG] & STCE) or not (c[MCOUNTEREN] & 2):
             return False
@@ -114,6 +118,8 @@ def csr_read(c, dev, ctl, h, num):
     """The value a csrr of ``num`` returns (access already checked by csr_allowed)."""
     if num == SSTATUS:
         return c[MSTATUS] & SSTATUS_VIEW
+    if is_fp_csr(num):
+        return fp_csr_read(c, num)
     if num == SIE:
         return c[MIE] & c[MIDELEG]
     if num == MIP:
@@ -140,7 +146,7 @@ def csr_read(c, dev, ctl, h, num):
 @jit
 def _legal_mstatus(old, v):
     """mstatus keeps its writable bits; MPP=2 (reserved) keeps the previous MPP."""
-    new = (old & ~MSTATUS_WRITABLE) | (v & MSTATUS_WRITABLE) | MS_UXL_SXL
+    new = with_sd((old & ~MSTATUS_WRITABLE) | (v & MSTATUS_WRITABLE) | MS_UXL_SXL)
     if (new & MS_MPP) == (2 << 11):
         new = (new & ~MS_MPP) | (old & MS_MPP)
     return new
@@ -152,7 +158,9 @@ def csr_write(c, num, v):
     if num == MSTATUS:
         c[MSTATUS] = _legal_mstatus(c[MSTATUS], v)
     elif num == SSTATUS:
-        c[MSTATUS] = (c[MSTATUS] & ~SSTATUS_WRITABLE) | (v & SSTATUS_WRITABLE)
+        c[MSTATUS] = with_sd((c[MSTATUS] & ~SSTATUS_WRITABLE) | (v & SSTATUS_WRITABLE))
+    elif is_fp_csr(num):
+        fp_csr_write(c, num, v)
     elif num == MIE:
         c[MIE] = v & MIE_WRITABLE
     elif num == SIE:

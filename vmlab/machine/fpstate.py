@@ -11,17 +11,16 @@ fflags (0x001) and frm (0x002) are windows onto it, not separate registers.
 """
 from __future__ import annotations
 
-from vmlab.isa.csrs import MSTATUS_FIELDS
-from vmlab.machine.bits import INT64_MIN
+from vmlab.isa.csrs import field_mask, field_shift
+from vmlab.machine.bits import i64
 from vmlab.machine.jit import jit
 from vmlab.machine.layout import FCSR, FFLAGS, FRM, MSTATUS
 
-_FS = next(f for f in MSTATUS_FIELDS if f.name == "FS")
-FS_SHIFT = _FS.lsb
-FS_MASK = 3 << FS_SHIFT
+FS_SHIFT = field_shift("mstatus", "FS")
+FS_MASK = field_mask("mstatus", "FS")
 FS_OFF, FS_INITIAL, FS_CLEAN, FS_DIRTY = (v << FS_SHIFT for v in range(4))
-SD = INT64_MIN  # bit 63
-FLAGS_MASK, FRM_SHIFT = 0x1F, 5
+SD = i64(field_mask("mstatus", "SD"))  # bit 63, as the int64 pattern the cpu row holds
+FLAGS_MASK, FRM_SHIFT = 0x1F, 5  # fcsr: fflags in bits 4:0, frm in 7:5
 
 
 @jit(inline="always")

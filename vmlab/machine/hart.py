@@ -17,6 +17,7 @@ from vmlab.machine.jit import jit
 
 from vmlab.isa.instructions import BY_MNEMONIC
 from vmlab.machine.atomics import exec_amo
+from vmlab.machine.fphart import exec_float, is_float
 from vmlab.machine.bits import div, divu, ltu, mulh, mulhsu, mulhu, rem, remu, sext32, srl
 from vmlab.machine.bus import htif_check, load_slow, store_slow, translate
 from vmlab.machine.layout import (
@@ -689,6 +690,15 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 ctl[C_SLICE_POS] = pos0 + n
                 exec_amo(c, tlb, mem, ctl, h, w, dvm, dctx)
                 cause, tval = take_fault(ctl)
+            elif is_float(op):                            # F and D: one call, out of line
+                c[PC] = pc
+                ctl[C_SLICE_POS] = pos0 + n
+                mmio = ctl[C_MMIO]
+                exec_float(c, tlb, mem, dev, io, ctl, h, w, dvm, dctx)
+                cause, ftval = take_fault(ctl)
+                if cause != CAUSE_ILLEGAL:                # (illegal: its bits, set below)
+                    tval = ftval
+                stop = ctl[C_MMIO] != mmio                # a device store: see to interrupts
             elif op != 0x0F or f3 > 1:
                 cause = CAUSE_ILLEGAL
         if cause != -1:

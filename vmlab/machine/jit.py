@@ -27,7 +27,7 @@ from numba import njit
 COMPILED_MODULES = ("layout", "jit", "bits", "csr", "trap", "mmu", "devices", "bus", "rvc",
                     "hart", "atomics", "system", "loop",
                     "fpformat", "fpround", "fpwide", "fparith", "fpfma", "fpcmp", "fpcvt", "fpexec",
-                    "fpstate")
+                    "fpstate", "fphart")
 
 
 def _sources_digest() -> str:

@@ -2,8 +2,8 @@
 
 The hot loop never decodes compressed instructions itself: :func:`expansion_table` expands
 all 65536 halfwords once, and the loop looks the 32-bit equivalent up (0 = illegal).  This
-is the RV64C table of the unprivileged spec, chapter "C" (no F/D loads and stores: we have no
-floating point).  Plain Python: the table is built once and kept next to the compiled code.
+is the RV64C table of the unprivileged spec, chapter "C", including the double-precision
+loads and stores (c.fld, c.fsd, c.fldsp, c.fsdsp; RV64 has no c.flw/c.fsw).  Plain Python: the table is built once and kept next to the compiled code.
 """
 from __future__ import annotations
 
@@ -62,7 +62,11 @@ def _q0(h):
         return s_type(0x23, 2, rs1p, rdp, lw_off)  # c.sw
     if f3 == 7:
         return s_type(0x23, 3, rs1p, rdp, ld_off)  # c.sd
-    return 0                                      # c.fld/c.fsd (no D), reserved
+    if f3 == 1:
+        return i_type(0x07, rdp, 3, rs1p, ld_off)  # c.fld
+    if f3 == 5:
+        return s_type(0x27, 3, rs1p, rdp, ld_off)  # c.fsd
+    return 0                                      # reserved
 
 
 def _q1_alu(h):
@@ -144,7 +148,9 @@ def _q2(h):
         return s_type(0x23, 2, 2, rs2, (_b(h, 12, 9) << 2) | (_b(h, 8, 7) << 6))
     if f3 == 7:                                                       # c.sdsp
         return s_type(0x23, 3, 2, rs2, (_b(h, 12, 10) << 3) | (_b(h, 9, 7) << 6))
-    return 0                                                          # c.fldsp/c.fsdsp
+    if f3 == 1:                                                       # c.fldsp (f0 allowed)
+        return i_type(0x07, rd, 3, 2, (_b(h, 12, 12) << 5) | (_b(h, 6, 5) << 3) | (_b(h, 4, 2) << 6))
+    return s_type(0x27, 3, 2, rs2, (_b(h, 12, 10) << 3) | (_b(h, 9, 7) << 6))  # c.fsdsp
 
 
 def expand(h):
