@@ -95,7 +95,10 @@ def prepare_workdir(submission: Path, cache: Path | None) -> Path:
         (work / sub).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission, work / ("submission" + "".join(submission.suffixes[-1:])))
     if cache is not None:
-        shutil.copytree(cache, work / ".cache" / "vmlab" / "numba" / cache.name)
+        try:
+            shutil.copytree(cache, work / ".cache" / "vmlab" / "numba" / cache.name)
+        except shutil.Error:
+            pass  # another process rewrote an entry meanwhile: numba recompiles what is missing
     return work
 
 
