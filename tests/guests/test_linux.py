@@ -169,7 +169,9 @@ def vmlab_shell(m) -> str:
 
 def command_outputs(console: str) -> dict:
     """command -> what it printed (between its echo and the next prompt)."""
-    text = console.replace("\r", "")
+    # busybox's line editor asks the terminal where its cursor is (ESC [ 6 n) after each
+    # prompt; neither console answers, so drop such sequences before reading the echo.
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", console.replace("\r", ""))
     out = {}
     for command in COMMANDS:
         at = text.find("vmlab# " + command + "\n")
