@@ -10,14 +10,14 @@ import argparse
 import importlib
 import sys
 
-from vmlab.errors import UserError  # noqa: F401  (also importable from here, as before)
+from vmlab.errors import InternalError, UserError  # (UserError is importable from here too)
 
 #: subcommand name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "asm": ("vmlab.asm.cli", "assemble GNU-syntax RISC-V source into an ELF or flat binary"),
     "disasm": ("vmlab.disasm.cli", "disassemble an ELF or raw binary as objdump -d does"),
     "run": ("vmlab.machine.cli", "run software on the emulated RISC-V virt machine"),
-    "bench": ("vmlab.machine.bench", "measure the machine's speed against peers in the same run"),
+    "bench": ("vmlab.bench.machine", "measure the machine's speed against peers in the same run"),
     "demo": ("vmlab.demo", "assemble, disassemble and run the default guest"),
     "guests": ("vmlab.guests.cli", "fetch and show ready-made guests (Debian's Linux)"),
     "grade": ("vmlab.grading.cli", "grade submissions of an assignment in a sandbox (locally or on Dask)"),
@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 #: with ``--hv``, these subcommands run the same images as guests of the hypervisor
 HV_COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vmlab.hv.cli", "run software as a guest of the trap-and-emulate hypervisor"),
-    "bench": ("vmlab.hv.bench", "measure guest speed against bare metal, and exits per second"),
+    "bench": ("vmlab.bench.hv", "measure guest speed against bare metal, and exits per second"),
 }
 
 
@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.main(args) or 0)
     except UserError as exc:
         print(f"vmlab {name}: {exc}", file=sys.stderr)
+        return 1
+    except InternalError as exc:
+        print(f"vmlab {name}: internal error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"vmlab {name}: interrupted", file=sys.stderr)

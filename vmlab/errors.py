@@ -10,3 +10,8 @@ from __future__ import annotations
 class UserError(Exception):
     """An error caused by the user's input: printed without a traceback, exit status 1."""
 
+
+class InternalError(Exception):
+    """A defect of vmlab itself, met while running a guest (never the guest's fault: anything
+    a guest does has a defined, guest-visible outcome).  The run stops with this one-line
+    message naming where the guest was; the machine stays as it was, to be inspected."""

@@ -21,8 +21,8 @@ def test_local_cluster_gives_the_local_results(tmp_path):
     jobs = runner.find_submissions([str(subs)])
     local = runner.grade_local(jobs, "lab01", None, "s", LIMITS, [str(subs)], workers=2)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        remote = grade_dask(jobs, "lab01", None, "s", LIMITS, client)
+                                  dashboard_address=None) as cluster:
+        remote = grade_dask(jobs, "lab01", None, "s", LIMITS, cluster.scheduler_address)  # as --scheduler
     view = lambda rs: [(r.student, r.score, [o.feedback() for o in r.outcomes], r.error) for r in rs]
     assert view(remote) == view(local)
     scores = {r.student: r.score for r in local}

@@ -1,17 +1,20 @@
 """The hypervisor benchmark runs its guests to the end (no timing asserts: numbers vary)."""
 from __future__ import annotations
 
-from vmlab.hv import bench
+from vmlab.bench import hv as bench
 
 
 def test_exit_microbenchmarks_exit_as_intended():
     rates = bench.exit_rates(50)
     assert set(rates) == {"csr", "sbi", "page fault", "mmio"}
-    assert all(r["exits"] >= 50 for r in rates.values())
+    # one exit of the intended kind per iteration, and hardly any from the set-up around it
+    for name, r in rates.items():
+        assert 50 <= r["exits"] <= 60, (name, r)
+        assert r["per_second"] == r["exits"] / r["seconds"] > 0
 
 
 def test_cpu_bound_guest_computes_the_bare_checksum():
-    from vmlab.machine import bench as machine_bench
+    from vmlab.bench import machine as machine_bench
     work = machine_bench.build(1)
     guest = bench.run_guest(work)
     assert guest["checksum"] == machine_bench.run_vmlab(work).checksum

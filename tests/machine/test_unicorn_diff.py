@@ -160,7 +160,7 @@ def _numbers(tokens: list[str]) -> list:
 def test_bench_workload_agrees_with_unicorn_under_sv39(unicorn):
     """The benchmark program (Sv39 page tables, S-mode, sieve/CRC/matmul) computes the same
     checksum on both: paging, privilege changes and a few hundred thousand instructions."""
-    from vmlab.machine import bench
+    from vmlab.bench import machine as bench
     work = bench.build(3)
     ours = bench.run_vmlab(work)
     theirs = bench.run_unicorn(work, ours.instructions, bench.count_prologue(work))

@@ -6,6 +6,7 @@ that could not start): those are listed at the end.
 """
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -58,15 +59,6 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def ensure_compiled() -> None:
-    """Compile the machine once here, so that each submission loads it from a cache copy
-    instead of compiling it for itself (and not saving it: the sandbox is thrown away)."""
-    import subprocess
-    if sandbox.numba_cache() is None:
-        print("compiling the machine once for all submissions ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "vmlab.notebook.warm"], stdout=subprocess.DEVNULL, check=False)
-
-
 def main(args) -> int:
     from vmlab.cli import UserError
     from vmlab.grading import outputs, runner
@@ -83,19 +75,27 @@ def main(args) -> int:
         if len(jobs) != 1:
             raise UserError(f"--student names one student, but {len(jobs)} submissions were found")
         jobs = [(jobs[0][0], args.student)]
-    ensure_compiled()
-    out = Path(args.out).resolve()
+    if not args.scheduler:
+        print("preparing the compiled machine for the sandboxes ...", file=sys.stderr)
+        cache = sandbox.snapshot_cache()
+    try:
+        results = _grade(args, jobs, Path(args.out).resolve())
+    finally:
+        if not args.scheduler:
+            shutil.rmtree(cache, ignore_errors=True)
+    outputs.write_all(results, assignment, Path(args.out).resolve())
+    print(outputs.summary(results, assignment))
+    print(f"results in {Path(args.out).resolve()} (gradebook.csv, students/, gradescope/)")
+    return 2 if any(r.error for r in results) else 0
+
+
+def _grade(args, jobs, out: Path) -> list:
+    from vmlab.grading import runner
     limits = sandbox.Limits(wall=args.timeout, cell=args.cell_timeout, memory=args.memory << 20)
     secret, progress = _secret(args), Progress(len(jobs))
     hide = sorted({str(Path(p).resolve().parent) for p, _ in jobs} | {str(out)}
                   | ({str(Path(args.secret_file).resolve().parent)} if args.secret_file else set()))
     if args.scheduler:
         from vmlab.grading.dask_fanout import grade_dask
-        results = grade_dask(jobs, args.assignment, args.course, secret, limits, args.scheduler, progress)
-    else:
-        results = runner.grade_local(jobs, args.assignment, args.course, secret, limits, hide,
-                                     args.jobs, progress)
-    outputs.write_all(results, assignment, out)
-    print(outputs.summary(results, assignment))
-    print(f"results in {out} (gradebook.csv, students/, gradescope/)")
-    return 2 if any(r.error for r in results) else 0
+        return grade_dask(jobs, args.assignment, args.course, secret, limits, args.scheduler, progress)
+    return runner.grade_local(jobs, args.assignment, args.course, secret, limits, hide, args.jobs, progress)

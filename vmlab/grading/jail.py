@@ -107,8 +107,7 @@ def _kept(point: str) -> bool:
 
 
 def read_only_world(workdir: str, hide: list[str]) -> None:
-    """In a new mount namespace: all read-only but ``workdir``; ``hide`` made empty."""
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    """In a new (private) mount namespace: all read-only but ``workdir``; ``hide`` made empty."""
     _mount(workdir, workdir, None, MS_BIND)   # a mount of its own, so it stays writable
     for point in mountpoints():
         if _kept(point) or point == workdir:
@@ -146,6 +145,9 @@ def enter(config: dict) -> list[str]:
     if "pids" not in enforced and limit_processes(config.get("limits", {}).get("pids", 128)):
         enforced.append("nproc")
     if os.geteuid() == 0 and config.get("namespaces", True) and _unshare():
+        # first of all: nothing mounted from here on may propagate back to the host (on a
+        # systemd host "/" is a shared mount, and a new namespace starts as its peer)
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
         _become_init()
         # /proc of the new namespace: the worker sees (and may clean up) only its own processes
         _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)

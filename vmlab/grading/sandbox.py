@@ -25,6 +25,8 @@ import vmlab
 
 #: where a pids cgroup (v1) is mounted on most Linux machines
 PIDS_V1 = Path("/sys/fs/cgroup/pids")
+#: set by :func:`snapshot_cache` for the grading processes of a batch
+CACHE_ENV = "VMLAB_GRADING_NUMBA_CACHE"
 
 
 @dataclass
@@ -81,11 +83,36 @@ def kill_cgroup(path: Path | None) -> None:
 
 
 def numba_cache() -> Path | None:
-    """This version's compiled-machine cache directory (see vmlab.machine.jit)."""
+    """The compiled-machine cache a sandbox gets a copy of: the batch's own snapshot (see
+    :func:`snapshot_cache`), else this version's shared cache (see vmlab.machine.jit)."""
+    private = os.environ.get(CACHE_ENV)
+    if private and Path(private).is_dir():
+        return Path(private)
     import numba
     from vmlab.machine import jit  # noqa: F401  (sets numba's cache directory)
     path = Path(numba.config.CACHE_DIR)
     return path if path.is_dir() else None
+
+
+def snapshot_cache() -> Path:
+    """A cache of the batch's own, complete before the first submission runs.
+
+    The shared cache is pruned and rewritten by other vmlab processes (other versions of the
+    sources keep only a few directories); a sandbox that finds it gone compiles the machine
+    for itself, many times slower.  So the batch copies it once, compiles whatever is missing
+    into the copy (``vmlab.notebook.warm``), and every sandbox copies from there.
+    """
+    dest = Path(tempfile.mkdtemp(prefix="vmlab-grade-cache-"))
+    shared = numba_cache()
+    if shared is not None:
+        try:
+            shutil.copytree(shared, dest, dirs_exist_ok=True)
+        except shutil.Error:
+            pass  # entries rewritten meanwhile: the warm-up below compiles them
+    subprocess.run([sys.executable, "-m", "vmlab.notebook.warm"], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, env=dict(os.environ, NUMBA_CACHE_DIR=str(dest)), check=False)
+    os.environ[CACHE_ENV] = str(dest)
+    return dest
 
 
 def prepare_workdir(submission: Path, cache: Path | None) -> Path:
@@ -95,7 +122,10 @@ def prepare_workdir(submission: Path, cache: Path | None) -> Path:
         (work / sub).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(submission, work / ("submission" + "".join(submission.suffixes[-1:])))
     if cache is not None:
-        shutil.copytree(cache, work / ".cache" / "vmlab" / "numba" / cache.name)
+        try:
+            shutil.copytree(cache, work / ".cache" / "numba")
+        except shutil.Error:
+            pass  # another process rewrote an entry meanwhile: numba recompiles what is missing
     return work
 
 
@@ -103,6 +133,7 @@ def sandbox_env(work: Path, student: str, course: str) -> dict:
     root = str(Path(vmlab.__file__).resolve().parents[1])
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work),
             "TMPDIR": str(work / "tmp"), "XDG_CACHE_HOME": str(work / ".cache"),
+            "NUMBA_CACHE_DIR": str(work / ".cache" / "numba"),
             "IPYTHONDIR": str(work / ".ipython"), "JUPYTER_RUNTIME_DIR": str(work / ".jupyter/runtime"),
             "JUPYTER_CONFIG_DIR": str(work / ".jupyter"), "MPLBACKEND": "Agg", "LANG": "C.UTF-8",
             "PYTHONPATH": root, "PYTHONHASHSEED": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1",

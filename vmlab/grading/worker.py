@@ -119,7 +119,8 @@ def run_cells(nb, requests: dict, nonce: str, skip: set, cell_timeout: int, note
     index = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in skip]
     work.cells.append(extraction_cell(requests, nonce))
     client = NotebookClient(work, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
-                            interrupt_on_timeout=True, resources={"metadata": {"path": os.getcwd()}})
+                            interrupt_on_timeout=True, shutdown_kernel="immediate",
+                            resources={"metadata": {"path": os.getcwd()}})
     with client.setup_kernel():
         for k, cell in enumerate(work.cells):
             where = f"cell {index[k] + 1}" if k < len(index) else "collecting the answers"

@@ -13,6 +13,7 @@ import numpy as np
 
 from vmlab.hv.exit_types import Exit, reflect
 from vmlab.machine import layout as L
+from vmlab.machine.bits import i64
 from vmlab.machine.system import MRET, SRET, WFI, exec_csr, exec_priv
 
 _NO_TLB = np.zeros((1, 3, L.TLB_SETS, 4), dtype=np.int64)   # exec_priv's sfence needs one
@@ -36,10 +37,10 @@ def emulate_csr(vcpu, ex: Exit) -> str:
     """csrrw/csrrs/csrrc and the immediate forms on the virtual CSR file."""
     vm = vcpu.vm
     vcpu.update_lines()                 # sip/mip reads must see the virtual device lines
-    if not exec_csr(vcpu.row, vm.devices.dev, vm.devices.ctl, vcpu.id, ex.insn):
+    if not exec_csr(vcpu.row, vm.devices.dev, vm.devices.ctl, i64(vcpu.id), i64(ex.insn)):
         return reflect(vcpu, ex, L.CAUSE_ILLEGAL, ex.insn)
     vcpu.row[L.XREG] = 0
-    vcpu.row[L.PC] = ex.pc + 4
+    vcpu.set_pc(ex.pc + 4)
     return "csr"
 
 
@@ -47,7 +48,7 @@ def _priv_insn(vcpu, ex: Exit, name: str) -> str:
     """sret, mret, wfi: the machine's exec_priv on the virtual hart (it checks TSR, TW,
     the privilege needed, and changes mode, pc and the status stack)."""
     vcpu.update_lines()
-    cause, tval = exec_priv(vcpu.row, _NO_TLB, 0, ex.insn)
+    cause, tval = exec_priv(vcpu.row, _NO_TLB, i64(0), i64(ex.insn))
     if cause >= 0:
         return reflect(vcpu, ex, int(cause), int(tval))
     return name

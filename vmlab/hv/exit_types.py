@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from vmlab.hv.trace import INJECT
 from vmlab.machine import layout as L
+from vmlab.machine.bits import i64
 from vmlab.machine.trap import take_trap
 
 #: simulated ns: leaving the guest and entering it again, plus what each handler does
@@ -52,8 +53,8 @@ class Exit:
 def reflect(vcpu, ex: Exit, cause: int, tval: int) -> str:
     """Deliver the trap into the guest: the machine's own take_trap on the *virtual* hart,
     so delegation, xepc/xcause/xtval, the status stack and xtvec follow the spec exactly."""
-    vcpu.row[L.PC] = ex.pc
-    take_trap(vcpu.row, vcpu.vm.devices.ctl, cause, tval, False)
+    vcpu.set_pc(ex.pc)
+    take_trap(vcpu.row, vcpu.vm.devices.ctl, i64(cause), i64(tval), False)
     vcpu.row[L.RES_ADDR] = -1
     vcpu.vm.trace.record(INJECT, time=vcpu.vm.time(), vm=vcpu.vm.id, vcpu=vcpu.id, cause=cause,
                          pc=ex.pc, insn=ex.insn, tval=tval, handler="exception")

@@ -36,7 +36,7 @@ def ecall(vcpu, ex: Exit) -> str:
     ex.insn = ECALL
     if ex.cause == L.CAUSE_ECALL_S and vcpu.vm.sbi_from_hv:
         sbi.call(vcpu)
-        vcpu.row[L.PC] = ex.pc + 4
+        vcpu.set_pc(ex.pc + 4)
         return "sbi"
     return reflect(vcpu, ex, ex.cause, 0)
 

@@ -88,7 +88,7 @@ def emulate(vcpu, ex: Exit, gpa: int) -> str:
         if value is None:
             return reflect(vcpu, ex, L.CAUSE_LOAD_ACCESS, ex.tval)
         vcpu.set_reg(acc.reg, _extend(value, acc.size, acc.signed))
-    row[L.PC] = ex.pc + acc.length
+    vcpu.set_pc(ex.pc + acc.length)
     return "mmio"
 
 
@@ -104,7 +104,7 @@ def page_table_write(vcpu, ex: Exit, gpa: int) -> str:
     vcpu.vm.mem.write(gpa, value.to_bytes(acc.size, "little"))
     vcpu.vm.shadow.after_pt_write(vcpu, gpa)
     vcpu.tlb_stale = True
-    vcpu.row[L.PC] = ex.pc + acc.length
+    vcpu.set_pc(ex.pc + acc.length)
     return "pt-write"
 
 

@@ -12,6 +12,7 @@ go to its own vM trap handler.
 from __future__ import annotations
 
 from vmlab.machine import layout as L
+from vmlab.machine.bits import MASK64
 
 SUCCESS, ERR_FAILED, ERR_NOT_SUPPORTED, ERR_INVALID_PARAM = 0, -1, -2, -3
 ERR_INVALID_ADDRESS, ERR_ALREADY_STARTED, ERR_ALREADY_STOPPED = -5, -7, -8
@@ -25,7 +26,6 @@ IMPL_ID = 0x766D                # vmlab (not a registered implementation id)
 IMPL_VERSION = 1
 
 HSM_STARTED, HSM_STOPPED = 0, 1
-MASK64 = (1 << 64) - 1
 
 
 # --- BASE -------------------------------------------------------------------------------

@@ -72,6 +72,7 @@ from vmlab.hv.memory import OutOfFrames
 from vmlab.hv.shadow_build import RWX, Leaf, ShadowTree, shadow_perms
 from vmlab.hv.trace import SHADOW
 from vmlab.machine import layout as L
+from vmlab.machine.bits import MASK64, i64
 from vmlab.machine.mmu import sfence_vma
 from vmlab.sv39 import PTE_W, PTE_X
 
@@ -88,7 +89,6 @@ COUNTERS = ("fills", "dirty_upgrades", "guest_faults", "mmio_faults", "wp_faults
             "root_switches", "roots_evicted", "pages_protected", "ad_updates", "tlb_flushes",
             "resets", "recycles")
 
-MASK64 = (1 << 64) - 1
 VA_BITS = (1 << 39) - 1
 
 
@@ -528,9 +528,9 @@ class ShadowPaging:
         machine = getattr(self.vm, "machine", None)
         if machine is None:
             return
-        va = 0 if gva_page is None else _signed(sv39.canonical_va(gva_page << 12))
+        va = i64(0 if gva_page is None else sv39.canonical_va(gva_page << 12))
         for hart in range(machine.tlb.shape[0]):
-            sfence_vma(machine.tlb, hart, va, tag, gva_page is None, False)
+            sfence_vma(machine.tlb, hart, va, i64(tag), gva_page is None, False)
         self.counters["tlb_flushes"] += 1
 
     def _record(self, vcpu, code: int, tval: int, arg: int) -> None:
@@ -558,6 +558,3 @@ class ShadowPaging:
         return (f"<ShadowPaging {self.strategy}: {len(self.roots)} trees, {c['fills']} fills, "
                 f"{c['flushes']} flushes, {c['wp_faults']} wp faults>")
 
-
-def _signed(v: int) -> int:
-    return v - (1 << 64) if v >> 63 else v

@@ -11,10 +11,12 @@ handled on the row (vmlab.hv.exits).  Virtual interrupts are injected between ru
 from __future__ import annotations
 
 from vmlab import sv39
+from vmlab.errors import InternalError
 from vmlab.hv import exits
 from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
+from vmlab.isa.causes import cause_name
 from vmlab.machine import layout as L
-from vmlab.machine.bits import MASK64, i64
+from vmlab.machine.bits import MASK64, i64, u64
 from vmlab.machine.csr import csr_read, csr_written, reset_csrs
 from vmlab.machine.devices import next_timer_ns, update_hwip
 from vmlab.machine.fpstate import FS_MASK, with_sd
@@ -26,7 +28,6 @@ from vmlab.machine.trap import pending_interrupt, take_trap
 
 FAR = 1 << 62
 REAL_COUNTEREN = 7       # CY, TM, IR: rdcycle/rdtime/rdinstret may run without an exit
-s64 = i64                # (the name older callers import)
 
 
 class VCpu:
@@ -50,26 +51,30 @@ class VCpu:
 
     @property
     def pc(self) -> int:
-        return int(self.row[L.PC]) & MASK64
+        return u64(self.row[L.PC])
 
     def csr(self, name_or_number) -> int:
         """A virtual CSR as the guest would read it (sstatus is a view of mstatus, ...)."""
         num = csr_number(name_or_number) if isinstance(name_or_number, str) else name_or_number
         if num in (L.MIP, L.SIP, L.TIME):
             self.update_lines()         # device-driven bits and the time come from the devices
-        return int(csr_read(self.row, self.vm.devices.dev, self.vm.devices.ctl, self.id,
-                            num)) & MASK64
+        return u64(csr_read(self.row, self.vm.devices.dev, self.vm.devices.ctl, i64(self.id),
+                            i64(num)))
+
+    def set_pc(self, gva: int) -> None:
+        """Set the virtual hart's pc: any 64-bit value the guest made (stored as int64)."""
+        self.row[L.PC] = i64(gva)
 
     def reg(self, i: int) -> int:
-        return int(self.row[L.XREG + i]) & MASK64
+        return u64(self.row[L.XREG + i])
 
     def set_reg(self, i: int, value: int) -> None:
         if i:
-            self.row[L.XREG + i] = s64(value)
+            self.row[L.XREG + i] = i64(value)
 
     def start_in_s(self, pc: int, a1: int) -> None:
         """HSM hart_start: vS, satp Bare, interrupts off, a0 = hart id, a1 = opaque."""
-        self.row[L.PRIV], self.row[L.PC] = L.PRIV_S, s64(pc)
+        self.row[L.PRIV], self.row[L.PC] = L.PRIV_S, i64(pc)
         self.row[L.SATP] = 0
         self.row[L.MSTATUS] &= ~L.MS_SIE
         self.set_reg(10, self.id)
@@ -102,7 +107,7 @@ class VCpu:
         if irq < 0:
             return -1
         self.row[L.WAITING] = 0
-        take_trap(self.row, self.vm.devices.ctl, irq, 0, True)
+        take_trap(self.row, self.vm.devices.ctl, i64(irq), i64(0), True)
         self.row[L.RES_ADDR] = -1
         self.vm.trace.record(INJECT, time=self.vm.time(), vm=self.vm.id, vcpu=self.id,
                              cause=INTERRUPT_FLAG | irq, pc=self.pc, handler="interrupt",
@@ -127,7 +132,7 @@ class VCpu:
         # FS = Off in the guest makes its FP instructions trap, and FP work marks FS Dirty)
         c[L.FREG:L.FREG + 32], c[L.FCSR] = self.row[L.FREG:L.FREG + 32], self.row[L.FCSR]
         c[L.MSTATUS] = with_sd((c[L.MSTATUS] & ~FS_MASK) | (self.row[L.MSTATUS] & FS_MASK))
-        satp = s64(self.vm.shadow.root_for(self))
+        satp = i64(self.vm.shadow.root_for(self))
         c[L.SATP] = satp
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
         # real TLB is emptied only when another vCPU (maybe another VM's) held the hart.
@@ -195,8 +200,8 @@ class VCpu:
         self.instructions += steps
         if code == L.EXIT_TRAP:
             m = vm.machine
-            cause, tval = int(m.ctl[L.C_TRAP_CAUSE]), int(m.ctl[L.C_TRAP_TVAL]) & MASK64
-            ex = exits.dispatch(self, cause, tval, int(m.ctl[L.C_TRAP_PC]) & MASK64)
+            cause, tval = int(m.ctl[L.C_TRAP_CAUSE]), u64(m.ctl[L.C_TRAP_TVAL])
+            ex = self._handle(cause, tval, u64(m.ctl[L.C_TRAP_PC]))
         elif code == L.EXIT_BUDGET and deadline > now and vm.time() >= deadline:
             ex = exits.timer_exit(self, self._deadline_irq, steps)
         elif code == L.EXIT_BUDGET:
@@ -207,6 +212,18 @@ class VCpu:
         if vm.stopped:
             ex.reason = vm.stopped[0]
         return ex                       # a virtual interrupt now due is injected on entry
+
+    def _handle(self, cause: int, tval: int, pc: int) -> exits.Exit:
+        """exits.dispatch, with a defect of ours turned into one line naming where the guest
+        was.  The state is left as the handler left it, for inspection."""
+        try:
+            return exits.dispatch(self, cause, tval, pc)
+        except Exception as exc:
+            raise InternalError(
+                f"{type(exc).__name__} ({str(exc).splitlines()[0] if str(exc) else 'no detail'}) "
+                f"while handling {cause_name(cause)} of VM {self.vm.id} vCPU {self.id} "
+                f"at guest pc {pc:#x} (tval {tval:#x}, virtual {'USHM'[self.priv]}-mode)"
+            ) from exc
 
     # --- reading guest memory as the guest sees it ------------------------------------------------
     def gva_to_gpa(self, gva: int, access: str = "load") -> int | None:

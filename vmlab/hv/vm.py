@@ -24,7 +24,7 @@ from vmlab.hv.htif import Htif
 from vmlab.hv.memory import FrameAllocator, GuestMemory
 from vmlab.hv.shadow import ShadowPaging
 from vmlab.hv.trace import SCHED, Trace
-from vmlab.hv.vcpu import VCpu, s64
+from vmlab.hv.vcpu import VCpu
 from vmlab.machine import layout as L
 from vmlab.machine.board import Machine, RunResult
 from vmlab.machine.boot import BootImages, check_harts, place_images
@@ -149,7 +149,7 @@ class VM:
         entry, dtb_gpa = self.boot_layout.entry, self.boot_layout.dtb_addr
         self.sbi_from_hv = bios is None
         for v in self.vcpus:
-            v.row[L.PC] = s64(entry)
+            v.set_pc(entry)
             v.set_reg(10, v.id)
             v.set_reg(11, dtb_gpa)
             if bios is None:

@@ -1,8 +1,8 @@
-"""``vmlab bench --hv`` (or ``python -m vmlab.hv.bench``): what does virtualization cost?
+"""``vmlab bench --hv`` (or ``python -m vmlab.bench.hv``): what does virtualization cost?
 
 Two measurements, both in one run so that they compare like with like:
 
-- **CPU-bound speed**: the machine benchmark's workload (vmlab.machine.bench: an M-mode
+- **CPU-bound speed**: the machine benchmark's workload (vmlab.bench.machine: an M-mode
   prologue that turns Sv39 on, then sieve + CRC-32 + matmul in S-mode) run bare, and run as
   a guest in virtual M-mode -- its prologue's CSR writes are emulated, its S-mode code runs
   in real U-mode through shadow page tables.  Same checksum, ratio of speeds.  Exits are
@@ -16,7 +16,7 @@ import argparse
 import json
 import time
 
-from vmlab.machine import bench as machine_bench
+from vmlab.bench import machine as machine_bench
 
 REPEATS = 3
 EXIT_KINDS = {
@@ -122,7 +122,7 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m vmlab.hv.bench",
+    parser = argparse.ArgumentParser(prog="python -m vmlab.bench.hv",
                                      description=__doc__.splitlines()[0])
     register(parser)
     raise SystemExit(main(parser.parse_args()))
