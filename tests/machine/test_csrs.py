@@ -213,7 +213,7 @@ def test_pmp_registers_are_warl_storage():
     assert m.reg("a5") == 2
 
 
-@pytest.mark.parametrize("word", [0x00302573,   # csrr a0, fcsr (no F)
+@pytest.mark.parametrize("word", [0x00302573,   # csrr a0, fcsr (FS is Off at reset)
                                   0x7C002573,   # csrr a0, 0x7c0 (custom, absent)
                                   0xB0302573,   # csrr a0, mhpmcounter3 (absent)
                                   0xC0302573])  # csrr a0, hpmcounter3 (absent)

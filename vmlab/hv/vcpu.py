@@ -19,6 +19,7 @@ from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
 from vmlab.machine.csr import csr_read, csr_written, reset_csrs
 from vmlab.machine.devices import next_timer_ns, update_hwip
+from vmlab.machine.fpstate import FS_MASK, with_sd
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
 from vmlab.machine.names import csr_number
@@ -127,6 +128,10 @@ class VCpu:
         c[L.PRIV], c[L.MIE], c[L.WAITING] = L.PRIV_U, 0, 0
         c[L.MCOUNTEREN] = c[L.SCOUNTEREN] = self._counters_allowed()
         c[L.MENVCFG] = 0
+        # FP state runs natively: the registers, fcsr, and the virtual FS as the real FS (so
+        # FS = Off in the guest makes its FP instructions trap, and FP work marks FS Dirty)
+        c[L.FREG:L.FREG + 32], c[L.FCSR] = self.row[L.FREG:L.FREG + 32], self.row[L.FCSR]
+        c[L.MSTATUS] = with_sd((c[L.MSTATUS] & ~FS_MASK) | (self.row[L.MSTATUS] & FS_MASK))
         satp = i64(self.vm.shadow.root_for(self))
         c[L.SATP] = satp
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
@@ -160,6 +165,8 @@ class VCpu:
         self.row[L.PC] = c[L.PC]
         self.row[L.MCYCLE], self.row[L.MINSTRET] = c[L.MCYCLE], c[L.MINSTRET]
         self.row[L.RES_ADDR] = c[L.RES_ADDR]
+        self.row[L.FREG:L.FREG + 32], self.row[L.FCSR] = c[L.FREG:L.FREG + 32], c[L.FCSR]
+        self.row[L.MSTATUS] = with_sd((self.row[L.MSTATUS] & ~FS_MASK) | (c[L.MSTATUS] & FS_MASK))
 
     def _run_real(self, budget: int) -> tuple[int, int]:
         """The machine's compiled run loop in hypervisor mode; returns (exit code, steps)."""
