@@ -145,17 +145,18 @@ def qemu_shell(kernel, initrd, cmdline) -> str:
                           "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
                           "-nographic", "-serial", "stdio", "-monitor", "none"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = b""
-    for command in [None, *COMMANDS, "poweroff -f"]:
-        while not out.rstrip().endswith(b"vmlab#"):
+    out, seen = b"", 0
+    for command in [None, *COMMANDS]:
+        while out.find(b"vmlab# ", seen) < 0:      # the next prompt after the last one
             chunk = p.stdout.read1(4096)
             assert chunk, out[-2000:]
             out += chunk
+        seen = out.find(b"vmlab# ", seen) + len(b"vmlab# ")
         if command:
             p.stdin.write(command.encode() + b"\n")
             p.stdin.flush()
-            out += b"\n"                       # keep the prompt we saw from matching again
     p.kill()
+    p.wait()
     return out.decode(errors="replace")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from vmlab.cli import UserError
+from vmlab.errors import InternalError, UserError
 from vmlab.machine import cli as machine_cli
 from vmlab.machine import layout as L
 from vmlab.machine.boot import RAM_MAX, check_ram
@@ -91,8 +91,8 @@ def _guarded_run(vm, budget, patterns):
     guest's pc (the VM stays as it was, for a look from Python) instead of a traceback."""
     try:
         return vm.run(instructions=budget, until_output=patterns)
-    except (KeyboardInterrupt, SystemExit, UserError):
-        raise
+    except (KeyboardInterrupt, SystemExit, UserError, InternalError):
+        raise               # InternalError already names the exit, the pc and the mode
     except Exception as exc:
         v = vm.vcpus[vm._last]
         raise UserError(f"hypervisor error at guest pc {v.pc:#x} (virtual "
