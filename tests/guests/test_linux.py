@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import select
 import subprocess
 import sys
 import time
@@ -146,10 +147,13 @@ def qemu_shell(kernel, initrd, cmdline) -> str:
                           "-nographic", "-serial", "stdio", "-monitor", "none"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out, seen = b"", 0
-    for command in [None, *COMMANDS]:
+    for command in [*COMMANDS, None]:          # wait for a prompt, then type the next command
         while out.find(b"vmlab# ", seen) < 0:      # the next prompt after the last one
-            chunk = p.stdout.read1(4096)
-            assert chunk, out[-2000:]
+            ready, _, _ = select.select([p.stdout], [], [], 300)
+            if not ready:
+                p.kill()
+            chunk = p.stdout.read1(4096) if ready else b""
+            assert chunk, out[-2000:]           # QEMU ended or printed nothing for 5 minutes
             out += chunk
         seen = out.find(b"vmlab# ", seen) + len(b"vmlab# ")
         if command:

@@ -128,6 +128,6 @@ def register(ip) -> None:
     html_f.for_type_by_name("vmlab.asm.program", "Program", program_html)
     text_f.for_type_by_name("vmlab.asm.program", "Program", program_text)
     html_f.for_type_by_name("vmlab.hv.trace", "Trace", trace_html)
-    html_f.for_type_by_name("vmlab.hv.exits", "Exit", exit_html)
+    html_f.for_type_by_name("vmlab.hv.exit_types", "Exit", exit_html)
     html_f.for_type_by_name("vmlab.hv.vm", "VM", vm_html)
     text_f.for_type_by_name("vmlab.notebook.session", "CellResult", cell_result_text)
