@@ -12,16 +12,8 @@ from functools import lru_cache
 from vmlab.asm.errors import StmtError
 from vmlab.isa import BY_MNEMONIC, FIELDS, Insn
 from vmlab.isa.fields import ROUNDING_MODES
+from vmlab.isa.csrs import csr_number as _csr_number
 from vmlab.isa.registers import FREGS, XREGS
-
-try:  # the CSR table arrives with vmlab.isa.csrs; until then a few names suffice
-    from vmlab.isa.csrs import csr_number as _csr_number
-except ImportError:  # pragma: no cover - transitional
-    _FALLBACK_CSRS = {"cycle": 0xC00, "time": 0xC01, "instret": 0xC02, "mstatus": 0x300,
-                      "mtvec": 0x305, "mepc": 0x341, "mcause": 0x342, "satp": 0x180}
-
-    def _csr_number(name):
-        return _FALLBACK_CSRS.get(name)
 
 #: fields whose operand is a branch/jump *target*; the encoded value is target - pc
 PC_RELATIVE = frozenset({"imm_b", "imm_j", "c_imm_b", "c_imm_j"})
