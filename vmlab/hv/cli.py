@@ -13,11 +13,11 @@ import sys
 import time
 
 from vmlab.errors import InternalError, UserError
+from vmlab.isa import causes
 from vmlab.machine import cli as machine_cli
 from vmlab.machine import layout as L
 from vmlab.machine.boot import RAM_MAX, check_ram
 from vmlab.machine.errors import MachineError
-from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES
 
 POLL = 2_000_000
 HOST_EXTRA = 64 << 20        # host RAM beyond the guest's: shadow tables, slack
@@ -78,7 +78,9 @@ def _run(vm, sends, args) -> int:
             r = _guarded_run(vm, budget, patterns)
             done += r.instructions
             out.show(vm.console_bytes[out.shown:])
-            status = _react(vm, r, sends, args, stdin)
+            status = machine_cli.react(
+                vm, r, sends, args, reboot=vm.reboot,
+                on_idle=lambda: machine_cli.wait_for_input(stdin, _can_wake(vm), "every vCPU"))
     finally:
         stdin.restore()
         if args.stats:
@@ -99,29 +101,16 @@ def _guarded_run(vm, budget, patterns):
                         f"{'USHM'[v.priv]}-mode): {type(exc).__name__}: {exc}") from exc
 
 
-def _react(vm, r, sends, args, stdin):
-    """What a run's end means for the command: None to go on, else the exit status."""
-    if r.reason == "output":
-        if sends and r.matched == sends[0][0]:
-            vm.send_input(sends.pop(0)[1])
-        elif args.until and r.matched == args.until:
-            return 0
-    elif r.reason == "halt":
-        return r.exit_code
-    elif r.reason == "reset":
-        vm.reboot()
-    elif r.reason == "interrupted":
-        raise KeyboardInterrupt
-    elif r.reason == "idle":
-        can_wake = any(int(v.row[L.MIE]) & (L.MIP_MEIP | L.MIP_SEIP) for v in vm.vcpus)
-        return machine_cli.wait_for_input(stdin, can_wake, "every vCPU")
-    return None
+def _can_wake(vm) -> bool:
+    """Could typed input wake a vCPU waiting in wfi (an external interrupt enabled)?"""
+    return any(int(v.row[L.MIE]) & (L.MIP_MEIP | L.MIP_SEIP) for v in vm.vcpus)
 
 
 def cause_name(cause: int) -> str:
+    """An exit's cause as the statistics print it (interrupts marked as such)."""
     if cause & 0x8000_0000:
-        return "interrupt " + INTERRUPT_NAMES.get(cause & 0xFFFF, str(cause & 0xFFFF))
-    return CAUSE_NAMES.get(cause, str(cause))
+        return "interrupt " + causes.cause_name(cause & 0xFFFF, interrupt=True)
+    return causes.cause_name(cause)
 
 
 def print_stats(vm, instructions: int, seconds: float) -> None:

@@ -280,7 +280,11 @@ def _run(m, images, sends, args) -> int:
             r = _trace_run(m, budget) if args.trace else m.run(instructions=budget, until_output=patterns)
             done += r.instructions
             out.show(m.read_console(out.shown))
-            status = _react(m, r, sends, args, stdin, images)
+            status = react(m, r, sends, args,
+                           reboot=lambda: m.boot_virt(bios=images.bios, kernel=images.kernel,
+                                                      bootargs=images.bootargs,
+                                                      initrd=images.initrd, dtb=images.dtb),
+                           on_idle=lambda: wait_for_input(stdin, m.input_can_wake(), "every hart"))
     finally:
         if stdin is not None:
             stdin.restore()
@@ -289,22 +293,23 @@ def _run(m, images, sends, args) -> int:
     return status
 
 
-def _react(m, r, sends, args, stdin, images):
-    """What the end of one run means for the command: None to go on, else the exit status."""
+def react(target, r, sends, args, reboot, on_idle):
+    """What the end of one run means for the command: None to go on, else the exit status.
+    ``target`` is a Machine or a VM (both take input the same way); what a reset and an idle
+    board mean differs, so the caller says (``reboot()``, ``on_idle()``)."""
     if r.reason == "output":
         if sends and r.matched == sends[0][0]:
-            m.send_input(sends.pop(0)[1])
+            target.send_input(sends.pop(0)[1])
         elif args.until and r.matched == args.until:
             return 0
     elif r.reason == "halt":
         return r.exit_code
     elif r.reason == "reset":
-        m.boot_virt(bios=images.bios, kernel=images.kernel, bootargs=images.bootargs,
-                    initrd=images.initrd, dtb=images.dtb)
+        reboot()
     elif r.reason == "interrupted":
         raise KeyboardInterrupt
     elif r.reason == "idle":
-        return wait_for_input(stdin, m.input_can_wake(), "every hart")
+        return on_idle()
     return None
 
 
