@@ -89,10 +89,11 @@ def _run(vm, sends, args) -> int:
 def _guarded_run(vm, budget, patterns):
     """vm.run, with an internal error of the hypervisor reported as one line naming the
     guest's pc (the VM stays as it was, for a look from Python) instead of a traceback."""
+    from vmlab.errors import InternalError
     try:
         return vm.run(instructions=budget, until_output=patterns)
-    except (KeyboardInterrupt, SystemExit, UserError):
-        raise
+    except (KeyboardInterrupt, SystemExit, UserError, InternalError):
+        raise                    # (an InternalError already names the guest pc and cause)
     except Exception as exc:
         v = vm.vcpus[vm._last]
         raise UserError(f"hypervisor error at guest pc {v.pc:#x} (virtual "
