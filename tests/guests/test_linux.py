@@ -192,6 +192,47 @@ def test_linux_shell_matches_qemu():
         assert cpuinfo(ours, field) == cpuinfo(theirs, field), field
 
 
+def boot_as_guest(shadow="sfence", ram=256 << 20):
+    """Debian's kernel in virtual S-mode with the hypervisor as its SBI firmware."""
+    from vmlab.hv.cli import HOST_EXTRA
+    from vmlab.hv.vm import Hypervisor
+    kernel, initrd, cmdline = need_linux()
+    hv = Hypervisor(Machine(ram_size=ram + HOST_EXTRA))
+    vm = hv.create_vm(ram_size=ram, shadow=shadow)
+    vm.boot(kernel=str(kernel), initrd=str(initrd), bootargs=cmdline)
+    return vm
+
+
+def without_cursor_query(console: str) -> str:
+    """busybox's line editor asks the terminal for the cursor position (ESC [ 6 n) when no
+    typed input is waiting yet -- a matter of timing, not of what the commands print."""
+    return console.replace("\x1b[6n", "")
+
+
+def vm_shell(vm) -> str:
+    assert vm.run(instructions=6_000_000_000, until_output="vmlab# ").reason == "output"
+    for command in COMMANDS:
+        vm.send_input(command + "\n")
+        assert vm.run(instructions=3_000_000_000, until_output="vmlab# ").reason == "output"
+    return vm.console_output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_FD, reason=NEEDS_FD)
+def test_linux_shell_as_a_guest_matches_bare():
+    """Debian's Linux as a guest (hypervisor SBI, sfence coherence): busybox uses F/D from
+    its first instruction, so this also runs the vCPU's FP state through every exit.  (The
+    write-protect strategy and OpenSBI in virtual M-mode boot too, but each takes far
+    longer than a test should: README.)"""
+    vm = boot_as_guest()
+    guest = command_outputs(without_cursor_query(vm_shell(vm)))
+    bare = command_outputs(without_cursor_query(vmlab_shell(boot_bare())))
+    for command in COMMANDS:            # /proc/cpuinfo too: the vCPU is the hart it runs on
+        assert guest[command] == bare[command], command
+    causes = vm.trace.handler_counts
+    assert causes["csr"] > 0 and causes["fill"] > 0 and causes["sbi"] > 0
+
+
 def cpuinfo(outputs: dict, field: str) -> str:
     """A /proc/cpuinfo field of hart 0 (for isa: the single-letter part -- the multi-letter
     extensions differ on purpose: QEMU runs here without Sstc)."""
