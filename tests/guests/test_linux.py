@@ -192,14 +192,15 @@ def test_linux_shell_matches_qemu():
         assert cpuinfo(ours, field) == cpuinfo(theirs, field), field
 
 
-def boot_as_guest(shadow="sfence", ram=256 << 20):
-    """Debian's kernel in virtual S-mode with the hypervisor as its SBI firmware."""
+def boot_as_guest(shadow="sfence", bios=None, ram=256 << 20):
+    """Debian's kernel in virtual S-mode: with the hypervisor as its SBI firmware, or with
+    ``bios`` (OpenSBI) in virtual M-mode in front of it."""
     from vmlab.hv.cli import HOST_EXTRA
     from vmlab.hv.vm import Hypervisor
     kernel, initrd, cmdline = need_linux()
     hv = Hypervisor(Machine(ram_size=ram + HOST_EXTRA))
     vm = hv.create_vm(ram_size=ram, shadow=shadow)
-    vm.boot(kernel=str(kernel), initrd=str(initrd), bootargs=cmdline)
+    vm.boot(kernel=str(kernel), initrd=str(initrd), bootargs=cmdline, bios=bios)
     return vm
 
 
@@ -217,20 +218,29 @@ def vm_shell(vm) -> str:
     return vm.console_output
 
 
+@pytest.fixture(scope="module")
+def bare_outputs():
+    return command_outputs(without_cursor_query(vmlab_shell(boot_bare())))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_FD, reason=NEEDS_FD)
-def test_linux_shell_as_a_guest_matches_bare():
-    """Debian's Linux as a guest (hypervisor SBI, sfence coherence): busybox uses F/D from
-    its first instruction, so this also runs the vCPU's FP state through every exit.  (The
-    write-protect strategy and OpenSBI in virtual M-mode boot too, but each takes far
-    longer than a test should: README.)"""
-    vm = boot_as_guest()
+@pytest.mark.parametrize("shadow,firmware", [("sfence", "hv"), ("write-protect", "hv"),
+                                             ("sfence", "opensbi")])
+def test_linux_shell_as_a_guest_matches_bare(shadow, firmware, bare_outputs):
+    """Debian's Linux as a guest reaches the shell and its commands print what they print
+    bare: with the hypervisor's SBI under both coherence strategies, and behind OpenSBI in
+    virtual M-mode.  Busybox uses F/D from its first instruction, so this also carries the
+    vCPU's FP state through every exit."""
+    bios = str(need_file(OPENSBI_FW_JUMP, "opensbi")) if firmware == "opensbi" else None
+    vm = boot_as_guest(shadow, bios)
     guest = command_outputs(without_cursor_query(vm_shell(vm)))
-    bare = command_outputs(without_cursor_query(vmlab_shell(boot_bare())))
     for command in COMMANDS:            # /proc/cpuinfo too: the vCPU is the hart it runs on
-        assert guest[command] == bare[command], command
-    causes = vm.trace.handler_counts
-    assert causes["csr"] > 0 and causes["fill"] > 0 and causes["sbi"] > 0
+        assert guest[command] == bare_outputs[command], command
+    handlers = vm.trace.handler_counts
+    assert handlers["csr"] > 0 and handlers["fill"] > 0
+    assert (handlers["pt-write"] > 0) == (shadow == "write-protect")
+    assert (handlers["sbi"] > 0) == (firmware == "hv") and (handlers["mret"] > 0) == (bios is not None)
 
 
 def cpuinfo(outputs: dict, field: str) -> str:
