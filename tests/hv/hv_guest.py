@@ -28,12 +28,12 @@ shutdown:
 '''
 
 
-def program(body: str, data: str = "", extra: str = ""):
+def program(body: str, data: str = "", extra: str = "", march: str = "rv64imac"):
     """A program at 0x8000_0000: ``body`` from _start (a stack is set up), then helpers."""
     src = (".text\n.globl _start\n_start:\n la sp, stack_top\n" + body + "\n" + PUTS_SBI
            + SHUTDOWN + extra + "\n.data\n" + data
            + "\n.bss\n.balign 16\n.space 8192\nstack_top:\n")
-    return assemble(src)
+    return assemble(src, march=march)
 
 
 def guest(body: str, data: str = "", extra: str = "") -> bytes:

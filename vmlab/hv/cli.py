@@ -94,7 +94,7 @@ def _guarded_run(vm, budget, patterns):
     try:
         return vm.run(instructions=budget, until_output=patterns)
     except (KeyboardInterrupt, SystemExit, UserError, InternalError):
-        raise               # InternalError already names the exit, the pc and the mode
+        raise                    # (an InternalError already names the guest pc and cause)
     except Exception as exc:
         v = vm.vcpus[vm._last]
         raise UserError(f"hypervisor error at guest pc {v.pc:#x} (virtual "

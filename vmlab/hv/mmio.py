@@ -15,6 +15,8 @@ from functools import lru_cache
 from vmlab.hv.exit_types import Exit, reflect
 from vmlab.isa import decode
 from vmlab.machine import layout as L
+from vmlab.machine.atomics import LR, SC, amo_op
+from vmlab.machine.bits import i64, u64
 
 _SIZES = {"b": 1, "h": 2, "w": 4, "d": 8}
 _FIXED_REGS = {"zero": 0, "ra": 1, "sp": 2}
@@ -96,15 +98,51 @@ def page_table_write(vcpu, ex: Exit, gpa: int) -> str:
     """A store to a guest page-table page the shadow pager write-protects: do the store in
     guest RAM ourselves, then let the pager update the shadows derived from that PTE."""
     word = fetch_insn(vcpu, ex.pc)
+    if word is not None and word & 0x7F == AMO_OPCODE:
+        return _page_table_amo(vcpu, ex, word, gpa)
     acc = decode_access(word) if word is not None else None
     if acc is None or not acc.store:
         return reflect(vcpu, ex, L.CAUSE_STORE_ACCESS, ex.tval)
     ex.insn = word
     value = int(vcpu.row[L.XREG + acc.reg]) & ((1 << 8 * acc.size) - 1)
-    vcpu.vm.mem.write(gpa, value.to_bytes(acc.size, "little"))
+    _write_pte(vcpu, gpa, value, acc.size)
+    vcpu.set_pc(ex.pc + acc.length)
+    return "pt-write"
+
+
+AMO_OPCODE = 0x2F
+
+
+def _write_pte(vcpu, gpa: int, value: int, size: int) -> None:
+    vcpu.vm.mem.write(gpa, value.to_bytes(size, "little"))
     vcpu.vm.shadow.after_pt_write(vcpu, gpa)
     vcpu.tlb_stale = True
-    vcpu.set_pc(ex.pc + acc.length)
+
+
+def _page_table_amo(vcpu, ex: Exit, word: int, gpa: int) -> str:
+    """An AMO or SC on a write-protected page table: Linux clears and updates PTEs with
+    amoswap/amoand and lr/sc.  Done here on guest RAM with the machine's own amo_op; an SC
+    succeeds only if the hart's reservation (a host physical address) is on this word."""
+    f3, f5, rd, rs2 = (word >> 12) & 7, word >> 27, (word >> 7) & 31, (word >> 20) & 31
+    ok, _ = amo_op(i64(f5), i64(0), i64(0))
+    if f3 not in (2, 3) or f5 == LR or not (ok or f5 == SC):
+        return reflect(vcpu, ex, L.CAUSE_STORE_ACCESS, ex.tval)
+    ex.insn = word
+    size, row = (4 if f3 == 2 else 8), vcpu.row
+    old = _extend(int.from_bytes(vcpu.vm.mem.read(gpa, size), "little"), size, True)
+    src = _extend(u64(row[L.XREG + rs2]), size, True)
+    if f5 == SC:
+        result = 1
+        if int(row[L.RES_ADDR]) == vcpu.vm.mem.hpa(gpa, allocate=False):
+            _write_pte(vcpu, gpa, src & ((1 << 8 * size) - 1), size)
+            result = 0
+        row[L.RES_ADDR] = -1
+    else:
+        _, new = amo_op(i64(f5), i64(old), i64(src))
+        _write_pte(vcpu, gpa, u64(int(new)) & ((1 << 8 * size) - 1), size)
+        result = old
+    vcpu.set_reg(rd, u64(result))
+    vcpu.set_pc(ex.pc + 4)
     return "pt-write"
 
 

@@ -7,6 +7,13 @@ hart, which is always in real U-mode with the shadow page table in satp and no i
 enabled, and calls the machine's run loop in hypervisor mode.  Whatever privileged thing the
 guest does traps back out; the registers are saved into the row again, and the exit is
 handled on the row (vmlab.hv.exits).  Virtual interrupts are injected between runs.
+
+FP state (f0..f31, fcsr) belongs to the vCPU too.  The guest's *virtual* mstatus.FS decides
+how it runs: with FS Off the real FS is Off as well, so F/D instructions and fcsr accesses
+trap and are reflected to the guest as illegal instructions; otherwise the FP registers go
+onto the real hart with its FS Clean, and come back (making the virtual FS Dirty) only
+when the run dirtied them.  fcsr accesses never need emulating: in real U-mode they are
+allowed exactly when the real FS is on.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
 from vmlab.machine.csr import csr_read, csr_written, reset_csrs
 from vmlab.machine.devices import next_timer_ns, update_hwip
-from vmlab.machine.fpstate import FS_MASK, with_sd
+from vmlab.machine.fpstate import FS_CLEAN, FS_DIRTY, FS_MASK, SD
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
 from vmlab.machine.names import csr_number
@@ -28,6 +35,8 @@ from vmlab.machine.trap import pending_interrupt, take_trap
 
 FAR = 1 << 62
 REAL_COUNTEREN = 7       # CY, TM, IR: rdcycle/rdtime/rdinstret may run without an exit
+FP_WORDS = slice(L.FREG, L.FREG + 32)
+NOT_FS_SD = ~FS_MASK & ~SD    # the real mstatus without FS and SD (as an int64 pattern)
 
 
 class VCpu:
@@ -128,10 +137,7 @@ class VCpu:
         c[L.PRIV], c[L.MIE], c[L.WAITING] = L.PRIV_U, 0, 0
         c[L.MCOUNTEREN] = c[L.SCOUNTEREN] = self._counters_allowed()
         c[L.MENVCFG] = 0
-        # FP state runs natively: the registers, fcsr, and the virtual FS as the real FS (so
-        # FS = Off in the guest makes its FP instructions trap, and FP work marks FS Dirty)
-        c[L.FREG:L.FREG + 32], c[L.FCSR] = self.row[L.FREG:L.FREG + 32], self.row[L.FCSR]
-        c[L.MSTATUS] = with_sd((c[L.MSTATUS] & ~FS_MASK) | (self.row[L.MSTATUS] & FS_MASK))
+        self._enter_fp(c)
         satp = i64(self.vm.shadow.root_for(self))
         c[L.SATP] = satp
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
@@ -140,6 +146,26 @@ class VCpu:
             m.tlb[self.hart, :, :, L.TLB_TAG] = L.TLB_EMPTY
             self.tlb_stale = False
         self.vm.hv.last_on_hart[self.hart] = self
+
+    def _enter_fp(self, c) -> None:
+        """The virtual FS decides: Off -> the real FS is Off, so any F/D instruction or fcsr
+        access traps as illegal and is reflected (the guest's kernel saves FP state lazily on
+        that); otherwise the guest's f registers and fcsr go onto the real hart, whose FS is
+        set Clean so that after the run a Dirty FS says exactly "the guest changed FP state"."""
+        real = c[L.MSTATUS] & NOT_FS_SD
+        if self.row[L.MSTATUS] & FS_MASK:
+            c[FP_WORDS] = self.row[FP_WORDS]
+            c[L.FCSR] = self.row[L.FCSR]
+            real |= FS_CLEAN
+        c[L.MSTATUS] = real
+
+    def _leave_fp(self, c) -> None:
+        """Only a run that dirtied the real FS copies FP state back (most exits do not), and
+        it makes the *virtual* FS Dirty and SD set, as the hart would have."""
+        if (c[L.MSTATUS] & FS_MASK) == FS_DIRTY:
+            self.row[FP_WORDS] = c[FP_WORDS]
+            self.row[L.FCSR] = c[L.FCSR]
+            self.row[L.MSTATUS] |= FS_DIRTY | SD
 
     def _counters_allowed(self) -> int:
         """Which of cycle/time/instret the guest may read in its virtual mode: those run
@@ -165,8 +191,7 @@ class VCpu:
         self.row[L.PC] = c[L.PC]
         self.row[L.MCYCLE], self.row[L.MINSTRET] = c[L.MCYCLE], c[L.MINSTRET]
         self.row[L.RES_ADDR] = c[L.RES_ADDR]
-        self.row[L.FREG:L.FREG + 32], self.row[L.FCSR] = c[L.FREG:L.FREG + 32], c[L.FCSR]
-        self.row[L.MSTATUS] = with_sd((self.row[L.MSTATUS] & ~FS_MASK) | (c[L.MSTATUS] & FS_MASK))
+        self._leave_fp(c)
 
     def _run_real(self, budget: int) -> tuple[int, int]:
         """The machine's compiled run loop in hypervisor mode; returns (exit code, steps)."""
