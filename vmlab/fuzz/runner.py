@@ -33,7 +33,6 @@ from vmlab.machine import Machine
 from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64
 from vmlab.machine.csr import csr_write
-from vmlab.machine.errors import MachineError
 from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES
 
 GUEST_RAM = 4 << 20
