@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "guests": ("vmlab.guests.cli", "fetch and show ready-made guests (Debian's Linux)"),
     "grade": ("vmlab.grading.cli", "grade submissions of an assignment in a sandbox (locally or on Dask)"),
     "assign": ("vmlab.grading.assign", "make the student and instructor versions of lab notebooks"),
+    "fuzz": ("vmlab.fuzz.cli", "run random hostile guests (bare and under the hypervisor) and report"),
 }
 
 #: with ``--hv``, these subcommands run the same images as guests of the hypervisor
