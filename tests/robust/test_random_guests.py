@@ -16,10 +16,6 @@ from vmlab.fuzz.runner import MAX_CALLS, fuzz_one
 SEEDS = st.integers(0, 2**32 - 1)
 WORDS, BUDGET = 600, 20_000
 BARE_BUDGET = 50_000             # the bare machine runs random code at ~1 M instructions/s
-# Issue 16 item 3, still open in vmlab/hv: a reflected trap whose tval >= 2**63 (a load
-# from a high address) reaches machine.trap.take_trap as a Python int -> OverflowError.
-HV_TVAL = pytest.mark.xfail(strict=True, reason="hv reflect passes tval >= 2**63 to take_trap "
-                                                "unconverted: OverflowError (issue 16, item 3)")
 
 
 def check(o, budget=BUDGET):
@@ -41,14 +37,12 @@ def test_bare_machine_survives_devices_dma_and_csrs(seed, config, mix):
     check(fuzz_one("bare", seed, *config, 200, BUDGET, mix=mix))
 
 
-@HV_TVAL
 @settings(settings.get_profile("robust"), max_examples=15)
 @given(seed=SEEDS, config=st.sampled_from(CONFIGS))
 def test_hypervisor_survives_random_guests(seed, config):
     check(fuzz_one("hv", seed, *config, WORDS, BUDGET))
 
 
-@HV_TVAL
 @settings(settings.get_profile("robust"), max_examples=10)
 @given(seed=SEEDS, config=st.sampled_from(CONFIGS),
        mix=st.sampled_from([("device",), ("virtio",), ("csr",), ("sbi",)]))
@@ -56,7 +50,6 @@ def test_hypervisor_survives_devices_dma_csrs_and_sbi(seed, config, mix):
     check(fuzz_one("hv", seed, *config, 200, BUDGET, mix=mix))
 
 
-@HV_TVAL
 def test_hv_high_tval_reproducer():
     """The smallest known reproducer of the finding above (seed 1 of the campaign)."""
     check(fuzz_one("hv", 1, "S", False, 500, BUDGET))
