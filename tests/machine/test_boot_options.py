@@ -169,3 +169,20 @@ def test_one_limit_on_harts_for_machines_and_vms():
             Machine(ram_size=1 << 20, harts=n)
         with pytest.raises(MachineError, match="harts must be 1..8"):
             hv.create_vm(ram_size=1 << 20, vcpus=n)
+
+
+def test_an_explicit_bios_counts_for_the_linux_guest_under_hv(monkeypatch, tmp_path):
+    """`vmlab run --guest linux --hv --bios fw_jump.elf` boots OpenSBI in virtual M-mode: an
+    explicit --bios is used even where no firmware is the default (the hypervisor's SBI)."""
+    from types import SimpleNamespace
+
+    from vmlab.guests import linux
+    from vmlab.machine import cli
+    fw = tmp_path / "fw.elf"
+    fw.write_bytes(b"\x7fELF")
+    monkeypatch.setattr(linux, "boot_files", lambda: (tmp_path / "Image", tmp_path / "initrd",
+                                                      "console=ttyS0"))
+    args = SimpleNamespace(elf=None, kernel=None, initrd=None, bios=str(fw), append="", dtb=None)
+    assert cli._guest_images(args, default_bios=False).bios == str(fw)
+    args.bios = None
+    assert cli._guest_images(args, default_bios=False).bios is None

@@ -163,9 +163,11 @@ def _guest_images(args, default_bios: bool) -> BootImages:
         kernel, initrd, cmdline = boot_files()
     except GuestMissing as exc:
         raise UserError(str(exc))
-    bios = None
-    if default_bios and args.bios != "none":
-        bios = _existing(args.bios, "--bios") if args.bios else str(_default_firmware())
+    bios = None                     # an explicit --bios always counts (OpenSBI under --hv too)
+    if args.bios and args.bios != "none":
+        bios = _existing(args.bios, "--bios")
+    elif default_bios and args.bios != "none":
+        bios = str(_default_firmware())
     append = (cmdline + " " + args.append).strip()
     return BootImages(bios, str(kernel), str(initrd), append, _existing(args.dtb, "--dtb"))
 
