@@ -152,8 +152,8 @@ _add("sfence.vm", "rs1", (0x10400073, 0xFFF07FFF), "Priv-1.9")
 
 
 # --- RV64F and RV64D ---------------------------------------------------------------------------
-# vmlab's machine does not implement F/D (its misa has them clear), but real firmware built
-# for rv64imafdc contains these words, so the disassembler must know them.
+# The machine executes every one of these (bit-exact soft-float, vmlab.machine.fp*), the
+# assembler writes them with -march rv64imafdc / rv64gc, and the disassembler prints them.
 # ``fmt`` (bits 26:25) says the precision: 0 = single (.s), 1 = double (.d).
 _R4 = 0x0600007F  # opcode + fmt: the four fused multiply-adds (rs3 in bits 31:27)
 _FP = 0xFE00007F  # opcode + funct7: rm (bits 14:12) is an operand
