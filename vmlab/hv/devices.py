@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmlab.machine import layout as L
+from vmlab.machine.bits import i64
 from vmlab.machine.board import HART_EXTENSIONS
 from vmlab.machine.console import drain_output, feed_input
 from vmlab.machine.csr import MISA_VALUE
@@ -93,9 +94,7 @@ class VirtualDevices:
                     set_irq_line(self.dev, L.VIRTIO_IRQ, self.virtio.irq_level)
             return True
         self.ctl[L.C_EXIT] = L.EXIT_NONE
-        value &= (1 << 64) - 1
-        value = value - (1 << 64) if value >> 63 else value     # int64 for the compiled model
-        ok = mmio_write(self.dev, self.io, self.ctl, gpa, size, value) == DEV_OK
+        ok = mmio_write(self.dev, self.io, self.ctl, gpa, size, i64(value)) == DEV_OK
         self.drain()
         return ok
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vmlab.machine import layout as L
+from vmlab.machine.bits import i64
 from vmlab.machine import snapshot as snapshot_file
 from vmlab.machine.boot import BootImages, check_harts, check_ram, place_images
 from vmlab.machine.console import drain_output, feed_input
@@ -31,14 +32,6 @@ HART_EXTENSIONS = ("zicntr", "zicsr", "zifencei", "zihintpause", "sstc")
 
 _REASONS = {L.EXIT_BUDGET: "budget", L.EXIT_BREAKPOINT: "breakpoint", L.EXIT_HALT: "halt",
             L.EXIT_IDLE: "idle", L.EXIT_RESET: "reset", L.EXIT_TRAP: "trap"}
-_RVC = None
-
-
-def _rvc_table() -> np.ndarray:
-    global _RVC
-    if _RVC is None:
-        _RVC = expansion_table()
-    return _RVC
 
 
 @dataclass
@@ -83,7 +76,7 @@ class Hart:
 
     @pc.setter
     def pc(self, value: int) -> None:
-        self.c[L.PC] = _s64(value)
+        self.c[L.PC] = i64(value)
 
     @property
     def priv(self) -> int:
@@ -101,7 +94,7 @@ class Hart:
     def set_reg(self, name, value: int) -> None:
         i = reg_number(name)
         if i:
-            self.c[L.XREG + i] = _s64(value)
+            self.c[L.XREG + i] = i64(value)
 
     def csr(self, name) -> int:
         m = self.m
@@ -111,14 +104,9 @@ class Hart:
         """Write a CSR as M-mode software would (WARL rules apply, privilege does not)."""
         num = csr_number(name)
         if num in (L.MCYCLE, L.MINSTRET, L.STIMECMP) or num < 0xC00:
-            csr_write(self.c, num, _s64(value))
+            csr_write(self.c, num, i64(value))
         else:
             raise MachineError(f"CSR {name!r} is read-only")
-
-
-def _s64(v: int) -> int:
-    v = int(v) & ((1 << 64) - 1)
-    return v - (1 << 64) if v >> 63 else v
 
 
 class Machine:
@@ -258,8 +246,8 @@ class Machine:
         satp, priv = int(c[L.SATP]) & ((1 << 64) - 1), int(c[L.PRIV])
         if satp >> 60 != 8 or priv == L.PRIV_M:
             return va
-        e = self.tlb[hart, L.ACC_FETCH, (_s64(va) >> 12) & (L.TLB_SETS - 1)]
-        if e[L.TLB_TAG] == _s64(va) >> 12:
+        e = self.tlb[hart, L.ACC_FETCH, (i64(va) >> 12) & (L.TLB_SETS - 1)]
+        if e[L.TLB_TAG] == i64(va) >> 12:
             return int(e[L.TLB_PPAGE]) | (va & 0xFFF)
         return None
 
@@ -311,7 +299,7 @@ class Machine:
     def _sync_breakpoints(self) -> None:
         self.ctl[L.C_NBP] = len(self.breakpoints)
         for i, pc in enumerate(self.breakpoints):
-            self.ctl[L.C_BP + i] = _s64(pc)
+            self.ctl[L.C_BP + i] = i64(pc)
 
     # ---- console -------------------------------------------------------------------------
     @property
@@ -370,7 +358,7 @@ class Machine:
                 if chunk <= 0:
                     return self._result("budget", done)
                 self.ctl[L.C_BUDGET] = chunk
-                code = _run(self.cpu, self.mem, self.tlb, self.dev, self.io, self.ctl, _rvc_table())
+                code = _run(self.cpu, self.mem, self.tlb, self.dev, self.io, self.ctl, expansion_table())
                 done += chunk - int(self.ctl[L.C_BUDGET])
                 if code == L.EXIT_MMIO:
                     self._virtio_access()
@@ -410,7 +398,7 @@ class Machine:
                 v -= 1 << bits
             rd = int(c[L.C_MMIO_RD])
             if rd:
-                self.cpu[int(c[L.C_CUR_HART]), L.XREG + rd] = _s64(v)
+                self.cpu[int(c[L.C_CUR_HART]), L.XREG + rd] = i64(v)
         if self.virtio is not None and c[L.C_MMIO_WRITE] and self.virtio.signals_after_write(off):
             set_irq_line(self.dev, L.VIRTIO_IRQ, self.virtio.irq_level)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from vmlab.asm import AsmError, Program, assemble
 from vmlab.isa.causes import cause_of
+from vmlab.machine.bits import i64
 from vmlab.machine.sigint import CtrlCFlag
 
 RAM_BASE = 0x8000_0000
@@ -88,7 +89,7 @@ def format_changes(changed: dict) -> str:
     """``a0 = 0x2a (42)   was 0x0`` lines, one per changed register."""
     lines = []
     for name, (old, new) in changed.items():
-        signed = new - (1 << 64) if new >> 63 else new
+        signed = int(i64(new))
         lines.append(f"{name:>7} = {new:#018x}  ({signed})   was {old:#x}")
     return "\n".join(lines)
 
