@@ -10,7 +10,7 @@ import random
 import numpy as np
 
 from vmlab.isa import INSTRUCTIONS
-from vmlab.machine.csr import s64
+from vmlab.machine.bits import i64
 from vmlab.machine.fpexec import ILLEGAL, exec_fp
 
 FMT_BITS = {0: (8, 23), 1: (11, 52)}
@@ -152,8 +152,8 @@ def run_exec_fp(words, f, x, frm):
     """Run the words through exec_fp: (f registers, x registers, fcsr) as unsigned ints."""
     fb, xb, fcsr = 0, 32, 64  # where this keeps f, x and fcsr in its register row
     row = np.zeros(65, dtype=np.int64)
-    row[fb:fb + 32] = [s64(v) for v in f]
-    row[xb:xb + 32] = [s64(v) for v in x]
+    row[fb:fb + 32] = [i64(v) for v in f]
+    row[xb:xb + 32] = [i64(v) for v in x]
     row[fcsr] = frm << 5
     for w in words:
         assert exec_fp(row, w, fb, xb, fcsr) != ILLEGAL, f"{w:#010x} is legal"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from oracles import need_module
-from vmlab.machine.csr import s64
+from vmlab.machine.bits import i64
 from vmlab.machine.fpexec import ILLEGAL, OK, exec_fp
 
 FB, XB, FCSR = 0, 32, 64
@@ -27,9 +27,9 @@ def r_type(f7, rs2, rs1, rm, rd, op=0x53):
 def machine(f=None, x=None, frm=0):
     row = np.zeros(65, dtype=np.int64)
     for i, v in (f or {}).items():
-        row[FB + i] = s64(v)
+        row[FB + i] = i64(v)
     for i, v in (x or {}).items():
-        row[XB + i] = s64(v)
+        row[XB + i] = i64(v)
     row[FCSR] = frm << 5
     return row
 

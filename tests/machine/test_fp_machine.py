@@ -12,14 +12,13 @@ from __future__ import annotations
 import os
 import random
 
-import numpy as np
 import pytest
 
 import fpgen
 from oracles import need_module
 from test_fp_unicorn import step_unicorn
 from vmlab.isa import decode
-from vmlab.machine.csr import s64
+from vmlab.machine.bits import i64
 from vmlab.machine.fpstate import FS_INITIAL
 from vmlab.machine.layout import FCSR, FREG, MSTATUS
 
@@ -134,7 +133,7 @@ def run_vmlab(m, program, f, x, frm, data):
     m.write_mem(DATA, data)
     c = m.cpu[0]
     c[MSTATUS] |= FS_INITIAL
-    c[FREG:FREG + 32] = [s64(v) for v in f]
+    c[FREG:FREG + 32] = [i64(v) for v in f]
     for i in range(1, 32):
         m.set_reg(i, x[i])
     c[FCSR] = frm << 5

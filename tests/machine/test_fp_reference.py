@@ -15,7 +15,7 @@ import pytest
 import fpgen
 from vmlab.machine import fpref
 from vmlab.machine import fparith, fpcmp, fpcvt, fpfma
-from vmlab.machine.csr import s64
+from vmlab.machine.bits import i64
 
 CASES = int(os.environ.get("VMLAB_FP_CASES", "300"))
 MODES = range(5)
@@ -98,7 +98,7 @@ def test_compiled_agrees_with_reference(name, fmt):
     for _ in range(CASES):
         ops = make(fmt, rng)
         for rm in MODES:
-            got = compiled(tuple(s64(o) for o in ops), fmt, rm)
+            got = compiled(tuple(i64(o) for o in ops), fmt, rm)
             want = reference(ops, fmt, rm)
             if (u(got[0]), got[1]) != (u(want[0]), want[1]):
                 bad.append(f"{name} {[hex(o) for o in ops]} rm={rm}: got ({u(got[0]):#x}, "

@@ -26,23 +26,21 @@ from vmlab.machine.layout import (
 )
 
 
-s64 = i64     # (the name older callers import)
-
 
 # misa: MXL=2 (RV64) and the extensions A, C, D, F, I, M, S, U (RV64IMAFDC, S and U modes).
-MISA_VALUE = s64((2 << 62) | sum(1 << (ord(e) - ord("A")) for e in "ACDFIMSU"))
+MISA_VALUE = i64((2 << 62) | sum(1 << (ord(e) - ord("A")) for e in "ACDFIMSU"))
 
 MSTATUS_WRITABLE = (MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_MPRV | MS_SUM
                     | MS_MXR | MS_TVM | MS_TW | MS_TSR | FS_MASK)
-SSTATUS_VIEW = s64(MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | (3 << 32) | (1 << 63) | (3 << 13))
+SSTATUS_VIEW = i64(MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | (3 << 32) | (1 << 63) | (3 << 13))
 SSTATUS_WRITABLE = MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | FS_MASK
 MEDELEG_WRITABLE = 0xB3FF          # causes 0-9, 12, 13, 15 (not ecall from M, not reserved)
 INT_S_BITS = 0x222                 # SSIP, STIP, SEIP
 MIE_WRITABLE = 0xAAA               # SSIE MSIE STIE MTIE SEIE MEIE
-STCE = s64(1 << 63)                    # menvcfg: Sstc's stimecmp enabled
+STCE = i64(1 << 63)                    # menvcfg: Sstc's stimecmp enabled
 MENVCFG_WRITABLE = STCE | 1        # STCE, FIOM
 PMPADDR_MASK = (1 << 54) - 1
-PMPCFG_MASK = s64(0x9F9F9F9F9F9F9F9F)   # R W X A L in each byte; bits 5-6 are reserved zero
+PMPCFG_MASK = i64(0x9F9F9F9F9F9F9F9F)   # R W X A L in each byte; bits 5-6 are reserved zero
 
 
 def _implemented() -> np.ndarray:
