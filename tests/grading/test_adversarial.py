@@ -1,13 +1,12 @@
 """The adversarial batch: each submission gets the score its work earns, the batch finishes,
 and nothing outside the sandbox changes.  Graded for real: jail, kernel, checkers."""
-import json
 import os
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import factorial_program
+from grading_support import factorial_program
 from vmlab.grading import runner, sandbox
 from vmlab.grading.labs import lab01
 

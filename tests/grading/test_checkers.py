@@ -1,5 +1,5 @@
 """Each ready checker against right, wrong and sneaky answers (run in this process)."""
-from conftest import factorial_program
+from grading_support import factorial_program
 from vmlab import sv39
 from vmlab.grading.artifacts import program
 from vmlab.grading.labs import lab02, lab03, run_exit_guest

@@ -4,7 +4,7 @@ import sys
 
 import nbformat
 
-from conftest import ROOT
+from grading_support import ROOT
 
 
 def _vmlab(*args, cwd=None):

@@ -1,7 +1,7 @@
 """The Dask path on a LocalCluster grades a batch exactly as the local process pool does."""
 import pytest
 
-from conftest import factorial_program
+from grading_support import factorial_program
 from vmlab.grading import runner, sandbox
 from vmlab.grading.labs import lab01
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, factorial_program
+from grading_support import ROOT, factorial_program
 from vmlab.grading.checkers import AsmProgram
 from vmlab.grading.exercise import Assignment, Case
 from vmlab.grading.labs import ASSIGNMENTS, lab01

@@ -1,7 +1,7 @@
 """The instructor guide's first example is a working assignment (loaded as FILE.py:NAME)."""
 import re
 
-from conftest import ROOT
+from grading_support import ROOT
 from vmlab.grading.artifacts import program
 from vmlab.grading.registry import load_assignment
 

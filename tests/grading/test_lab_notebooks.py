@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT
+from grading_support import ROOT
 
 MAP = ('FLAGS = {"read-only": PTE_R, "read-write": PTE_R | PTE_W, "execute-only": PTE_X}\n'
        'map_page(root, P["va"], P["pa"], FLAGS[P["kind"]]EXTRA | (sv39.PTE_U if P["mode"] == "U" else 0))\n')

@@ -7,7 +7,7 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT
+from grading_support import ROOT
 from vmlab.grading.nbgrader import test_cell as nbgrader_test_cell
 
 pytest.importorskip("nbgrader", reason="pip install nbgrader (the test extra)")

@@ -1,5 +1,4 @@
 """Otter's own grader.check runs a vmlab exercise from the test files we write; ours too."""
-import os
 
 import pytest
 

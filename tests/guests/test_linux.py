@@ -8,7 +8,6 @@ import re
 import select
 import subprocess
 import sys
-import time
 
 import pytest
 

@@ -2,11 +2,8 @@
 reason before anything of it is used (issue 16, items 7 and 8)."""
 from __future__ import annotations
 
-import io
 import json
 import os
-import pickle
-import zipfile
 
 import numpy as np
 import pytest

@@ -1,10 +1,8 @@
 """The widgets' Python side, in process: what they read from their models and show."""
 from __future__ import annotations
 
-import threading
 import time
 
-import pytest
 
 from nb_kernels import require  # noqa: E402
 

@@ -6,7 +6,6 @@ run for a bounded budget.  The promise: the host never raises, the run ends with
 budget, the state stays well formed, and (hv) no host frame outside the guest's changes."""
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
