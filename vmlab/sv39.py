@@ -28,14 +28,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from vmlab.isa.causes import exception_code
-
-PAGE_SIZE = 4096
-LEVELS = 3
-SATP_MODE_BARE = 0
-SATP_MODE_SV39 = 8
-
-PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << i for i in range(8))
-FLAG_NAMES = "VRWXUGAD"
+from vmlab.isa.paging import (FLAG_NAMES, LEVELS, PAGE_SIZE, PTE_A, PTE_D,  # noqa: F401
+                              PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SATP_MODE_BARE,
+                              SATP_MODE_SV39)
 
 #: exception codes of the three page faults (vmlab.isa.causes: the spec's "mcause values")
 FETCH_PAGE_FAULT, LOAD_PAGE_FAULT, STORE_PAGE_FAULT = (

@@ -23,6 +23,7 @@ import numpy as np
 
 from vmlab.fuzz import encode as E
 from vmlab.fuzz import values as V
+from vmlab.isa.paging import SATP_MODE_SHIFT, SATP_MODE_SV39
 from vmlab.machine import layout as L
 from vmlab.sv39 import PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 
@@ -31,7 +32,7 @@ RINGS, BUFS, CODE = 0x5000, 0x6000, 0x8000
 IMAGE_SIZE_MAX = 0x8000 + 4 * 65536
 TABLE_REG, VAL_REG, ADDR_REG = 31, 28, 29
 MODES = {"M": L.PRIV_M, "S": L.PRIV_S, "U": L.PRIV_U}
-SATP_SV39 = 8 << 60
+SATP_SV39 = SATP_MODE_SV39 << SATP_MODE_SHIFT
 
 
 @dataclass

@@ -184,8 +184,20 @@ def _pmpcfg_fields():
     return tuple(CsrField(f"pmp{i}cfg", 8 * i + 7, 8 * i, "see PMPCFG_ENTRY_FIELDS")
                  for i in range(8))
 
+#: the accrued exception flags: fflags is bits 4:0 of fcsr, and a CSR of its own
+FFLAGS_FIELDS = _fl(
+    ("NX", 0, "inexact: the result was rounded"),
+    ("UF", 1, "underflow: tiny and inexact"),
+    ("OF", 2, "overflow: too large for the format after rounding"),
+    ("DZ", 3, "divide by zero: an exact infinity from finite operands"),
+    ("NV", 4, "invalid operation: no useful result (the canonical NaN, or a saturated integer)"),
+)
+FCSR_FIELDS = (*FFLAGS_FIELDS,
+               CsrField("frm", 7, 5, "dynamic rounding mode (the rm values; 5-7 reserved)"))
+FRM_FIELDS = (CsrField("frm", 2, 0, "dynamic rounding mode (the rm values; 5-7 reserved)"),)
 
 _FIELD_LAYOUTS = {
+    "fflags": FFLAGS_FIELDS, "fcsr": FCSR_FIELDS, "frm": FRM_FIELDS,
     "mstatus": MSTATUS_FIELDS, "sstatus": SSTATUS_FIELDS, "misa": MISA_FIELDS,
     "medeleg": tuple(CsrField(f"E{c}", c, c, f"delegate exception code {c} to S-mode")
                      for c in range(16) if c not in (10, 11, 14)),

@@ -11,10 +11,11 @@ replaced by the previous legal one.
 from __future__ import annotations
 
 import numpy as np
-from vmlab.machine.jit import jit
 
+from vmlab.isa.paging import SATP_MODE_BARE, SATP_MODE_SHIFT, SATP_MODE_SV39
 from vmlab.machine.bits import i64, srl
 from vmlab.machine.fpstate import FS_MASK, fp_csr_read, fp_csr_write, fp_enabled, is_fp_csr, with_sd
+from vmlab.machine.jit import jit
 from vmlab.machine.layout import (
     FCSR, FFLAGS, FRM,
     CYCLE, D_TICKS, HWIP, INSTRET, MARCHID, MCAUSE, MCONFIGPTR, MCOUNTEREN, MCYCLE, MEDELEG,
@@ -183,8 +184,8 @@ def csr_write(c, num, v):
     elif num == MEPC or num == SEPC:
         c[num] = v & ~1
     elif num == SATP:
-        mode = srl(v, 60)
-        if mode == 0 or mode == 8:  # Bare or Sv39; other modes leave satp unchanged
+        mode = srl(v, SATP_MODE_SHIFT)
+        if mode == SATP_MODE_BARE or mode == SATP_MODE_SV39:  # others leave satp unchanged
             c[SATP] = v
     elif num == MCOUNTEREN or num == SCOUNTEREN:
         c[num] = v & 7

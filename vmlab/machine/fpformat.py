@@ -12,22 +12,16 @@ are normalized on the way in, so arithmetic never needs a special case for them)
 """
 from __future__ import annotations
 
+# the architectural numbers, re-exported for the soft-float modules
+from vmlab.isa.fp import (CANON_D, CANON_S, DYN, DZ, NV, NX, OF, RDN, RMM, RNE,  # noqa: F401
+                          RTZ, RUP, UF)
 from vmlab.machine.jit import jit
 
 S, D = 0, 1
 
-# fflags bits (fcsr bits 4:0): inexact, underflow, overflow, divide by zero, invalid
-NX, UF, OF, DZ, NV = 1, 2, 4, 8, 16
-
-# rounding modes (the instruction's rm field and frm); 5, 6 are reserved, 7 means "use frm"
-RNE, RTZ, RDN, RUP, RMM, DYN = 0, 1, 2, 3, 4, 7
-
 # value classes, in fclass's bit order for the positive half (see fpcmp.fclass)
 ZERO, SUBNORMAL, NORMAL, INF, SNAN, QNAN = 0, 1, 2, 3, 4, 5
 
-#: the canonical NaN each precision produces for every NaN result
-CANON_S = 0x7FC00000
-CANON_D = 0x7FF8000000000000
 #: the upper half of a properly boxed single: all ones (as int64 after ``>> 32``: -1)
 BOX = -(1 << 32)
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 from fractions import Fraction
 from math import isqrt
 
-NX, UF, OF, DZ, NV = 1, 2, 4, 8, 16
-RNE, RTZ, RDN, RUP, RMM = 0, 1, 2, 3, 4
+from vmlab.isa.fp import CANON_D, CANON_S, DZ, NV, NX, OF, RDN, RMM, RNE, RTZ, RUP, UF
 #: (exponent bits, fraction bits) of single and double
 FORMATS = {0: (8, 23), 1: (11, 52)}
-CANONICAL = {0: 0x7FC00000, 1: 0x7FF8000000000000}
+CANONICAL = {0: CANON_S, 1: CANON_D}
 INT_RANGE = {0: (-(1 << 31), (1 << 31) - 1), 1: (0, (1 << 32) - 1),
              2: (-(1 << 63), (1 << 63) - 1), 3: (0, (1 << 64) - 1)}
 

@@ -11,6 +11,7 @@ fflags (0x001) and frm (0x002) are windows onto it, not separate registers.
 """
 from __future__ import annotations
 
+from vmlab.isa import fp
 from vmlab.isa.csrs import field_mask, field_shift
 from vmlab.machine.bits import i64
 from vmlab.machine.jit import jit
@@ -18,9 +19,10 @@ from vmlab.machine.layout import FCSR, FFLAGS, FRM, MSTATUS
 
 FS_SHIFT = field_shift("mstatus", "FS")
 FS_MASK = field_mask("mstatus", "FS")
-FS_OFF, FS_INITIAL, FS_CLEAN, FS_DIRTY = (v << FS_SHIFT for v in range(4))
+FS_OFF, FS_INITIAL, FS_CLEAN, FS_DIRTY = (v << FS_SHIFT for v in (
+    fp.FS_OFF, fp.FS_INITIAL, fp.FS_CLEAN, fp.FS_DIRTY))
 SD = i64(field_mask("mstatus", "SD"))  # bit 63, as the int64 pattern the cpu row holds
-FLAGS_MASK, FRM_SHIFT = 0x1F, 5  # fcsr: fflags in bits 4:0, frm in 7:5
+FLAGS_MASK, FRM_SHIFT = fp.FFLAGS_MASK, fp.FRM_SHIFT  # fcsr: fflags in bits 4:0, frm in 7:5
 
 
 @jit(inline="always")

@@ -25,16 +25,16 @@ walks and marks it dirty.
 from __future__ import annotations
 
 import numpy as np
-from vmlab.machine.jit import jit
 
+from vmlab.isa.paging import PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X  # noqa: F401
 from vmlab.machine.bits import srl
+from vmlab.machine.jit import jit
 from vmlab.machine.layout import (
     ACC_FETCH, ACC_LOAD, ACC_STORE, C_RAM_BASE, C_RAM_SIZE, C_TLB_MISS, CAUSE_FETCH_ACCESS,
     CAUSE_FETCH_PAGE, CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE, CAUSE_STORE_ACCESS, CAUSE_STORE_PAGE,
     PRIV_U, TLB_CTX, TLB_EMPTY, TLB_FLAGS, TLB_GLOBAL, TLB_PPAGE, TLB_SETS, TLB_TAG,
 )
 
-PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = 1, 2, 4, 8, 16, 32, 64, 128
 CTX_SUM, CTX_MXR, CTX_USER = 1, 2, 4
 
 

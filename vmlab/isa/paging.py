@@ -1,0 +1,24 @@
+"""Sv39's architectural numbers: the page-table entry's flag bits, page and table sizes, satp modes.
+
+The reference walker (``vmlab.sv39``), the machine's MMU and the hypervisor's shadow pager all
+read these; nothing else writes them (privileged spec, "Sv39: Page-Based 39-bit Virtual-Memory
+System").  satp's fields themselves live with the other CSRs in ``csrs.py``.
+"""
+from __future__ import annotations
+
+from vmlab.isa.csrs import field_shift
+
+#: the eight flag bits at the bottom of every PTE, in bit order
+FLAG_NAMES = "VRWXUGAD"
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << i for i in range(len(FLAG_NAMES)))
+#: the PPN field of a PTE: 44 bits from bit 10
+PTE_PPN_SHIFT, PPN_BITS = 10, 44
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+#: three levels of 512-entry tables, each indexed by 9 bits of the virtual address
+LEVELS, VPN_BITS = 3, 9
+
+#: satp.MODE values this machine knows: no translation, and Sv39
+SATP_MODE_SHIFT = field_shift("satp", "MODE")
+SATP_MODE_BARE, SATP_MODE_SV39 = 0, 8
