@@ -176,3 +176,21 @@ def test_written_blocks_survive_sigterm_and_sighup(tmp_path, sig):
     for s in range(8, 16):
         expected = bytes((s * 7 + i * 13) & 0xFF for i in range(512))
         assert data[s * 512:(s + 1) * 512] == expected
+
+
+SPIN = """
+    .globl _start
+_start:
+1:  j 1b
+"""
+
+
+@pytest.mark.parametrize("hv", HV)
+def test_a_spent_budget_says_so_with_the_pc(elf, hv):
+    """-n ending a guest that never halts is status 1 *with* a line saying why and where
+    (a silent 1 reads as a crash)."""
+    r = vmlab("run", *hv, elf(SPIN, "spin.elf"), "-n", "5000")
+    err = r.stderr.decode()
+    assert r.returncode == 1
+    assert "stopped after 5000 instructions" in err and "at pc 0x80000000" in err, err
+    assert "Traceback" not in err

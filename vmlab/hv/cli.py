@@ -64,7 +64,7 @@ def main(args) -> int:
 def _run(vm, sends, args) -> int:
     stdin = machine_cli._Stdin()
     out = machine_cli.ConsoleOut()
-    status, done = None, 0
+    status, done, r = None, 0, None
     t0 = time.perf_counter()
     try:
         while status is None:
@@ -73,7 +73,7 @@ def _run(vm, sends, args) -> int:
             patterns = ([sends[0][0]] if sends else []) + ([args.until] if args.until else [])
             budget = POLL if args.max_insns is None else min(POLL, args.max_insns - done)
             if budget <= 0:
-                status = 1
+                status = machine_cli.budget_spent(done, r)
                 break
             r = _guarded_run(vm, budget, patterns)
             done += r.instructions

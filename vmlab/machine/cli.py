@@ -268,6 +268,7 @@ def _run(m, images, sends, args) -> int:
     status = None
     t0 = time.perf_counter()
     done = 0             # steps run: a trap is a step too, so -n bounds a guest that only traps
+    r = None
     try:
         while status is None:
             if stdin is not None and (data := stdin.take()):
@@ -277,7 +278,7 @@ def _run(m, images, sends, args) -> int:
             if args.max_insns is not None:
                 budget = min(budget, args.max_insns - done)
             if budget <= 0:
-                status = 1
+                status = budget_spent(done, r)
                 break
             r = _trace_run(m, budget) if args.trace else m.run(instructions=budget, until_output=patterns)
             done += r.instructions
@@ -293,6 +294,15 @@ def _run(m, images, sends, args) -> int:
         if args.stats:
             _print_stats(m, time.perf_counter() - t0)
     return status
+
+
+def budget_spent(done: int, last) -> int:
+    """``-n`` ran out before the guest halted: say so (a silent status 1 reads as a crash).
+    ``last`` is the last run's result (None if nothing ran)."""
+    where = "" if last is None else f" at pc {last.pc & (1 << 64) - 1:#x}"
+    print(f"\nvmlab run: stopped after {done} instructions (the -n budget){where}; "
+          "the guest had not halted", file=sys.stderr)
+    return 1
 
 
 def react(target, r, sends, args, reboot, on_idle):
