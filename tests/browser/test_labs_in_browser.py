@@ -35,7 +35,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 TIMEOUT_MS = 180_000
 
 
-from oracles import need_file, need_module  # noqa: E402  (tests/: fail in CI, skip elsewhere)
+from oracles import IN_CI, need_file, need_module  # noqa: E402  (tests/: fail in CI, skip elsewhere)
 
 
 def _free_port() -> int:
@@ -165,8 +165,9 @@ def _errors(page) -> list[str]:
     }""")
 
 
-def open_and_run(browser, lab_server, name: str):
-    """Open ``name`` alone (its own, reset workspace), run all cells, wait for the end."""
+def open_and_run(browser, lab_server, name: str, *, while_running=None, timeout: float = 240):
+    """Open ``name`` alone (its own, reset workspace), run all cells, wait for the end;
+    ``while_running(page)`` is called at every look until then (to watch pictures change)."""
     base, token, _ = lab_server
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(TIMEOUT_MS)
@@ -177,8 +178,11 @@ def open_and_run(browser, lab_server, name: str):
         "the kernel to start")
     # Do not return the command's promise: awaiting it from evaluate can hang forever.
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    _wait(page, lambda: _cells_done(page) and _kernel_idle(page) or bool(_errors(page)),
-          "all cells to run")
+    def done() -> bool:
+        if while_running is not None:
+            while_running(page)
+        return _cells_done(page) and _kernel_idle(page) or bool(_errors(page))
+    _wait(page, done, "all cells to run", timeout)
     page.wait_for_timeout(500)          # let the last widget messages be drawn
     assert _errors(page) == []
     return page
@@ -279,7 +283,14 @@ def test_lab02_paging(browser, lab_server):
     fault = svg.locator('g[data-id="fault"]')
     assert fault.count() == 1 and "not valid" in fault.text_content()
     assert svg.locator('g[data-id^="slot-2-"]').count() >= 2          # the root table's slots
+    assert walk.get_attribute("data-fault") == "13"          # it followed the guest's fault
+    # the TLB after the run: the code page (fetch), the data page (load, and store: a TLB
+    # of its own), four walks in all -- the secret's faulted and left no entry
+    tlb = page.locator(".vmlab-tlb").first
+    assert tlb.get_attribute("data-in-use") == "3" and tlb.get_attribute("data-misses") == "4"
+    assert svg_of(page, ".vmlab-tlb").locator("rect.inuse").count() == 3
     page.wait_for_timeout(2500)                       # the new walk's animation has ended
+    shot_of(page, ".vmlab-tlb", "02-paging-tlb")
     shoot(page, "02-paging", [])
     shot_of(page, ".vmlab-pagetable", "02-paging-tree")
     shot_of(page, ".vmlab-walk", "02-paging-walk")
@@ -290,8 +301,52 @@ def test_lab02_paging(browser, lab_server):
     page.close()
 
 
+#: what lab 03's Linux part shows, read from the pictures' data attributes at one look
+LINUX_LOOK = """() => {
+    const box = document.querySelector('.vmlab-linux');
+    if (!box) return null;
+    const d = (sel) => { const e = box.querySelector(sel); return e ? {...e.dataset} : {}; };
+    const tables = box.querySelector('.vmlab-guesttables');
+    return {exits: d('.vmlab-traplog').total, valid: d('.vmlab-pagetable').valid,
+            treeRenders: d('.vmlab-pagetable').renders, filled: d('.vmlab-shadow').filled,
+            rows: d('.vmlab-shadow').rows, shadowRenders: d('.vmlab-shadow').renders,
+            tlbRenders: d('.vmlab-tlb').renders, space: tables ? tables.innerText.split('\\n')[0] : '',
+            console: (box.querySelector('.vmlab-console pre') || {}).textContent || ''};
+}"""
+
+
+class LinuxWatcher:
+    """Looks at lab 03's Linux part while its cells run, keeping every look that differs
+    from the one before -- the pictures must change *while* Linux boots, not only after."""
+
+    def __init__(self):
+        self.looks: list[dict] = []
+
+    def __call__(self, page) -> None:
+        look = page.evaluate(LINUX_LOOK)
+        if not look or "vmlab# " in look["console"]:       # not shown yet, or booted
+            return
+        look.pop("console")
+        if not self.looks or look != self.looks[-1]:
+            self.looks.append(look)
+
+    def values(self, key: str) -> list[int]:
+        return [int(v) for v in (look[key] for look in self.looks) if v not in (None, "")]
+
+
 def test_lab03_trap_and_emulate(browser, lab_server):
-    page = open_and_run(browser, lab_server, "03-trap-and-emulate.ipynb")
+    """teachos, then Debian's Linux booting as a guest: the exit log, the guest's page
+    tables and the shadow tables change while it boots (Linux must be fetched first)."""
+    from vmlab.guests import linux
+    try:
+        have_linux = bool(linux.boot_files())
+    except linux.GuestMissing as exc:     # the lab then prints the fetch command and goes on
+        if IN_CI:
+            pytest.fail(str(exc))
+        have_linux = False
+    watch = LinuxWatcher()
+    page = open_and_run(browser, lab_server, "03-trap-and-emulate.ipynb", while_running=watch,
+                        timeout=3600)
     regs = page.locator(".vmlab-registers").first
     # drawn more than once with different values: it followed the guest while it ran
     assert int(regs.get_attribute("data-distinct")) >= 2
@@ -303,9 +358,44 @@ def test_lab03_trap_and_emulate(browser, lab_server):
     svg = svg_of(page, ".vmlab-shadow")
     assert svg.locator('g[data-id^="shadow-"] path.shadow').count() > 0    # filled: gva -> hpa
     assert _attr(page, ".vmlab-runcontrol", "data-state") == "halted"
+    assert int(_attr(page, ".vmlab-tlb", "data-in-use")) > 0
     shoot(page, "03-trap-and-emulate", [".vmlab-registers", ".vmlab-traplog"])
     shot_of(page, ".vmlab-shadow", "03-trap-and-emulate-shadow")
+    shot_of(page, ".vmlab-tlb", "03-trap-and-emulate-tlb")
+    if have_linux:
+        check_linux_part(page, watch)
+    else:
+        assert "vmlab guests fetch linux" in page.locator(".jp-Notebook").inner_text()
     page.close()
+
+
+def check_linux_part(page, watch: LinuxWatcher) -> None:
+    """Lab 03's last part: Linux reached the shell, and while it booted the exit count
+    grew, the guest's page-table tree changed (new entries, or a new address space) and
+    shadow entries were filled."""
+    box = page.locator(".vmlab-linux")
+    assert "vmlab# " in box.locator(".vmlab-console pre").inner_text()
+    exits = watch.values("exits")
+    assert len(exits) >= 3 and exits == sorted(exits) and exits[-1] > exits[0], watch.looks
+    trees = {(look["space"], look["valid"]) for look in watch.looks if look["valid"]}
+    assert len(trees) >= 2, watch.looks             # the tree changed while Linux booted
+    filled = watch.values("filled")
+    assert filled and max(filled) > filled[0], watch.looks
+    assert max(watch.values("tlbRenders")) >= 2
+    for sel in (".vmlab-pagetable", ".vmlab-shadow", ".vmlab-tlb"):
+        assert box.locator(sel).locator("svg.vmlab-scene").count() == 1, sel
+    assert int(box.locator(".vmlab-pagetable").get_attribute("data-valid")) > 100   # a real kernel's
+    assert int(box.locator(".vmlab-shadow").get_attribute("data-filled")) > 0
+    feedback = page.locator(".vmlab-feedback", has_text="Linux boot")
+    assert feedback.count() == 2 and "not yet" in feedback.first.inner_text()   # unanswered
+    page.wait_for_timeout(2500)
+    for sel, name in ((".vmlab-guesttables", "tree"), (".vmlab-shadow", "shadow"),
+                      (".vmlab-traplog", "exits"), (".vmlab-tlb", "tlb")):
+        loc = box.locator(sel).first
+        loc.scroll_into_view_if_needed()
+        loc.screenshot(path=str(SHOTS / f"03-linux-{name}.png"))
+    report = SHOTS / "03-linux-looks.txt"
+    report.write_text("\n".join(str(look) for look in watch.looks) + "\n")
 
 
 def _rerun_cell(page, marker: str) -> float:
