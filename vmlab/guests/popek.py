@@ -13,13 +13,16 @@ DEFAULT_KEY = 0x5A3C96E1
 KEY_BITS = 32
 
 
-def build(key: int = DEFAULT_KEY):
-    """A :class:`vmlab.asm.Program`: ``_start`` for the bare machine, ``s_start`` for a
-    guest in virtual S-mode, ``answer`` the address of the result."""
+def build(key: int = DEFAULT_KEY, bits: int = KEY_BITS):
+    """A :class:`vmlab.asm.Program` using the low ``bits`` bits of ``key``: ``_start`` for
+    the bare machine, ``s_start`` for a guest in virtual S-mode, ``answer`` the result."""
     from vmlab.asm import assemble
-    if not 0 <= key < 1 << KEY_BITS:
-        raise ValueError(f"key must be a {KEY_BITS}-bit unsigned number, not {key!r}")
-    return assemble(f".equ KEY, {key:#x}\n" + source("popek"), filename="popek.s")
+    if not 1 <= bits <= KEY_BITS:
+        raise ValueError(f"bits must be 1..{KEY_BITS}, not {bits!r}")
+    if not 0 <= key < 1 << bits:
+        raise ValueError(f"key must be a {bits}-bit unsigned number, not {key!r}")
+    return assemble(f".equ KEY, {key:#x}\n.equ BITS, {bits}\n" + source("popek"),
+                    filename="popek.s")
 
 
 def expected(key: int = DEFAULT_KEY) -> str:

@@ -25,7 +25,9 @@
         .ifndef KEY
         .equ    KEY, 0x5A3C96E1         # the lab gives every student their own
         .endif
-        .equ    BITS, 32
+        .ifndef BITS
+        .equ    BITS, 32                # how many bits of KEY (1..32)
+        .endif
         .equ    SRST, 0x53525354
         .equ    UART, 0x10000000
         .equ    TEST, 0x100000
