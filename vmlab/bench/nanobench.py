@@ -162,6 +162,55 @@ def nanobench(n: int = 1000, names=None, techniques=MEASURED, repeats: int = 2) 
             "results": results}
 
 
+# --- the same switches in a whole kernel: teachos ------------------------------------------
+TEACHOS_CONFIGS = {
+    "uart + sbi timer": {},
+    "sbi console": {"pv_console": True},
+    "sstc timer": {"sstc_timer": True},
+    "sbi console + sstc": {"pv_console": True, "sstc_timer": True},
+}
+DISK_TEXT = b"Hello from sector 0 of the disk!\n"
+
+
+def run_teachos(options: dict, disk, strategy: str = "sfence") -> dict:
+    """teachos, built with ``options``, as a guest to power-off: exits by handler, time."""
+    from vmlab.guests import teachos
+    from vmlab.hv.trace import EXIT
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    program = teachos.build(**options)
+    vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(ram_size=128 << 20, drive=disk,
+                                                          shadow=strategy)
+    vm.boot(kernel=program.elf)
+    t0 = time.perf_counter()
+    r = vm.run(instructions=400_000_000)
+    seconds = time.perf_counter() - t0
+    vm.close_devices()
+    if (r.reason, r.exit_code) != ("halt", 0):
+        raise RuntimeError(f"teachos {options} stopped with {r.reason!r}")
+    exits = Counter(vm.trace.names[h] for h in vm.trace.records(EXIT)["handler"])
+    return {"exits": sum(exits.values()), "handlers": dict(exits), "time_ns": vm.time(),
+            "instructions": r.instructions, "seconds": seconds, "console": vm.console_output}
+
+
+def teachos_switches(disk) -> dict:
+    """Every configuration of :data:`TEACHOS_CONFIGS`, on the same disk image."""
+    from pathlib import Path
+    Path(disk).write_bytes(DISK_TEXT.ljust(8 * 512, b"\0"))
+    return {name: run_teachos(opts, disk) for name, opts in TEACHOS_CONFIGS.items()}
+
+
+def print_teachos(results: dict) -> None:
+    same = len({r["console"] for r in results.values()}) == 1
+    print(f"teachos under trap-and-emulate (sfence), to power-off; consoles "
+          f"{'identical' if same else 'DIFFER'}")
+    print(f"{'':20}{'exits':>7}{'mmio':>7}{'sbi':>6}{'csr':>6}{'sim. ms':>9}{'host s':>8}")
+    for name, r in results.items():
+        h = r["handlers"]
+        print(f"{name:20}{r['exits']:7}{h.get('mmio', 0):7}{h.get('sbi', 0):6}{h.get('csr', 0):6}"
+              f"{r['time_ns'] / 1e6:9.2f}{r['seconds']:8.2f}")
+
+
 # --- the command ---------------------------------------------------------------------------
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=1000,
@@ -169,6 +218,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", metavar="BENCH", choices=list(nano.BENCHES),
                         help="run only these rows")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--teachos", action="store_true",
+                        help="also boot teachos with each console/timer switch and compare")
 
 
 def _short(handlers: dict) -> str:
@@ -206,10 +257,17 @@ def main(args) -> int:
     if args.n < 1:
         raise UserError(f"--n must be at least 1, not {args.n}")
     report = nanobench(args.n, args.only)
+    if args.teachos:
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            report["teachos"] = teachos_switches(f"{tmp}/disk.img")
     if args.json:
         print(json.dumps(report, indent=2))
-    else:
-        print_table(report)
+        return 0
+    print_table(report)
+    if args.teachos:
+        print()
+        print_teachos(report["teachos"])
     return 0
 
 
