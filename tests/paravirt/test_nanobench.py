@@ -9,6 +9,7 @@ import pytest
 from vmlab import cli
 from vmlab.bench import nanobench as nb
 from vmlab.guests import nano
+from vmlab.hv import paravirt
 from vmlab.hv.exit_types import COSTS
 from vmlab.machine import memmap
 
@@ -93,7 +94,7 @@ def test_mmu_update_writes_the_batch_only_where_switched_on(enabled):
     flipped = [p ^ 0x400 for p in original]
     got = _data_ptes(vm.mem.read64, prog.symbols["pt_l0"])
     assert got == (flipped if enabled else original)
-    assert getattr(vm, "mmu_updates", 0) == (nano.BATCH if enabled else 0)
+    assert paravirt.switches(vm).ptes_written == (nano.BATCH if enabled else 0)
 
 
 def test_the_bare_firmware_implements_mmu_update_too():
@@ -122,3 +123,22 @@ def test_bad_n_is_one_line_and_status_1(capsys):
     assert cli.main(["nanobench", "--n", "0"]) == 1
     err = capsys.readouterr().err
     assert err.strip() == "vmlab nanobench: --n must be at least 1, not 0"
+
+
+def test_mmu_update_checks_every_address_before_writing_any():
+    from vmlab.hv import sbi
+    prog = nano.build("ptemod-hcall", 0)
+    vm = nb.hv_vm("sfence")
+    vm.boot(kernel=prog.elf)                      # not run: satp is Bare, gva == gpa
+    vcpu, buf = vm.vcpus[0], prog.symbols["hcall_buf"]
+    target = prog.symbols["pt_l0"] + 8
+    for i, (pte, value) in enumerate(((target, 0x1234_5601), (0x10, 0))):   # 0x10: not RAM
+        vm.mem.write64(buf + 16 * i, pte)
+        vm.mem.write64(buf + 16 * i + 8, value)
+    assert paravirt.mmu_update(vcpu, 0, [buf, 2]) == (sbi.ERR_INVALID_ADDRESS, 0)
+    assert vm.mem.read64(target) == 0             # nothing written
+    assert paravirt.mmu_update(vcpu, 0, [buf, paravirt.MAX_BATCH + 1])[0] == sbi.ERR_INVALID_PARAM
+    assert paravirt.mmu_update(vcpu, 0, [buf, 1]) == (sbi.SUCCESS, 1)
+    assert vm.mem.read64(target) == 0x1234_5601
+    paravirt.enable(vm, mmu_update=False)
+    assert paravirt.mmu_update(vcpu, 0, [buf, 1])[0] == sbi.ERR_NOT_SUPPORTED

@@ -39,6 +39,7 @@ class Switches:
     """A VM's paravirtual interfaces beyond plain SBI (all off by default)."""
 
     mmu_update: bool = False
+    ptes_written: int = 0       #: PTEs MMU_UPDATE wrote for this VM so far
 
 
 def switches(vm) -> Switches:
@@ -74,7 +75,7 @@ def mmu_update(vcpu, fid, a):
         vcpu.vm.mem.write64(pte_gpa, value)
         vcpu.vm.shadow.after_pt_write(vcpu, pte_gpa)
     vcpu.tlb_stale = True
-    vcpu.vm.mmu_updates = getattr(vcpu.vm, "mmu_updates", 0) + len(writes)
+    switches(vcpu.vm).ptes_written += len(writes)
     return sbi.SUCCESS, len(writes)
 
 
