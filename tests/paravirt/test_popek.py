@@ -201,3 +201,23 @@ result: .dword 0, 0
         assert value & 2 and value != (1 << 64) - 1
     else:           # the read trapped: t1 still holds -1
         assert value == (1 << 64) - 1
+
+
+def test_teachos_runs_the_same_under_the_translator(tmp_path):
+    """A whole kernel (teachos: paging, processes, a disk) through the translator: every page
+    it runs is scanned first, and it prints exactly what it prints without one."""
+    from vmlab.guests import teachos
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"Hello from sector 0 of the disk!\n".ljust(4096, b"\0"))
+    prog, outs = teachos.build(), []
+    for bt in (False, True):
+        hv = Hypervisor(Machine(ram_size=192 << 20))
+        vm = hv.create_vm(ram_size=128 << 20, drive=disk)
+        translate.set_sensitive_read(hv.machine, bt)
+        tr = translate.attach(vm) if bt else None
+        vm.boot(kernel=prog.elf)
+        assert vm.run(instructions=200_000_000).reason == "halt"
+        vm.close_devices()
+        outs.append(vm.console_output)
+    assert "teachos: powering off" in outs[0] and outs[1] == outs[0]
+    assert tr.counters["pages"] >= 2 and tr.counters["blocks"] > 50
