@@ -234,12 +234,12 @@ def print_table(report: dict) -> None:
     techs = report["techniques"]
     print(f"nanobenchmarks, per operation (n = {report['n']}): exits / simulated cycles "
           "/ host us")
-    head = "".join(f"{t:>26}" for t in techs) + f"{'hw':>8}"
+    head = "".join(f"{t:>24}  " for t in techs) + "hw"
     print(f"{'':14}{head}")
     for name, row in report["results"].items():
-        cells = "".join(f"{row[t]['exits']:7.2f} {row[t]['cycles']:8.0f} "
+        cells = "".join(f"{row[t]['exits']:6.2f} {row[t]['cycles']:8.0f} "
                         f"{row[t]['host_us']:8.2f}  " for t in techs)
-        print(f"{name:14}{cells}{'--':>6}")
+        print(f"{name:14}{cells}--")
     print("\nexits by handler (per operation):")
     for name, row in report["results"].items():
         shown = "   ".join(f"{t}: {_short(row[t]['handlers'])}" for t in techs if t != "bare")
