@@ -398,6 +398,15 @@ def check_linux_part(page, watch: LinuxWatcher) -> None:
     report.write_text("\n".join(str(look) for look in watch.looks) + "\n")
 
 
+def test_lab07_popek_goldberg(browser, lab_server):
+    page = open_and_run(browser, lab_server, "07-popek-goldberg.ipynb")
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert "quirk on : answer=0x00000000" in text          # trap-and-emulate, broken
+    assert text.count("answer=0xc0ffee42") >= 4            # bare twice, quirk off, translator
+    assert "bt-patch" in text and "'emulated': 32" in text
+    shoot(page, "07-popek-goldberg")
+    page.close()
+
 def _rerun_cell(page, marker: str) -> float:
     """Run the cell whose source contains ``marker`` again; ms until its new tree is drawn."""
     page.evaluate("() => document.querySelectorAll('.vmlab-pagetable').forEach(e => e.dataset.old = '1')")

@@ -15,6 +15,8 @@ state, or reflects it into the guest as the hardware would have.  Modules:
 - ``shadow``    shadow page tables (gva -> hpa) built from the guest's tables
 - ``memory``    host frames and each VM's gpa -> hpa page map
 - ``trace``     the typed log of exits, injections and shadow-paging events
+- ``paravirt``  per-VM paravirtual switches (MMU_UPDATE: batched page-table updates)
+- ``translate`` binary translation for a hart with the Popek-Goldberg quirk
 
 Quick start::
 

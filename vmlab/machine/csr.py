@@ -23,6 +23,7 @@ from vmlab.machine.layout import (
     MS_MXR, MS_SUM, MS_TSR, MS_TVM, MS_TW, MS_UXL_SXL, MSCRATCH, MSTATUS, MTVAL, MTVEC,
     MVENDORID, MCOUNTINHIBIT, PMPADDR0, TSELECT, TDATA1, TDATA2, TDATA3, TINFO, PMPCFG0, PRIV, PRIV_M, PRIV_S, PRIV_U, SATP, SCAUSE, SCOUNTEREN,
     SENVCFG, SEPC, SIE, SIP, SSCRATCH, SSTATUS, STIMECMP, STVAL, STVEC, TIME, C_SLICE_POS,
+    C_QUIRKS, Q_SENSITIVE_READ,
     MS_SIE, MS_MIE, MS_SPIE, MS_MPIE, MS_SPP,
 )
 
@@ -104,6 +105,18 @@ def csr_allowed(c, num, write):
         if not (c[MENVCFG] & STCE) or not (c[MCOUNTEREN] & 2):
             return False
     return True
+
+
+@jit
+def sensitive_read_leaks(c, ctl, num, write):
+    """The Popek-Goldberg quirk (off unless ``ctl[C_QUIRKS]`` has Q_SENSITIVE_READ): a
+    U-mode *read* of sstatus does not trap but returns the real value, as x86's PUSHF and
+    SMSW read privileged state at user level.  The instruction is then sensitive (its
+    result depends on the real mode) without being privileged (it does not trap), so a
+    trap-and-emulate hypervisor never sees it: the ISA stops being classically
+    virtualizable.  Only asked after csr_allowed said no, so the default costs nothing."""
+    return ((ctl[C_QUIRKS] & Q_SENSITIVE_READ) != 0 and num == SSTATUS and not write
+            and c[PRIV] == PRIV_U)
 
 
 @jit

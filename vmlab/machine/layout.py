@@ -153,6 +153,8 @@ C_INSTRET = 64         # instructions retired, all harts
 C_TLB_HIT, C_TLB_MISS = 65, 66
 C_MMIO = 67            # device accesses
 C_IDLE_NS = 68         # simulated time skipped in wfi
+C_WALK_REFS = 69       # page-table entries the MMU read in its walks (refs per walk = this / misses)
+C_QUIRKS = 70          # Q_* bits: deliberate departures from the spec, for the labs (0: none)
 C_EXC = 80             # 16 exception causes
 C_INT = 96             # 16 interrupt causes
 # hypervisor mode (F_TRAP_EXIT): the trap the hart stopped at instead of taking it
@@ -161,6 +163,9 @@ CTL_WORDS = 128
 
 F_EXIT_ON_OUTPUT = 1   # return to Python after each byte of console output
 F_TRAP_EXIT = 2        # hypervisor mode: a trap is not taken but returned (EXIT_TRAP)
+
+# quirks (ctl[C_QUIRKS]): the Popek-Goldberg lab's non-virtualizable hart
+Q_SENSITIVE_READ = 1   # U-mode `csrr rd, sstatus` returns the real sstatus instead of trapping
 
 # exit reasons of the jitted run loop
 EXIT_NONE = -1         # (no exit requested yet)

@@ -30,7 +30,7 @@ from vmlab.isa.paging import PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PT
 from vmlab.machine.bits import srl
 from vmlab.machine.jit import jit
 from vmlab.machine.layout import (
-    ACC_FETCH, ACC_LOAD, ACC_STORE, C_RAM_BASE, C_RAM_SIZE, C_TLB_MISS, CAUSE_FETCH_ACCESS,
+    ACC_FETCH, ACC_LOAD, ACC_STORE, C_RAM_BASE, C_RAM_SIZE, C_TLB_MISS, C_WALK_REFS, CAUSE_FETCH_ACCESS,
     CAUSE_FETCH_PAGE, CAUSE_LOAD_ACCESS, CAUSE_LOAD_PAGE, CAUSE_STORE_ACCESS, CAUSE_STORE_PAGE,
     PRIV_U, TLB_CTX, TLB_EMPTY, TLB_FLAGS, TLB_GLOBAL, TLB_PPAGE, TLB_SETS, TLB_TAG,
 )
@@ -118,6 +118,7 @@ def walk(mem, ctl, satp, va, acc, ctx):
         if off < 0 or off > ram_size - 8:
             return -access_fault_cause(acc) - 1, 0, False
         pte = read_pte(mem, off)
+        ctl[C_WALK_REFS] += 1             # one memory reference per level (the labs count them)
         if not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R)) or srl(pte, 54) != 0:
             return page_fault(acc), 0, False
         ppn = srl(pte, 10) & ((1 << 44) - 1)

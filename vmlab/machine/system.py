@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from vmlab.machine.jit import jit
 
-from vmlab.machine.csr import csr_allowed, csr_read, csr_write, csr_written
+from vmlab.machine.csr import csr_allowed, csr_read, csr_write, csr_written, sensitive_read_leaks
 from vmlab.machine.layout import (
     C_INSTRET, MCOUNTINHIBIT, CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL, HWIP, MCYCLE, MIE, MINSTRET,
     MIP, MS_TSR, MS_TVM, MS_TW, MSTATUS, PC, PRIV, PRIV_M, PRIV_S, PRIV_U, WAITING, XREG,
@@ -26,7 +26,7 @@ def exec_csr(c, dev, ctl, h, w):
     src = c[XREG + rs1] if f3 < 4 else rs1
     kind = f3 & 3                        # 1 write, 2 set bits, 3 clear bits
     writes = kind == 1 or rs1 != 0
-    if not csr_allowed(c, num, writes):
+    if not csr_allowed(c, num, writes) and not sensitive_read_leaks(c, ctl, num, writes):
         return False
     old = 0
     if kind != 1 or rd != 0:             # csrrw with rd=x0 does not read

@@ -49,14 +49,20 @@ def source() -> str:
     return "".join(f"# ==== {name}.s\n{part(name)}\n" for name in PARTS)
 
 
-def build():
+def build(pv_console: bool = False, sstc_timer: bool = False):
     """Assemble :func:`source` with vmlab.asm, linked at :data:`KERNEL_BASE`.
 
     Returns a :class:`vmlab.asm.Program`: ``.elf`` for a loader or QEMU's ``-kernel``,
     ``.symbols`` (e.g. ``ticks``, the count of timer interrupts the kernel took).
+    The options are assembly-time switches (``.equ`` lines before the source) for
+    comparing a kernel's interfaces under a hypervisor: ``pv_console`` prints through
+    SBI putchar instead of the UART, ``sstc_timer`` arms the timer by writing stimecmp
+    instead of calling SBI set_timer.
     """
     from vmlab.asm import assemble
-    return assemble(source(), base=KERNEL_BASE, filename="teachos.s")
+    options = "".join(f".equ {name}, 1\n" for name, on in
+                      (("PV_CONSOLE", pv_console), ("SSTC_TIMER", sstc_timer)) if on)
+    return assemble(options + source(), base=KERNEL_BASE, filename="teachos.s")
 
 
 def linker_script() -> str:

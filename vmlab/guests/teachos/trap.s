@@ -41,7 +41,15 @@ timer_start:
         rdtime  a0
         li      t0, TICK
         add     a0, a0, t0
+        .ifdef SSTC_TIMER
+        # Built with SSTC_TIMER (teachos.build(sstc_timer=True)): program the timer
+        # ourselves through Sstc's stimecmp (writing it also clears a pending tick) --
+        # under a hypervisor a CSR exit it emulates, instead of an SBI call.
+        csrw    stimecmp, a0
+        ret
+        .else
         j       sbi_set_timer
+        .endif
 
         .balign 4                       # stvec needs a 4-byte aligned address
 trap_vector:
