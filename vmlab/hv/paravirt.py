@@ -97,3 +97,4 @@ def _read_pairs(vcpu, pairs_gva: int, count: int):
 # The extension registers itself beside the standard ones; a VM without the switch
 # answers "not supported", as a firmware without it would.
 sbi.EXTENSIONS.setdefault(EXT_MMU_UPDATE, mmu_update)
+sbi.OFFERED.setdefault(EXT_MMU_UPDATE, lambda vcpu: switches(vcpu.vm).mmu_update)

@@ -27,6 +27,14 @@ IMPL_VERSION = 1
 
 HSM_STARTED, HSM_STOPPED = 0, 1
 
+#: extensions a VM has only when switched on: extension id -> "does this vCPU's VM offer
+#: it?" (probe_extension must not announce what the calls would then refuse)
+OFFERED: dict = {}
+
+
+def _always(vcpu) -> bool:
+    return True
+
 
 # --- BASE -------------------------------------------------------------------------------
 def base(vcpu, fid, a):
@@ -37,7 +45,7 @@ def base(vcpu, fid, a):
     if fid == 2:
         return SUCCESS, IMPL_VERSION
     if fid == 3:                                   # probe_extension
-        return SUCCESS, int(a[0] in EXTENSIONS)
+        return SUCCESS, int(a[0] in EXTENSIONS and OFFERED.get(a[0], _always)(vcpu))
     if fid in (4, 5, 6):                           # mvendorid, marchid, mimpid
         return SUCCESS, 0
     return ERR_NOT_SUPPORTED, 0

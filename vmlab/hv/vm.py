@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vmlab.hv import paravirt, translate  # noqa: F401  (they add their SBI / exit handlers:
+#                                         every VM sees the same tables, whatever was imported)
 from vmlab.hv.devices import VCPU_ISA, VirtualDevices
 from vmlab.hv.htif import Htif
 from vmlab.hv.memory import FrameAllocator, GuestMemory
