@@ -53,7 +53,7 @@ def edf_reference(tasks, horizon: int):
         else:
             t = nxt
         for i, (period, budget) in enumerate(tasks):
-            while deadline[i] <= t and deadline[i] <= horizon:
+            while deadline[i] <= t and deadline[i] < horizon:   # (one at the end: next run)
                 misses[i] += left[i] > 0
                 deadline[i] += period
                 left[i] = budget

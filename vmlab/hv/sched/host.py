@@ -101,6 +101,10 @@ class Host:
         for p in self.pcpus:
             if p.current is not None:
                 self._deschedule(p, p.clock, E.SW_OUT, "policy switch")
+        for v in self.vcpus:
+            if "costop_since" in v.data:
+                self.costop(v, self.now, False)
+            v.data = {}                      # the old policy's bookkeeping means nothing now
         self.policy = policy
         policy.attach(self)
         for p in self.pcpus:
