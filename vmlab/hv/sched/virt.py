@@ -103,8 +103,10 @@ class Domain:
             if key not in PARAMETERS:
                 raise VirtError(f"unknown scheduler parameter {key!r} (known: "
                                 f"{', '.join(PARAMETERS)})")
-            if not isinstance(value, int) or value < 0 or (key == "weight" and value == 0):
-                raise VirtError(f"scheduler parameter {key} must be a non-negative integer")
+            least = 1 if key in ("weight", "period") else 0
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise VirtError(f"scheduler parameter {key} must be an integer >= {least}, "
+                                f"not {value!r}")
         for v in self._views():
             v.params.update(params)
 
