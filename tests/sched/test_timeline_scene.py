@@ -46,6 +46,18 @@ def test_a_zoomed_window_shows_only_its_slices(credit_host):
         assert 64 <= b["x"] and b["x"] + b["w"] <= 964 + 0.5
 
 
+def test_a_crowded_view_draws_the_majority_per_column(credit_host, monkeypatch):
+    from vmlab.viz import timeline
+    monkeypatch.setattr(timeline, "MAX_SLICES", 5)
+    sc = timeline_scene(credit_host)
+    boxes = [s for s in sc.shapes if s["id"].startswith("s-")]
+    assert 0 < len(boxes) <= 2 * 450
+    assert all("zoomed out" in b["title"] for b in boxes)
+    # the CPU-bound vCPU that had pCPU 1 to itself fills its lane
+    lane1 = [b for b in boxes if b["y"] == sc.get("lane-1")["y"] + 2]
+    assert sum(b["w"] for b in lane1) == pytest.approx(900, abs=3)
+
+
 def test_deadline_misses_are_marked():
     host, vms = host_with(EDF(period_ns=ms(10), budget_ns=ms(6)), ["spin", "spin"])
     host.run(ms(100))

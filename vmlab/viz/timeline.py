@@ -32,8 +32,8 @@ MARK_GLYPH = {"wake": "▾", "deadline-miss": "✕", "co-stop": "‖"}
 
 #: slice colours: one rule per VM colour of the shared palette
 TIMELINE_CSS = "".join(
-    f".vmlab-scene rect.vm{i} {{ fill: var(--vmlab-vm{i}); fill-opacity: 0.75; }}\n"
-    for i in range(len(VM))) + (
+    f".vmlab-scene rect.vm{i}, .vmlab-legend rect.vm{i} {{ fill: var(--vmlab-vm{i}); "
+    f"stroke: #fff; stroke-width: 0.5; }}\n" for i in range(len(VM))) + (
     ".vmlab-scene rect.lane { fill: #fafafa; stroke: #ddd; }\n"
     ".vmlab-scene rect.exittick { fill: var(--vmlab-ink); stroke: none; }\n"
     ".vmlab-scene text.slice { fill: #fff; font-size: 10px; }\n"
@@ -56,7 +56,7 @@ def timeline_scene(host, start: int | None = None, end: int | None = None) -> Sc
         sc.box(f"lane-{p.id}", LEFT, y, WIDTH, LANE, "lane")
         sc.text(f"lane-label-{p.id}", 4, y + LANE / 2 + 4, f"pCPU {p.id}", "title")
     shown = [s for s in SL.slices(host.trace, host.now) if s.end > start and s.start < end]
-    for s in shown[-MAX_SLICES:]:
+    for s in (shown if len(shown) <= MAX_SLICES else _binned(shown, start, end)):
         _slice(sc, s, start, end)
     _marks(sc, host, start, end)
     _exit_ticks(sc, host, shown, start, end)
@@ -87,6 +87,31 @@ def _slice(sc: Scene, s, start: int, end: int) -> None:
            f"vm{s.vm % len(VM)}", None, title=title)
     if label:
         sc.text(f"l-{s.pcpu}-{s.start}", round(x0 + 3, 1), y + LANE / 2 + 4, label, "slice")
+
+
+def _binned(shown, start: int, end: int) -> list:
+    """Too many slices to draw one by one: per pCPU and 2-pixel column, the VM that ran
+    most of it; neighbouring columns of the same VM drawn as one box."""
+    col = max(1, (end - start) * 2 // WIDTH)
+    most: dict[tuple, dict] = {}
+    for s in shown:
+        for c in range(max(s.start, start) // col, (min(s.end, end) - 1) // col + 1):
+            lo, hi = max(s.start, c * col), min(s.end, (c + 1) * col)
+            cell = most.setdefault((s.pcpu, c), {})
+            cell[(s.vm, s.vcpu)] = cell.get((s.vm, s.vcpu), 0) + hi - lo
+    out = []
+    for (pcpu, c), cell in sorted(most.items()):
+        if sum(cell.values()) * 2 < col:
+            continue                                  # mostly idle: leave the gap
+        (vm, vcpu), _ = max(cell.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))
+        mix = ", ".join(f"vm{a}.{b} {ns * 100 // col}%" for (a, b), ns in sorted(cell.items()))
+        prev = out[-1] if out else None
+        if prev and prev.pcpu == pcpu and (prev.vm, prev.vcpu) == (vm, vcpu) and prev.end == c * col:
+            out[-1] = SL.Slice(pcpu, prev.start, (c + 1) * col, vm, vcpu, prev.why, "")
+        else:
+            out.append(SL.Slice(pcpu, c * col, (c + 1) * col, vm, vcpu,
+                                f"(zoomed out: the vCPU that ran most here) {mix}", ""))
+    return out
 
 
 def _marks(sc: Scene, host, start: int, end: int) -> None:
