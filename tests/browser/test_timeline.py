@@ -13,7 +13,8 @@ import time
 
 import nbformat
 from test_labs_in_browser import (  # noqa: F401  (fixtures, used by name)
-    SHOTS, TIMEOUT_MS, _cells_done, _errors, _kernel_idle, _wait, browser, lab_server)
+    SHOTS, TIMEOUT_MS, _cells_done, _errors, _kernel_idle, _wait, browser, lab_server,
+    open_and_run, shot_of)
 
 SETUP = """\
 from vmlab.hv.vm import Hypervisor
@@ -85,4 +86,19 @@ def test_timeline_draws_live_and_from_a_finished_trace(browser, lab_server):
     live.screenshot(path=str(SHOTS / "timeline-live.png"))
     after.scroll_into_view_if_needed()
     after.screenshot(path=str(SHOTS / "timeline-finished.png"))
+    page.close()
+
+
+def test_lab04_in_the_browser(browser, lab_server):
+    """Lab 04 runs top to bottom in JupyterLab: shares printed, the timeline drawn with a
+    lane per pCPU and slices of all three VMs, the project's check passed."""
+    page = open_and_run(browser, lab_server, "04-scheduling.ipynb")
+    timeline = page.locator(".vmlab-timeline").first
+    assert int(timeline.get_attribute("data-slices")) > 10
+    for vm in range(3):
+        assert timeline.locator(f"svg.vmlab-scene rect.vm{vm}").count() > 0
+    text = page.locator(".jp-NotebookPanel").first.inner_text()
+    assert "credit       VM 0:  14.2%" in text
+    assert "all correct" in text
+    shot_of(page, ".vmlab-timeline", "04-scheduling-timeline")
     page.close()

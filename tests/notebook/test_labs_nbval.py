@@ -23,8 +23,9 @@ from nb_kernels import require  # noqa: E402
 require("nbval")
 
 
-def test_there_are_four_labs():
-    assert [p.stem for p in LABS] == ["00-welcome", "01-the-machine", "02-paging", "03-trap-and-emulate"]
+def test_there_are_five_labs():
+    assert [p.stem for p in LABS] == ["00-welcome", "01-the-machine", "02-paging", "03-trap-and-emulate",
+                                     "04-scheduling"]
 
 
 @pytest.mark.parametrize("lab", LABS, ids=[p.stem for p in LABS])

@@ -28,7 +28,7 @@ def test_doing_nothing_leaves_everything_on_pcpu_0():
 
 
 def test_the_solution_balances_and_is_graded_so():
-    fb = student.check("lab04", "load_balance", {"rebalance": Manager()}, "student-a")
+    fb = student.check("lab04", "load_balance", {"rebalance": Manager}, "student-a")
     assert "all correct" in str(fb), str(fb)
     hidden = balance.make_scenario(random.Random(7))
     r = balance.run_manager(Manager(), hidden)

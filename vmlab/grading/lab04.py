@@ -37,7 +37,8 @@ def _within(got, want) -> bool:
 @lab04.exercise(points=6, checker=PythonCalls("rebalance", _scenarios, _limits, _within,
                                               driver="vmlab.hv.sched.balance:run_manager"),
                 prompt=lambda p: (
-                    f"Write `rebalance(conn)`: it is called every 0.5 ms of simulated time "
+                    f"Write `rebalance(conn)` (a function, or a class: then each scenario "
+                    f"gets a new instance, called like a function): it is called every 0.5 ms of simulated time "
                     f"with a libvirt-style connection to a host of **{p['scenario']['pcpus']} "
                     f"pCPUs** running **{len(p['scenario']['vms'])} VMs** that want "
                     f"{', '.join(p['scenario']['vms'])} of a pCPU, all pinned to pCPU 0 at "

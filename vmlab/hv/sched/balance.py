@@ -65,7 +65,10 @@ def build(scenario: dict) -> Host:
 
 
 def run_manager(manager, scenario: dict) -> dict:
-    """Run ``scenario`` calling ``manager(conn)`` every interval; judge the second half."""
+    """Run ``scenario`` calling ``manager(conn)`` every interval; judge the second half.
+    A class for ``manager`` is instantiated afresh for the run (its state is its own)."""
+    if isinstance(manager, type):
+        manager = manager()
     host = build(scenario)
     conn = virt.open(host)
     half = scenario["intervals"] // 2
