@@ -122,3 +122,48 @@ def test_metrics_add_up():
     for p in M.pcpu_rows(host):
         assert 0 < p["utilisation"] <= 1
     assert "pCPU 1" in M.table(host)
+
+
+def test_a_vm_that_powers_off_leaves_the_others_running():
+    from vmlab.asm import assemble
+    src = """
+        .text
+        .globl _start
+_start: li      t0, 20000
+1:      addi    t0, t0, -1
+        bnez    t0, 1b
+        li      a7, 0x53525354          # SBI SRST: shutdown
+        li      a6, 0
+        li      a0, 0
+        li      a1, 0
+        ecall
+2:      j       2b
+"""
+    hv = hypervisor()
+    short = hv.create_vm(ram_size=W.GUEST_RAM)
+    short.boot(kernel=assemble(src, march="rv64imac").elf)
+    spin = W.boot(hv, "spin")
+    host = Host(hv, pcpus=2, window_ns=ms(1))
+    assert host.run(ms(50)) == "time"
+    assert short.stopped == ("halt", 0)
+    assert host.view(short).state == "offline"
+    assert 40_000 <= host.view(short).runtime < 45_000       # its 20,000 two-instruction loops
+    assert host.view(spin).runtime == host.now
+    assert any(s.left == "halt" for s in SL.slices(host.trace, host.now))
+
+
+def test_when_every_vm_has_stopped_the_host_says_idle():
+    host, (io,) = host_with(RoundRobin(), [("iobound", {"SLEEP": 2})])
+    io.stop("halt", 0)
+    assert host.run(ms(10)) == "idle"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda h: Host(h.hv, window_ns=0), "window_ns must be positive"),
+    (lambda h: h.pin(h.vcpus[0], {2}), r"no such pCPU in \[2\]: there are 1"),
+    (lambda h: h.view(5), "no vCPU 0 in VM 5"),
+])
+def test_bad_requests_are_named(call, message):
+    host, _ = host_with(RoundRobin(), ["spin"])
+    with pytest.raises(SchedError, match=message):
+        call(host)
