@@ -159,3 +159,28 @@ def test_management_errors_name_what_is_wrong(call, message):
     host, _ = host_with(Credit(), ["spin"], pcpus=2)
     with pytest.raises(virt.VirtError, match=message):
         call(virt.open(host).lookupByID(0))
+
+
+def test_the_teaching_os_sharing_a_pcpu_prints_what_it_prints_alone():
+    """teachos (timer-driven processes, SBI, paging) with two CPU-bound VMs on one pCPU under
+    Credit: slower in simulated time, the same console."""
+    from vmlab.guests import teachos
+    from vmlab.hv.sched import MS
+    kernel = teachos.build()
+    alone = hypervisor().create_vm(ram_size=64 << 20)
+    alone.boot(kernel=kernel.elf)
+    assert alone.run(instructions=200_000_000).reason == "halt"
+    hv = hypervisor()
+    shared = hv.create_vm(ram_size=32 << 20)
+    shared.boot(kernel=kernel.elf)
+    W.boot(hv, "spin")
+    W.boot(hv, "spin")
+    host = Host(hv, pcpus=1, policy=Credit())
+    while not shared.stopped and host.now < 1000 * MS:
+        host.run(10 * MS)
+    assert shared.stopped == ("halt", 0)
+    assert shared.console_output == alone.console_output
+    assert "teachos: all processes are done" in shared.console_output
+    view = host.view(shared)
+    assert host.now > 2 * view.runtime                   # it had to share
+    assert view._ready_ns > 0
