@@ -8,6 +8,7 @@ from sched_support import host_with, hypervisor, ms
 from vmlab.asm import assemble
 from vmlab.hv.sched import Credit, Host, RoundRobin
 from vmlab.hv.sched import metrics as M
+from vmlab.hv.sched import slices as SL
 from vmlab.hv.sched import virt
 from vmlab.hv.sched import workloads as W
 
@@ -84,8 +85,7 @@ def test_paravirtual_yield_wastes_less_spinning():
     y_spins, y_done, host = lock_holder_run(20)
     assert spins > 10 * y_spins            # the spinner gave the holder its pCPU
     assert y_done > done                    # and more critical sections got done
-    assert any(s.left == "yield" for s in __import__(
-        "vmlab.hv.sched.slices", fromlist=["x"]).slices(host.trace, host.now))
+    assert any(s.left == "yield" for s in SL.slices(host.trace, host.now))
 
 
 def test_hsm_retentive_suspend_blocks_until_the_timer():
@@ -184,3 +184,63 @@ def test_the_teaching_os_sharing_a_pcpu_prints_what_it_prints_alone():
     view = host.view(shared)
     assert host.now > 2 * view.runtime                   # it had to share
     assert view._ready_ns > 0
+
+
+IPI_GUEST = r'''
+        .text
+        .globl _start
+_start: bnez    a0, waiter
+        li      a0, 1                   # hart_start(1, _start, 0)
+        la      a1, _start
+        li      a2, 0
+        li      a7, 0x48534D
+        li      a6, 0
+        ecall
+        la      s0, sent
+sender: li      t0, 5000                # work a while, then poke hart 1
+1:      addi    t0, t0, -1
+        bnez    t0, 1b
+        li      a0, 2                   # send_ipi(mask = hart 1, base 0)
+        li      a1, 0
+        li      a7, 0x735049
+        li      a6, 0
+        ecall
+        ld      t1, 0(s0)
+        addi    t1, t1, 1
+        sd      t1, 0(s0)
+        j       sender
+waiter: li      t0, 2                   # sie.SSIE: an IPI ends wfi (interrupts stay off)
+        csrs    sie, t0
+        la      s0, woken
+2:      wfi
+        csrc    sip, t0                 # take the IPI as handled
+        ld      t1, 0(s0)
+        addi    t1, t1, 1
+        sd      t1, 0(s0)
+        j       2b
+        .data
+        .balign 8
+sent:   .dword 0
+woken:  .dword 0
+'''
+
+
+@pytest.mark.parametrize("pcpus", [1, 2])
+def test_an_ipi_wakes_a_blocked_sibling(pcpus):
+    """IPIs sent while the waiter is not running coalesce (sip.SSIP is one bit): sharing
+    the sender's pCPU it wakes once per turn; on a pCPU of its own, for most of them."""
+    p = assemble(IPI_GUEST, march="rv64imac")
+    hv = hypervisor()
+    vm = hv.create_vm(ram_size=W.GUEST_RAM, vcpus=2)
+    vm.boot(kernel=p.elf)
+    vm.symbols.update(p.symbols)
+    host = Host(hv, pcpus=pcpus, policy=RoundRobin(slice_ns=ms(10)), window_ns=ms(1))
+    host.run(ms(100))
+    sent, woken = W.counter(vm, "sent"), W.counter(vm, "woken")
+    assert sent > 20
+    waiter = host.view(vm, 1)
+    turns = sum(1 for s in SL.slices(host.trace, host.now) if (s.vm, s.vcpu) == (vm.id, 1))
+    assert 0 < woken <= sent
+    assert woken >= (sent // 2 if pcpus == 2 else turns - 1)
+    assert waiter.runtime < host.now * 0.2        # blocked in between, not spinning
+    assert waiter._wakes >= woken
