@@ -104,7 +104,14 @@ class CoSchedule(Policy):
         return (now // self.slice_ns + 1) * self.slice_ns if self.mode == "strict" else None
 
     def charge(self, v, ns, now):
+        self._queue(v)
+
+    def wake(self, v, now):
+        self._queue(v)
+
+    def yield_(self, v, now):
+        self._queue(v)
+
+    def _queue(self, v):
         self.arrivals += 1
         v.data["queued"] = self.arrivals
-
-    wake = yield_ = lambda self, v, now: self.charge(v, 0, now)

@@ -9,7 +9,7 @@ hoard of CPU time to spend later.
 """
 from __future__ import annotations
 
-from vmlab.hv.sched.policy import MS, Decision, Policy
+from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy
 
 UNIT = 256
 
@@ -30,7 +30,7 @@ class FairShare(Policy):
 
     def wake(self, v, now):
         others = [self.vruntime(o) for o in self.host.vcpus
-                  if o is not v and o.state in ("ready", "running")]
+                  if o is not v and o.state in (READY, RUNNING)]
         if others:
             v.data["vruntime"] = max(self.vruntime(v), min(others) - self.max_slice)
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 
 from vmlab.hv.sched import events as E
-from vmlab.hv.sched.policy import BLOCKED, OFFLINE, READY, RUNNING, MS, VCpuView
+from vmlab.hv.sched.policy import BLOCKED, MS, OFFLINE, READY, RUNNING, VCpuView
+from vmlab.hv.sched.rr import RoundRobin
 from vmlab.hv.trace import SCHED, Trace
 from vmlab.machine import layout as L
 from vmlab.machine.loop import wants_wake
@@ -70,7 +71,6 @@ class Host:
             raise SchedError(f"pcpus must be 1..{MAX_PCPUS}, not {pcpus}")
         if window_ns <= 0:
             raise SchedError("window_ns must be positive")
-        from vmlab.hv.sched.rr import RoundRobin    # the default policy
         self.hv, self.window_ns = hv, window_ns
         self.pcpus = [PCpu(p) for p in range(pcpus)]
         self.vcpus: list[VCpuView] = []
@@ -80,7 +80,7 @@ class Host:
         self.policy = None
         self.pin_changes = 0
         self.add_new_vcpus()
-        self.set_policy(policy or RoundRobin())
+        self.set_policy(policy or RoundRobin())      # the default policy
 
     # --- set-up -------------------------------------------------------------------------------
     def add_new_vcpus(self) -> None:

@@ -21,7 +21,14 @@ class Priority(Policy):
         self.arrivals += 1
         v.data["queued"] = self.arrivals
 
-    charge = wake = yield_ = lambda self, v, *rest: self._queue(v)
+    def charge(self, v, ns, now):
+        self._queue(v)               # a vCPU that ran goes behind its equals
+
+    def wake(self, v, now):
+        self._queue(v)
+
+    def yield_(self, v, now):
+        self._queue(v)
 
     def pick(self, pcpu, now, ready):
         if not ready:
