@@ -159,3 +159,17 @@ def test_priority_runs_the_highest_and_starves_the_rest():
     host.view(vms[1]).params["priority"] = 5
     host.run(ms(100))
     assert M.vm_shares(host) == {0: 0.0, 1: 1.0, 2: 0.0}
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: RoundRobin(slice_ns=0), "slice_ns must be a positive number of ns, not 0"),
+    (lambda: Credit(tick_ns=-5), "tick_ns must be"),
+    (lambda: EDF(budget_ns=1.5), "budget_ns must be"),
+    (lambda: FairShare(granularity_ns=0), "granularity_ns must be"),
+    (lambda: Priority(slice_ns=True), "slice_ns must be"),
+    (lambda: CoSchedule("strict", skew_limit_ns=0), "skew_limit_ns must be"),
+    (lambda: CoSchedule("loose"), "'strict' or 'relaxed', not 'loose'"),
+])
+def test_bad_policy_parameters_are_named(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -13,7 +13,7 @@ VM is how far its vCPUs' progress (run time) has drifted apart.
 """
 from __future__ import annotations
 
-from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy
+from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy, positive_ns
 
 
 class CoSchedule(Policy):
@@ -21,6 +21,7 @@ class CoSchedule(Policy):
                  skew_limit_ns: int = 3 * MS):
         if mode not in ("strict", "relaxed"):
             raise ValueError(f"co-scheduling mode is 'strict' or 'relaxed', not {mode!r}")
+        positive_ns(slice_ns=slice_ns, skew_limit_ns=skew_limit_ns)
         self.mode, self.slice_ns, self.skew_limit = mode, slice_ns, skew_limit_ns
         self.tick_ns = slice_ns
         self.name = f"co-{mode}"

@@ -12,7 +12,7 @@ priority is waiting.
 """
 from __future__ import annotations
 
-from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy
+from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy, positive_ns
 
 BOOST, UNDER, OVER = 0, 1, 2
 PRIORITY_NAMES = ("BOOST", "UNDER", "OVER")
@@ -23,6 +23,7 @@ class Credit(Policy):
 
     def __init__(self, slice_ns: int = 30 * MS, tick_ns: int = 10 * MS,
                  period_ns: int = 30 * MS, boost: bool = True):
+        positive_ns(slice_ns=slice_ns, tick_ns=tick_ns, period_ns=period_ns)
         self.slice_ns, self.tick_ns, self.period_ns, self.boost = slice_ns, tick_ns, period_ns, boost
         self.arrivals = 0
 

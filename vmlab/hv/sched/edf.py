@@ -10,13 +10,14 @@ sum(budget/period) is at most 1.
 from __future__ import annotations
 
 from vmlab.hv.sched import events as E
-from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy
+from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy, positive_ns
 
 
 class EDF(Policy):
     name = "rtds"
 
     def __init__(self, period_ns: int = 10 * MS, budget_ns: int = 4 * MS):
+        positive_ns(period_ns=period_ns, budget_ns=budget_ns)
         self.period_ns, self.budget_ns = period_ns, budget_ns
         self.tick_ns = period_ns
 

@@ -9,7 +9,7 @@ hoard of CPU time to spend later.
 """
 from __future__ import annotations
 
-from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy
+from vmlab.hv.sched.policy import MS, READY, RUNNING, Decision, Policy, positive_ns
 
 UNIT = 256
 
@@ -19,6 +19,8 @@ class FairShare(Policy):
 
     def __init__(self, min_slice_ns: int = 1 * MS, max_slice_ns: int = 10 * MS,
                  granularity_ns: int = 2 * MS):
+        positive_ns(min_slice_ns=min_slice_ns, max_slice_ns=max_slice_ns,
+                    granularity_ns=granularity_ns)
         self.min_slice, self.max_slice, self.gran = min_slice_ns, max_slice_ns, granularity_ns
         self.tick_ns = max_slice_ns
 

@@ -24,6 +24,13 @@ US = 1_000
 READY, RUNNING, BLOCKED, OFFLINE = "ready", "running", "blocked", "offline"
 
 
+def positive_ns(**values) -> None:
+    """A policy's time parameters must be whole, positive ns: say which one is not."""
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ValueError(f"{name} must be a positive number of ns, not {value!r}")
+
+
 @dataclass
 class Decision:
     """``vcpu`` runs for at most ``slice_ns`` (``why`` goes into the trace and the timeline)."""

@@ -3,13 +3,14 @@ robin among equals); a higher-priority vCPU that wakes takes the pCPU at once.  
 and it shows starvation: a busy high-priority vCPU leaves nothing for the others."""
 from __future__ import annotations
 
-from vmlab.hv.sched.policy import MS, Decision, Policy
+from vmlab.hv.sched.policy import MS, Decision, Policy, positive_ns
 
 
 class Priority(Policy):
     name = "priority"
 
     def __init__(self, slice_ns: int = 10 * MS):
+        positive_ns(slice_ns=slice_ns)
         self.slice_ns = self.tick_ns = slice_ns
         self.arrivals = 0
 

@@ -1,13 +1,14 @@
 """Round robin: one queue in the order vCPUs became ready; each runs one fixed slice."""
 from __future__ import annotations
 
-from vmlab.hv.sched.policy import MS, Decision, Policy
+from vmlab.hv.sched.policy import MS, Decision, Policy, positive_ns
 
 
 class RoundRobin(Policy):
     name = "round-robin"
 
     def __init__(self, slice_ns: int = 10 * MS):
+        positive_ns(slice_ns=slice_ns)
         self.slice_ns = slice_ns
         self.tick_ns = slice_ns
         self.arrivals = 0
