@@ -167,3 +167,21 @@ def test_bad_requests_are_named(call, message):
     host, _ = host_with(RoundRobin(), ["spin"])
     with pytest.raises(SchedError, match=message):
         call(host)
+
+
+def test_a_guest_asleep_with_no_timer_makes_the_host_idle():
+    from vmlab.asm import assemble
+    src = ".text\n.globl _start\n_start: wfi\n j _start\n"      # nothing can ever wake it
+    hv = hypervisor()
+    vm = hv.create_vm(ram_size=W.GUEST_RAM)
+    vm.boot(kernel=assemble(src, march="rv64imac").elf)
+    host = Host(hv, pcpus=2, window_ns=ms(1))
+    assert host.run(ms(100)) == "idle"
+    assert host.now == ms(1) and host.view(vm).state == "blocked"
+
+
+@pytest.mark.parametrize("ns", [-1, 1.5, "10"])
+def test_run_wants_whole_ns(ns):
+    host, _ = host_with(RoundRobin(), ["spin"])
+    with pytest.raises(SchedError, match="a whole number of ns"):
+        host.run(ns)

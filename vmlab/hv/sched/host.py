@@ -136,6 +136,8 @@ class Host:
     def run(self, ns: int) -> str:
         """Run every pCPU ``ns`` more simulated ns; returns "time", "idle" (nothing can ever
         run again) or "interrupted" (Ctrl-C, between windows: simply run again)."""
+        if not isinstance(ns, int) or isinstance(ns, bool) or ns < 0:
+            raise SchedError(f"run(ns): a whole number of ns >= 0, not {ns!r}")
         self.add_new_vcpus()
         end = self.now + ns
         with CtrlCFlag() as ctrl_c:
@@ -147,7 +149,7 @@ class Host:
                     self._run_pcpu(p, w_end)
                 self.now = w_end
                 self._end_window()
-                if all(v._state == OFFLINE for v in self.vcpus) and not self._can_start():
+                if self._asleep_for_good():
                     return "idle"
         return "time"
 
@@ -164,8 +166,16 @@ class Host:
                 skew = max(v._runtime for v in views) - min(v._runtime for v in views)
                 self.max_skew[vm.id] = max(self.max_skew.get(vm.id, 0), skew)
 
-    def _can_start(self) -> bool:
-        return any(vc.started and not vc.vm.stopped for v in self.vcpus for vc in [v._vcpu])
+    def _asleep_for_good(self) -> bool:
+        """Nothing runs, and nothing ever will: every vCPU is offline or waits with no
+        timer armed, and no typed input is pending."""
+        self._set_clock(self.now)
+        self._wake_due(self.now)                 # what the window's end delivered wakes now
+        if any(v._state in (READY, RUNNING) for v in self.vcpus):
+            return False
+        if any(vm.devices.pending_in for vm in self.hv.vms if not vm.stopped):
+            return False
+        return self._next_wake(self.now) >= FAR
 
     def _run_pcpu(self, p: PCpu, end: int) -> None:
         """Run pCPU ``p`` up to ``end``: decide, run a stretch, account -- repeatedly."""
@@ -313,7 +323,7 @@ class Host:
         for v in self.vcpus:
             if v._state == BLOCKED and not v._vcpu.vm.stopped:
                 t = min(t, v._vcpu.next_deadline())
-        return t if t > now else now + 1
+        return t if t > now or t >= FAR else now + 1
 
     # --- the machine's clock ------------------------------------------------------------------
     def _set_clock(self, t: int) -> None:
