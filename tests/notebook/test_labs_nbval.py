@@ -10,6 +10,7 @@ must also reproduce their stored output exactly.  Lab 03 boots Debian's Linux to
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +25,15 @@ from nb_kernels import require  # noqa: E402
 require("nbval")
 
 
-def test_there_are_the_labs():
-    assert [p.stem for p in LABS] == ["00-welcome", "01-the-machine", "02-paging", "03-trap-and-emulate",
-                                     "07-popek-goldberg"]
+def test_every_lab_is_numbered_and_in_the_readme():
+    """Labs are NN-name notebooks with distinct numbers, each listed in the README's labs
+    table (a lab nobody can find is not part of the course)."""
+    readme = (ROOT / "README.md").read_text()
+    numbers = [p.stem[:2] for p in LABS]
+    assert len(LABS) >= 4 and len(set(numbers)) == len(numbers)
+    for p in LABS:
+        assert re.fullmatch(r"\d\d-[a-z0-9-]+", p.stem), p.stem
+        assert p.stem in readme, f"{p.name} is not in the README"
 
 
 @pytest.mark.parametrize("lab", LABS, ids=[p.stem for p in LABS])

@@ -156,3 +156,9 @@ def run_exit_guest(params) -> dict:
 def exit_counts(rng):
     return {"csr_loops": rng.randrange(2, 9), "sbi_calls": rng.randrange(1, 6),
             "uart_polls": rng.randrange(1, 6), "uart_writes": rng.randrange(2, 8)}
+
+
+# ---- lab 04: scheduling (its exercise lives in its own module) ---------------------------------
+from vmlab.grading.lab04 import lab04  # noqa: E402
+
+ASSIGNMENTS[lab04.name] = lab04

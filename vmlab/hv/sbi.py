@@ -4,7 +4,8 @@ On real hardware the SBI is firmware in M-mode (OpenSBI).  Here the hypervisor p
 role for a guest that starts in vS: ``ecall`` from vS exits, and :func:`call` dispatches on
 a7 (extension) and a6 (function) to one small function per call, returning (error, value)
 in a0/a1 as the calling convention says.  Implemented: BASE, TIME, IPI, RFENCE, HSM, SRST,
-DBCN and the legacy console putchar/getchar (plus legacy set_timer and shutdown).
+DBCN, STA (steal time) and the legacy console putchar/getchar (plus legacy set_timer and
+shutdown), and one call of vmlab's own: the paravirtual yield (``EXT_PV``, fid 0).
 
 A guest started in *virtual M-mode* (its own firmware) never gets here: its ecalls from vS
 go to its own vM trap handler.
@@ -19,6 +20,8 @@ ERR_INVALID_ADDRESS, ERR_ALREADY_STARTED, ERR_ALREADY_STOPPED = -5, -7, -8
 
 EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE = 0x10, 0x54494D45, 0x735049, 0x52464E43
 EXT_HSM, EXT_SRST, EXT_DBCN = 0x48534D, 0x53525354, 0x4442434E
+EXT_STA = 0x535441               # steal-time accounting
+EXT_PV = 0x0A000001              # vmlab's paravirtual yield (the firmware-specific range)
 LEGACY_SET_TIMER, LEGACY_PUTCHAR, LEGACY_GETCHAR, LEGACY_SHUTDOWN = 0x00, 0x01, 0x02, 0x08
 
 SPEC_VERSION = 2 << 24          # v2.0: major in bits 30..24, minor below
@@ -125,7 +128,50 @@ def hsm(vcpu, fid, a):
         if not 0 <= a[0] < len(vcpus):
             return ERR_INVALID_PARAM, 0
         return SUCCESS, HSM_STARTED if vcpus[a[0]].started else HSM_STOPPED
+    if fid == 3:                                   # hart_suspend(type, resume, opaque)
+        return suspend(vcpu, a[0])
     return ERR_NOT_SUPPORTED, 0
+
+
+def suspend(vcpu, kind: int):
+    """Retentive suspend (type 0) is a wfi as far as the scheduler is concerned: the vCPU
+    waits, leaving its pCPU, until an interrupt is pending; then the call returns."""
+    if kind & MASK64 != 0:
+        return ERR_NOT_SUPPORTED, 0                # non-retentive suspend: not modelled
+    vcpu.row[L.WAITING] = 1
+    return SUCCESS, 0
+
+
+# --- STA and the paravirtual yield --------------------------------------------------------
+STA_SIZE = 64                    # sequence u32, flags u32, steal u64, preempted u8, padding
+
+
+def sta(vcpu, fid, a):
+    """set_shmem(lo, hi, flags): where the hypervisor writes this vCPU's steal time (the
+    host writes it when the vCPU is put on a pCPU); all ones switches reporting off."""
+    if fid != 0:
+        return ERR_NOT_SUPPORTED, 0
+    lo, hi = a[0] & MASK64, a[1] & MASK64
+    if lo == MASK64 and hi == MASK64:
+        vcpu.sta_gpa = None
+        return SUCCESS, 0
+    gpa = lo | hi << 64
+    if a[2] != 0 or gpa % STA_SIZE:
+        return ERR_INVALID_PARAM, 0
+    if not vcpu.vm.mem.contains(gpa, STA_SIZE):
+        return ERR_INVALID_ADDRESS, 0
+    vcpu.sta_gpa = gpa
+    vcpu.vm.mem.write(gpa, bytes(STA_SIZE))
+    return SUCCESS, 0
+
+
+def pv(vcpu, fid, a):
+    """fid 0, yield: "I am spinning on something another vCPU holds -- run someone else".
+    The scheduler sees the flag after this exit and takes the pCPU away."""
+    if fid != 0:
+        return ERR_NOT_SUPPORTED, 0
+    vcpu.yield_requested = True
+    return SUCCESS, 0
 
 
 # --- SRST -------------------------------------------------------------------------------
@@ -179,7 +225,7 @@ def legacy(vcpu, eid, a):
 
 
 EXTENSIONS = {EXT_BASE: base, EXT_TIME: time, EXT_IPI: ipi, EXT_RFENCE: rfence,
-              EXT_HSM: hsm, EXT_SRST: srst, EXT_DBCN: dbcn,
+              EXT_HSM: hsm, EXT_SRST: srst, EXT_DBCN: dbcn, EXT_STA: sta, EXT_PV: pv,
               LEGACY_SET_TIMER: None, LEGACY_PUTCHAR: None, LEGACY_GETCHAR: None,
               LEGACY_SHUTDOWN: None}
 
