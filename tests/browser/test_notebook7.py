@@ -213,3 +213,101 @@ def test_pictures_change_while_the_guest_runs_in_notebook7(browser, notebook7):
     page.locator(".vmlab-runcontrol").first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "notebook7.png"))
     page.close()
+
+
+# ---- anywidget's contract alone (what VS Code's notebook renderer gives a widget) ----------
+#
+# VS Code draws ipywidgets with its own renderer, and anywidget's front-end there hands a
+# widget's module the same small contract as everywhere: ``render({model, el})`` with
+# ``model.get/set/on/off/send/save_changes``.  VS Code itself cannot run here; what can be
+# checked is that each picture's module needs nothing more: a blank page (no Jupyter at
+# all) implements only that contract, loads the module as anywidget does, renders the
+# widget's synced state, then delivers a change as "change:<trait>" events.
+
+HOST = """async ({esm, css, state, next}) => {
+    const data = {...state}, listeners = {};
+    const fire = (ev) => (listeners[ev] || []).slice().forEach(f => f());
+    const model = {
+        get: (k) => data[k],
+        set: (k, v) => { data[k] = v; },
+        on: (ev, f) => { for (const e of ev.split(' ')) (listeners[e] = listeners[e] || []).push(f); },
+        off: (ev, f) => { for (const e of ev.split(' '))
+                            listeners[e] = (listeners[e] || []).filter(g => f && g !== f); },
+        send: (msg) => { window.sent = (window.sent || []).concat([msg]); },
+        save_changes: () => {},
+    };
+    const style = document.createElement('style');
+    style.textContent = css;
+    document.head.appendChild(style);
+    const el = document.createElement('div');
+    document.body.replaceChildren(el);
+    const mod = await import(URL.createObjectURL(new Blob([esm], {type: 'text/javascript'})));
+    const widget = typeof mod.default === 'function' ? await mod.default() : mod.default;
+    await widget.render({model, el});
+    const look = () => ({...el.dataset, svgs: el.querySelectorAll('svg.vmlab-scene').length,
+                         shapes: el.querySelectorAll('svg.vmlab-scene g[data-id]').length});
+    const before = look();
+    Object.assign(data, next);                  // as Backbone does: all set, then the events
+    for (const k of Object.keys(next)) fire('change:' + k);
+    fire('change');
+    return {before, after: look()};
+}"""
+
+
+def _synced(widget) -> dict:
+    """The state anywidget sends to the front-end: every synced trait but the module."""
+    state = widget.get_state()
+    return {k: v for k, v in state.items() if not k.startswith("_") and k not in ("layout",)}
+
+
+def _module(widget) -> str:
+    esm = widget._esm
+    return esm if isinstance(esm, str) else Path(esm).read_text()
+
+
+def _pictures():
+    """Each picture widget, before and after its model changed (a real guest ran on)."""
+    from vmlab import sv39
+    from vmlab.guests import teachos
+    from vmlab.hv import Hypervisor
+    from vmlab.viz import GuestVsShadow, PageTableTree, TlbView, WalkView
+    mem = {}
+    root, l1, l0 = 0x8010_0000, 0x8010_1000, 0x8010_2000
+    mem[root + 8 * sv39.vpn(0x4020_0000, 2)] = sv39.make_pte(l1, sv39.PTE_V)
+    mem[l1 + 8 * sv39.vpn(0x4020_0000, 1)] = sv39.make_pte(l0, sv39.PTE_V)
+    mem[l0] = sv39.make_pte(0x8020_0000, sv39.PTE_V | sv39.PTE_R)
+    guest = Hypervisor().create_vm(ram_size=64 << 20)
+    guest.boot(kernel=teachos.build().elf)
+    guest.run(instructions=1_000_000)
+    views = {"walk": WalkView(lambda pa: mem.get(pa, 0), sv39.make_satp(root), 0x4020_0010),
+             "tree": PageTableTree(lambda pa: mem.get(pa, 0), root),
+             "tlb": TlbView(guest.machine), "shadow": GuestVsShadow(guest)}
+    before = {name: _synced(w) for name, w in views.items()}
+    mem[l0 + 8] = sv39.make_pte(0x8030_0000, sv39.PTE_V | sv39.PTE_R | sv39.PTE_W)
+    views["walk"].show(0x4020_1008)                     # another address: a new walk
+    guest.run(instructions=2_000_000)
+    for name in ("tree", "tlb", "shadow"):
+        views[name].refresh()
+    return [(name, w, before[name], _synced(w)) for name, w in views.items()]
+
+
+def test_pictures_need_only_anywidgets_contract(browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_content("<!doctype html><html><body></body></html>")
+    for name, widget, state, after in _pictures():
+        changed = {k: v for k, v in after.items() if v != state.get(k)}
+        assert changed, f"{name}: the model did not change"
+        seen = page.evaluate(HOST, {"esm": _module(widget), "css": widget._css,
+                                    "state": state, "next": changed})
+        assert seen["before"]["svgs"] == 1 and seen["before"]["shapes"] > 0, (name, seen)
+        assert int(seen["after"]["renders"]) > int(seen["before"]["renders"]), (name, seen)
+        if name == "walk":
+            assert (seen["before"]["va"], seen["after"]["va"]) == ("0x40200010", "0x40201008")
+        if name == "tree":
+            assert (seen["before"]["leaves"], seen["after"]["leaves"]) == ("1", "2")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"anywidget-contract-{name}.png"), full_page=True)
+    assert errors == []
+    page.close()
