@@ -24,6 +24,10 @@ TRACE_CODE = {c.name: c.code | (0x8000_0000 if c.interrupt else 0) for c in CAUS
 
 SHOWN = 200         # rows kept in the browser
 
+# the machine's trap counters: 16 exception causes, then 16 interrupt causes, side by side
+assert L.C_INT == L.C_EXC + 16
+_COUNTS = slice(L.C_EXC, L.C_INT + 16)
+
 
 class TrapRecorder:
     """Runs a machine and records every trap it takes into ``trace``.
@@ -59,8 +63,7 @@ class TrapRecorder:
 
     def _trap_total(self) -> int:
         """All traps the machine counted (cheap: read every chunk, ``counters`` is not)."""
-        c = self.machine.ctl
-        return int(c[L.C_EXC:L.C_EXC + 16].sum() + c[L.C_INT:L.C_INT + 16].sum())
+        return int(self.machine.ctl[_COUNTS].sum())
 
     def run(self, instructions: int):
         """Run up to ``instructions``; returns the machine's last RunResult (budget summed)."""

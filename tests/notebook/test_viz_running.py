@@ -1,4 +1,6 @@
-"""TrapRecorder: every trap logged with its pc, and the guest none the wiser.
+"""Running a guest under the views: the trap recorder and the run control's chunks.
+
+TrapRecorder: every trap logged with its pc, and the guest none the wiser.
 
 The recorder runs the machine in its trap-exit mode and takes each trap itself; these
 tests hold it to the bare machine: same registers, CSRs, counters and simulated time
@@ -7,14 +9,18 @@ timer interrupts and a trap storm.
 """
 from __future__ import annotations
 
+import time
+
 from nb_kernels import require  # noqa: E402
 
 require("anywidget")
 
 from vmlab.asm import assemble
 from vmlab.hv.trace import EXIT
+from vmlab.machine.board import RunResult
 from vmlab.notebook.session import Session
-from vmlab.viz import TrapLog, TrapRecorder
+from vmlab.viz import RunControl, TrapLog, TrapRecorder
+from vmlab.viz import runcontrol
 
 # A timer interrupt every 30 mtime ticks, an ecall every 64 iterations, and every 64 iterations
 # mtvec switched between two handlers with an ecall at once after the switch.
@@ -123,3 +129,27 @@ def test_traps_taken_outside_the_recorder_are_logged_without_a_pc():
     rows = rec.trace.since(0)
     assert len(rows) >= 1 and int(rows["pc"][0]) == 0
     assert "pc unknown" in rec.trace.names[int(rows["handler"][0])]
+
+
+class Paced:
+    """A model that runs at a set pace (sleeping), for the run control's chunk sizing."""
+
+    def __init__(self, mips: float):
+        self.mips, self.calls = mips, []
+
+    def run(self, instructions: int):
+        self.calls.append(instructions)
+        time.sleep(instructions / (self.mips * 1e6))
+        return RunResult("budget", instructions)
+
+
+def test_run_control_sizes_its_chunks_by_time():
+    fast, slow = Paced(100), Paced(5)
+    RunControl(fast).run(30_000_000, background=False)
+    RunControl(slow).run(1_500_000, background=False)
+    # ~20 ms a chunk: 2M instructions at 100 MIPS, 100k at 5 MIPS (sleeps only overshoot)
+    assert fast.calls[0] == runcontrol.CHUNK and 1_000_000 <= fast.calls[-2] <= 2_000_000
+    assert slow.calls[0] == runcontrol.CHUNK and runcontrol.CHUNK_RANGE[0] <= slow.calls[-2] <= 100_000
+    fixed = Paced(100)
+    RunControl(fixed, chunk=250_000).run(2_000_000, background=False)
+    assert fixed.calls == [250_000] * 8
