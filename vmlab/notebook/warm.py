@@ -31,6 +31,11 @@ def warm(verbose: bool = True) -> dict[str, float]:
         s.machine.pc = p.entry
         s.run(1_000_000)
         s.step(3)
+        from vmlab.viz import TrapRecorder     # takes each trap from Python: compiled too
+        s = Session()
+        s.load(p)
+        s.machine.pc = p.entry
+        TrapRecorder(s.machine).run(1_000_000)
 
     def paged():
         from vmlab import sv39

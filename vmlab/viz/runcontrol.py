@@ -15,7 +15,14 @@ import traitlets
 
 from vmlab.viz._base import Throttle, Widget, esm
 
-CHUNK = 1_000_000   # instructions between looks at the pause flag (about 5 ms of guest time)
+#: instructions in the first chunk; after it, each chunk is sized to take about
+#: CHUNK_SECONDS (a pause is heard that soon, and the per-call cost of entering the machine
+#: from Python -- ~60 us -- stays a fraction of a percent, whether the guest runs at 200
+#: MIPS on a bare machine or far slower under a hypervisor with many exits; at most
+#: CHUNK_RANGE[1], so that a guest that suddenly slows down is still paused soon)
+CHUNK = 1_000_000
+CHUNK_SECONDS = 0.02
+CHUNK_RANGE = (10_000, 4_000_000)
 
 
 class RunControl(Widget):
@@ -35,10 +42,12 @@ class RunControl(Widget):
     message = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, machine, views=(), *, recorder=None, on_reset=None, rate: float = 5.0,
-                 chunk: int = CHUNK, **kwargs):
+                 chunk: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.machine, self.views, self.recorder = machine, list(views), recorder
-        self.on_reset, self.chunk, self.rate = on_reset, chunk, rate
+        self.on_reset, self.rate = on_reset, rate
+        self.chunk = chunk or CHUNK
+        self._fixed_chunk = chunk is not None     # given: kept; else sized by time
         self._total = 0                      # instructions run through this control
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -114,8 +123,10 @@ class RunControl(Widget):
                 n = self.chunk if instructions is None else min(self.chunk, instructions - done)
                 if n <= 0:
                     break
+                t = time.perf_counter()
                 result = self._run_some(n)
                 done += result.instructions
+                self._size_chunk(result.instructions, time.perf_counter() - t)
                 if throttle.ready():
                     self.mips = done / max(1e-9, time.perf_counter() - started) / 1e6
                     self.refresh(live=True)
@@ -135,6 +146,13 @@ class RunControl(Widget):
                 self.message = reason
             self.state = "halted" if reason == "halt" else "paused"
         return result
+
+    def _size_chunk(self, ran: int, seconds: float) -> None:
+        """The next chunk: as many instructions as the last ones ran in CHUNK_SECONDS."""
+        if self._fixed_chunk or ran < self.chunk // 2:     # a short chunk says nothing
+            return
+        lo, hi = CHUNK_RANGE
+        self.chunk = min(hi, max(lo, int(ran * CHUNK_SECONDS / max(seconds, 1e-6))))
 
     def _on_msg(self, widget, content, buffers) -> None:
         if content.get("type") != "cmd":

@@ -2,10 +2,9 @@
 
 On a bare machine the hardware takes a trap by itself -- it writes mcause/mepc/mtval and
 jumps to mtvec -- so nothing outside sees it happen.  :class:`TrapRecorder` makes it
-visible the way a debugger would: a breakpoint on the trap vector(s) stops the run at
-each arrival, the recorder writes one EXIT-shaped record into a
-:class:`vmlab.hv.trace.Trace`, and the run continues.  The hypervisor writes the same kind
-of trace for its exits, so :class:`TrapLog` shows either.
+visible: the machine hands each trap back before taking it, the recorder writes one
+EXIT-shaped record into a :class:`vmlab.hv.trace.Trace`, and the run continues.  The
+hypervisor writes the same kind of trace for its exits, so :class:`TrapLog` shows either.
 """
 from __future__ import annotations
 
@@ -14,7 +13,9 @@ import traitlets
 from vmlab.disasm import disassemble
 from vmlab.hv.trace import EXIT, Trace
 from vmlab.isa.causes import CAUSES, INTERRUPT_BIT, cause_of
+from vmlab.machine import layout as L
 from vmlab.machine import names as machine_names
+from vmlab.machine.trap import take_trap
 from vmlab.viz._base import Widget, esm
 
 #: trace cause code by cause name -- the one vocabulary of vmlab.isa (bit 31: an interrupt,
@@ -23,92 +24,87 @@ TRACE_CODE = {c.name: c.code | (0x8000_0000 if c.interrupt else 0) for c in CAUS
 
 SHOWN = 200         # rows kept in the browser
 
+# the machine's trap counters: 16 exception causes, then 16 interrupt causes, side by side
+assert L.C_INT == L.C_EXC + 16
+_COUNTS = slice(L.C_EXC, L.C_INT + 16)
+
 
 class TrapRecorder:
     """Runs a machine and records every trap it takes into ``trace``.
 
-    The vectors are re-read from mtvec/stvec before every chunk of instructions (a guest
-    sets them itself, usually in its first few instructions).  Right after they change, the
-    recorder single-steps for a while and then runs short chunks, so a trap taken soon
-    after a vector was set is still caught with its pc.  A trap that slips through anyway (its vector changed inside a chunk) is
-    still counted by the machine: it is logged from the counters, by cause, without a pc.
+    The machine runs in its *trap-exit* mode (the mode the hypervisor uses): a trap is not
+    taken inside the compiled loop but handed back, with the hart still at the trapping
+    instruction.  The recorder writes it down, then lets the hart take it exactly as the
+    loop would have (:func:`vmlab.machine.trap.take_trap`), and the run goes on.  So every
+    trap is seen with its pc, whenever and however often the guest changes its vectors,
+    and between traps the guest runs at full speed (no breakpoints, no single-stepping).
+    The machine ends up in the same state, counters included, as after a bare run.
 
     Records: cause (interrupts with bit 31 set, as the trace stores them), pc = xepc,
     insn = the instruction bits at xepc when readable, tval, handler = where it went.
+    Traps the machine took while *not* run by the recorder (a cell's own run), or past
+    ``MAX_TRAPS`` in one call, are logged from its counters, by cause, without a pc.
     """
 
-    #: after the vectors change, this many instructions are single-stepped (a guest often
-    #: sets mtvec and traps within a few instructions), then ...
-    STEPS = 3000
-    #: ... this many run in short chunks, before full-speed chunks
-    SETTLE = 50_000
-    SHORT = 256
+    #: traps logged one by one in a run() call; past that (a guest whose trap vector is bad
+    #: can trap millions of times a second, and each logged trap is a trip through Python)
+    #: the call goes on at full speed and its traps are logged from the counters, as a count
+    MAX_TRAPS = 256
+    #: at most this many traps seen only by the counters are logged one by one per call
+    MISSED_ROWS = 8
 
     def __init__(self, machine, trace: Trace | None = None):
         self.machine = machine
         self.trace = trace if trace is not None else Trace(capacity=4096)
-        self._vectors: dict[int, str] = {}
-        self._added: set[int] = set()
-        self._steps, self._settle = self.STEPS, self.SETTLE
         self._seen = self._trap_counts()
 
     def _trap_counts(self) -> dict[str, int]:
         return dict(self.machine.counters["traps"])
 
-    def _arm(self) -> None:
-        m = self.machine
-        want = {}
-        for level in ("M", "S"):
-            vec = m.csr(f"{level.lower()}tvec") & ~3
-            if vec and vec not in want:
-                want[vec] = level
-        if want != self._vectors:
-            self._steps, self._settle = self.STEPS, self.SETTLE
-        for vec in self._added - set(want):        # only breakpoints we placed ourselves
-            m.remove_breakpoint(vec)
-            self._added.discard(vec)
-        for vec in want:
-            if vec not in m.breakpoints:
-                m.add_breakpoint(vec)
-                self._added.add(vec)
-        self._vectors = want
+    def _trap_total(self) -> int:
+        """All traps the machine counted (cheap: read every chunk, ``counters`` is not)."""
+        return int(self.machine.ctl[_COUNTS].sum())
 
     def run(self, instructions: int):
         """Run up to ``instructions``; returns the machine's last RunResult (budget summed)."""
-        m = self.machine
-        done, result = 0, None
-        while done < instructions:
-            self._arm()
-            stepping = self._steps > 0
-            n = 1 if stepping else instructions - done
-            if not stepping and self._settle > 0:
-                n = min(n, self.SHORT)
-            traps_before = sum(self._seen.values())
-            result = m.run(instructions=n)
-            done += result.instructions
-            if stepping:
-                self._steps -= 1
-            else:
-                self._settle -= result.instructions
-            if result.reason == "breakpoint" and m.pc in self._vectors:
-                self._record(self._vectors[m.pc])
-                continue
-            if stepping and sum(self._trap_counts().values()) > traps_before:
-                self._record(self._vectors.get(m.pc & ~3, "M"))   # taken during this step
+        ctl = self.machine.ctl
+        self._catch_missed()
+        done, result, taken = 0, None, 0
+        try:
+            while done < instructions:
+                exit_on_trap = L.F_TRAP_EXIT if taken < self.MAX_TRAPS else 0
+                ctl[L.C_FLAGS] = (ctl[L.C_FLAGS] & ~L.F_TRAP_EXIT) | exit_on_trap
+                result = self.machine.run(instructions=instructions - done)
+                done += result.instructions
+                if result.reason != "trap":
+                    break
+                self._take_trap()
+                taken += 1
+                result.reason = "budget"          # (if the trap was the budget's last step)
+        finally:
+            ctl[L.C_FLAGS] &= ~L.F_TRAP_EXIT
             self._catch_missed()
-            if result.reason == "budget" and done < instructions:
-                continue
-            break
         if result is not None:
             result.instructions = done
         return result
 
-    #: at most this many unseen traps are logged one by one per chunk (a guest whose trap
-    #: vector is bad can trap millions of times a second); the rest are logged as a count
-    MISSED_ROWS = 8
+    def _take_trap(self) -> None:
+        """Take the trap the loop handed back, as the loop itself would have, and log it."""
+        m, ctl = self.machine, self.machine.ctl
+        hart = int(ctl[L.C_CUR_HART])
+        irq = bool(ctl[L.C_TRAP_IRQ])
+        cause = int(ctl[L.C_TRAP_CAUSE])
+        ctl[(L.C_INT if irq else L.C_EXC) + (cause & 15)] -= 1    # take_trap counts it again
+        flags = ctl[L.C_FLAGS]
+        ctl[L.C_FLAGS] = flags & ~L.F_TRAP_EXIT
+        take_trap(m.cpu[hart], ctl, cause, int(ctl[L.C_TRAP_TVAL]), irq)
+        ctl[L.C_FLAGS] = flags
+        self._record("M" if m.harts[hart].priv == L.PRIV_M else "S", hart)
 
     def _catch_missed(self) -> None:
-        """Log traps the machine counted but no breakpoint saw (by cause, no pc)."""
+        """Log traps the machine counted but the recorder did not see (by cause, no pc)."""
+        if self._trap_total() == sum(self._seen.values()):
+            return
         now = self._trap_counts()
         t = self.machine.counters["time_ns"]
         for name, count in now.items():
@@ -117,12 +113,13 @@ class TrapRecorder:
                 more = missed - self.MISSED_ROWS
                 note = f" (and {more:,} more like it)" if i == self.MISSED_ROWS - 1 and more > 0 else ""
                 self.trace.record(EXIT, time=t, cause=_trace_code(name),
-                                  handler="(no breakpoint at its vector: pc unknown)" + note)
+                                  handler="(taken outside the recorder or in a trap storm: pc unknown)" + note)
         self._seen = now
 
-    def _record(self, level: str) -> None:
-        m, x = self.machine, level.lower()
-        cause, epc, tval = m.csr(f"{x}cause"), m.csr(f"{x}epc"), m.csr(f"{x}tval")
+    def _record(self, level: str, hart: int = 0) -> None:
+        m = self.machine
+        h, x = m.harts[hart], level.lower()
+        cause, epc, tval = h.csr(f"{x}cause"), h.csr(f"{x}epc"), h.csr(f"{x}tval")
         code = cause & 0xFFFF
         if cause & INTERRUPT_BIT:
             code |= 0x8000_0000
@@ -135,7 +132,7 @@ class TrapRecorder:
             except Exception:
                 insn = 0
         self.trace.record(EXIT, time=m.counters["time_ns"], cause=code, pc=epc, insn=insn,
-                          tval=tval, handler=f"{level}-mode handler at {m.pc:#x}")
+                          tval=tval, handler=f"{level}-mode handler at {h.pc:#x}")
         self._seen = self._trap_counts()
 
 
