@@ -97,8 +97,11 @@ class HostMemory:
                 "shadow": int((f.owner == FrameAllocator.SHADOW).sum()),
                 "shared_frames": int((f.owner == FrameAllocator.SHARED).sum()),
                 "swap_used": self.swap.used, **self.pager.counters}
+        mapped = sum(m.resident_pages for m in self.mems.values())
+        host["mapped"] = mapped               # guest pages backed by a frame, shared or not
         if self.sharing is not None:
             host.update(self.sharing.counters())
+            host["saved_fraction"] = host["pages_sharing"] / mapped if mapped else 0.0
         return {"host": host, **{i: self.vm_stats(i) for i in self.mems}}
 
     def close(self) -> None:
