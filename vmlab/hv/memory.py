@@ -209,8 +209,8 @@ class GuestMemory:
             self.counters["major_faults"] += fault
             if self.charge is not None:
                 self.charge(self.swap_in_ns)
-        elif state == BALLOONED:
-            self.counters["balloon_out"] += 1      # the guest took a ballooned page back
+        elif state == BALLOONED:                   # touched without deflating first
+            self.counters["balloon_out"] += 1
         else:
             self.counters["first_touches"] += 1
         self.state[page] = RESIDENT
@@ -293,6 +293,15 @@ class GuestMemory:
         self.state[page] = BALLOONED
         self.counters["balloon_in"] += 1
         self._remapped(page)
+        return True
+
+    def unballoon(self, page: int) -> bool:
+        """The guest took this page out of its balloon: it gets a fresh (zeroed) frame on
+        its next touch, like a page never touched.  False if it was not ballooned."""
+        if self.state[page] != BALLOONED:
+            return False
+        self.state[page] = UNTOUCHED
+        self.counters["balloon_out"] += 1
         return True
 
     def clear_accessed(self, page: int) -> None:
