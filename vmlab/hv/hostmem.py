@@ -19,6 +19,7 @@ Everything happens between guest runs, in a fixed order, so runs are determinist
 from __future__ import annotations
 
 from vmlab.hv.memory import BALLOONED, FrameAllocator, SWAPPED
+from vmlab.hv.reclaim import THRESHOLDS, ActiveSampler, EsxPolicy, next_state, view
 from vmlab.hv.sharing import PageSharing
 from vmlab.hv.swap import SWAP_IN_NS, ClockPager, SwapFile
 
@@ -42,6 +43,11 @@ class HostMemory:
             self.frames, self.mems, mode=sharing, pages_to_scan=pages_to_scan,
             sleep_millisecs=sleep_millisecs)
         self.ticks = 0
+        self.policy = None
+        self.state = "high"                   # the reclaim state (vmlab.hv.reclaim)
+        self.limits: dict = {}
+        self.blocked: set = set()
+        self.history: list[dict] = []         # one row of numbers per policy period
         for vm in hv.vms:
             self.attach(vm)
 
@@ -58,12 +64,67 @@ class HostMemory:
         self.attach(vm)
         return vm
 
+    # === policy ==================================================================================
+    def set_policy(self, coordinator=None, period_ms: int = 50, seed: int = 0) -> None:
+        """Run ``coordinator`` (default: :class:`~vmlab.hv.reclaim.EsxPolicy`) every
+        ``period_ms`` of simulated time; per-VM shares/min/max come from :meth:`limit`."""
+        self.policy = EsxPolicy() if coordinator is None else coordinator
+        self.period_ns = period_ms * 1_000_000
+        self.sampler = ActiveSampler(seed)
+        self._next_period = 0
+
+    def limit(self, vm, shares: int = 1000, min_pages: int = 0, max_pages: int | None = None) -> None:
+        self.limits[vm.id] = {"shares": shares, "min_pages": min_pages, "max_pages": max_pages}
+
+    def views(self) -> list:
+        """What a coordinator sees: one :class:`~vmlab.hv.reclaim.VmView` per VM."""
+        return [view(mem, i, getattr(self.vms[i], "balloon", None),
+                     self.sampler.active(i) if self.policy else 1.0, self.limits.get(i, {}))
+                for i, mem in sorted(self.mems.items())]
+
+    def _period(self, now: int) -> None:
+        """One policy period: sample activity, find the state, ask the coordinator, act."""
+        self._next_period = now + self.period_ns
+        self.sampler.period(self.mems)
+        f = self.frames
+        self.state = next_state(self.state, f.free_count / f.pool_frames)
+        views = self.views()
+        host = {"pool": f.pool_frames, "free": f.free_count, "state": self.state, "time": now}
+        self._apply(self.policy.targets(views, host))
+        if self.state in ("hard", "low"):        # swap until free is back at the high mark
+            self.pager.reclaim(None, int(THRESHOLDS["high"] * f.pool_frames) - f.free_count)
+        self.blocked = {v.vm_id for v in views if self.state == "low"
+                        and v.balloon_target is not None and v.resident > v.pages - v.balloon_target}
+        self.history.append(self.sample(now))
+
+    def _apply(self, targets: dict) -> None:
+        """Targets are pages to take from each VM: through its balloon if it has one,
+        else (the host cannot ask) by swapping that many of its pages out."""
+        for vm_id, pages in sorted(targets.items()):
+            mem = self.mems[vm_id]
+            pages = max(0, min(int(pages), len(mem.page_map)))
+            balloon = getattr(self.vms[vm_id], "balloon", None)
+            if balloon is not None:
+                balloon.set_target(pages)
+            elif pages:
+                self.pager.reclaim(None, pages - mem.count(SWAPPED), only=mem)
+
+    def sample(self, now: int) -> dict:
+        """One row of the counters' time series (what the memory-map widget plots)."""
+        row = {"time": now, "state": self.state, "free": self.frames.free_count}
+        for i, mem in sorted(self.mems.items()):
+            row.update({f"vm{i}.{k}": v for k, v in self.vm_stats(i).items()})
+        return row
+
     # === running ===============================================================================
     def tick(self) -> None:
         """Between guest runs: the sharing scanner, if it is time for it to wake."""
         self.ticks += 1
+        now = self.hv.vms[0].time() if self.hv.vms else 0
         if self.sharing is not None:
-            self.sharing.tick(self.hv.vms[0].time() if self.hv.vms else 0)
+            self.sharing.tick(now)
+        if self.policy is not None and now >= self._next_period:
+            self._period(now)
 
     def run(self, instructions: int, quantum: int = QUANTUM, vms=None) -> dict:
         """Run the VMs round robin, ``quantum`` instructions a turn, until each has run
@@ -74,7 +135,7 @@ class HostMemory:
         ended: dict = {}
         while len(ended) < len(vms):
             for vm in vms:
-                if vm.id in ended:
+                if vm.id in ended or self._waits(vm, vms, ended):
                     continue
                 r = vm.run(instructions=min(quantum, instructions - done[vm.id]))
                 done[vm.id] += r.instructions
@@ -82,6 +143,11 @@ class HostMemory:
                     ended[vm.id] = r.reason
                 self.tick()
         return ended
+
+    def _waits(self, vm, vms, ended) -> bool:
+        """In the low state VMs above their target wait -- unless every VM would."""
+        return vm.id in self.blocked and any(
+            v.id not in ended and v.id not in self.blocked for v in vms)
 
     # === numbers ===============================================================================
     def vm_stats(self, vm_id: int) -> dict:

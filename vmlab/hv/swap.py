@@ -85,18 +85,19 @@ class ClockPager:
         self.hand = frames.first_frame
         self.counters = {"scanned": 0, "second_chances": 0, "evicted": 0}
 
-    def reclaim(self, requester: GuestMemory | None, n: int) -> int:
-        """Evict ``n`` guest pages (fewer if none is left to evict); how many went."""
-        for done in range(n):
-            victim = self._victim()
+    def reclaim(self, requester: GuestMemory | None, n: int, only: GuestMemory | None = None) -> int:
+        """Evict ``n`` guest pages (of ``only``'s, if given; fewer if none is left to
+        evict); how many went."""
+        for done in range(max(n, 0)):
+            victim = self._victim(only)
             if victim is None:
                 return done
             mem, page = victim
             mem.swap_out(page)
             self.counters["evicted"] += 1
-        return n
+        return max(n, 0)
 
-    def _victim(self) -> tuple[GuestMemory, int] | None:
+    def _victim(self, only: GuestMemory | None = None) -> tuple[GuestMemory, int] | None:
         """Advance the hand to the first private guest page not accessed since the last
         sweep; at most two turns (the first may only clear reference bits)."""
         f = self.frames
@@ -104,7 +105,7 @@ class ClockPager:
             i = self.hand
             self.hand = i + 1 if i + 1 < f.nframes else f.first_frame
             mem = self.mems.get(int(f.owner[i]))
-            if mem is None:
+            if mem is None or (only is not None and mem is not only):
                 continue
             self.counters["scanned"] += 1
             page = int(f.gpa_page[i])
