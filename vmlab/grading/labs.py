@@ -11,11 +11,12 @@ import math
 from vmlab import sv39
 from vmlab.grading.checkers import AsmProgram, PageTables, PythonCalls, TraceNumbers
 from vmlab.grading.exercise import Assignment, Case
+from vmlab.grading.lab05 import lab05
 
 lab01 = Assignment("lab01", title="Lab 01 -- the machine")
 lab02 = Assignment("lab02", title="Lab 02 -- paging")
 lab03 = Assignment("lab03", title="Lab 03 -- trap and emulate")
-ASSIGNMENTS = {a.name: a for a in (lab01, lab02, lab03)}
+ASSIGNMENTS = {a.name: a for a in (lab01, lab02, lab03, lab05)}
 
 
 # ---- lab 01: n! mod a prime -------------------------------------------------------------------

@@ -195,7 +195,9 @@ class VirtioBalloon:
     def notify(self, index: int) -> None:
         """The driver made buffers available on queue ``index``."""
         q = self.queues[index] if 0 <= index < len(self.queues) else None
-        if q is None or not (self.status & DRIVER_OK and q.ready) or self.status & DEVICE_NEEDS_RESET:
+        # A ready queue is served even before DRIVER_OK, as QEMU does: Linux's driver hands
+        # over its first stats buffer while probing, before it sets DRIVER_OK.
+        if q is None or not q.ready or self.status & DEVICE_NEEDS_RESET:
             return
         try:
             self._drain(index, q)
