@@ -78,8 +78,8 @@ def judge(got, want) -> bool:
                        "`resident - min_pages`); at {high}% or more, deflate every balloon "
                        "(target 0); in between, never grow a balloon. Tested on hidden hosts too.")
 def coordinator(rng):
-    low = rng.randrange(2, 5)
-    return {"low": low, "high": low + rng.randrange(3, 6)}
+    low = rng.randrange(20, 50) / 10                     # percent, one decimal
+    return {"low": low, "high": round(low + rng.randrange(30, 61) / 10, 1)}
 
 
 def reference_targets(params, vms, host) -> dict:
