@@ -90,7 +90,7 @@ function series(rows, p) {
     const pts = rows.map((r) => `${(W * (r.time - t0)) / Math.max(1, t1 - t0)},${H - (H * r[k]) / max}`);
     const dash = k.startsWith("swapped") ? ` stroke-dasharray="3 2"` : "";
     h += `<polyline fill="none" stroke="${colour(k)}" stroke-width="1.5"${dash} points="${pts.join(" ")}"><title>${k}</title></polyline>`;
-    h += `<text x="${4 + 70 * j}" y="${H + 12}" font-size="10" fill="${colour(k)}">${k}</text>`;
+    h += `<text x="${4 + 95 * j}" y="${H + 12}" font-size="10" fill="${colour(k)}">${k}</text>`;
   });
   return h + "</svg>";
 }
