@@ -146,3 +146,17 @@ def test_overcommit_is_deterministic(overcommitted):
     *_, first = overcommitted
     *_, second = run_overcommitted("ksm")
     assert second == first
+
+
+def test_a_swapped_out_guest_page_table_is_read_back_by_the_shadow_walk():
+    from vmlab.hv.hostmem import HostMemory
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    hv = Hypervisor(Machine(ram_size=4 << 20))
+    vm = HostMemory(hv).create_vm(ram_size=4 << 20)
+    pte_gpa = BASE + 5 * PAGE + 8
+    vm.mem.write64(pte_gpa, 0x2000_00CF)
+    vm.mem.swap_out(5)
+    assert vm.mem.state[5] == SWAPPED
+    assert vm.shadow.guest_read64(pte_gpa) == 0x2000_00CF         # not "an empty table"
+    assert vm.shadow.guest_read64(BASE + 9 * PAGE) == 0 and vm.mem.state[9] == 0  # untouched: no frame

@@ -102,6 +102,13 @@ class FrameAllocator:
         self.gpa_page[self.index(hpa)] = page
         return hpa
 
+    def top_up(self, mem: "GuestMemory") -> None:
+        """Before a shadow fill: refill the reserve, so the tables the fill may build find
+        frames -- reclaiming now, before the fill has chosen its frame, never after."""
+        short = self.reserve - len(self._free)
+        if self.reclaimer is not None and short > 0:
+            self.reclaimer(mem, short)
+
     def index(self, hpa: int) -> int:
         return (hpa - self.ram_base) // PAGE
 
@@ -182,10 +189,16 @@ class GuestMemory:
             return self._backing(gpa, False, False)[0]
         return (entry & ~FLAGS) + (gpa & FLAGS)
 
+    def holds_data(self, gpa: int) -> bool:
+        """Has the guest ever written this page (it is in a frame or in the swap file)?
+        An untouched or ballooned page reads as zeros without needing a frame."""
+        return self.contains(gpa) and self.state[self.page_of(gpa)] in (RESIDENT, SWAPPED)
+
     def backing(self, gpa: int, write: bool = False) -> tuple[int, bool]:
         """(hpa, read_only) for a mapping of guest RAM at ``gpa`` that the shadow builds
         after a guest fault: swapped in if needed (a major fault), the shared frame copied
         if the access is a store, the page marked accessed."""
+        self.frames.top_up(self)
         return self._backing(gpa, write, True)
 
     def _backing(self, gpa: int, write: bool, fault: bool) -> tuple[int, bool]:

@@ -391,7 +391,7 @@ class ShadowPaging:
         mem = self.vm.mem
         if gpa & 7 or not mem.contains(gpa, 8):
             return None
-        return mem.read64(gpa) if mem.hpa(gpa, allocate=False) is not None else 0
+        return mem.read64(gpa) if mem.holds_data(gpa) else 0     # (a swapped page comes back)
 
     def _set_ad(self, gpa: int, value: int) -> None:
         """The walk sets A (and D) in a guest PTE: the hardware's write, done by us."""
