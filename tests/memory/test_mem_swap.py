@@ -160,3 +160,29 @@ def test_a_swapped_out_guest_page_table_is_read_back_by_the_shadow_walk():
     assert vm.mem.state[5] == SWAPPED
     assert vm.shadow.guest_read64(pte_gpa) == 0x2000_00CF         # not "an empty table"
     assert vm.shadow.guest_read64(BASE + 9 * PAGE) == 0 and vm.mem.state[9] == 0  # untouched: no frame
+
+
+def teachos_guests(host_mb: int, k: int = 6):
+    from vmlab.guests import teachos
+    from vmlab.hv.hostmem import HostMemory
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    hv = Hypervisor(Machine(ram_size=host_mb << 20))
+    mm = HostMemory(hv)
+    vms = [mm.create_vm(ram_size=16 << 20) for _ in range(k)]
+    for vm in vms:
+        vm.boot(kernel=teachos.build().elf)
+    assert set(mm.run(instructions=3_000_000).values()) == {"budget"}
+    return vms
+
+
+def test_paging_guests_under_swap_see_what_they_see_without():
+    """Six teachos kernels (Sv39 on: their page tables get swapped too) in 256 frames, most
+    of which their shadow tables hold: pages go to the file and come back, and every guest
+    prints what it prints on a host with room to spare."""
+    tight, roomy = teachos_guests(1), teachos_guests(64)
+    assert all(vm.mem.counters["swap_outs"] > 0 for vm in tight)
+    assert all(vm.mem.counters["swap_outs"] == 0 for vm in roomy)
+    for a, b in zip(tight, roomy):
+        assert "starting 3 processes" in a.console_output
+        assert a.console_output == b.console_output
