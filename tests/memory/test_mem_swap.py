@@ -186,3 +186,15 @@ def test_paging_guests_under_swap_see_what_they_see_without():
     for a, b in zip(tight, roomy):
         assert "starting 3 processes" in a.console_output
         assert a.console_output == b.console_output
+
+
+def test_esx_sharing_under_swap_keeps_every_word():
+    from vmlab.guests import memtouch
+    mm, vms, ended, _ = run_overcommitted("esx")
+    start, npages = memtouch.region(vms[0])
+    want = memtouch.expected_checksum(npages, SEED, DISTINCT, ROUNDS)
+    assert ended == {0: "halt", 1: "halt"}
+    for vm in vms:
+        assert memtouch.results(vm) == {"mismatches": 0, "checksum": want, "done_rounds": ROUNDS}
+    assert sum(vm.mem.counters["merged"] for vm in vms) > 0
+    assert sum(vm.mem.counters["swap_outs"] for vm in vms) > 0
