@@ -68,6 +68,20 @@ class VirtualDevices:
             self.virtio = VirtioBlk(str(drive), read_only=readonly)
             self.virtio.attach(_GuestDma(mem))
         self.accesses = 0
+        self.mem = mem
+        self.slots: list = []             # more virtio-mmio devices (add_slot)
+
+    def add_slot(self, base: int, size: int, irq: int, device, dt_node) -> None:
+        """Plug another virtio-mmio ``device`` in at ``base`` on PLIC wire ``irq`` (e.g. the
+        balloon, vmlab.hv.balloon); ``dt_node(tree)`` describes it in the device tree."""
+        device.attach(_GuestDma(self.mem))
+        self.slots.append((base, size, irq, device, dt_node))
+
+    def _slot(self, gpa: int):
+        return next((s for s in self.slots if s[0] <= gpa < s[0] + s[1]), None)
+
+    def set_slot_irq(self, slot) -> None:
+        set_irq_line(self.dev, slot[2], slot[3].irq_level)
 
     def sync_time(self, now_ns: int) -> None:
         """The device models read the time from dev/ctl: give them the machine's clock."""
@@ -78,6 +92,9 @@ class VirtualDevices:
     def read(self, gpa: int, size: int) -> int | None:
         """A guest load from a device register; None when nothing is there (access fault)."""
         self.accesses += 1
+        slot = self._slot(gpa)
+        if slot is not None:
+            return slot[3].mmio_read(gpa - slot[0], size)
         if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE:
             return self.virtio.mmio_read(gpa - L.VIRTIO_BASE, size) if self.virtio else 0
         status, value = mmio_read(self.dev, self.io, self.ctl, gpa, size)
@@ -86,6 +103,12 @@ class VirtualDevices:
     def write(self, gpa: int, size: int, value: int) -> bool:
         """A guest store to a device register; False when nothing is there."""
         self.accesses += 1
+        slot = self._slot(gpa)
+        if slot is not None:
+            slot[3].mmio_write(gpa - slot[0], size, value & ((1 << 8 * size) - 1))
+            if slot[3].signals_after_write(gpa - slot[0]):
+                self.set_slot_irq(slot)
+            return True
         if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE:
             if self.virtio is not None:
                 off = gpa - L.VIRTIO_BASE

@@ -306,8 +306,12 @@ class ShadowPaging:
                 return self._guest_fault(vcpu, _ACCESS_FAULT[access], gva,
                                          "MPRV data and M-mode code disagree on this page")
             perms, level, pte_gpas = merged
-        leaf = Leaf((gva & VA_BITS) >> 12, gpa_page, self.vm.mem.hpa(gpa_page << 12) >> 12,
-                    perms, level, pte_gpas)
+        # the host's side of the page (vmlab.hv.memory): swapped in, copied if shared and
+        # stored to; a frame still shared is mapped read-only so the first store comes back
+        hpa, shared = self.vm.mem.backing(gpa_page << 12, write=access == "store")
+        if shared:
+            perms &= ~PTE_W
+        leaf = Leaf((gva & VA_BITS) >> 12, gpa_page, hpa >> 12, perms, level, pte_gpas)
         self._fill(vcpu, root, leaf, gpa)
         return Fault("filled", 0, gva, gpa)
 
@@ -387,7 +391,7 @@ class ShadowPaging:
         mem = self.vm.mem
         if gpa & 7 or not mem.contains(gpa, 8):
             return None
-        return mem.read64(gpa) if mem.hpa(gpa, allocate=False) is not None else 0
+        return mem.read64(gpa) if mem.holds_data(gpa) else 0     # (a swapped page comes back)
 
     def _set_ad(self, gpa: int, value: int) -> None:
         """The walk sets A (and D) in a guest PTE: the hardware's write, done by us."""

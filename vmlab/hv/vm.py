@@ -162,8 +162,11 @@ class VM:
 
     def device_tree(self):
         """The VM's board: the virt tree with the ISA the vCPUs virtualize."""
-        return virt_tree(L.RAM_BASE, self.mem.size, len(self.vcpus),
+        tree = virt_tree(L.RAM_BASE, self.mem.size, len(self.vcpus),
                          virtio_blk=self.devices.virtio is not None, isa=VCPU_ISA)
+        for *_, dt_node in self.devices.slots:       # devices plugged in later (balloon)
+            dt_node(tree)
+        return tree
 
     @staticmethod
     def _as_firmware_would(v: VCpu) -> None:
