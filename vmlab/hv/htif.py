@@ -20,8 +20,8 @@ class Htif:
 
     def poll(self) -> None:
         mem = self.vm.mem
-        if mem.hpa(self.tohost_gpa, allocate=False) is None:
-            return                                  # the page was never touched
+        if not mem.holds_data(self.tohost_gpa):
+            return                  # never touched (a swapped-out page still holds tohost)
         value = mem.read64(self.tohost_gpa) or 0
         if value == 0:
             return

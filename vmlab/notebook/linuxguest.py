@@ -73,8 +73,8 @@ class GuestRam:
         out = bytearray()
         while n:
             chunk = min(n, PAGE - (gpa & (PAGE - 1)))
-            hpa = self.mem.hpa(gpa, allocate=False)
-            out += bytes(chunk) if hpa is None else self.mem.read(gpa, chunk)
+            # untouched pages read as zeros without a frame; a swapped-out page is read back
+            out += self.mem.read(gpa, chunk) if self.mem.holds_data(gpa) else bytes(chunk)
             gpa, n = gpa + chunk, n - chunk
         return bytes(out)
 
