@@ -6,20 +6,27 @@ left for :func:`vmlab.machine.system.exec_system`), an exception, a device acces
 breakpoint.  It returns how many steps it took (an instruction that traps is a step too, so
 a guest that faults forever still uses up its budget).
 
-Its pieces: fetch.py (the fetch window), one switch here on (opcode, funct3) for the common
-instructions, alu.py (arithmetic on numbers), loadstore.py (the loads' and stores' fast
-paths, and their slow ends), and :func:`settle` for everything rare after the switch.
+Its pieces: fetch.py (the fetch window), alu.py (arithmetic on numbers), loadstore.py (the
+loads' and stores' fast paths and slow ends); here the switch on (opcode, funct3), other()
+for the instructions it leaves, and settle() for whatever is not a plain success.
 
-Why this shape -- measured with ``vmlab bench`` (CPU time, same process, medians):
-- numba compiles every ``@jit`` function on its own and LLVM inlines the small ones into
-  their caller, where their arguments -- arrays, tuples, several return values -- cost
-  nothing (fetch_word, load, store, fast_offset).  A callee LLVM finds too big stays a real
-  call: fine for rare work (fetch_slow, settle, other), a disaster once per instruction.
-- numba's own ``inline="always"`` copies a function's code into the caller before typing;
-  that is free for functions of numbers (alu.py) but a function taking arrays then adds
-  reference counting on every call.
-- The switch must stay one chain of ``k == K_X`` tests in one function: LLVM turns it into
-  a jump table, one indirect jump per instruction.
+Why this shape -- measured with ``vmlab bench``'s workload, CPU time, medians of 5-9 runs
+of 10^8 instructions, each variant in the same process as the tree before the split
+(208-215 MIPS; unicorn 170-173):
+- numba compiles each ``@jit`` function on its own; LLVM inlines the small ones, and then
+  their arguments -- arrays, tuples, several return values -- cost nothing: fetch_word,
+  load, store, write_rd.  The split loop runs at 204-212 MIPS (ratio to unicorn within
+  -2%..+1% of the tree before it, the spread of identical code being +-3%).
+- numba counts a reference for every array a function takes; LLVM drops the pairs only if
+  the function uses each array alike on every path.  A load helper that wrote rd only on
+  its fast path kept atomic reference counting on every load and was no longer inlined:
+  71.6 MIPS.  (tests/machine/test_hot_helpers.py guards this.)
+- The switch itself cannot leave this function.  As a plain ``@jit`` callee (too big for
+  LLVM to inline: a real call per instruction) the loop ran at 12.9 MIPS; with numba's
+  ``inline="always"`` (which copies the arrays, with reference counting, at every step)
+  at 23.1 MIPS.  So the cases stay here, one line each, as a table.
+- Carrying the fetched bits of a compressed instruction in ``tval`` through the fetch (as
+  before the split) instead of returning ``raw``: -6%.
 """
 from __future__ import annotations
 
@@ -193,7 +200,9 @@ def end_stretch(c, ctl, pc, n, hits, skip_bp, pos0, cause, tval):
 
 @jit
 def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
-    """Run hart ``h`` for at most ``limit`` steps; returns the steps taken."""
+    """Run hart ``h`` for at most ``limit`` steps; returns the steps taken.  Each step:
+    fetch, one switch, and for anything but a plain success (``cause`` left at DONE)
+    settle().  The loop's state lives in locals, written back by end_stretch()."""
     c = cpu[h]
     r = c[XREG:XREG + 32]
     pc, pos0 = c[PC], ctl[C_SLICE_POS]
@@ -212,79 +221,47 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
                 cause, tval = take_fault(ctl)
                 break
         rd, rs1, rs2 = (w >> 7) & 31, (w >> 15) & 31, (w >> 20) & 31
-        # One switch on (opcode, funct3) for the common instructions, so that each gets its
-        # own case (LLVM turns this chain of == tests into a jump table): one indirect jump
-        # per instruction instead of a jump on the opcode and a second one on funct3.
-        # Loads and stores have a case per width, so that the size is a constant.
+        # One switch on (opcode, funct3) for the common instructions -- LLVM turns the chain
+        # of == tests into a jump table: one indirect jump per instruction.  Loads and stores
+        # have a case per width, so that the size is a constant.
         k = ((w >> 2) & 31) | (((w >> 12) & 7) << 5)
-        if k == K_ADDI:                                   # addi (also li, mv, nop)
-            r[rd] = r[rs1] + imm_i(w)
-        elif k == K_BEQ:                                  # beq
-            npc = branch(0, pc, npc, w, r[rs1], r[rs2])
-        elif k == K_BNE:                                  # bne
-            npc = branch(1, pc, npc, w, r[rs1], r[rs2])
-        elif k == K_BLT:                                  # blt
-            npc = branch(4, pc, npc, w, r[rs1], r[rs2])
-        elif k == K_BGE:                                  # bge
-            npc = branch(5, pc, npc, w, r[rs1], r[rs2])
-        elif k == K_BLTU:                                 # bltu
-            npc = branch(6, pc, npc, w, r[rs1], r[rs2])
-        elif k == K_BGEU:                                 # bgeu
-            npc = branch(7, pc, npc, w, r[rs1], r[rs2])
-        elif k == K_ADD:                                  # add sub mul
-            cause = write_rd(r, rd, alu(0, w >> 25, r[rs1], r[rs2]))
-        elif k == K_XOR:                                  # xor div
-            cause = write_rd(r, rd, alu(4, w >> 25, r[rs1], r[rs2]))
-        elif k == K_ANDI:                                 # andi
-            r[rd] = r[rs1] & imm_i(w)
-        elif k == K_XORI:                                 # xori
-            r[rd] = r[rs1] ^ imm_i(w)
-        elif k == K_ORI:                                  # ori
-            r[rd] = r[rs1] | imm_i(w)
-        elif k == K_SLLI:                                 # slli
-            cause = write_rd(r, rd, alu_imm(1, w, r[rs1]))
-        elif k == K_SRLI:                                 # srli srai
-            cause = write_rd(r, rd, alu_imm(5, w, r[rs1]))
-        elif k == K_LD:                                   # ld
-            cause, hits = load(r, mem, tlbf, w, dv, hits, W8, LD)
-        elif k == K_LBU:                                  # lbu
-            cause, hits = load(r, mem, tlbf, w, dv, hits, W1, LBU)
-        elif k == K_LW:                                   # lw
-            cause, hits = load(r, mem, tlbf, w, dv, hits, W4, LW)
-        elif k == K_LB:                                   # lb
-            cause, hits = load(r, mem, tlbf, w, dv, hits, W1, LB)
-        elif k == K_LWU:                                  # lwu
-            cause, hits = load(r, mem, tlbf, w, dv, hits, W4, LWU)
-        elif k == K_LH:                                   # lh
-            cause, hits = load(r, mem, tlbf, w, dv, hits, W2, LH)
-        elif k == K_LHU:                                  # lhu
-            cause, hits = load(r, mem, tlbf, w, dv, hits, W2, LHU)
-        elif k == K_SD:                                   # sd
-            cause, hits = store(r, mem, tlbf, w, dv, hits, W8, SD)
-        elif k == K_SB:                                   # sb
-            cause, hits = store(r, mem, tlbf, w, dv, hits, W1, SB)
-        elif k == K_SW:                                   # sw
-            cause, hits = store(r, mem, tlbf, w, dv, hits, W4, SW)
-        elif k == K_SH:                                   # sh
-            cause, hits = store(r, mem, tlbf, w, dv, hits, W2, SH)
-        elif k == K_JALR:                                 # jalr
-            r[rd], npc = npc, (r[rs1] + imm_i(w)) & ~1
-        elif k == K_ADDIW:                                # addiw
-            r[rd] = sext32(r[rs1] + imm_i(w))
-        elif (k == K_JAL or k == K_JAL + 32 or k == K_JAL + 64 or k == K_JAL + 96
-              or k == K_JAL + 128 or k == K_JAL + 160 or k == K_JAL + 192
-              or k == K_JAL + 224):                       # jal (funct3's bits: part of imm)
-            r[rd], npc = npc, pc + imm_j(w)
-        elif (k == K_LUI or k == K_LUI + 32 or k == K_LUI + 64 or k == K_LUI + 96
-              or k == K_LUI + 128 or k == K_LUI + 160 or k == K_LUI + 192
-              or k == K_LUI + 224):                       # lui (funct3's bits: part of imm)
-            r[rd] = imm_u(w)
-        else:                                             # the rest: by opcode alone
+        if k == K_ADDI:   r[rd] = r[rs1] + imm_i(w)                                 # addi (li, mv, nop)
+        elif k == K_BEQ:  npc = branch(0, pc, npc, w, r[rs1], r[rs2])               # beq
+        elif k == K_BNE:  npc = branch(1, pc, npc, w, r[rs1], r[rs2])               # bne
+        elif k == K_BLT:  npc = branch(4, pc, npc, w, r[rs1], r[rs2])               # blt
+        elif k == K_BGE:  npc = branch(5, pc, npc, w, r[rs1], r[rs2])               # bge
+        elif k == K_BLTU: npc = branch(6, pc, npc, w, r[rs1], r[rs2])               # bltu
+        elif k == K_BGEU: npc = branch(7, pc, npc, w, r[rs1], r[rs2])               # bgeu
+        elif k == K_ADD:  cause = write_rd(r, rd, alu(0, w >> 25, r[rs1], r[rs2]))  # add sub mul
+        elif k == K_XOR:  cause = write_rd(r, rd, alu(4, w >> 25, r[rs1], r[rs2]))  # xor div
+        elif k == K_ANDI: r[rd] = r[rs1] & imm_i(w)                                 # andi
+        elif k == K_XORI: r[rd] = r[rs1] ^ imm_i(w)                                 # xori
+        elif k == K_ORI:  r[rd] = r[rs1] | imm_i(w)                                 # ori
+        elif k == K_SLLI: cause = write_rd(r, rd, alu_imm(1, w, r[rs1]))            # slli
+        elif k == K_SRLI: cause = write_rd(r, rd, alu_imm(5, w, r[rs1]))            # srli srai
+        elif k == K_LD:   cause, hits = load(r, mem, tlbf, w, dv, hits, W8, LD)     # ld
+        elif k == K_LBU:  cause, hits = load(r, mem, tlbf, w, dv, hits, W1, LBU)    # lbu
+        elif k == K_LW:   cause, hits = load(r, mem, tlbf, w, dv, hits, W4, LW)     # lw
+        elif k == K_LB:   cause, hits = load(r, mem, tlbf, w, dv, hits, W1, LB)     # lb
+        elif k == K_LWU:  cause, hits = load(r, mem, tlbf, w, dv, hits, W4, LWU)    # lwu
+        elif k == K_LH:   cause, hits = load(r, mem, tlbf, w, dv, hits, W2, LH)     # lh
+        elif k == K_LHU:  cause, hits = load(r, mem, tlbf, w, dv, hits, W2, LHU)    # lhu
+        elif k == K_SD:   cause, hits = store(r, mem, tlbf, w, dv, hits, W8, SD)    # sd
+        elif k == K_SB:   cause, hits = store(r, mem, tlbf, w, dv, hits, W1, SB)    # sb
+        elif k == K_SW:   cause, hits = store(r, mem, tlbf, w, dv, hits, W4, SW)    # sw
+        elif k == K_SH:   cause, hits = store(r, mem, tlbf, w, dv, hits, W2, SH)    # sh
+        elif k == K_JALR: r[rd], npc = npc, (r[rs1] + imm_i(w)) & ~1                # jalr
+        elif k == K_ADDIW: r[rd] = sext32(r[rs1] + imm_i(w))                        # addiw
+        elif (k == K_JAL or k == K_JAL + 32 or k == K_JAL + 64 or k == K_JAL + 96 or
+              k == K_JAL + 128 or k == K_JAL + 160 or k == K_JAL + 192 or k == K_JAL + 224):
+            r[rd], npc = npc, pc + imm_j(w)                                         # jal (any funct3)
+        elif (k == K_LUI or k == K_LUI + 32 or k == K_LUI + 64 or k == K_LUI + 96 or
+              k == K_LUI + 128 or k == K_LUI + 160 or k == K_LUI + 192 or k == K_LUI + 224):
+            r[rd] = imm_u(w)                                                        # lui (any funct3)
+        else:                                   # the rest, by opcode alone (alu.compute)
             ok, v = compute(w, pc, r[rs1], r[rs2])
-            if ok:
-                r[rd] = v
-            else:
-                cause = other(r, mem, tlb, dev, io, ctl, c, w, pc, npc, dv, pos0 + n)
+            r[rd] = v if ok else r[rd]
+            cause = DONE if ok else other(r, mem, tlb, dev, io, ctl, c, w, pc, npc, dv, pos0 + n)
         if cause != DONE:                       # the rare cases
             cause, tval = settle(cause, r, mem, tlb, dev, io, ctl, w, raw, dv, pos0 + n)
             if cause == STOP:                   # done, but the stretch ends after it
