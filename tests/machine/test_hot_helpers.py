@@ -1,14 +1,15 @@
 """The hot loop's per-instruction helpers compile to code LLVM inlines, with no refcounting.
 
 exec_hart (hart.py) calls small ``@jit`` functions for every instruction: fetch_word
-(fetch.py), load and store (loadstore.py).  They are free only while (1) the reference-count
-operations numba adds for their array arguments cancel out and (2) LLVM then inlines them
-into the loop.  Both depend on the shape of the code (loadstore.py's docstring says which),
-and an innocent-looking edit can break them -- the loop then runs at a third of its speed
-while every other test still passes.  So this test compiles a loop around each helper in a
-fresh process with an empty numba cache (cached code cannot be inspected) and reads the
-optimised LLVM IR: no call left to the helper, no NRT_incref/NRT_decref.  The same check on
-a helper written the wrong way (an array written on one path only) must find the latter.
+(fetch.py), load and store (loadstore.py), write_rd (hart.py).  They are free only while
+(1) the reference-count operations numba adds for their array arguments cancel out and
+(2) LLVM then inlines them into the loop.  Both depend on the shape of the code
+(loadstore.py's docstring says which), and an innocent-looking edit can break them -- the
+loop then runs at a third of its speed while every other test still passes.  So this test
+compiles a loop around each helper in a fresh process with an empty numba cache (cached code
+cannot be inspected) and reads the optimised LLVM IR: no call left to the helper, no
+NRT_incref/NRT_decref.  The same check on a helper written the wrong way (an array written
+on one path only) must find the latter.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ PROBE = textwrap.dedent('''
     import numpy as np
     from numba import njit
     from vmlab.machine.fetch import fetch_word
+    from vmlab.machine.hart import write_rd
     from vmlab.machine.loadstore import DataView, fast_offset, load, load_value, store
 
     @njit(error_model="numpy")
@@ -48,6 +50,8 @@ PROBE = textwrap.dedent('''
                 if kind == 0:
                     a, b, c = helper(mem, rvc, np.int64(i & 0xFF), np.int64(0))
                     acc += a + b + c
+                elif kind == 2:
+                    acc += helper(r, i & 31, (i & 1 == 0, np.int64(i)))
                 else:
                     cause, hits = helper(r, mem, tlbf, w, dv, hits, np.int64(8), np.int64(3))
                     acc += cause
@@ -61,7 +65,7 @@ PROBE = textwrap.dedent('''
     dv = DataView(0, 1024, True, 0, 0, 1 << 16, 0, 0, 0)
     out = {}
     for name, helper, kind in (("fetch_word", fetch_word, 0), ("load", load, 1),
-                               ("store", store, 1),
+                               ("store", store, 1), ("write_rd", write_rd, 2),
                                ("written_on_one_path", written_on_one_path, 1)):
         loop = loop_over(helper, kind)
         loop(r, mem, tlbf, rvc, dv, 3)
@@ -84,7 +88,7 @@ def compiled(tmp_path_factory):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("helper", ["fetch_word", "load", "store"])
+@pytest.mark.parametrize("helper", ["fetch_word", "load", "store", "write_rd"])
 def test_the_helper_is_inlined_without_reference_counting(compiled, helper):
     assert compiled[helper] == {"nrt": 0, "helper_called": False}
 

@@ -33,14 +33,7 @@ NO_WINDOW = (np.int64(-1), np.int64(0), np.int64(0))
 NOT_AN_INSTRUCTION = np.int64(0xFFFFFFFF)
 
 
-@jit
-def expand(rvc, raw):
-    """The 32-bit instruction a compressed one stands for."""
-    w = rvc[raw]
-    return w if w != 0 else NOT_AN_INSTRUCTION
-
-
-@jit
+@jit(inline="always")
 def in_window(win, pc):
     """Is pc inside the window (fstart, flen, fbias)?  One xor and one unsigned compare."""
     return np.uint64(pc ^ win[0]) < np.uint64(win[1])
@@ -54,7 +47,8 @@ def fetch_word(mem, rvc, pc, fbias):
     if (raw & 3) == 3:
         return raw, raw, pc + 4
     raw &= 0xFFFF
-    return expand(rvc, raw), raw, pc + 2
+    w = rvc[raw]                        # the 32-bit instruction it stands for
+    return (w if w != 0 else NOT_AN_INSTRUCTION), raw, pc + 2
 
 
 @jit
@@ -102,8 +96,9 @@ def fetch_last_half(tlb, mem, ctl, rvc, h, c, pc, vm, ctx, fbias):
     """(w, raw, npc) at the page's last halfword: a 32-bit instruction there takes its upper
     half from the next page, translated; w = -1 if that faults (in ctl[C_FAULT])."""
     lo = u16(mem, np.uint64(pc + fbias))
-    if (lo & 3) != 3:
-        return expand(rvc, lo), lo, pc + 2
+    if (lo & 3) != 3:                   # compressed: (fetch_word would read past the page)
+        w = rvc[lo]
+        return (w if w != 0 else NOT_AN_INSTRUCTION), lo, pc + 2
     off = fetch_page(tlb, mem, ctl, h, c, pc + 2, vm, ctx)
     if off < 0:
         fault(ctl, -off - 1, pc + 2)

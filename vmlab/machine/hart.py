@@ -15,8 +15,11 @@ of 10^8 instructions, each variant in the same process as the tree before the sp
 (208-215 MIPS; unicorn 170-173):
 - numba compiles each ``@jit`` function on its own; LLVM inlines the small ones, and then
   their arguments -- arrays, tuples, several return values -- cost nothing: fetch_word,
-  load, store, write_rd.  The split loop runs at 204-212 MIPS (ratio to unicorn within
-  -2%..+1% of the tree before it, the spread of identical code being +-3%).
+  load, store, write_rd.  The loop as it is: 225-228 MIPS against 206-215 for the single
+  340-line function before (ratio to unicorn 1.29 against 1.19-1.23; identical code run
+  twice differs by up to 3%).  Each compiled function adds to the cold compile, so the
+  tiny ones that take only numbers, or run rarely, are numba-inlined instead (in_window,
+  take_fault, time_allowed): cold compile 44.2 s CPU, as before the split.
 - numba counts a reference for every array a function takes; LLVM drops the pairs only if
   the function uses each array alike on every path.  A load helper that wrote rd only on
   its fast path kept atomic reference counting on every load and was no longer inlined:
@@ -99,7 +102,7 @@ def fetch_context(c):
     return vm, context(srl(satp, 44) & 0xFFFF, priv, False, False)
 
 
-@jit
+@jit(inline="always")
 def time_allowed(c):
     """May rdtime read the clock here?  Else it traps (the counter-enable CSRs decide)."""
     priv = c[PRIV]
@@ -117,7 +120,7 @@ def write_rd(r, rd, result):
     return CAUSE_ILLEGAL
 
 
-@jit
+@jit(inline="always")
 def take_fault(ctl):
     """(cause, tval) a slow path reported, clearing the report; (DONE, 0) if none."""
     cause = ctl[C_FAULT]
