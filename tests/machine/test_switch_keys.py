@@ -14,8 +14,9 @@ import re
 from vmlab.isa import lookup
 from vmlab.machine import hart
 
-#: ``if k == K_X:  # x`` -- or, for jal and lui, ``elif (k == K_X or k == K_X + 32 ...):  # x``
-CASE = re.compile(r"if \(?k == (K_\w+)[^#:]*:\s*# (\S+)")
+#: ``elif k == K_X:  ...  # x`` -- or, for jal and lui, ``elif (k == K_X or k == K_X + 32
+#: ...):`` with ``# x`` after the statement on the next line
+CASE = re.compile(r"if \(?k == (K_\w+)[^#]*# (\S+)")
 
 
 def cases() -> list[tuple[str, str]]:
