@@ -29,8 +29,9 @@ from typing import Callable, Iterator
 
 from vmlab.isa.causes import exception_code
 from vmlab.isa.paging import (FLAG_NAMES, LEVELS, PAGE_SIZE, PTE_A, PTE_D,  # noqa: F401
-                              PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SATP_MODE_BARE,
-                              SATP_MODE_SV39)
+                              PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SATP_ASID_MASK,
+                              SATP_ASID_SHIFT, SATP_MODE_BARE, SATP_MODE_SHIFT,
+                              SATP_MODE_SV39, SATP_PPN_MASK)
 
 #: exception codes of the three page faults (vmlab.isa.causes: the spec's "mcause values")
 FETCH_PAGE_FAULT, LOAD_PAGE_FAULT, STORE_PAGE_FAULT = (
@@ -67,7 +68,8 @@ def flag_string(pte: int) -> str:
 
 def satp_fields(satp: int) -> tuple[int, int, int]:
     """``(mode, asid, root_ppn)`` of a satp value."""
-    return satp >> 60, (satp >> 44) & 0xFFFF, satp & ((1 << 44) - 1)
+    return (satp >> SATP_MODE_SHIFT, (satp >> SATP_ASID_SHIFT) & SATP_ASID_MASK,
+            satp & SATP_PPN_MASK)
 
 
 def make_satp(root_pa: int, asid: int = 0, mode: int = SATP_MODE_SV39) -> int:

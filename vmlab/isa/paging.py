@@ -6,7 +6,7 @@ System").  satp's fields themselves live with the other CSRs in ``csrs.py``.
 """
 from __future__ import annotations
 
-from vmlab.isa.csrs import field_shift
+from vmlab.isa.csrs import field_mask, field_shift
 
 #: the eight flag bits at the bottom of every PTE, in bit order
 FLAG_NAMES = "VRWXUGAD"
@@ -21,4 +21,9 @@ LEVELS, VPN_BITS = 3, 9
 
 #: satp.MODE values this machine knows: no translation, and Sv39
 SATP_MODE_SHIFT = field_shift("satp", "MODE")
+#: satp.ASID: its position, and its width as a mask once shifted down
+SATP_ASID_SHIFT = field_shift("satp", "ASID")
+SATP_ASID_MASK = field_mask("satp", "ASID") >> SATP_ASID_SHIFT
+#: satp.PPN: the root table's physical page number
+SATP_PPN_MASK = field_mask("satp", "PPN")
 SATP_MODE_BARE, SATP_MODE_SV39 = 0, 8

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from vmlab.isa.instructions import BY_MNEMONIC
-from vmlab.isa.paging import SATP_MODE_SHIFT, SATP_MODE_SV39
+from vmlab.isa.paging import SATP_ASID_MASK, SATP_ASID_SHIFT, SATP_MODE_SHIFT, SATP_MODE_SV39
 from vmlab.machine.alu import alu, alu_imm, branch, compute, imm_i, imm_j, imm_u
 from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import sext32, srl
@@ -90,7 +90,7 @@ def data_view(c, dev, ctl, h):
     if priv == PRIV_M and (st & MS_MPRV):
         priv = (st & MS_MPP) >> MS_MPP_SHIFT
     vm = srl(satp, SATP_MODE_SHIFT) == SATP_MODE_SV39 and priv != PRIV_M
-    ctx = context(srl(satp, 44) & 0xFFFF, priv, (st & MS_SUM) != 0, (st & MS_MXR) != 0)
+    ctx = context(srl(satp, SATP_ASID_SHIFT) & SATP_ASID_MASK, priv, (st & MS_SUM) != 0, (st & MS_MXR) != 0)
     return DataView((h * 3 + ACC_LOAD) * TLB_SETS * TLB_COLS,
                     (h * 3 + ACC_STORE) * TLB_SETS * TLB_COLS, vm, ctx, ctl[C_RAM_BASE],
                     ctl[C_RAM_SIZE], dev[D_TOHOST], satp, h)
@@ -100,7 +100,7 @@ def data_view(c, dev, ctl, h):
 def fetch_context(c):
     satp, priv = c[SATP], c[PRIV]
     vm = srl(satp, SATP_MODE_SHIFT) == SATP_MODE_SV39 and priv != PRIV_M
-    return vm, context(srl(satp, 44) & 0xFFFF, priv, False, False)
+    return vm, context(srl(satp, SATP_ASID_SHIFT) & SATP_ASID_MASK, priv, False, False)
 
 
 @jit(inline="always")
