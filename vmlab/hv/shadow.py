@@ -65,6 +65,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 from vmlab import sv39
@@ -170,10 +171,28 @@ class Root:
     def guest_asid(self) -> int:
         return sv39.satp_fields(self.guest_satp)[1]
 
-    @property
+    @cached_property
     def satp(self) -> int:
-        """The value the real satp gets while a vCPU uses this tree."""
+        """The value the real satp gets while a vCPU uses this tree (its root frame and
+        tag never change, so it is computed once)."""
         return sv39.make_satp(self.tree.root_hpa, self.tag)
+
+
+def key_of(satp: int, priv: int, status: int) -> tuple:
+    """The shadow tree a guest context needs: (kind, guest satp, "S"/"U", SUM, MXR), or
+    :data:`DIRECT` when the guest does not translate.  ``satp`` unsigned, ``priv`` the
+    virtual privilege, ``status`` the virtual mstatus."""
+    if satp >> 60 != sv39.SATP_MODE_SV39:
+        return DIRECT
+    kind = SV39
+    if priv == L.PRIV_M:
+        mpp = (status >> L.MS_MPP_SHIFT) & 3
+        if not status & L.MS_MPRV or mpp == L.PRIV_M:
+            return DIRECT
+        kind, priv = MPRV, mpp       # vM loads and stores translated as MPP's
+    priv = "S" if priv == L.PRIV_S else "U"
+    sum_ = priv == "S" and bool(status & L.MS_SUM)    # SUM means nothing to U-mode
+    return RootKey(kind, satp, priv, sum_, bool(status & L.MS_MXR))
 
 
 class ShadowPaging:
@@ -201,19 +220,15 @@ class ShadowPaging:
 
     # === roots ================================================================================
     def key_for(self, vcpu) -> tuple:
-        """The cache key of the tree ``vcpu`` needs now: what changes the permissions."""
-        satp = vcpu.csr("satp") & MASK64
-        if satp >> 60 != sv39.SATP_MODE_SV39:
-            return DIRECT
-        status, kind, priv = vcpu.csr("mstatus"), SV39, vcpu.priv
-        if priv == L.PRIV_M:
-            mpp = (status >> L.MS_MPP_SHIFT) & 3
-            if not status & L.MS_MPRV or mpp == L.PRIV_M:
-                return DIRECT
-            kind, priv = MPRV, mpp       # vM loads and stores translated as MPP's
-        priv = "S" if priv == L.PRIV_S else "U"
-        sum_ = priv == "S" and bool(status & L.MS_SUM)    # SUM means nothing to U-mode
-        return RootKey(kind, satp, priv, sum_, bool(status & L.MS_MXR))
+        """The cache key of the tree ``vcpu`` needs now: what changes the permissions.
+
+        A vCPU's row holds satp and mstatus exactly as the guest reads them, so they are
+        read from it directly (this runs on every entry into the guest); anything without
+        a row (a stand-in in the tests) is asked through ``csr()``."""
+        row = getattr(vcpu, "row", None)
+        if row is not None:
+            return key_of(int(row[L.SATP]) & MASK64, int(row[L.PRIV]), int(row[L.MSTATUS]))
+        return key_of(vcpu.csr("satp") & MASK64, vcpu.priv, vcpu.csr("mstatus"))
 
     def root_for(self, vcpu) -> int:
         """The real satp for ``vcpu`` now: Sv39, the tree's ASID tag, the tree's root PPN.

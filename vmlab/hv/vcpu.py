@@ -17,6 +17,8 @@ allowed exactly when the real FS is on.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from vmlab import sv39
 from vmlab.errors import InternalError
 from vmlab.hv import exits
@@ -44,6 +46,7 @@ class VCpu:
 
     def __init__(self, vm, vcpu_id: int, hart: int = 0):
         self.vm, self.id, self.hart = vm, vcpu_id, hart
+        self.id64 = np.int64(vcpu_id)    # as compiled code takes it (converted once)
         self.row = vm.rows[vcpu_id]
         reset_csrs(self.row)
         self.row[L.RES_ADDR] = -1
@@ -96,7 +99,7 @@ class VCpu:
         PLIC and stimecmp (the machine's own update_hwip), and the SBI timer."""
         vm = self.vm
         vm.devices.sync_time(vm.time())
-        update_hwip(vm.rows, vm.devices.dev, vm.devices.ctl, self.id)
+        update_hwip(vm.rows, vm.devices.dev, vm.devices.ctl, self.id64)
         if self.sbi_timer < FAR // 100 and vm.mtime() >= self.sbi_timer:
             self.row[L.MIP] |= L.MIP_STIP
 
