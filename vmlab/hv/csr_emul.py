@@ -15,7 +15,7 @@ from vmlab.hv.exit_types import Exit, reflect
 from vmlab.machine import layout as L
 from vmlab.machine.system import MRET, SRET, WFI, exec_csr, exec_priv
 
-_NO_TLB = np.zeros((1, 3, L.TLB_SETS, 4), dtype=np.int64)   # exec_priv's sfence needs one
+NO_TLB = np.zeros((1, 3, L.TLB_SETS, 4), dtype=np.int64)   # exec_priv's sfence needs one
 _ZERO = np.int64(0)
 
 
@@ -53,7 +53,7 @@ def _priv_insn(vcpu, ex: Exit, name: str) -> str:
     """sret, mret, wfi: the machine's exec_priv on the virtual hart (it checks TSR, TW,
     the privilege needed, and changes mode, pc and the status stack)."""
     vcpu.update_lines()
-    cause, tval = exec_priv(vcpu.row, _NO_TLB, _ZERO, np.int64(ex.insn))
+    cause, tval = exec_priv(vcpu.row, NO_TLB, _ZERO, np.int64(ex.insn))
     if cause >= 0:
         return reflect(vcpu, ex, int(cause), int(tval))
     return name

@@ -68,7 +68,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
+import numpy as np
+
 from vmlab import sv39
+from vmlab.hv import fastpath as F
 from vmlab.hv.memory import OutOfFrames
 from vmlab.hv.shadow_build import RWX, Leaf, ShadowTree, shadow_perms
 from vmlab.hv.trace import SHADOW
@@ -213,6 +216,11 @@ class ShadowPaging:
         self._deps: dict[int, set] = {}              # guest PTE gpa -> {(key, gva page)}
         self._pt_refs: Counter = Counter()           # guest page -> leaves depending on its PTEs
         self._by_target: dict[int, set] = {}         # gpa page -> {(key, gva page)} mapping it
+        # the root cache as the compiled fast path sees it (vmlab.hv.fastpath): one row per
+        # cached tree, at a slot that stays the tree's while it is cached
+        self.mirror = np.zeros((TAGS_PER_VM, F.ROOT_WORDS), dtype=np.int64)
+        self._slots: dict[tuple, int] = {}
+        self._by_tag: dict[int, tuple] = {}
 
     @property
     def write_protect(self) -> bool:
@@ -260,6 +268,7 @@ class ShadowPaging:
         if key != DIRECT:
             _, root.guest_satp, root.priv, root.sum, root.mxr = key
         self.roots[key] = root
+        self._mirror_add(root)
         self.counters["roots_built"] += 1
         self._record(None, ROOT_BUILD, root.guest_satp, root.tag)
         return root
@@ -276,10 +285,50 @@ class ShadowPaging:
             if key not in busy:
                 self._forget_tree(root, free=True)
                 del self.roots[key]
+                self._mirror_drop(root)
                 self.counters["roots_evicted"] += 1
                 self._record(None, ROOT_EVICT, root.guest_satp, root.tag)
                 return True
         return False
+
+    # === the fast path's view of the root cache ====================================================
+    def _mirror_add(self, root: Root) -> None:
+        """A new tree gets a free row (with none free it stays Python's alone)."""
+        slot = next((i for i in range(len(self.mirror)) if not self.mirror[i, F.R_VALID]), None)
+        if slot is None:
+            return
+        self._slots[root.key], self._by_tag[root.tag] = slot, root.key
+        kind = {DIRECT_KIND: F.KIND_DIRECT, SV39: F.KIND_SV39, MPRV: F.KIND_MPRV}[root.key[0]]
+        self.mirror[slot] = (1, kind, i64(root.guest_satp), root.priv == "S", root.sum,
+                             root.mxr, i64(root.satp), root.tag, 0)
+
+    def _mirror_drop(self, root: Root) -> None:
+        slot = self._slots.pop(root.key, None)
+        if slot is not None:
+            self.mirror[slot] = 0
+            del self._by_tag[root.tag]
+
+    def _mirror_flag_super(self, root: Root, flag: int) -> None:
+        """Tell the fast path whether a tree may hold pieces of a guest superpage (an
+        sfence.vma inside one drops them all: Python's work, via ``root.super``)."""
+        slot = self._slots.get(root.key)
+        if slot is not None:
+            self.mirror[slot, F.R_SUPER] = flag
+
+    def slot_in_use(self, vcpu) -> int:
+        """The mirror slot of the tree ``vcpu`` runs on (-1 before its first entry)."""
+        return self._slots.get(self._current.get(vcpu.id), -1)
+
+    def catch_up(self, vcpu, entries: int, switched_tags) -> None:
+        """Replay what the fast path did to the root cache: ``entries`` entries into the
+        guest (each a cache hit, as :meth:`_root` counts them) and the switches between
+        cached trees, in order (by ASID tag; their trace records are written already)."""
+        self.counters["root_cache_hits"] += entries
+        for tag in switched_tags:
+            key = self._by_tag[tag]
+            self.roots.move_to_end(key)
+            self._current[vcpu.id] = key
+            self.counters["root_switches"] += 1
 
     # === faults ===============================================================================
     def handle_fault(self, vcpu, cause: int, gva: int) -> Fault:
@@ -422,6 +471,7 @@ class ShadowPaging:
         if leaf.level:
             group = (leaf.level, leaf.gva_page >> (9 * leaf.level))
             root.super.setdefault(group, set()).add(leaf.gva_page)
+            self._mirror_flag_super(root, 1)
 
     def _forget(self, root: Root, leaf: Leaf) -> None:
         """Undo :meth:`_remember` (the leaf is gone from the tree already)."""
@@ -473,6 +523,7 @@ class ShadowPaging:
         for leaf in leaves:
             self._forget(root, leaf)
         root.super.clear()
+        self._mirror_flag_super(root, 0)
         self._tlb_flush(root.tag, None)
         self.counters["leaves_dropped"] += len(leaves)
         return len(leaves)
@@ -529,6 +580,8 @@ class ShadowPaging:
         n = len(self.roots)
         for root in self.roots.values():
             self._forget_tree(root, free=True)
+        for root in self.roots.values():
+            self._mirror_drop(root)
         self.roots.clear()
         self._current.clear()
         self._deps.clear()

@@ -98,6 +98,35 @@ class Trace:
         self.handler_cost[handler] += cost
         return seq
 
+    def extend(self, block: np.ndarray) -> None:
+        """Append records written by compiled code (vmlab.hv.fastpath): an int64 array, one
+        row per record with the fields from ``time`` on, in RECORD's order; handler ids
+        already this trace's.  The same result as calling :meth:`record` for each row."""
+        n = len(block)
+        if n == 0:
+            return
+        seqs = np.arange(self._next, self._next + n)
+        rec = np.zeros(n, dtype=RECORD)
+        rec["seq"] = seqs
+        for i, name in enumerate(RECORD.names[1:]):
+            column = block[:, i]
+            rec[name] = column.view(np.uint64) if RECORD[name] == np.uint64 else column
+        keep = rec[-self.capacity:]
+        self._buf[keep["seq"] % self.capacity] = keep
+        self._next += n
+        self._count(rec)
+
+    def _count(self, rec: np.ndarray) -> None:
+        """The whole-run counters for a batch of records."""
+        pairs, counts = np.unique(rec[["kind", "cause"]], return_counts=True)
+        for (kind, cause), k in zip(pairs.tolist(), counts.tolist()):
+            self.counts[(kind, cause)] += k
+        ids, counts = np.unique(rec["handler"], return_counts=True)
+        for hid, k in zip(ids.tolist(), counts.tolist()):
+            name = self.names[hid]
+            self.handler_counts[name] += k
+            self.handler_cost[name] += int(rec["cost"][rec["handler"] == hid].sum())
+
     # --- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:
         """Records still held (at most ``capacity``)."""

@@ -1,0 +1,265 @@
+"""The compiled fast path (vmlab.hv.fastpath) against the Python handlers, its reference.
+
+Two kinds of check:
+- one handler at a time: the same exit handed to ``exits.dispatch`` on one vCPU and to the
+  compiled ``handle_trap`` on an identical one leaves the same virtual hart and the same
+  trace record -- with pcs and values in every corner of the 64-bit space;
+- whole guests: the same guest run with ``fast_exits`` on and off gives the same console,
+  the same final vCPU state, the same clock and the same trace, record by record.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hv_guest import boot
+from test_high_addresses import CORNERS, CSRRW_SSCRATCH_A0, MRET, SRET
+
+from vmlab.asm import assemble
+from vmlab.hv import exits, fastpath, shadow
+from vmlab.hv.csr_emul import NO_TLB
+from vmlab.hv.trace import EXIT, INJECT, SHADOW
+from vmlab.machine import layout as L
+from vmlab.machine.bits import i64
+
+WFI = 0x10500073
+SBI_TIME = 0x54494D45
+
+
+# ---- one exit at a time ------------------------------------------------------------------------
+
+def _pair(**vm_args):
+    """Two VMs with the same guest booted in vS (stvec set): one per path."""
+    program = assemble(".text\n.globl _start\n_start: j _start\n")
+    vcpus = []
+    for _ in range(2):
+        _, vm = boot(program.elf, **vm_args)
+        v = vm.vcpus[0]
+        v.row[L.STVEC] = L.RAM_BASE + 0x100
+        vcpus.append(v)
+    return vcpus
+
+
+def _fast(v, cause, tval, pc) -> int:
+    """The compiled handler on ``v``; its records go to v's trace.  Returns the cost (-1:
+    left to Python)."""
+    vm = v.vm
+    v.hvstate[fastpath.S_SBI_FROM_HV] = vm.sbi_from_hv
+    v.hvstate[fastpath.S_WRITE_PROTECT] = vm.shadow.write_protect
+    cost = fastpath.handle_trap(vm.machine.mem, vm.rows, vm.devices.dev, vm.devices.ctl,
+                                NO_TLB, v.hvstate, vm.shadow.mirror, v._log, cause, i64(tval),
+                                i64(pc), vm.time())
+    v._drain()
+    if cost > 0:
+        vm.charge(int(cost))                # (the loop around it charges the clock)
+    return int(cost)
+
+
+def _same(ref, fast):
+    assert np.array_equal(ref.row, fast.row)
+    a, b = ref.vm.trace.records(), fast.vm.trace.records()
+    fields = [f for f in a.dtype.names if f != "seq"]
+    assert a[fields].tolist() == b[fields].tolist()
+    assert ref.vm.trace.counts == fast.vm.trace.counts
+    assert ref.vm.trace.handler_cost == fast.vm.trace.handler_cost
+    assert ref.sbi_timer == fast.sbi_timer and ref.vm.sbi_calls == fast.vm.sbi_calls
+
+
+@pytest.mark.parametrize("pc", CORNERS)
+def test_csr_and_sbi_timer_exits_at_every_pc(pc):
+    ref, fast = _pair()
+    for v in (ref, fast):
+        v.set_reg(10, pc)                   # a CSR value / timer value in the corners too
+        v.set_reg(17, SBI_TIME)
+    exits.dispatch(ref, L.CAUSE_ILLEGAL, CSRRW_SSCRATCH_A0, pc)
+    assert _fast(fast, L.CAUSE_ILLEGAL, CSRRW_SSCRATCH_A0, pc) > 0
+    for v in (ref, fast):
+        v.set_reg(10, pc)
+    exits.dispatch(ref, L.CAUSE_ECALL_U, 0, pc)
+    assert _fast(fast, L.CAUSE_ECALL_U, 0, pc) > 0
+    _same(ref, fast)
+    assert fast.pc == (pc + 4) % (1 << 64) and fast.sbi_timer == pc
+    assert fast.csr("sscratch") == pc
+
+
+@pytest.mark.parametrize("target", CORNERS)
+def test_sret_mret_and_wfi_to_every_target(target):
+    ref, fast = _pair()
+    for v in (ref, fast):
+        v.row[L.SEPC] = i64(target)
+        v.row[L.MEPC] = i64(target)
+        v.row[L.MSTATUS] |= 1 << 8          # SPP = S: sret returns to vS, where wfi is legal
+    for insn, pc in ((SRET, L.RAM_BASE), (WFI, target)):
+        exits.dispatch(ref, L.CAUSE_ILLEGAL, insn, pc)
+        assert _fast(fast, L.CAUSE_ILLEGAL, insn, pc) > 0
+    _same(ref, fast)
+    assert fast.pc == ((target & ~1) + 4) % (1 << 64)
+
+
+SFENCE_A0_A1 = 0x12B50073                # sfence.vma a0, a1
+
+
+@pytest.mark.parametrize("strategy", ["sfence", "write-protect"])
+@pytest.mark.parametrize("gva", CORNERS)
+def test_sfence_with_nothing_to_drop_at_every_address(gva, strategy):
+    ref, fast = _pair(shadow=strategy)
+    for v in (ref, fast):
+        v.vm.shadow.root_for(v)            # a tree to look in (the direct one, and...)
+        v.row[L.SATP] = i64(8 << 60 | 5 << 44 | 0x80000)      # ...an Sv39 one, ASID 5
+        v.vm.shadow.root_for(v)
+        v.set_reg(10, gva)
+        v.set_reg(11, 5)
+    exits.dispatch(ref, L.CAUSE_ILLEGAL, SFENCE_A0_A1, gva)
+    assert _fast(fast, L.CAUSE_ILLEGAL, SFENCE_A0_A1, gva) > 0
+    _same(ref, fast)
+    assert ref.vm.shadow.counters == fast.vm.shadow.counters and fast.tlb_stale
+
+
+def test_sfence_that_drops_a_leaf_is_left_to_python():
+    _, fast = _pair()
+    fast.vm.shadow.root_for(fast)
+    fast.row[L.SATP] = i64(8 << 60 | 0x80000)
+    root = fast.vm.shadow._root(fast)
+    from vmlab.hv.shadow_build import Leaf
+    root.tree.put(Leaf(0x1234, 0x80000, 0x80000, 7))     # a shadow leaf for gva 0x1234000
+    fast.set_reg(10, 0x1234_567)
+    assert _fast(fast, L.CAUSE_ILLEGAL, SFENCE_A0_A1 & ~(31 << 20), 0) == -1   # (rs2 = x0)
+    fast.set_reg(10, 0x1235_000)                            # the next page: nothing there
+    assert _fast(fast, L.CAUSE_ILLEGAL, SFENCE_A0_A1 & ~(31 << 20), 0) > 0
+
+
+def test_event_codes_agree_with_the_pager():
+    assert (fastpath.SFENCE_EVENT, fastpath.ROOT_SWITCH_EVENT) == (shadow.SFENCE,
+                                                                   shadow.ROOT_SWITCH)
+    assert fastpath.VA_BITS == shadow.VA_BITS
+
+
+@pytest.mark.parametrize("pc", CORNERS[::3])
+def test_what_only_python_handles_is_left_untouched(pc):
+    """A reflected mret, an unknown SBI call, a page fault, sfence.vma of everything, an
+    instruction that is no system instruction: the compiled path changes nothing and says
+    so; Python then handles them as ever."""
+    _, fast = _pair()
+    fast.row[L.PRIV] = L.PRIV_S
+    before = fast.row.copy()
+    fast.set_reg(17, 0x10)                  # SBI BASE
+    before[L.XREG + 17] = 0x10
+    for cause, tval in ((L.CAUSE_ILLEGAL, MRET), (L.CAUSE_ECALL_U, 0),
+                        (L.CAUSE_LOAD_PAGE, pc), (L.CAUSE_ILLEGAL, 0x12000073),
+                        (L.CAUSE_ILLEGAL, 0x00000013)):
+        assert _fast(fast, cause, tval, pc) == -1
+    assert np.array_equal(before, fast.row) and fast.vm.trace.count(EXIT) == 0
+
+
+# ---- whole guests, both ways ---------------------------------------------------------------------
+
+def _summary(vm) -> dict:
+    """What must not depend on the path: console, vCPU rows, clock, trace, bookkeeping."""
+    rec = vm.trace.records()
+    fields = [f for f in rec.dtype.names if f != "seq"]
+    # (root_cache_hits counts entries into the guest, and how often a run is cut by its
+    # instruction budget -- invisible to the guest -- differs: a fast run goes on after a
+    # handled exit with what is left of its budget, a Python one returns)
+    shadow = {k: v for k, v in vm.shadow.counters.items() if k != "root_cache_hits"}
+    return {"console": vm.console_bytes, "rows": vm.rows.tolist(), "time": vm.time(),
+            "trace": rec[fields].tolist(), "total": vm.trace.total,
+            "names": [vm.trace.names[h] for h in np.unique(rec["handler"])],
+            "counts": dict(vm.trace.counts), "handler_cost": dict(vm.trace.handler_cost),
+            "shadow": shadow, "sbi_calls": dict(vm.sbi_calls),
+            "trees": [(t["guest_satp"], t["priv"], t["leaves"]) for t in vm.shadow.trees()]}
+
+
+def both_ways(start, drive) -> tuple[dict, dict, dict]:
+    """``start(fast_exits) -> vm`` and ``drive(vm)``, once per path; the two summaries and
+    the fast run's handler counts."""
+    out, vms = [], []
+    for fast in (True, False):
+        vms.append(start(fast))
+        drive(vms[-1])
+        out.append(_summary(vms[-1]))
+    return out[0], out[1], vms[0].trace.handler_counts
+
+
+def assert_same(fast: dict, slow: dict) -> None:
+    for key in slow:
+        if key != "trace":
+            assert fast[key] == slow[key], key
+    for i, (a, b) in enumerate(zip(fast["trace"], slow["trace"])):
+        assert a == b, f"record {i}: fast {a} python {b}"
+    assert len(fast["trace"]) == len(slow["trace"])
+
+
+def test_teachos_both_ways(tmp_path):
+    teachos = pytest.importorskip("vmlab.guests.teachos").build()
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+
+    def start(fast):
+        disk = tmp_path / f"disk{int(fast)}.img"
+        disk.write_bytes(b"Hello from sector 0 of the disk!\n".ljust(8 * 512, b"\0"))
+        vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(
+            ram_size=128 << 20, drive=disk, fast_exits=fast)
+        vm.boot(kernel=teachos.elf)
+        return vm
+
+    def drive(vm):
+        r = vm.run(instructions=200_000_000)
+        assert (r.reason, r.exit_code) == ("halt", 0)
+
+    fast, slow, handled = both_ways(start, drive)
+    assert_same(fast, slow)
+    assert handled["csr"] > 100 and handled["timer"] > 3 and handled["interrupt"] > 3
+
+
+def test_uboot_as_a_guest_both_ways(uboot_smode):
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+
+    def start(fast):
+        vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(ram_size=128 << 20,
+                                                               fast_exits=fast)
+        vm.boot(kernel=uboot_smode)
+        return vm
+
+    def drive(vm):
+        assert vm.run(instructions=60_000_000, until_output="Hit any key").reason == "output"
+        vm.send_input(" ")
+        assert vm.run(instructions=60_000_000, until_output="=>").reason == "output"
+        vm.send_input("version\r")
+        assert vm.run(instructions=60_000_000, until_output="GNU ld").reason == "output"
+
+    fast, slow, handled = both_ways(start, drive)
+    assert_same(fast, slow)
+    assert b"U-Boot 2023.01" in fast["console"] and handled["mmio"] > 100
+
+
+@pytest.mark.slow
+def test_linux_as_a_guest_both_ways():
+    """Debian's Linux (the cached guest, vmlab.guests.linux) boots to its shell and runs a
+    command as a guest with the hypervisor's SBI: ~500k exits, the same trace both ways."""
+    import os
+
+    from vmlab.guests import linux
+    from vmlab.hv.cli import HOST_EXTRA
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    try:
+        kernel, initrd, cmdline = linux.boot_files()
+    except linux.GuestMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+    def start(fast):
+        hv = Hypervisor(Machine(ram_size=(256 << 20) + HOST_EXTRA))
+        vm = hv.create_vm(ram_size=256 << 20, fast_exits=fast)
+        vm.boot(kernel=str(kernel), initrd=str(initrd), bootargs=cmdline)
+        return vm
+
+    def drive(vm):
+        assert vm.run(instructions=6_000_000_000, until_output="vmlab# ").reason == "output"
+        vm.send_input("uname -a\n")
+        assert vm.run(instructions=3_000_000_000, until_output="vmlab# ").reason == "output"
+
+    fast, slow, handled = both_ways(start, drive)
+    assert_same(fast, slow)
+    assert handled["csr"] > 10_000 and handled["timer"] > 0

@@ -1,0 +1,501 @@
+"""The compiled fast path: the hot exits handled without leaving compiled code.
+
+KVM handles its common exits inside the kernel and returns to user space only for the rest.
+This module does the same for vmlab: :func:`fast_run` is one compiled function that runs the
+guest (the machine's own run loop in hypervisor mode) and, when the guest traps, asks
+"can I finish this exit here?".  If yes, it does exactly what the Python handler would have
+done -- on the same vCPU row, with the machine's own compiled CSR and trap code -- appends
+the same trace records, charges the same modelled cost, and enters the guest again.  If no,
+it returns, and :meth:`vmlab.hv.vcpu.VCpu.run` hands the exit to the Python handlers
+(vmlab.hv.exits), which stay the readable reference.
+
+Handled here (each the twin of a Python handler named in brackets):
+
+- CSR reads and writes of the virtual CSR file          [csr_emul.emulate_csr]
+- ``sret``, ``mret``, ``wfi``                            [csr_emul._priv_insn]
+- SBI ``set_timer`` (TIME and the legacy call)           [sbi.time, sbi.legacy]
+- the end of a run at a virtual timer deadline           [exits.timer_exit]
+- injecting a pending virtual interrupt                  [VCpu.inject]
+- entering the guest, switching between shadow roots already built  [VCpu._enter]
+
+Everything else -- a reflected trap, a shadow fill, MMIO, sfence.vma, any other SBI call, a
+shadow root not built yet, a vCPU going idle -- returns to Python *before* anything was
+changed for it, so Python handles it exactly as if the fast path did not exist.
+
+What the compiled code needs from the Python objects is in numpy arrays:
+
+- ``hvstate``: one int64 row per vCPU (:data:`STATE_WORDS`): the SBI timer, "real TLB
+  stale", the shadow root in use, counters Python drains, and the handler ids and costs the
+  records carry (copied from vmlab.hv.exit_types.COSTS, so one table rules both paths);
+- ``roots``: a mirror of the shadow pager's root cache (vmlab.hv.fast_log.RootMirror);
+- ``log``: records appended here in the trace's own field order; after every call Python
+  drains them into the VM's :class:`~vmlab.hv.trace.Trace` and replays what they mean for
+  the pager's bookkeeping (vmlab.hv.fast_log.drain).
+
+Guest values are int64 bit patterns throughout (as in the machine), every array index is a
+checked small number, and the loop ends when its instruction budget is spent.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vmlab.hv.exit_types import Exit
+from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
+from vmlab.machine import layout as L
+from vmlab.machine.csr import csr_written
+from vmlab.machine.devices import next_timer_ns, update_hwip
+from vmlab.machine.fpstate import FS_CLEAN, FS_DIRTY, FS_MASK, SD
+from vmlab.machine.jit import jit
+from vmlab.machine.loop import run as machine_run
+from vmlab.machine.system import ECALL, MRET, SRET, WFI, exec_csr, exec_priv
+from vmlab.machine.trap import pending_interrupt, take_trap
+
+# --- hvstate: the vCPU's hypervisor-side words -------------------------------------------------
+(S_ID, S_VM, S_HART, S_SBI_TIMER, S_TLB_STALE, S_DEADLINE_IRQ, S_ROOT, S_ENTERS, S_LOG_N,
+ S_SBI_TIME, S_SBI_FROM_HV, S_NOW, S_DEADLINE, S_WRITE_PROTECT, S_SFENCES,
+ S_FLUSHES) = range(16)
+#: the counters Python adds up and zeroes after every call (VCpu._drain)
+DRAINED = (S_LOG_N, S_ENTERS, S_SBI_TIME, S_SFENCES, S_FLUSHES)
+H_BASE = 16                       # hvstate[H_BASE + H_*]: the trace's handler id
+COST_BASE = 32                    # hvstate[COST_BASE + K_*]: modelled cost in ns
+STATE_WORDS = 48
+
+#: handler names the fast path records, in the order their ids sit in hvstate
+HANDLERS = ("csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "timer", "interrupt",
+            "shadow.root_switch", "shadow.sfence")
+(H_CSR, H_SRET, H_MRET, H_WFI, H_SFENCE, H_SBI, H_TIMER, H_INTERRUPT, H_ROOT_SWITCH,
+ H_SHADOW_SFENCE) = range(10)
+#: costs the fast path charges, in the order they sit in hvstate (the instructions' costs
+#: in the order of their H_* numbers, so that K_CSR + H_x is x's cost)
+COST_NAMES = ("switch", "csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "reflect", "timer")
+K_SWITCH, K_CSR, K_SRET, K_MRET, K_WFI, K_SFENCE, K_SBI, K_REFLECT, K_TIMER = range(9)
+
+# --- the roots mirror: one row per cached shadow tree ---------------------------------------------
+R_VALID, R_KIND, R_SATP, R_PRIV, R_SUM, R_MXR, R_REAL_SATP, R_TAG, R_SUPER = range(9)
+ROOT_WORDS = 9                    # R_SUPER: the tree may hold pieces of a guest superpage
+KIND_DIRECT, KIND_SV39, KIND_MPRV = 0, 1, 2
+ROOT_SWITCH_EVENT = 9             # vmlab.hv.shadow.ROOT_SWITCH
+SFENCE_EVENT = 7                  # vmlab.hv.shadow.SFENCE
+VA_BITS = (1 << 39) - 1
+
+# --- the record log: the trace's fields after seq (Trace.extend), as int64 ---------------------
+(G_TIME, G_KIND, G_VM, G_VCPU, G_CAUSE, G_PC, G_INSN, G_TVAL, G_HANDLER, G_COST) = range(10)
+LOG_WORDS = 10
+LOG_RECORDS = 4096                # records one call may append (then it returns to be drained)
+LOG_ROOM = 8                      # records one round of the loop may append at most
+
+# --- what fast_run returns (besides the machine's own EXIT_* codes) --------------------------------
+HANDLED = 100     # it handled at least one exit and stopped (budget, log full): nothing pending
+RESUME = 101      # it injected for the next entry but cannot enter: Python goes on from there
+
+FAR = 1 << 62
+SBI_EXT_TIME, SBI_LEGACY_SET_TIMER = 0x54494D45, 0x00
+NOT_FS_SD = ~FS_MASK & ~SD
+TIMER_LIMIT = FAR // 100
+
+
+# === time, lines, deadlines (VCpu.update_lines / next_deadline) ===================================
+@jit
+def now_ns(dev, ctl):
+    """The machine's clock, as VM.time() reads it."""
+    return dev[L.D_TICKS] + ctl[L.C_SLICE_POS]
+
+
+@jit
+def update_lines(rows, vdev, vctl, st, now):
+    """The virtual hart's device-driven mip bits, and the SBI timer's STIP."""
+    vdev[L.D_TICKS] = now
+    vctl[L.C_SLICE_POS] = 0
+    h = st[S_ID]
+    update_hwip(rows, vdev, vctl, h)
+    sbi = st[S_SBI_TIMER]
+    if 0 <= sbi < TIMER_LIMIT and now // 100 >= sbi:
+        rows[h, L.MIP] |= L.MIP_STIP
+
+
+@jit
+def next_deadline(rows, vdev, st):
+    """Simulated ns of the next virtual timer event (FAR for none); remembers which one."""
+    h = st[S_ID]
+    t = next_timer_ns(rows, vdev, h)
+    irq = L.IRQ_STI
+    if t < FAR and t == vdev[L.D_MTIMECMP + h] * 100:
+        irq = L.IRQ_MTI
+    sbi = st[S_SBI_TIMER]
+    if 0 <= sbi < TIMER_LIMIT and sbi * 100 < t:
+        t, irq = sbi * 100, L.IRQ_STI
+    st[S_DEADLINE_IRQ] = irq
+    return t
+
+
+# === the trace log =================================================================================
+@jit
+def record(log, st, kind, time, cause, pc, insn, tval, handler, cost):
+    """Append one record (the caller keeps LOG_ROOM free, so it always fits)."""
+    n = st[S_LOG_N]
+    if n >= log.shape[0]:
+        return
+    r = log[n]
+    r[G_KIND], r[G_TIME], r[G_VM], r[G_VCPU], r[G_CAUSE] = kind, time, st[S_VM], st[S_ID], cause
+    r[G_PC], r[G_INSN], r[G_TVAL] = pc, insn & 0xFFFFFFFF, tval
+    r[G_HANDLER], r[G_COST] = st[H_BASE + handler], cost
+    st[S_LOG_N] = n + 1
+
+
+@jit
+def charge(dev, ns):
+    dev[L.D_TICKS] += ns
+
+
+# === shadow roots (ShadowPaging.key_for / root_for) ==================================================
+@jit
+def find_root(roots, row):
+    """The mirror row of the tree this context needs, or -1 (Python must build it)."""
+    satp, priv, status = row[L.SATP], row[L.PRIV], row[L.MSTATUS]
+    kind = KIND_DIRECT
+    if (satp >> 60) & 0xF == 8:
+        kind = KIND_SV39
+        if priv == L.PRIV_M:
+            mpp = (status >> L.MS_MPP_SHIFT) & 3
+            kind = KIND_DIRECT if (status & L.MS_MPRV) == 0 or mpp == L.PRIV_M else KIND_MPRV
+            priv = mpp
+    s = 1 if priv == L.PRIV_S else 0
+    sum_ = 1 if s == 1 and (status & L.MS_SUM) != 0 else 0
+    mxr = 1 if (status & L.MS_MXR) != 0 else 0
+    for i in range(roots.shape[0]):
+        r = roots[i]
+        if r[R_VALID] == 0 or r[R_KIND] != kind:
+            continue
+        if kind == KIND_DIRECT or (r[R_SATP] == satp and r[R_PRIV] == s and r[R_SUM] == sum_
+                                   and r[R_MXR] == mxr):
+            return i
+    return -1
+
+
+# === the world switch (VCpu._enter / _leave) =========================================================
+@jit
+def counters_allowed(row):
+    priv = row[L.PRIV]
+    if priv == L.PRIV_M:
+        return 7
+    allowed = row[L.MCOUNTEREN] & 7
+    return allowed if priv == L.PRIV_S else allowed & row[L.SCOUNTEREN]
+
+
+@jit
+def enter(cpu, tlb, row, st, roots, log, now):
+    """Load the guest onto the real hart; False (nothing changed) if its root is not built."""
+    i = find_root(roots, row)
+    if i < 0:
+        return False
+    c = cpu[st[S_HART]]
+    for k in range(L.XREG, L.XREG + 33):           # x0..x31 and the pc
+        c[k] = row[k]
+    c[L.MCYCLE], c[L.MINSTRET] = row[L.MCYCLE], row[L.MINSTRET]
+    c[L.RES_ADDR], c[L.MCOUNTINHIBIT] = row[L.RES_ADDR], row[L.MCOUNTINHIBIT]
+    c[L.PRIV], c[L.MIE], c[L.WAITING] = L.PRIV_U, 0, 0
+    allowed = counters_allowed(row)
+    c[L.MCOUNTEREN], c[L.SCOUNTEREN], c[L.MENVCFG] = allowed, allowed, 0
+    real = c[L.MSTATUS] & NOT_FS_SD
+    if row[L.MSTATUS] & FS_MASK:
+        for k in range(L.FREG, L.FREG + 32):
+            c[k] = row[k]
+        c[L.FCSR] = row[L.FCSR]
+        real |= FS_CLEAN
+    c[L.MSTATUS] = real
+    st[S_ENTERS] += 1
+    if i != st[S_ROOT]:
+        st[S_ROOT] = i
+        record(log, st, SHADOW, now, ROOT_SWITCH_EVENT, row[L.PC], roots[i, R_TAG],
+               roots[i, R_SATP], H_ROOT_SWITCH, 0)
+    c[L.SATP] = roots[i, R_REAL_SATP]
+    if st[S_TLB_STALE]:
+        tlb[st[S_HART], :, :, L.TLB_TAG] = L.TLB_EMPTY
+        st[S_TLB_STALE] = 0
+    return True
+
+
+@jit
+def leave(cpu, row, st):
+    c = cpu[st[S_HART]]
+    for k in range(L.XREG, L.XREG + 33):
+        row[k] = c[k]
+    row[L.MCYCLE], row[L.MINSTRET], row[L.RES_ADDR] = c[L.MCYCLE], c[L.MINSTRET], c[L.RES_ADDR]
+    if (c[L.MSTATUS] & FS_MASK) == FS_DIRTY:
+        for k in range(L.FREG, L.FREG + 32):
+            row[k] = c[k]
+        row[L.FCSR] = c[L.FCSR]
+        row[L.MSTATUS] |= FS_DIRTY | SD
+
+
+# === the handlers ===================================================================================
+@jit
+def retire(row, insn):
+    """VCpu.retire: an emulated instruction completed."""
+    if (row[L.MCOUNTINHIBIT] & 4) == 0 and csr_written(insn) != L.MINSTRET:
+        row[L.MINSTRET] += 1
+
+
+@jit
+def system_kind(insn):
+    """csr_emul.kind as a handler number; -1 for what only Python handles."""
+    if insn & 0x7F != 0x73:
+        return -1
+    f3 = (insn >> 12) & 7
+    if f3 != 0 and f3 != 4:
+        return H_CSR
+    if insn == SRET:
+        return H_SRET
+    if insn == MRET:
+        return H_MRET
+    if insn == WFI:
+        return H_WFI
+    if insn >> 25 == 0x09 and (insn >> 7) & 0x1F == 0:
+        return H_SFENCE
+    return -1
+
+
+@jit
+def emulate_system(mem, rows, vdev, vctl, notlb, st, roots, log, insn, pc, now):
+    """A csr*/sret/mret/wfi/sfence.vma on the virtual hart; the handler number, or -1
+    (untouched).  ``notlb``: a TLB array of its own for exec_priv's sfence (as csr_emul's)."""
+    kind = system_kind(insn)
+    if kind < 0:
+        return -1
+    h = st[S_ID]
+    row = rows[h]
+    if kind == H_SFENCE:
+        return sfence(mem, rows, vdev, vctl, notlb, st, roots, log, insn, now)
+    if kind == H_CSR:
+        num = insn >> 20
+        if num == L.MIP or num == L.SIP or num == L.TIME:
+            update_lines(rows, vdev, vctl, st, now)
+        if not exec_csr(row, vdev, vctl, h, insn):
+            return -1
+        row[L.XREG] = 0
+        row[L.PC] = pc + 4
+    else:
+        update_lines(rows, vdev, vctl, st, now)
+        cause, _ = exec_priv(row, notlb, 0, insn)
+        if cause >= 0:
+            return -1
+    retire(row, insn)
+    return kind
+
+
+@jit
+def read_hpa64(mem, hpa):
+    """The 8-byte word at host address ``hpa`` (-1 outside RAM: never a valid shadow PTE
+    for the callers, who then leave the decision to Python)."""
+    off = hpa - L.RAM_BASE
+    if off < 0 or off + 8 > mem.size:
+        return -1
+    v = 0
+    for k in range(8):
+        v |= np.int64(mem[off + k]) << (8 * k)
+    return v
+
+
+@jit
+def shadow_has_leaf(mem, real_satp, gva):
+    """Does the shadow tree behind ``real_satp`` hold a leaf for ``gva``?  (A walk of the
+    tree as the real MMU would do it; unsure counts as yes.)"""
+    table = (real_satp & ((1 << 44) - 1)) << 12
+    va = gva & VA_BITS
+    for level in range(2, -1, -1):
+        pte = read_hpa64(mem, table + 8 * ((va >> (12 + 9 * level)) & 511))
+        if pte == -1 or level == 0:
+            return pte != 0
+        if pte & 1 == 0:
+            return False
+        table = ((pte >> 10) & ((1 << 44) - 1)) << 12
+    return True
+
+
+@jit
+def sfence_would_drop(mem, roots, gva, asid, one_asid):
+    """ShadowPaging.sfence's question: is there any shadow leaf to drop for ``gva``?"""
+    for i in range(roots.shape[0]):
+        r = roots[i]
+        if r[R_VALID] == 0 or r[R_KIND] == KIND_DIRECT:
+            continue
+        if one_asid and ((r[R_SATP] >> 44) & 0xFFFF) != asid:
+            continue
+        if r[R_SUPER] or shadow_has_leaf(mem, r[R_REAL_SATP], gva):
+            return True
+    return False
+
+
+@jit
+def sfence(mem, rows, vdev, vctl, notlb, st, roots, log, insn, now):
+    """csr_emul.emulate_sfence when there is nothing to drop from the shadow tables (or
+    under write-protect, where sfence drops nothing): H_SFENCE, or -1 (untouched)."""
+    h = st[S_ID]
+    row = rows[h]
+    rs1, rs2 = (insn >> 15) & 31, (insn >> 20) & 31
+    gva, asid = row[L.XREG + rs1], row[L.XREG + rs2] & 0xFFFF
+    wp = st[S_WRITE_PROTECT] != 0
+    if not wp and (rs1 == 0 or sfence_would_drop(mem, roots, gva, asid, rs2 != 0)):
+        return -1
+    update_lines(rows, vdev, vctl, st, now)
+    cause, _ = exec_priv(row, notlb, 0, insn)
+    if cause >= 0:
+        return -1
+    st[S_SFENCES] += 1
+    if not wp:
+        st[S_FLUSHES] += 1
+    record(log, st, SHADOW, now, SFENCE_EVENT, row[L.PC], 0, gva if rs1 else 0,
+           H_SHADOW_SFENCE, 0)
+    st[S_TLB_STALE] = 1
+    retire(row, insn)
+    return H_SFENCE
+
+
+@jit
+def sbi_set_timer(rows, st, pc):
+    """An SBI call from vS that only sets the timer (TIME or legacy): sbi.set_timer."""
+    row = rows[st[S_ID]]
+    eid, fid = row[L.XREG + 17], row[L.XREG + 16]
+    if eid == SBI_EXT_TIME and fid == 0:
+        st[S_SBI_TIME] += 1                    # sbi_calls[TIME], drained by Python
+        row[L.XREG + 11] = 0
+    elif eid != SBI_LEGACY_SET_TIMER:
+        return False
+    st[S_SBI_TIMER] = row[L.XREG + 10]
+    row[L.MIP] &= ~L.MIP_STIP
+    row[L.XREG + 10] = 0
+    row[L.PC] = pc + 4
+    return True
+
+
+@jit
+def handle_trap(mem, rows, vdev, vctl, notlb, st, roots, log, cause, tval, pc, now):
+    """exits.dispatch for the exits handled here: the cost charged, or -1 (nothing changed:
+    Python handles it)."""
+    row = rows[st[S_ID]]
+    if cause == L.CAUSE_ILLEGAL:
+        insn = tval & 0xFFFFFFFF
+        kind = emulate_system(mem, rows, vdev, vctl, notlb, st, roots, log, insn, pc, now)
+        if kind < 0:
+            return -1
+        cost = st[COST_BASE + K_SWITCH] + st[COST_BASE + K_CSR + kind]   # K_* follow H_*
+        record(log, st, EXIT, now, cause, pc, insn, tval, kind, cost)
+        return cost
+    if cause == L.CAUSE_ECALL_U and row[L.PRIV] == L.PRIV_S and st[S_SBI_FROM_HV]:
+        if not sbi_set_timer(rows, st, pc):
+            return -1
+        cost = st[COST_BASE + K_SWITCH] + st[COST_BASE + K_SBI]
+        record(log, st, EXIT, now, L.CAUSE_ECALL_S, pc, ECALL, tval, H_SBI, cost)
+        return cost
+    return -1
+
+
+@jit
+def inject(rows, vdev, vctl, st, log, dev, ctl):
+    """VCpu.inject: deliver the highest-priority pending, enabled virtual interrupt."""
+    now = now_ns(dev, ctl)
+    update_lines(rows, vdev, vctl, st, now)
+    row = rows[st[S_ID]]
+    irq = pending_interrupt(row)
+    if irq < 0:
+        return
+    row[L.WAITING] = 0
+    take_trap(row, vctl, irq, 0, True)
+    row[L.RES_ADDR] = -1
+    cost = st[COST_BASE + K_REFLECT]
+    record(log, st, INJECT, now, INTERRUPT_FLAG | irq, row[L.PC], 0, 0, H_INTERRUPT, cost)
+    charge(dev, cost)
+
+
+# === the loop =======================================================================================
+@jit
+def yields(code, ctl):
+    """After a wfi the guest has nothing to do: the scheduler gets its turn (as it would
+    after the Python handler), so that a vCPU idling in a wfi loop does not spin through
+    its whole time slice while another has work."""
+    return (code == L.EXIT_TRAP and ctl[L.C_TRAP_CAUSE] == L.CAUSE_ILLEGAL
+            and ctl[L.C_TRAP_TVAL] & 0xFFFFFFFF == WFI)
+
+
+@jit
+def run_guest(cpu, mem, tlb, dev, io, ctl, rvc, st, limit):
+    """VCpu._run_real: the machine's run loop in hypervisor mode; (exit code, steps)."""
+    ctl[L.C_FLAGS] = L.F_TRAP_EXIT
+    ctl[L.C_CUR_HART] = st[S_HART]
+    ctl[L.C_BUDGET] = limit
+    code = machine_run(cpu, mem, tlb, dev, io, ctl, rvc)
+    return code, limit - ctl[L.C_BUDGET]
+
+
+@jit
+def prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, left):
+    """Everything VCpu.run does before a run: inject, deadline, enter.  The run's
+    instruction limit, or -1 where Python must go on (after the injection)."""
+    inject(rows, vdev, vctl, st, log, dev, ctl)
+    row = rows[st[S_ID]]
+    if row[L.WAITING]:
+        return -1
+    now = now_ns(dev, ctl)
+    deadline = next_deadline(rows, vdev, st)
+    if not enter(cpu, tlb, row, st, roots, log, now):
+        return -1
+    st[S_NOW], st[S_DEADLINE] = now, deadline
+    limit = min(left, deadline - now) if deadline > now else left
+    return max(1, limit)
+
+
+@jit
+def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vctl, notlb, st, roots, log, limit,
+             budget):
+    """Run the entered guest and handle hot exits until one needs Python, the budget
+    (``budget`` instructions in all) is spent, or the log is nearly full.
+
+    Returns (code, steps): a machine EXIT_* code for Python to handle as VCpu.run does
+    (EXIT_TRAP: the trap in ctl[C_TRAP_*], registers already on the row), HANDLED, or RESUME.
+    """
+    done = 0
+    row = rows[st[S_ID]]
+    while True:
+        code, steps = run_guest(cpu, mem, tlb, dev, io, ctl, rvc, st, limit)
+        leave(cpu, row, st)
+        done += steps
+        now = now_ns(dev, ctl)
+        if code == L.EXIT_TRAP:
+            cost = handle_trap(mem, rows, vdev, vctl, notlb, st, roots, log,
+                               ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL], ctl[L.C_TRAP_PC], now)
+            if cost < 0:
+                return code, done
+        elif code == L.EXIT_BUDGET and st[S_DEADLINE] > st[S_NOW] and now >= st[S_DEADLINE]:
+            cost = st[COST_BASE + K_SWITCH] + st[COST_BASE + K_TIMER]
+            record(log, st, EXIT, now, INTERRUPT_FLAG | st[S_DEADLINE_IRQ], row[L.PC], 0, 0,
+                   H_TIMER, cost)
+        else:
+            return code, done
+        charge(dev, cost)
+        if done >= budget or st[S_LOG_N] + LOG_ROOM > log.shape[0] or yields(code, ctl):
+            return HANDLED, done
+        limit = prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, budget - done)
+        if limit < 0:
+            return RESUME, done
+
+
+# === the Python side ================================================================================
+def new_state(vm, vcpu_id: int, hart: int, costs: dict) -> np.ndarray:
+    """A vCPU's hvstate row: its ids, and the handler ids and costs its records carry."""
+    st = np.zeros(STATE_WORDS, dtype=np.int64)
+    st[S_ID], st[S_VM], st[S_HART], st[S_ROOT] = vcpu_id, vm.id, hart, -1
+    for i, name in enumerate(HANDLERS):
+        st[H_BASE + i] = vm.trace.handler_id(name)
+    for i, name in enumerate(COST_NAMES):
+        st[COST_BASE + i] = costs[name]
+    return st
+
+
+def last_exit(block: np.ndarray, trace, priv: int) -> Exit:
+    """The Exit vcpu.run() reports for the last exit the fast path handled in ``block``."""
+    rows = block[block[:, G_KIND] == EXIT]
+    r = [int(v) for v in rows[-1]]
+    handler = trace.names[r[G_HANDLER]]
+    mask = (1 << 64) - 1
+    return Exit("timer" if handler == "timer" else "trap", r[G_CAUSE], r[G_TVAL] & mask,
+                r[G_PC] & mask, r[G_INSN], handler, r[G_COST], priv)
