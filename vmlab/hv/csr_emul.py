@@ -80,8 +80,8 @@ def emulate_sfence(vcpu, ex: Exit) -> str:
         rs1, rs2 = (ex.insn >> 15) & 31, (ex.insn >> 20) & 31
         gva = int(vcpu.row[L.XREG + rs1]) if rs1 else None
         asid = int(vcpu.row[L.XREG + rs2]) & 0xFFFF if rs2 else None
+        # (the pager flushes the real TLB of every leaf it drops, so nothing else is stale)
         vcpu.vm.shadow.sfence(vcpu, gva, asid)
-        vcpu.tlb_stale = True
     return name
 
 

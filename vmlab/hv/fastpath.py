@@ -346,7 +346,6 @@ def sfence(mem, rows, vdev, vctl, notlb, st, roots, log, insn, now):
         st[S_FLUSHES] += 1
     record(log, st, SHADOW, now, SFENCE_EVENT, row[L.PC], 0, gva if rs1 else 0,
            H_SHADOW_SFENCE, 0)
-    st[S_TLB_STALE] = 1
     retire(row, insn)
     return H_SFENCE
 

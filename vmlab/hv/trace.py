@@ -105,27 +105,33 @@ class Trace:
         n = len(block)
         if n == 0:
             return
-        seqs = np.arange(self._next, self._next + n)
-        rec = np.zeros(n, dtype=RECORD)
-        rec["seq"] = seqs
+        rec = np.empty(n, dtype=RECORD)
+        rec["seq"] = np.arange(self._next, self._next + n)
         for i, name in enumerate(RECORD.names[1:]):
             column = block[:, i]
             rec[name] = column.view(np.uint64) if RECORD[name] == np.uint64 else column
         keep = rec[-self.capacity:]
-        self._buf[keep["seq"] % self.capacity] = keep
+        first = int(keep["seq"][0]) % self.capacity
+        head = min(len(keep), self.capacity - first)       # up to the ring's end, then wrap
+        self._buf[first:first + head] = keep[:head]
+        self._buf[:len(keep) - head] = keep[head:]
         self._next += n
         self._count(rec)
 
     def _count(self, rec: np.ndarray) -> None:
-        """The whole-run counters for a batch of records."""
-        pairs, counts = np.unique(rec[["kind", "cause"]], return_counts=True)
-        for (kind, cause), k in zip(pairs.tolist(), counts.tolist()):
-            self.counts[(kind, cause)] += k
-        ids, counts = np.unique(rec["handler"], return_counts=True)
-        for hid, k in zip(ids.tolist(), counts.tolist()):
+        """The whole-run counters for a batch of records (numpy sorts and sums the batch;
+        Python touches each distinct key once)."""
+        keys, counts = np.unique(rec["kind"].astype(np.int64) << 48 | rec["cause"],
+                                 return_counts=True)
+        for key, k in zip(keys.tolist(), counts.tolist()):
+            self.counts[(key >> 48, key & ((1 << 48) - 1))] += k
+        handler = rec["handler"].astype(np.int64)
+        seen = np.bincount(handler, minlength=len(self.names))
+        cost = np.bincount(handler, weights=rec["cost"], minlength=len(self.names))
+        for hid in np.flatnonzero(seen).tolist():
             name = self.names[hid]
-            self.handler_counts[name] += k
-            self.handler_cost[name] += int(rec["cost"][rec["handler"] == hid].sum())
+            self.handler_counts[name] += int(seen[hid])
+            self.handler_cost[name] += int(cost[hid])
 
     # --- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:
