@@ -20,6 +20,7 @@ from vmlab.hv.csr_emul import NO_TLB
 from vmlab.hv.trace import EXIT, INJECT, SHADOW
 from vmlab.machine import layout as L
 from vmlab.machine.bits import i64
+from vmlab.machine.rvc import expansion_table
 
 WFI = 0x10500073
 SBI_TIME = 0x54494D45
@@ -45,9 +46,10 @@ def _fast(v, cause, tval, pc) -> int:
     vm = v.vm
     v.hvstate[fastpath.S_SBI_FROM_HV] = vm.sbi_from_hv
     v.hvstate[fastpath.S_WRITE_PROTECT] = vm.shadow.write_protect
-    cost = fastpath.handle_trap(vm.machine.mem, vm.rows, vm.devices.dev, vm.devices.ctl,
-                                NO_TLB, v.hvstate, vm.shadow.mirror, v._log, cause, i64(tval),
-                                i64(pc), vm.time())
+    cost = fastpath.handle_trap(vm.machine.mem, vm.mem.page_map, vm.rows, vm.devices.dev,
+                                vm.devices.io, vm.devices.ctl, NO_TLB, expansion_table(),
+                                v.hvstate, vm.shadow.mirror, v._log, cause, i64(tval), i64(pc),
+                                vm.time())
     v._drain()
     if cost > 0:
         vm.charge(int(cost))                # (the loop around it charges the clock)
@@ -128,8 +130,8 @@ def test_sfence_that_drops_a_leaf_is_left_to_python():
 
 
 def test_event_codes_agree_with_the_pager():
-    assert (fastpath.SFENCE_EVENT, fastpath.ROOT_SWITCH_EVENT) == (shadow.SFENCE,
-                                                                   shadow.ROOT_SWITCH)
+    assert (fastpath.SFENCE_EVENT, fastpath.ROOT_SWITCH_EVENT, fastpath.MMIO_EVENT) == (
+        shadow.SFENCE, shadow.ROOT_SWITCH, shadow.MMIO)
     assert fastpath.VA_BITS == shadow.VA_BITS
 
 
@@ -295,3 +297,46 @@ def test_trace_extend_is_record_row_by_row():
     assert batch.counts == one_by_one.counts
     assert batch.handler_counts == one_by_one.handler_counts
     assert batch.handler_cost == one_by_one.handler_cost
+
+
+def test_uart_and_clint_accesses_both_ways():
+    """Loads and stores of every width to the UART and the CLINT (compressed ones too),
+    from a guest without paging: the same console, registers and trace both ways."""
+    src = """
+        .text
+        .globl _start
+_start: li s0, 300
+        li s1, 0x10000000           # the UART (s1: x9, so c.lw/c.sw can reach it)
+        li s4, 0x2000000            # the CLINT
+        li s5, 0x2004000            # its mtimecmp
+        li s6, 0x200BFF8            # its mtime
+1:      lbu t1, 5(s1)               # LSR
+        lb t1, 5(s1)
+        li t2, 65
+        sb t2, 0(s1)                # THR: prints A
+        ld t3, 0(s5)                # mtimecmp
+        sd t3, 0(s5)
+        lw t4, 0(s4)                # msip
+        lwu t4, 0(s4)
+        lhu t5, 0(s6)               # mtime, low half
+        c.lw a0, 4(s1)              # IER (a 32-bit access: the UART answers its byte)
+        sh zero, 0(s4)
+        addi s0, s0, -1
+        bnez s0, 1b
+        li a7, 0x53525354
+        li a6, 0
+        li a0, 0
+        ecall
+"""
+    elf = assemble(src).elf
+
+    def start(fast):
+        _, vm = boot(elf, fast_exits=fast)
+        return vm
+
+    def drive(vm):
+        assert vm.run(instructions=1_000_000).reason == "halt"
+
+    fast, slow, handled = both_ways(start, drive)
+    assert_same(fast, slow)
+    assert fast["console"].count(b"A") == 300 and handled["mmio"] == 300 * 10

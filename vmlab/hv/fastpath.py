@@ -43,7 +43,7 @@ from vmlab.hv.exit_types import Exit
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
 from vmlab.machine import layout as L
 from vmlab.machine.csr import csr_written
-from vmlab.machine.devices import next_timer_ns, update_hwip
+from vmlab.machine.devices import mmio_read, mmio_write, next_timer_ns, update_hwip
 from vmlab.machine.fpstate import FS_CLEAN, FS_DIRTY, FS_MASK, SD
 from vmlab.machine.jit import jit
 from vmlab.machine.loop import run as machine_run
@@ -52,23 +52,24 @@ from vmlab.machine.trap import pending_interrupt, take_trap
 
 # --- hvstate: the vCPU's hypervisor-side words -------------------------------------------------
 (S_ID, S_VM, S_HART, S_SBI_TIMER, S_TLB_STALE, S_DEADLINE_IRQ, S_ROOT, S_ENTERS, S_LOG_N,
- S_SBI_TIME, S_SBI_FROM_HV, S_NOW, S_DEADLINE, S_WRITE_PROTECT, S_SFENCES,
- S_FLUSHES) = range(16)
+ S_SBI_TIME, S_SBI_FROM_HV, S_NOW, S_DEADLINE, S_WRITE_PROTECT, S_SFENCES, S_FLUSHES,
+ S_MMIO_FAULTS, S_DEV_ACCESSES, S_ONE_EXIT, S_DEVICE_HOOK) = range(20)
 #: the counters Python adds up and zeroes after every call (VCpu._drain)
-DRAINED = (S_LOG_N, S_ENTERS, S_SBI_TIME, S_SFENCES, S_FLUSHES)
-H_BASE = 16                       # hvstate[H_BASE + H_*]: the trace's handler id
-COST_BASE = 32                    # hvstate[COST_BASE + K_*]: modelled cost in ns
-STATE_WORDS = 48
+DRAINED = (S_LOG_N, S_ENTERS, S_SBI_TIME, S_SFENCES, S_FLUSHES, S_MMIO_FAULTS, S_DEV_ACCESSES)
+H_BASE = 24                       # hvstate[H_BASE + H_*]: the trace's handler id
+COST_BASE = 40                    # hvstate[COST_BASE + K_*]: modelled cost in ns
+STATE_WORDS = 56
 
 #: handler names the fast path records, in the order their ids sit in hvstate
 HANDLERS = ("csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "timer", "interrupt",
-            "shadow.root_switch", "shadow.sfence")
+            "shadow.root_switch", "shadow.sfence", "mmio", "shadow.mmio")
 (H_CSR, H_SRET, H_MRET, H_WFI, H_SFENCE, H_SBI, H_TIMER, H_INTERRUPT, H_ROOT_SWITCH,
- H_SHADOW_SFENCE) = range(10)
+ H_SHADOW_SFENCE, H_MMIO, H_SHADOW_MMIO) = range(12)
 #: costs the fast path charges, in the order they sit in hvstate (the instructions' costs
 #: in the order of their H_* numbers, so that K_CSR + H_x is x's cost)
-COST_NAMES = ("switch", "csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "reflect", "timer")
-K_SWITCH, K_CSR, K_SRET, K_MRET, K_WFI, K_SFENCE, K_SBI, K_REFLECT, K_TIMER = range(9)
+COST_NAMES = ("switch", "csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "reflect", "timer",
+              "mmio")
+K_SWITCH, K_CSR, K_SRET, K_MRET, K_WFI, K_SFENCE, K_SBI, K_REFLECT, K_TIMER, K_MMIO = range(10)
 
 # --- the roots mirror: one row per cached shadow tree ---------------------------------------------
 R_VALID, R_KIND, R_SATP, R_PRIV, R_SUM, R_MXR, R_REAL_SATP, R_TAG, R_SUPER = range(9)
@@ -76,6 +77,7 @@ ROOT_WORDS = 9                    # R_SUPER: the tree may hold pieces of a guest
 KIND_DIRECT, KIND_SV39, KIND_MPRV = 0, 1, 2
 ROOT_SWITCH_EVENT = 9             # vmlab.hv.shadow.ROOT_SWITCH
 SFENCE_EVENT = 7                  # vmlab.hv.shadow.SFENCE
+MMIO_EVENT = 4                    # vmlab.hv.shadow.MMIO
 VA_BITS = (1 << 39) - 1
 
 # --- the record log: the trace's fields after seq (Trace.extend), as int64 ---------------------
@@ -367,8 +369,96 @@ def sbi_set_timer(rows, st, pc):
     return True
 
 
+# === MMIO to the UART and the CLINT (exits.page_fault -> mmio.emulate) ===========================
 @jit
-def handle_trap(mem, rows, vdev, vctl, notlb, st, roots, log, cause, tval, pc, now):
+def guest_ram16(mem, page_map, vctl, gpa):
+    """The halfword at guest-physical ``gpa`` if it is in backed guest RAM, else -1."""
+    off = gpa - vctl[L.C_RAM_BASE]
+    if off < 0 or off + 2 > vctl[L.C_RAM_SIZE] or gpa & 1:
+        return -1
+    base = page_map[off >> 12]
+    if base < 0:
+        return -1                                   # never touched: Python backs it
+    at = base + (off & 0xFFF) - L.RAM_BASE
+    if at < 0 or at + 2 > mem.size:
+        return -1
+    return np.int64(mem[at]) | np.int64(mem[at + 1]) << 8
+
+
+@jit
+def fetch_untranslated(mem, page_map, vctl, pc):
+    """mmio.fetch_insn for a guest that does not translate (gpa = gva); -1 if unreadable."""
+    low = guest_ram16(mem, page_map, vctl, pc)
+    if low < 0 or low & 3 != 3:
+        return low
+    high = guest_ram16(mem, page_map, vctl, pc + 2)
+    return -1 if high < 0 else low | high << 16
+
+
+@jit
+def is_uart_or_clint(gpa):
+    return (0 <= gpa - L.UART_BASE < L.UART_SIZE) or (0 <= gpa - L.CLINT_BASE < L.CLINT_SIZE)
+
+
+@jit
+def decode_access(word, rvc):
+    """mmio.decode_access for plain loads and stores (compressed forms by the machine's own
+    expansion table): (store, size, signed, reg, length), or size 0 for anything else."""
+    w, length = word, 4
+    if word & 3 != 3:
+        w, length = rvc[word & 0xFFFF], 2
+    op, f3 = w & 0x7F, (w >> 12) & 7
+    if op == 0x03 and f3 != 7:
+        return False, 1 << (f3 & 3), f3 < 4, (w >> 7) & 31, length
+    if op == 0x23 and f3 < 4:
+        return True, 1 << f3, False, (w >> 20) & 31, length
+    return False, 0, False, 0, 0
+
+
+@jit
+def device_access(mem, page_map, rows, vdev, vio, vctl, rvc, st, roots, log, cause, gva, pc,
+                  now):
+    """A load or store of an untranslating guest to the UART or CLINT: the handler H_MMIO,
+    or -1 (untouched) for anything else -- paging on, other devices, odd instructions."""
+    if cause != L.CAUSE_LOAD_PAGE and cause != L.CAUSE_STORE_PAGE:
+        return -1
+    if st[S_DEVICE_HOOK] or st[S_ROOT] < 0 or roots[st[S_ROOT], R_KIND] != KIND_DIRECT:
+        return -1
+    gpa = gva                                        # the direct tree: gpa = gva
+    word = fetch_untranslated(mem, page_map, vctl, pc) if is_uart_or_clint(gpa) else -1
+    if word < 0:
+        return -1
+    store, size, signed, reg, length = decode_access(word, rvc)
+    if size == 0:
+        return -1
+    row = rows[st[S_ID]]
+    st[S_MMIO_FAULTS] += 1
+    record(log, st, SHADOW, now, MMIO_EVENT, row[L.PC], gpa >> 12, gva, H_SHADOW_MMIO, 0)
+    vdev[L.D_TICKS], vctl[L.C_SLICE_POS] = now, 0
+    st[S_DEV_ACCESSES] += 1
+    bits = 8 * size
+    if store:
+        value = row[L.XREG + reg]
+        if size < 8:
+            value &= (1 << bits) - 1
+        vctl[L.C_EXIT] = L.EXIT_NONE
+        mmio_write(vdev, vio, vctl, gpa, size, value)
+    else:
+        _, value = mmio_read(vdev, vio, vctl, gpa, size)
+        if size < 8:
+            value &= (1 << bits) - 1
+            if signed and value >> (bits - 1):
+                value -= 1 << bits
+        if reg:
+            row[L.XREG + reg] = value
+    row[L.PC] = pc + length
+    retire(row, word)
+    return word
+
+
+@jit
+def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, log, cause, tval,
+                pc, now):
     """exits.dispatch for the exits handled here: the cost charged, or -1 (nothing changed:
     Python handles it)."""
     row = rows[st[S_ID]]
@@ -386,7 +476,13 @@ def handle_trap(mem, rows, vdev, vctl, notlb, st, roots, log, cause, tval, pc, n
         cost = st[COST_BASE + K_SWITCH] + st[COST_BASE + K_SBI]
         record(log, st, EXIT, now, L.CAUSE_ECALL_S, pc, ECALL, tval, H_SBI, cost)
         return cost
-    return -1
+    word = device_access(mem, page_map, rows, vdev, vio, vctl, rvc, st, roots, log, cause, tval,
+                         pc, now)
+    if word < 0:
+        return -1
+    cost = st[COST_BASE + K_SWITCH] + st[COST_BASE + K_MMIO]
+    record(log, st, EXIT, now, cause, pc, word, tval, H_MMIO, cost)
+    return cost
 
 
 @jit
@@ -408,12 +504,20 @@ def inject(rows, vdev, vctl, st, log, dev, ctl):
 
 # === the loop =======================================================================================
 @jit
-def yields(code, ctl):
-    """After a wfi the guest has nothing to do: the scheduler gets its turn (as it would
-    after the Python handler), so that a vCPU idling in a wfi loop does not spin through
-    its whole time slice while another has work."""
-    return (code == L.EXIT_TRAP and ctl[L.C_TRAP_CAUSE] == L.CAUSE_ILLEGAL
-            and ctl[L.C_TRAP_TVAL] & 0xFFFFFFFF == WFI)
+def yields(code, ctl, st):
+    """Exits after which Python gets its turn at once: a wfi (the guest has nothing to do:
+    the scheduler decides, as after the Python handler, so a vCPU idling in a wfi loop does
+    not spin through its slice while another has work); a store to the UART (its output
+    goes to the console, where vm.run looks for what it waits for); and every exit while
+    Python asks for that (typed input waiting to be fed, a tohost word to watch)."""
+    if st[S_ONE_EXIT]:
+        return True
+    if code != L.EXIT_TRAP:
+        return False
+    cause, tval = ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL]
+    if cause == L.CAUSE_ILLEGAL:
+        return tval & 0xFFFFFFFF == WFI
+    return cause == L.CAUSE_STORE_PAGE and 0 <= tval - L.UART_BASE < L.UART_SIZE
 
 
 @jit
@@ -444,8 +548,8 @@ def prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, left):
 
 
 @jit
-def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vctl, notlb, st, roots, log, limit,
-             budget):
+def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, notlb, st,
+             roots, log, limit, budget):
     """Run the entered guest and handle hot exits until one needs Python, the budget
     (``budget`` instructions in all) is spent, or the log is nearly full.
 
@@ -460,7 +564,7 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vctl, notlb, st, root
         done += steps
         now = now_ns(dev, ctl)
         if code == L.EXIT_TRAP:
-            cost = handle_trap(mem, rows, vdev, vctl, notlb, st, roots, log,
+            cost = handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, log,
                                ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL], ctl[L.C_TRAP_PC], now)
             if cost < 0:
                 return code, done
@@ -471,7 +575,7 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vctl, notlb, st, root
         else:
             return code, done
         charge(dev, cost)
-        if done >= budget or st[S_LOG_N] + LOG_ROOM > log.shape[0] or yields(code, ctl):
+        if done >= budget or st[S_LOG_N] + LOG_ROOM > log.shape[0] or yields(code, ctl, st):
             return HANDLED, done
         limit = prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, budget - done)
         if limit < 0:

@@ -299,10 +299,13 @@ class VCpu:
         st[fastpath.S_ROOT] = vm.shadow.slot_in_use(self)
         st[fastpath.S_SBI_FROM_HV] = vm.sbi_from_hv
         st[fastpath.S_WRITE_PROTECT] = vm.shadow.write_protect
+        st[fastpath.S_ONE_EXIT] = bool(vm.devices.pending_in) or vm.htif is not None
+        st[fastpath.S_DEVICE_HOOK] = callable(getattr(vm, "is_mmio", None))
         st[fastpath.S_NOW], st[fastpath.S_DEADLINE] = now, min(deadline, fastpath.FAR)
         code, steps = fastpath.fast_run(
-            m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table(), vm.rows,
-            vm.devices.dev, vm.devices.ctl, NO_TLB, st, vm.shadow.mirror, self._log, limit, left)
+            m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table(), vm.rows, vm.devices.dev,
+            vm.devices.io, vm.devices.ctl, vm.mem.page_map, NO_TLB, st, vm.shadow.mirror,
+            self._log, limit, left)
         self._drain()
         return int(code), int(steps)
 
@@ -321,6 +324,9 @@ class VCpu:
             vm.sbi_calls[fastpath.SBI_EXT_TIME] += int(st[fastpath.S_SBI_TIME])
         vm.shadow.counters["sfences"] += int(st[fastpath.S_SFENCES])
         vm.shadow.counters["flushes"] += int(st[fastpath.S_FLUSHES])
+        vm.shadow.counters["mmio_faults"] += int(st[fastpath.S_MMIO_FAULTS])
+        vm.devices.accesses += int(st[fastpath.S_DEV_ACCESSES])
+        vm.devices.drain()                  # what the guest wrote to the UART: the console
         for word in fastpath.DRAINED:
             st[word] = 0
 
