@@ -263,7 +263,8 @@ class VCpu:
             self._enter()
             if vm.fast_exits:
                 code, steps = self._run_fast(now, deadline, limit, left)
-                now, deadline = (int(v) for v in self.hvstate[[fastpath.S_NOW, fastpath.S_DEADLINE]])
+                st = self.hvstate            # (the last entry's, for the budget's end)
+                now, deadline = int(st[fastpath.S_NOW]), int(st[fastpath.S_DEADLINE])
             else:
                 code, steps = self._run_real(limit)
                 self._leave()
@@ -310,7 +311,11 @@ class VCpu:
         return int(code), int(steps)
 
     def _drain(self) -> None:
+        """Catch up with what the compiled path did: its trace records, the root cache's
+        order and counters, the SBI and device counts, the console output."""
         st, vm = self.hvstate, self.vm
+        if not st[fastpath.S_LOG_N] and not st[fastpath.S_ENTERS]:
+            return                          # it handled nothing: the common Python exit
         block = self._log[:st[fastpath.S_LOG_N]]
         if len(block):
             self._last_fast_exit = fastpath.last_exit(block, vm.trace, self.priv)
