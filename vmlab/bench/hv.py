@@ -165,10 +165,11 @@ def _print_guest(title: str, runs: dict) -> None:
     for name in ("bare", "guest", "guest_python", "qemu"):
         if name in runs:
             r = runs[name]
-            extra = f"  ({r['exits']:,} exits)" if "exits" in r else ""
-            print(f"  {name:13} {r['seconds']:8.2f} s{extra}")
+            cpu = f"  ({r['cpu_seconds']:.2f} s CPU)" if "cpu_seconds" in r else ""
+            extra = f"  {r['exits']:,} exits" if "exits" in r else ""
+            print(f"  {name:13} {r['seconds']:8.2f} s wall{cpu}{extra}")
     if "guest_speed" in runs:
-        print(f"  guest speed   {runs['guest_speed']:8.3f}   (bare seconds / guest seconds)")
+        print(f"  guest speed   {runs['guest_speed']:8.3f}   (bare time / guest time)")
 
 
 if __name__ == "__main__":

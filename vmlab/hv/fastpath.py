@@ -53,9 +53,10 @@ from vmlab.machine.trap import pending_interrupt, take_trap
 # --- hvstate: the vCPU's hypervisor-side words -------------------------------------------------
 (S_ID, S_VM, S_HART, S_SBI_TIMER, S_TLB_STALE, S_DEADLINE_IRQ, S_ROOT, S_ENTERS, S_LOG_N,
  S_SBI_TIME, S_SBI_FROM_HV, S_NOW, S_DEADLINE, S_WRITE_PROTECT, S_SFENCES, S_FLUSHES,
- S_MMIO_FAULTS, S_DEV_ACCESSES, S_ONE_EXIT, S_DEVICE_HOOK) = range(20)
+ S_MMIO_FAULTS, S_DEV_ACCESSES, S_ONE_EXIT, S_DEVICE_HOOK, S_AD_UPDATES, S_OUTPUT) = range(22)
 #: the counters Python adds up and zeroes after every call (VCpu._drain)
-DRAINED = (S_LOG_N, S_ENTERS, S_SBI_TIME, S_SFENCES, S_FLUSHES, S_MMIO_FAULTS, S_DEV_ACCESSES)
+DRAINED = (S_LOG_N, S_ENTERS, S_SBI_TIME, S_SFENCES, S_FLUSHES, S_MMIO_FAULTS, S_DEV_ACCESSES,
+           S_AD_UPDATES)
 H_BASE = 24                       # hvstate[H_BASE + H_*]: the trace's handler id
 COST_BASE = 40                    # hvstate[COST_BASE + K_*]: modelled cost in ns
 STATE_WORDS = 56
@@ -371,28 +372,102 @@ def sbi_set_timer(rows, st, pc):
 
 # === MMIO to the UART and the CLINT (exits.page_fault -> mmio.emulate) ===========================
 @jit
-def guest_ram16(mem, page_map, vctl, gpa):
-    """The halfword at guest-physical ``gpa`` if it is in backed guest RAM, else -1."""
+def guest_bytes(mem, page_map, vctl, gpa, n):
+    """``n`` (2 or 8) little-endian bytes at guest-physical ``gpa``, aligned, if that is
+    backed guest RAM; else -1 (a page never touched, or not RAM: Python decides)."""
     off = gpa - vctl[L.C_RAM_BASE]
-    if off < 0 or off + 2 > vctl[L.C_RAM_SIZE] or gpa & 1:
+    if off < 0 or off + n > vctl[L.C_RAM_SIZE] or gpa & (n - 1):
         return -1
     base = page_map[off >> 12]
     if base < 0:
-        return -1                                   # never touched: Python backs it
-    at = base + (off & 0xFFF) - L.RAM_BASE
-    if at < 0 or at + 2 > mem.size:
         return -1
-    return np.int64(mem[at]) | np.int64(mem[at + 1]) << 8
+    at = base + (off & 0xFFF) - L.RAM_BASE
+    if at < 0 or at + n > mem.size:
+        return -1
+    v = 0
+    for k in range(n):
+        v |= np.int64(mem[at + k]) << (8 * k)
+    return v
 
 
 @jit
-def fetch_untranslated(mem, page_map, vctl, pc):
-    """mmio.fetch_insn for a guest that does not translate (gpa = gva); -1 if unreadable."""
-    low = guest_ram16(mem, page_map, vctl, pc)
+def set_guest64(mem, page_map, vctl, gpa, value):
+    """Store a PTE the walk read (so it is backed guest RAM: guest_bytes said so)."""
+    off = gpa - vctl[L.C_RAM_BASE]
+    at = page_map[off >> 12] + (off & 0xFFF) - L.RAM_BASE
+    for k in range(8):
+        mem[at + k] = (value >> (8 * k)) & 0xFF
+
+
+ACC_FETCH, ACC_LOAD, ACC_STORE = 0, 1, 2
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
+PPN_MASK = (1 << 44) - 1
+
+
+@jit
+def leaf_permits(pte, access, priv_s, sum_, mxr):
+    """sv39._permission_problem == "" for a vS (``priv_s``) or vU access."""
+    if pte & PTE_U:
+        if priv_s and (access == ACC_FETCH or not sum_):
+            return False
+    elif not priv_s:
+        return False
+    if access == ACC_FETCH:
+        return pte & PTE_X != 0
+    if access == ACC_LOAD:
+        return pte & PTE_R != 0 or (mxr and pte & PTE_X != 0)
+    return pte & PTE_W != 0
+
+
+@jit
+def guest_walk(mem, page_map, vctl, satp, va, access, priv_s, sum_, mxr):
+    """vmlab.sv39.walk where it succeeds: (True, gpa, the leaf PTE's gpa, the leaf PTE).
+    Any fault, or a table in a page never touched, gives (False, ...): Python walks it
+    again with the reference walker and decides."""
+    top = va >> 38                                 # canonical: bits 63..38 all equal
+    if top != 0 and top != -1:
+        return False, 0, 0, 0
+    table = (satp & PPN_MASK) << 12
+    for level in range(2, -1, -1):
+        pte_gpa = table + 8 * ((va >> (12 + 9 * level)) & 511)
+        pte = guest_bytes(mem, page_map, vctl, pte_gpa, 8)
+        if pte == -1 or pte & PTE_V == 0 or (pte >> 54) & 0x3FF:
+            return False, 0, 0, 0
+        if pte & PTE_W and not pte & PTE_R:
+            return False, 0, 0, 0
+        ppn = (pte >> 10) & PPN_MASK
+        if pte & (PTE_R | PTE_X):
+            low = (1 << (9 * level)) - 1
+            if ppn & low or not leaf_permits(pte, access, priv_s, sum_, mxr):
+                return False, 0, 0, 0
+            bits = 12 + 9 * level
+            gpa = ((ppn << 12) & ~((1 << bits) - 1)) | (va & ((1 << bits) - 1))
+            return True, gpa, pte_gpa, pte
+        table = ppn << 12
+    return False, 0, 0, 0
+
+
+@jit
+def fetch_insn(mem, page_map, vctl, row, pc):
+    """mmio.fetch_insn: the instruction bits at guest pc ``pc`` (the guest's own view:
+    VCpu.gva_to_gpa for a fetch), or -1 where Python must look."""
+    low = fetch_half(mem, page_map, vctl, row, pc)
     if low < 0 or low & 3 != 3:
         return low
-    high = guest_ram16(mem, page_map, vctl, pc + 2)
+    high = fetch_half(mem, page_map, vctl, row, pc + 2)
     return -1 if high < 0 else low | high << 16
+
+
+@jit
+def fetch_half(mem, page_map, vctl, row, gva):
+    satp, priv, status = row[L.SATP], row[L.PRIV], row[L.MSTATUS]
+    gpa = gva
+    if priv != L.PRIV_M and (satp >> 60) & 0xF != 0:
+        ok, gpa, _, _ = guest_walk(mem, page_map, vctl, satp, gva, ACC_FETCH, priv == L.PRIV_S,
+                                   (status & L.MS_SUM) != 0, (status & L.MS_MXR) != 0)
+        if not ok:
+            return -1
+    return guest_bytes(mem, page_map, vctl, gpa, 2)
 
 
 @jit
@@ -416,26 +491,62 @@ def decode_access(word, rvc):
 
 
 @jit
+def device_gpa(mem, page_map, vctl, roots, slot, gva, store):
+    """ShadowPaging.handle_fault's answer for a data access when it is "MMIO to the UART or
+    CLINT": (gpa, leaf PTE's gpa, A/D-updated PTE or -1); gpa -1 for anything else."""
+    r = roots[slot]
+    pte_gpa, new = 0, -1
+    if r[R_KIND] == KIND_DIRECT:
+        gpa = gva
+    elif r[R_KIND] == KIND_SV39:
+        ok, gpa, pte_gpa, pte = guest_walk(mem, page_map, vctl, r[R_SATP], gva,
+                                           ACC_STORE if store else ACC_LOAD, r[R_PRIV] != 0,
+                                           r[R_SUM] != 0, r[R_MXR] != 0)
+        if not ok:
+            return -1, 0, -1
+        updated = pte | PTE_A | (PTE_D if store else 0)
+        new = updated if updated != pte else -1
+    else:
+        return -1, 0, -1
+    return (gpa if is_uart_or_clint(gpa) else -1), pte_gpa, new
+
+
+@jit
 def device_access(mem, page_map, rows, vdev, vio, vctl, rvc, st, roots, log, cause, gva, pc,
                   now):
-    """A load or store of an untranslating guest to the UART or CLINT: the handler H_MMIO,
-    or -1 (untouched) for anything else -- paging on, other devices, odd instructions."""
+    """A guest load or store to the UART or CLINT: the instruction bits, or -1 (nothing
+    touched) for anything else -- other devices, faults, odd instructions."""
     if cause != L.CAUSE_LOAD_PAGE and cause != L.CAUSE_STORE_PAGE:
         return -1
-    if st[S_DEVICE_HOOK] or st[S_ROOT] < 0 or roots[st[S_ROOT], R_KIND] != KIND_DIRECT:
+    if st[S_DEVICE_HOOK] or st[S_ROOT] < 0:
         return -1
-    gpa = gva                                        # the direct tree: gpa = gva
-    word = fetch_untranslated(mem, page_map, vctl, pc) if is_uart_or_clint(gpa) else -1
+    row = rows[st[S_ID]]
+    gpa, pte_gpa, new_pte = device_gpa(mem, page_map, vctl, roots, st[S_ROOT], gva,
+                                       cause == L.CAUSE_STORE_PAGE)
+    word = fetch_insn(mem, page_map, vctl, row, pc) if gpa >= 0 else -1
     if word < 0:
         return -1
     store, size, signed, reg, length = decode_access(word, rvc)
     if size == 0:
         return -1
-    row = rows[st[S_ID]]
+    if new_pte != -1:                               # the walk sets A (and D), as hardware
+        set_guest64(mem, page_map, vctl, pte_gpa, new_pte)
+        st[S_AD_UPDATES] += 1
     st[S_MMIO_FAULTS] += 1
     record(log, st, SHADOW, now, MMIO_EVENT, row[L.PC], gpa >> 12, gva, H_SHADOW_MMIO, 0)
     vdev[L.D_TICKS], vctl[L.C_SLICE_POS] = now, 0
     st[S_DEV_ACCESSES] += 1
+    device_load_store(row, vdev, vio, vctl, gpa, store, size, signed, reg)
+    if store and 0 <= gpa - L.UART_BASE < L.UART_SIZE:
+        st[S_OUTPUT] = 1                            # (see yields)
+    row[L.PC] = pc + length
+    retire(row, word)
+    return word
+
+
+@jit
+def device_load_store(row, vdev, vio, vctl, gpa, store, size, signed, reg):
+    """The access itself, on the VM's own device models (VirtualDevices.read/write)."""
     bits = 8 * size
     if store:
         value = row[L.XREG + reg]
@@ -443,17 +554,14 @@ def device_access(mem, page_map, rows, vdev, vio, vctl, rvc, st, roots, log, cau
             value &= (1 << bits) - 1
         vctl[L.C_EXIT] = L.EXIT_NONE
         mmio_write(vdev, vio, vctl, gpa, size, value)
-    else:
-        _, value = mmio_read(vdev, vio, vctl, gpa, size)
-        if size < 8:
-            value &= (1 << bits) - 1
-            if signed and value >> (bits - 1):
-                value -= 1 << bits
-        if reg:
-            row[L.XREG + reg] = value
-    row[L.PC] = pc + length
-    retire(row, word)
-    return word
+        return
+    _, value = mmio_read(vdev, vio, vctl, gpa, size)
+    if size < 8:
+        value &= (1 << bits) - 1
+        if signed and value >> (bits - 1):
+            value -= 1 << bits
+    if reg:
+        row[L.XREG + reg] = value
 
 
 @jit
@@ -510,14 +618,11 @@ def yields(code, ctl, st):
     not spin through its slice while another has work); a store to the UART (its output
     goes to the console, where vm.run looks for what it waits for); and every exit while
     Python asks for that (typed input waiting to be fed, a tohost word to watch)."""
-    if st[S_ONE_EXIT]:
+    if st[S_ONE_EXIT] or st[S_OUTPUT]:
+        st[S_OUTPUT] = 0
         return True
-    if code != L.EXIT_TRAP:
-        return False
-    cause, tval = ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL]
-    if cause == L.CAUSE_ILLEGAL:
-        return tval & 0xFFFFFFFF == WFI
-    return cause == L.CAUSE_STORE_PAGE and 0 <= tval - L.UART_BASE < L.UART_SIZE
+    return (code == L.EXIT_TRAP and ctl[L.C_TRAP_CAUSE] == L.CAUSE_ILLEGAL
+            and ctl[L.C_TRAP_TVAL] & 0xFFFFFFFF == WFI)
 
 
 @jit

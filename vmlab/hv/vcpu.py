@@ -330,6 +330,7 @@ class VCpu:
         vm.shadow.counters["sfences"] += int(st[fastpath.S_SFENCES])
         vm.shadow.counters["flushes"] += int(st[fastpath.S_FLUSHES])
         vm.shadow.counters["mmio_faults"] += int(st[fastpath.S_MMIO_FAULTS])
+        vm.shadow.counters["ad_updates"] += int(st[fastpath.S_AD_UPDATES])
         vm.devices.accesses += int(st[fastpath.S_DEV_ACCESSES])
         vm.devices.drain()                  # what the guest wrote to the UART: the console
         for word in fastpath.DRAINED:
