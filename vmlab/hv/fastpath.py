@@ -13,24 +13,30 @@ Handled here (each the twin of a Python handler named in brackets):
 
 - CSR reads and writes of the virtual CSR file          [csr_emul.emulate_csr]
 - ``sret``, ``mret``, ``wfi``                            [csr_emul._priv_insn]
+- ``sfence.vma`` with no shadow leaf to drop             [csr_emul.emulate_sfence]
 - SBI ``set_timer`` (TIME and the legacy call)           [sbi.time, sbi.legacy]
+- loads and stores to the UART and the CLINT             [exits.page_fault, mmio.emulate]
 - the end of a run at a virtual timer deadline           [exits.timer_exit]
 - injecting a pending virtual interrupt                  [VCpu.inject]
 - entering the guest, switching between shadow roots already built  [VCpu._enter]
 
-Everything else -- a reflected trap, a shadow fill, MMIO, sfence.vma, any other SBI call, a
-shadow root not built yet, a vCPU going idle -- returns to Python *before* anything was
-changed for it, so Python handles it exactly as if the fast path did not exist.
+Everything else -- a reflected trap, a shadow fill, an sfence.vma that drops leaves, any
+other SBI call or device, a shadow root not built yet, a vCPU going idle -- returns to
+Python *before* anything was changed for it, so Python handles it exactly as if the fast
+path did not exist.  Where the answer needs the guest's page tables (a device access with
+paging on), :func:`guest_walk` walks them for the cases where the reference walker
+(vmlab.sv39.walk) succeeds, and declines everything else.
 
 What the compiled code needs from the Python objects is in numpy arrays:
 
 - ``hvstate``: one int64 row per vCPU (:data:`STATE_WORDS`): the SBI timer, "real TLB
   stale", the shadow root in use, counters Python drains, and the handler ids and costs the
   records carry (copied from vmlab.hv.exit_types.COSTS, so one table rules both paths);
-- ``roots``: a mirror of the shadow pager's root cache (vmlab.hv.fast_log.RootMirror);
+- ``roots``: a mirror of the shadow pager's root cache (ShadowPaging.mirror, one row per
+  cached tree at a slot that stays its own);
 - ``log``: records appended here in the trace's own field order; after every call Python
   drains them into the VM's :class:`~vmlab.hv.trace.Trace` and replays what they mean for
-  the pager's bookkeeping (vmlab.hv.fast_log.drain).
+  the pager's bookkeeping (VCpu._drain, ShadowPaging.catch_up, Trace.extend).
 
 Guest values are int64 bit patterns throughout (as in the machine), every array index is a
 checked small number, and the loop ends when its instruction budget is spent.
