@@ -46,10 +46,11 @@ def _fast(v, cause, tval, pc) -> int:
     vm = v.vm
     v.hvstate[fastpath.S_SBI_FROM_HV] = vm.sbi_from_hv
     v.hvstate[fastpath.S_WRITE_PROTECT] = vm.shadow.write_protect
+    v.hvstate[fastpath.S_TABLE_ROOM] = vm.shadow.table_room()
     cost = fastpath.handle_trap(vm.machine.mem, vm.mem.page_map, vm.rows, vm.devices.dev,
                                 vm.devices.io, vm.devices.ctl, NO_TLB, expansion_table(),
-                                v.hvstate, vm.shadow.mirror, v._log, cause, i64(tval), i64(pc),
-                                vm.time())
+                                v.hvstate, vm.shadow.mirror, v._log, v._fills, cause, i64(tval),
+                                i64(pc), vm.time())
     v._drain()
     if cost > 0:
         vm.charge(int(cost))                # (the loop around it charges the clock)
@@ -130,8 +131,8 @@ def test_sfence_that_drops_a_leaf_is_left_to_python():
 
 
 def test_event_codes_agree_with_the_pager():
-    assert (fastpath.SFENCE_EVENT, fastpath.ROOT_SWITCH_EVENT, fastpath.MMIO_EVENT) == (
-        shadow.SFENCE, shadow.ROOT_SWITCH, shadow.MMIO)
+    assert (fastpath.SFENCE_EVENT, fastpath.ROOT_SWITCH_EVENT, fastpath.MMIO_EVENT,
+            fastpath.FILL_EVENT) == (shadow.SFENCE, shadow.ROOT_SWITCH, shadow.MMIO, shadow.FILL)
     assert fastpath.VA_BITS == shadow.VA_BITS
 
 
@@ -167,7 +168,21 @@ def _summary(vm) -> dict:
             "names": [vm.trace.names[h] for h in np.unique(rec["handler"])],
             "counts": dict(vm.trace.counts), "handler_cost": dict(vm.trace.handler_cost),
             "shadow": shadow, "sbi_calls": dict(vm.sbi_calls),
-            "trees": [(t["guest_satp"], t["priv"], t["leaves"]) for t in vm.shadow.trees()]}
+            "trees": [(t["guest_satp"], t["priv"], t["leaves"]) for t in vm.shadow.trees()],
+            "pager": _pager_index(vm.shadow)}
+
+
+def _pager_index(pager) -> dict:
+    """The shadow pager's bookkeeping: every leaf (where from, what it maps) and the
+    indexes coherence works from -- which the fast path's fills must keep as Python does."""
+    leaves = {str(r.key): sorted((lf.gva_page, lf.gpa_page, lf.hpa_page, lf.perms, lf.level,
+                                  lf.pte_gpas, lf.slot_hpa) for lf in r.tree.leaves.values())
+              for r in pager.roots.values()}
+    return {"leaves": leaves, "deps": {k: sorted(map(str, v)) for k, v in pager._deps.items()},
+            "pt_refs": dict(pager._pt_refs),
+            "by_target": {k: sorted(map(str, v)) for k, v in pager._by_target.items()},
+            "super": {str(r.key): {k: sorted(v) for k, v in r.super.items()}
+                      for r in pager.roots.values()}}
 
 
 def both_ways(start, drive) -> tuple[dict, dict, dict]:

@@ -59,24 +59,26 @@ from vmlab.machine.trap import pending_interrupt, take_trap
 # --- hvstate: the vCPU's hypervisor-side words -------------------------------------------------
 (S_ID, S_VM, S_HART, S_SBI_TIMER, S_TLB_STALE, S_DEADLINE_IRQ, S_ROOT, S_ENTERS, S_LOG_N,
  S_SBI_TIME, S_SBI_FROM_HV, S_NOW, S_DEADLINE, S_WRITE_PROTECT, S_SFENCES, S_FLUSHES,
- S_MMIO_FAULTS, S_DEV_ACCESSES, S_ONE_EXIT, S_DEVICE_HOOK, S_AD_UPDATES, S_OUTPUT) = range(22)
+ S_MMIO_FAULTS, S_DEV_ACCESSES, S_ONE_EXIT, S_DEVICE_HOOK, S_AD_UPDATES, S_OUTPUT,
+ S_FILLS, S_TABLE_ROOM) = range(24)
 #: the counters Python adds up and zeroes after every call (VCpu._drain)
 DRAINED = (S_LOG_N, S_ENTERS, S_SBI_TIME, S_SFENCES, S_FLUSHES, S_MMIO_FAULTS, S_DEV_ACCESSES,
-           S_AD_UPDATES)
-H_BASE = 24                       # hvstate[H_BASE + H_*]: the trace's handler id
-COST_BASE = 40                    # hvstate[COST_BASE + K_*]: modelled cost in ns
-STATE_WORDS = 56
+           S_AD_UPDATES, S_FILLS)
+H_BASE = 26                       # hvstate[H_BASE + H_*]: the trace's handler id
+COST_BASE = 42                    # hvstate[COST_BASE + K_*]: modelled cost in ns
+STATE_WORDS = 58
 
 #: handler names the fast path records, in the order their ids sit in hvstate
 HANDLERS = ("csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "timer", "interrupt",
-            "shadow.root_switch", "shadow.sfence", "mmio", "shadow.mmio")
+            "shadow.root_switch", "shadow.sfence", "mmio", "shadow.mmio", "fill", "shadow.fill")
 (H_CSR, H_SRET, H_MRET, H_WFI, H_SFENCE, H_SBI, H_TIMER, H_INTERRUPT, H_ROOT_SWITCH,
- H_SHADOW_SFENCE, H_MMIO, H_SHADOW_MMIO) = range(12)
+ H_SHADOW_SFENCE, H_MMIO, H_SHADOW_MMIO, H_FILL, H_SHADOW_FILL) = range(14)
 #: costs the fast path charges, in the order they sit in hvstate (the instructions' costs
 #: in the order of their H_* numbers, so that K_CSR + H_x is x's cost)
 COST_NAMES = ("switch", "csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "reflect", "timer",
-              "mmio")
-K_SWITCH, K_CSR, K_SRET, K_MRET, K_WFI, K_SFENCE, K_SBI, K_REFLECT, K_TIMER, K_MMIO = range(10)
+              "mmio", "fill")
+(K_SWITCH, K_CSR, K_SRET, K_MRET, K_WFI, K_SFENCE, K_SBI, K_REFLECT, K_TIMER, K_MMIO,
+ K_FILL) = range(11)
 
 # --- the roots mirror: one row per cached shadow tree ---------------------------------------------
 R_VALID, R_KIND, R_SATP, R_PRIV, R_SUM, R_MXR, R_REAL_SATP, R_TAG, R_SUPER = range(9)
@@ -85,6 +87,11 @@ KIND_DIRECT, KIND_SV39, KIND_MPRV = 0, 1, 2
 ROOT_SWITCH_EVENT = 9             # vmlab.hv.shadow.ROOT_SWITCH
 SFENCE_EVENT = 7                  # vmlab.hv.shadow.SFENCE
 MMIO_EVENT = 4                    # vmlab.hv.shadow.MMIO
+FILL_EVENT = 1                    # vmlab.hv.shadow.FILL
+# --- the fill log: the leaves the fast path put into shadow trees, for Python's bookkeeping ---
+(F_TAG, F_GVA_PAGE, F_GPA_PAGE, F_HPA_PAGE, F_PERMS, F_LEVEL, F_NPTES, F_PTE0, F_PTE1,
+ F_PTE2) = range(10)
+FILL_WORDS = 10
 VA_BITS = (1 << 39) - 1
 
 # --- the record log: the trace's fields after seq (Trace.extend), as int64 ---------------------
@@ -570,9 +577,125 @@ def device_load_store(row, vdev, vio, vctl, gpa, store, size, signed, reg):
         row[L.XREG + reg] = value
 
 
+# === shadow fills of present guest mappings (exits.page_fault -> ShadowPaging.handle_fault) ====
 @jit
-def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, log, cause, tval,
-                pc, now):
+def shadow_perms(pte, priv_s, sum_, mxr):
+    """shadow_build.shadow_perms: the R/W/X a shadow leaf may carry for guest leaf ``pte``."""
+    perms = 0
+    if leaf_permits(pte, ACC_LOAD, priv_s, sum_, mxr):
+        perms |= PTE_R
+    if leaf_permits(pte, ACC_STORE, priv_s, sum_, mxr):
+        perms |= PTE_W
+    if leaf_permits(pte, ACC_FETCH, priv_s, sum_, mxr):
+        perms |= PTE_X
+    if pte & PTE_D == 0 or perms & PTE_R == 0:
+        perms &= ~PTE_W
+    return perms if pte & PTE_A else 0
+
+
+@jit
+def empty_shadow_slot(mem, real_satp, gva):
+    """Host address of the level-0 shadow PTE for ``gva`` if its tables exist and it is
+    empty; -1 otherwise (new table frames, or replacing a leaf: Python's work)."""
+    table = (real_satp & PPN_MASK) << 12
+    va = gva & VA_BITS
+    for level in range(2, 0, -1):
+        pte = read_hpa64(mem, table + 8 * ((va >> (12 + 9 * level)) & 511))
+        if pte == -1 or pte & PTE_V == 0:
+            return -1
+        table = ((pte >> 10) & PPN_MASK) << 12
+    slot = table + 8 * ((va >> 12) & 511)
+    return slot if read_hpa64(mem, slot) == 0 else -1
+
+
+@jit
+def fill(mem, page_map, vctl, st, roots, fills, cause, gva, pc, row, log, now):
+    """A fault on a page the guest maps (or, without paging, on guest RAM) whose shadow leaf
+    can go into existing tables: install it; the cost, or -1 (nothing touched)."""
+    slot = st[S_ROOT]
+    if st[S_WRITE_PROTECT] or st[S_TABLE_ROOM] < 2 or slot < 0:
+        return -1                   # (too few table frames left: Python recycles first)
+    if cause == L.CAUSE_FETCH_PAGE:
+        access = ACC_FETCH
+    elif cause == L.CAUSE_LOAD_PAGE:
+        access = ACC_LOAD
+    elif cause == L.CAUSE_STORE_PAGE:
+        access = ACC_STORE
+    else:
+        return -1
+    r = roots[slot]
+    level, pte_gpa, new, perms = 0, 0, -1, PTE_R | PTE_W | PTE_X
+    if r[R_KIND] == KIND_SV39:
+        ok, gpa, pte_gpa, pte = guest_walk(mem, page_map, vctl, r[R_SATP], gva, access,
+                                           r[R_PRIV] != 0, r[R_SUM] != 0, r[R_MXR] != 0)
+        if not ok:
+            return -1
+        updated = pte | PTE_A | (PTE_D if access == ACC_STORE else 0)
+        new = updated if updated != pte else -1
+        perms = shadow_perms(updated, r[R_PRIV] != 0, r[R_SUM] != 0, r[R_MXR] != 0)
+        level = leaf_level(mem, page_map, vctl, r[R_SATP], gva)
+    elif r[R_KIND] == KIND_DIRECT:
+        gpa = gva
+    else:
+        return -1
+    off = gpa - vctl[L.C_RAM_BASE]
+    if off < 0 or off >= vctl[L.C_RAM_SIZE] or page_map[off >> 12] < 0:
+        return -1                                   # not RAM, or a page to back: Python
+    shadow_slot = empty_shadow_slot(mem, r[R_REAL_SATP], gva)
+    if shadow_slot < 0:
+        return -1
+    if new != -1:
+        set_guest64(mem, page_map, vctl, pte_gpa, new)
+        st[S_AD_UPDATES] += 1
+    hpa_page = (page_map[off >> 12] >> 12)
+    write_hpa64(mem, shadow_slot,
+                hpa_page << 10 | PTE_V | perms | PTE_U | PTE_A | PTE_D)
+    log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, mem, page_map, vctl)
+    if level:
+        roots[slot, R_SUPER] = 1
+    record(log, st, SHADOW, now, FILL_EVENT, row[L.PC], gpa >> 12, (gva & VA_BITS) & ~0xFFF,
+           H_SHADOW_FILL, 0)
+    return st[COST_BASE + K_SWITCH] + st[COST_BASE + K_FILL]
+
+
+@jit
+def write_hpa64(mem, hpa, value):
+    off = hpa - L.RAM_BASE
+    for k in range(8):
+        mem[off + k] = (value >> (8 * k)) & 0xFF
+
+
+@jit
+def leaf_level(mem, page_map, vctl, satp, va):
+    """The level of the leaf a successful guest walk of ``va`` ends at (2, 1 or 0)."""
+    table = (satp & PPN_MASK) << 12
+    for level in range(2, 0, -1):
+        pte = guest_bytes(mem, page_map, vctl, table + 8 * ((va >> (12 + 9 * level)) & 511), 8)
+        if pte & (PTE_R | PTE_X):
+            return level
+        table = ((pte >> 10) & PPN_MASK) << 12
+    return 0
+
+
+@jit
+def log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, mem, page_map, vctl):
+    """What Python needs to index the new leaf (shadow._remember): the guest PTEs read."""
+    f = fills[st[S_FILLS]]
+    f[F_TAG], f[F_GVA_PAGE], f[F_GPA_PAGE] = r[R_TAG], (gva & VA_BITS) >> 12, gpa >> 12
+    f[F_HPA_PAGE], f[F_PERMS], f[F_LEVEL], f[F_NPTES] = hpa_page, perms, level, 0
+    if r[R_KIND] == KIND_SV39:
+        table = (r[R_SATP] & PPN_MASK) << 12
+        for lv in range(2, level - 1, -1):
+            pte_gpa = table + 8 * ((gva >> (12 + 9 * lv)) & 511)
+            f[F_PTE0 + f[F_NPTES]] = pte_gpa
+            f[F_NPTES] += 1
+            table = ((guest_bytes(mem, page_map, vctl, pte_gpa, 8) >> 10) & PPN_MASK) << 12
+    st[S_FILLS] += 1
+
+
+@jit
+def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, log, fills, cause,
+                tval, pc, now):
     """exits.dispatch for the exits handled here: the cost charged, or -1 (nothing changed:
     Python handles it)."""
     row = rows[st[S_ID]]
@@ -592,10 +715,13 @@ def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, log
         return cost
     word = device_access(mem, page_map, rows, vdev, vio, vctl, rvc, st, roots, log, cause, tval,
                          pc, now)
-    if word < 0:
-        return -1
-    cost = st[COST_BASE + K_SWITCH] + st[COST_BASE + K_MMIO]
-    record(log, st, EXIT, now, cause, pc, word, tval, H_MMIO, cost)
+    if word >= 0:
+        cost = st[COST_BASE + K_SWITCH] + st[COST_BASE + K_MMIO]
+        record(log, st, EXIT, now, cause, pc, word, tval, H_MMIO, cost)
+        return cost
+    cost = fill(mem, page_map, vctl, st, roots, fills, cause, tval, pc, row, log, now)
+    if cost >= 0:
+        record(log, st, EXIT, now, cause, pc, 0, tval, H_FILL, cost)
     return cost
 
 
@@ -660,7 +786,7 @@ def prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, left):
 
 @jit
 def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, notlb, st,
-             roots, log, limit, budget):
+             roots, log, fills, limit, budget):
     """Run the entered guest and handle hot exits until one needs Python, the budget
     (``budget`` instructions in all) is spent, or the log is nearly full.
 
@@ -676,7 +802,8 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, 
         now = now_ns(dev, ctl)
         if code == L.EXIT_TRAP:
             cost = handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, log,
-                               ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL], ctl[L.C_TRAP_PC], now)
+                               fills, ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL],
+                               ctl[L.C_TRAP_PC], now)
             if cost < 0:
                 return code, done
         elif code == L.EXIT_BUDGET and st[S_DEADLINE] > st[S_NOW] and now >= st[S_DEADLINE]:

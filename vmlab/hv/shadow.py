@@ -330,6 +330,22 @@ class ShadowPaging:
             self._current[vcpu.id] = key
             self.counters["root_switches"] += 1
 
+    def catch_up_fills(self, fills) -> None:
+        """Index the leaves the fast path put into trees (rows of fastpath's fill log), as
+        :meth:`_fill` does for its own: the same Leaf, dependencies and counters."""
+        for row in fills.tolist():
+            root = self.roots[self._by_tag[row[F.F_TAG]]]
+            ptes = tuple(row[F.F_PTE0:F.F_PTE0 + row[F.F_NPTES]])
+            leaf = Leaf(row[F.F_GVA_PAGE], row[F.F_GPA_PAGE], row[F.F_HPA_PAGE],
+                        row[F.F_PERMS], row[F.F_LEVEL], ptes)
+            root.tree.put(leaf)              # (rewrites the same PTE; records its slot)
+            self._remember(root, leaf)
+            self.counters["fills"] += 1
+
+    def table_room(self) -> int:
+        """Table frames left before :meth:`_fill` would recycle every tree."""
+        return self.max_tables - sum(len(r.tree.tables) for r in self.roots.values())
+
     # === faults ===============================================================================
     def handle_fault(self, vcpu, cause: int, gva: int) -> Fault:
         """A guest access faulted in the shadow: fill it, or say whose fault it really is."""

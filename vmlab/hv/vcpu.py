@@ -58,6 +58,7 @@ class VCpu:
         # the fast path's handler names in the trace, so ids agree whichever path runs.)
         self.hvstate = fastpath.new_state(vm, vcpu_id, hart, COSTS)
         self._log = np.zeros((fastpath.LOG_RECORDS, fastpath.LOG_WORDS), dtype=np.int64)
+        self._fills = np.zeros((fastpath.LOG_RECORDS, fastpath.FILL_WORDS), dtype=np.int64)
         self.sbi_timer = MASK64          # SBI set_timer deadline in mtime ticks (none)
         self.tlb_stale = True            # the real TLB may hold another context's entries
         self.instructions = 0
@@ -302,11 +303,12 @@ class VCpu:
         st[fastpath.S_WRITE_PROTECT] = vm.shadow.write_protect
         st[fastpath.S_ONE_EXIT] = bool(vm.devices.pending_in) or vm.htif is not None
         st[fastpath.S_DEVICE_HOOK] = callable(getattr(vm, "is_mmio", None))
+        st[fastpath.S_TABLE_ROOM] = vm.shadow.table_room()
         st[fastpath.S_NOW], st[fastpath.S_DEADLINE] = now, min(deadline, fastpath.FAR)
         code, steps = fastpath.fast_run(
             m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table(), vm.rows, vm.devices.dev,
             vm.devices.io, vm.devices.ctl, vm.mem.page_map, NO_TLB, st, vm.shadow.mirror,
-            self._log, limit, left)
+            self._log, self._fills, limit, left)
         self._drain()
         return int(code), int(steps)
 
@@ -322,6 +324,7 @@ class VCpu:
             switched = block[block[:, fastpath.G_HANDLER] ==
                              vm.trace.handler_id("shadow.root_switch"), fastpath.G_INSN]
             vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), switched.tolist())
+            vm.shadow.catch_up_fills(self._fills[:st[fastpath.S_FILLS]])
             vm.trace.extend(block)
         elif st[fastpath.S_ENTERS]:
             vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), ())
