@@ -301,8 +301,9 @@ def test_trace_extend_is_record_row_by_row():
     for t in (batch, one_by_one):
         for name in names:
             t.handler_id(name)
-    for start in (0, 100, 250):                # three appends, the ring wraps twice
-        part = block[start:start + {0: 100, 100: 150, 250: 50}[start]]
+    # large batches (numpy) and small ones (row by row); the ring wraps twice
+    for start, n in ((0, 100), (100, 150), (250, 20), (270, 1), (271, 29)):
+        part = block[start:start + n]
         batch.extend(part)
         for r in part.tolist():
             one_by_one.record(r[1], time=r[0], vm=r[2], vcpu=r[3], cause=r[4], pc=r[5],

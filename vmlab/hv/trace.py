@@ -39,6 +39,7 @@ RECORD = np.dtype([
 ])
 
 INTERRUPT_FLAG = 0x8000_0000
+SMALL_BATCH = 32         # Trace.extend appends batches up to this size row by row
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,13 @@ class Trace:
     def record(self, kind: int, *, time: int, vm: int = 0, vcpu: int = 0, cause: int = 0,
                pc: int = 0, insn: int = 0, tval: int = 0, handler: str = "", cost: int = 0) -> int:
         """Append one record; returns its sequence number."""
+        return self._append((time, kind, vm, vcpu, cause, pc, insn, tval,
+                             self.handler_id(handler), cost), handler)
+
+    def _append(self, r, handler: str) -> int:
+        """One record from its fields after seq (RECORD's order, handler as its id)."""
         seq = self._next
-        hid = self.handler_id(handler)
+        time, kind, vm, vcpu, cause, pc, insn, tval, hid, cost = r
         # one tuple assignment: much cheaper than setting the fields one by one
         self._buf[seq % self.capacity] = (seq, time, kind, vm, vcpu, cause,
                                           pc & 0xFFFF_FFFF_FFFF_FFFF, insn & 0xFFFF_FFFF,
@@ -104,6 +110,10 @@ class Trace:
         already this trace's.  The same result as calling :meth:`record` for each row."""
         n = len(block)
         if n == 0:
+            return
+        if n <= SMALL_BATCH:                # a few: row by row is cheaper than numpy's set-up
+            for r in block.tolist():
+                self._append(r, self.names[r[8]])
             return
         rec = np.empty(n, dtype=RECORD)
         rec["seq"] = np.arange(self._next, self._next + n)

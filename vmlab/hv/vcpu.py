@@ -309,6 +309,9 @@ class VCpu:
             m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table(), vm.rows, vm.devices.dev,
             vm.devices.io, vm.devices.ctl, vm.mem.page_map, NO_TLB, st, vm.shadow.mirror,
             self._log, self._fills, limit, left)
+        if code == fastpath.HANDLED:        # (the exit vcpu.run() will report)
+            self._last_fast_exit = fastpath.last_exit(self._log[:st[fastpath.S_LOG_N]],
+                                                      vm.trace, self.priv)
         self._drain()
         return int(code), int(steps)
 
@@ -320,9 +323,8 @@ class VCpu:
             return                          # it handled nothing: the common Python exit
         block = self._log[:st[fastpath.S_LOG_N]]
         if len(block):
-            self._last_fast_exit = fastpath.last_exit(block, vm.trace, self.priv)
             switched = block[block[:, fastpath.G_HANDLER] ==
-                             vm.trace.handler_id("shadow.root_switch"), fastpath.G_INSN]
+                             st[fastpath.H_BASE + fastpath.H_ROOT_SWITCH], fastpath.G_INSN]
             vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), switched.tolist())
             vm.shadow.catch_up_fills(self._fills[:st[fastpath.S_FILLS]])
             vm.trace.extend(block)
