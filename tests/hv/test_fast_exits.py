@@ -49,8 +49,8 @@ def _fast(v, cause, tval, pc) -> int:
     v.hvstate[fastpath.S_TABLE_ROOM] = vm.shadow.table_room()
     cost = fastpath.handle_trap(vm.machine.mem, vm.mem.page_map, vm.rows, vm.devices.dev,
                                 vm.devices.io, vm.devices.ctl, NO_TLB, expansion_table(),
-                                v.hvstate, vm.shadow.mirror, v._log, v._fills, cause, i64(tval),
-                                i64(pc), vm.time())
+                                v.hvstate, vm.shadow.mirror, vm.shadow.super_index, v._log,
+                                v._fills, cause, i64(tval), i64(pc), vm.time())
     v._drain()
     if cost > 0:
         vm.charge(int(cost))                # (the loop around it charges the clock)
@@ -128,6 +128,28 @@ def test_sfence_that_drops_a_leaf_is_left_to_python():
     assert _fast(fast, L.CAUSE_ILLEGAL, SFENCE_A0_A1 & ~(31 << 20), 0) == -1   # (rs2 = x0)
     fast.set_reg(10, 0x1235_000)                            # the next page: nothing there
     assert _fast(fast, L.CAUSE_ILLEGAL, SFENCE_A0_A1 & ~(31 << 20), 0) > 0
+
+
+def test_sfence_inside_a_guest_superpage_is_left_to_python():
+    """A shadow tree holds one 4 KiB piece of a guest 2 MiB page: an sfence.vma of any
+    address in that 2 MiB page must drop it (Python's _drop_covering), one outside need not."""
+    from vmlab.hv.shadow_build import Leaf
+    _, fast = _pair()
+    pager = fast.vm.shadow
+    pager.root_for(fast)
+    fast.row[L.SATP] = i64(8 << 60 | 0x80000)
+    root = pager._root(fast)
+    leaf = Leaf(0x200, 0x80200, 0x80200, 7, level=1)     # gva 0x200000, from a 2 MiB page
+    root.tree.put(leaf)
+    pager._remember(root, leaf)
+    sfence_a0 = SFENCE_A0_A1 & ~(31 << 20)
+    fast.set_reg(10, 0x3FF_000)                          # same 2 MiB page, no leaf there
+    assert _fast(fast, L.CAUSE_ILLEGAL, sfence_a0, 0) == -1
+    fast.set_reg(10, 0x400_000)                          # the next 2 MiB page
+    assert _fast(fast, L.CAUSE_ILLEGAL, sfence_a0, 0) > 0
+    pager._drop(root, 0x200)                             # the piece gone: nothing to drop
+    fast.set_reg(10, 0x3FF_000)
+    assert _fast(fast, L.CAUSE_ILLEGAL, sfence_a0, 0) > 0
 
 
 def test_event_codes_agree_with_the_pager():

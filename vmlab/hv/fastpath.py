@@ -82,7 +82,10 @@ COST_NAMES = ("switch", "csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "refl
 
 # --- the roots mirror: one row per cached shadow tree ---------------------------------------------
 R_VALID, R_KIND, R_SATP, R_PRIV, R_SUM, R_MXR, R_REAL_SATP, R_TAG, R_SUPER = range(9)
-ROOT_WORDS = 9                    # R_SUPER: the tree may hold pieces of a guest superpage
+ROOT_WORDS = 9                    # R_SUPER: ask Python about superpages (index full)
+# --- the superpage index: which guest superpages a tree holds pieces of (ShadowPaging) ---
+X_SLOT, X_LEVEL, X_GROUP, X_MEMBERS = range(4)
+SUPER_WORDS, SUPER_ROWS = 4, 1024
 KIND_DIRECT, KIND_SV39, KIND_MPRV = 0, 1, 2
 ROOT_SWITCH_EVENT = 9             # vmlab.hv.shadow.ROOT_SWITCH
 SFENCE_EVENT = 7                  # vmlab.hv.shadow.SFENCE
@@ -272,7 +275,7 @@ def system_kind(insn):
 
 
 @jit
-def emulate_system(mem, rows, vdev, vctl, notlb, st, roots, log, insn, pc, now):
+def emulate_system(mem, rows, vdev, vctl, notlb, st, roots, supers, log, insn, pc, now):
     """A csr*/sret/mret/wfi/sfence.vma on the virtual hart; the handler number, or -1
     (untouched).  ``notlb``: a TLB array of its own for exec_priv's sfence (as csr_emul's)."""
     kind = system_kind(insn)
@@ -281,7 +284,7 @@ def emulate_system(mem, rows, vdev, vctl, notlb, st, roots, log, insn, pc, now):
     h = st[S_ID]
     row = rows[h]
     if kind == H_SFENCE:
-        return sfence(mem, rows, vdev, vctl, notlb, st, roots, log, insn, now)
+        return sfence(mem, rows, vdev, vctl, notlb, st, roots, supers, log, insn, now)
     if kind == H_CSR:
         num = insn >> 20
         if num == L.MIP or num == L.SIP or num == L.TIME:
@@ -329,8 +332,10 @@ def shadow_has_leaf(mem, real_satp, gva):
 
 
 @jit
-def sfence_would_drop(mem, roots, gva, asid, one_asid):
-    """ShadowPaging.sfence's question: is there any shadow leaf to drop for ``gva``?"""
+def sfence_would_drop(mem, roots, supers, gva, asid, one_asid):
+    """ShadowPaging.sfence's question: is there any shadow leaf to drop for ``gva``, or a
+    piece of a guest superpage around it (ShadowPaging._drop_covering)?"""
+    page = (gva & VA_BITS) >> 12
     for i in range(roots.shape[0]):
         r = roots[i]
         if r[R_VALID] == 0 or r[R_KIND] == KIND_DIRECT:
@@ -339,11 +344,15 @@ def sfence_would_drop(mem, roots, gva, asid, one_asid):
             continue
         if r[R_SUPER] or shadow_has_leaf(mem, r[R_REAL_SATP], gva):
             return True
+        for x in range(supers.shape[0]):
+            s = supers[x]
+            if s[X_SLOT] == i and s[X_MEMBERS] > 0 and s[X_GROUP] == page >> (9 * s[X_LEVEL]):
+                return True
     return False
 
 
 @jit
-def sfence(mem, rows, vdev, vctl, notlb, st, roots, log, insn, now):
+def sfence(mem, rows, vdev, vctl, notlb, st, roots, supers, log, insn, now):
     """csr_emul.emulate_sfence when there is nothing to drop from the shadow tables (or
     under write-protect, where sfence drops nothing): H_SFENCE, or -1 (untouched)."""
     h = st[S_ID]
@@ -351,7 +360,7 @@ def sfence(mem, rows, vdev, vctl, notlb, st, roots, log, insn, now):
     rs1, rs2 = (insn >> 15) & 31, (insn >> 20) & 31
     gva, asid = row[L.XREG + rs1], row[L.XREG + rs2] & 0xFFFF
     wp = st[S_WRITE_PROTECT] != 0
-    if not wp and (rs1 == 0 or sfence_would_drop(mem, roots, gva, asid, rs2 != 0)):
+    if not wp and (rs1 == 0 or sfence_would_drop(mem, roots, supers, gva, asid, rs2 != 0)):
         return -1
     update_lines(rows, vdev, vctl, st, now)
     cause, _ = exec_priv(row, notlb, 0, insn)
@@ -652,7 +661,7 @@ def fill(mem, page_map, vctl, st, roots, fills, cause, gva, pc, row, log, now):
                 hpa_page << 10 | PTE_V | perms | PTE_U | PTE_A | PTE_D)
     log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, mem, page_map, vctl)
     if level:
-        roots[slot, R_SUPER] = 1
+        roots[slot, R_SUPER] = 1        # (until Python has indexed the piece: catch_up_fills)
     record(log, st, SHADOW, now, FILL_EVENT, row[L.PC], gpa >> 12, (gva & VA_BITS) & ~0xFFF,
            H_SHADOW_FILL, 0)
     return st[COST_BASE + K_SWITCH] + st[COST_BASE + K_FILL]
@@ -694,14 +703,15 @@ def log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, mem, page_map, vctl
 
 
 @jit
-def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, log, fills, cause,
-                tval, pc, now):
+def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, supers, log, fills,
+                cause, tval, pc, now):
     """exits.dispatch for the exits handled here: the cost charged, or -1 (nothing changed:
     Python handles it)."""
     row = rows[st[S_ID]]
     if cause == L.CAUSE_ILLEGAL:
         insn = tval & 0xFFFFFFFF
-        kind = emulate_system(mem, rows, vdev, vctl, notlb, st, roots, log, insn, pc, now)
+        kind = emulate_system(mem, rows, vdev, vctl, notlb, st, roots, supers, log, insn, pc,
+                              now)
         if kind < 0:
             return -1
         cost = st[COST_BASE + K_SWITCH] + st[COST_BASE + K_CSR + kind]   # K_* follow H_*
@@ -786,7 +796,7 @@ def prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, left):
 
 @jit
 def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, notlb, st,
-             roots, log, fills, limit, budget):
+             roots, supers, log, fills, limit, budget):
     """Run the entered guest and handle hot exits until one needs Python, the budget
     (``budget`` instructions in all) is spent, or the log is nearly full.
 
@@ -801,8 +811,8 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, 
         done += steps
         now = now_ns(dev, ctl)
         if code == L.EXIT_TRAP:
-            cost = handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, log,
-                               fills, ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL],
+            cost = handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots,
+                               supers, log, fills, ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL],
                                ctl[L.C_TRAP_PC], now)
             if cost < 0:
                 return code, done

@@ -221,6 +221,9 @@ class ShadowPaging:
         self.mirror = np.zeros((TAGS_PER_VM, F.ROOT_WORDS), dtype=np.int64)
         self._slots: dict[tuple, int] = {}
         self._by_tag: dict[int, tuple] = {}
+        self.super_index = np.full((F.SUPER_ROWS, F.SUPER_WORDS), -1, dtype=np.int64)
+        self._super_rows: dict[tuple, int] = {}      # (slot, level, group) -> row
+        self._super_full: set[int] = set()           # slots whose groups did not all fit
 
     @property
     def write_protect(self) -> bool:
@@ -308,12 +311,34 @@ class ShadowPaging:
             self.mirror[slot] = 0
             del self._by_tag[root.tag]
 
-    def _mirror_flag_super(self, root: Root, flag: int) -> None:
-        """Tell the fast path whether a tree may hold pieces of a guest superpage (an
-        sfence.vma inside one drops them all: Python's work, via ``root.super``)."""
+    def _super_index(self, root: Root, group: tuple, delta: int) -> None:
+        """Keep ``super_index`` -- rows (mirror slot, level, group, members) -- in step with
+        ``root.super``, so the fast path's sfence can tell whether a guest superpage around
+        an address has pieces to drop.  Full (or a tree without a slot): the tree's
+        R_SUPER flag says "always ask Python"."""
         slot = self._slots.get(root.key)
-        if slot is not None:
-            self.mirror[slot, F.R_SUPER] = flag
+        if slot is None:
+            return
+        key = (slot, *group)
+        row = self._super_rows.get(key)
+        if row is None:
+            free = np.flatnonzero(self.super_index[:, F.X_SLOT] < 0)
+            if not len(free):
+                self._super_full.add(slot)
+                self.mirror[slot, F.R_SUPER] = 1
+                return
+            row = self._super_rows[key] = int(free[0])
+            self.super_index[row] = (slot, group[0], group[1], 0)
+        self.super_index[row, F.X_MEMBERS] += delta
+
+    def _super_index_clear(self, root: Root) -> None:
+        slot = self._slots.get(root.key)
+        if slot is None:
+            return
+        for key in [k for k in self._super_rows if k[0] == slot]:
+            self.super_index[self._super_rows.pop(key)] = -1
+        self._super_full.discard(slot)
+        self.mirror[slot, F.R_SUPER] = 0
 
     def slot_in_use(self, vcpu) -> int:
         """The mirror slot of the tree ``vcpu`` runs on (-1 before its first entry)."""
@@ -341,6 +366,9 @@ class ShadowPaging:
             root.tree.put(leaf)              # (rewrites the same PTE; records its slot)
             self._remember(root, leaf)
             self.counters["fills"] += 1
+            if leaf.level:                   # indexed now: the fast path's "unsure" ends
+                slot = self._slots[root.key]
+                self.mirror[slot, F.R_SUPER] = slot in self._super_full
 
     def table_room(self) -> int:
         """Table frames left before :meth:`_fill` would recycle every tree."""
@@ -486,8 +514,10 @@ class ShadowPaging:
         self._by_target.setdefault(leaf.gpa_page, set()).add(ref)
         if leaf.level:
             group = (leaf.level, leaf.gva_page >> (9 * leaf.level))
-            root.super.setdefault(group, set()).add(leaf.gva_page)
-            self._mirror_flag_super(root, 1)
+            members = root.super.setdefault(group, set())
+            if leaf.gva_page not in members:
+                members.add(leaf.gva_page)
+                self._super_index(root, group, +1)
 
     def _forget(self, root: Root, leaf: Leaf) -> None:
         """Undo :meth:`_remember` (the leaf is gone from the tree already)."""
@@ -507,9 +537,11 @@ class ShadowPaging:
             if not targets:
                 del self._by_target[leaf.gpa_page]
         if leaf.level:
-            group = root.super.get((leaf.level, leaf.gva_page >> (9 * leaf.level)))
-            if group is not None:
+            key = (leaf.level, leaf.gva_page >> (9 * leaf.level))
+            group = root.super.get(key)
+            if group is not None and leaf.gva_page in group:
                 group.discard(leaf.gva_page)
+                self._super_index(root, key, -1)
 
     def _protect(self, gpa_page: int) -> None:
         """A guest page just became a page-table page: take W away from every leaf mapping it."""
@@ -539,7 +571,7 @@ class ShadowPaging:
         for leaf in leaves:
             self._forget(root, leaf)
         root.super.clear()
-        self._mirror_flag_super(root, 0)
+        self._super_index_clear(root)
         self._tlb_flush(root.tag, None)
         self.counters["leaves_dropped"] += len(leaves)
         return len(leaves)

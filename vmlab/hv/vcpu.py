@@ -308,7 +308,7 @@ class VCpu:
         code, steps = fastpath.fast_run(
             m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table(), vm.rows, vm.devices.dev,
             vm.devices.io, vm.devices.ctl, vm.mem.page_map, NO_TLB, st, vm.shadow.mirror,
-            self._log, self._fills, limit, left)
+            vm.shadow.super_index, self._log, self._fills, limit, left)
         if code == fastpath.HANDLED:        # (the exit vcpu.run() will report)
             self._last_fast_exit = fastpath.last_exit(self._log[:st[fastpath.S_LOG_N]],
                                                       vm.trace, self.priv)
