@@ -8,7 +8,11 @@ Two measurements, both in one run so that they compare like with like:
   in real U-mode through shadow page tables.  Same checksum, ratio of speeds.  Exits are
   rare here, so the ratio shows what trap-and-emulate costs when the guest just computes.
 - **Exits per second** for each kind of exit, from small guests that do nothing but exit:
-  CSR reads, SBI calls, page faults (shadow fills, one per fresh page) and MMIO loads.
+  CSR reads, SBI calls (set_timer, which the compiled fast path handles, and BASE, which
+  only Python does), sfence.vma, page faults (shadow fills, one per fresh page) and MMIO
+  loads -- each with the fast path (vmlab.hv.fastpath) on and off.
+- **Real guests** (vmlab.bench.hv_guests): the teaching OS, system-call heavy, bare and as a
+  guest; with ``--linux``, Debian's Linux booting to its shell bare, as a guest and on QEMU.
 """
 from __future__ import annotations
 
@@ -22,7 +26,9 @@ REPEATS = 3
 EXIT_KINDS = {
     # name: (loop body executed N times, the handler that must have handled it)
     "csr": ("csrr t1, sscratch", "csr"),
-    "sbi": ("li a7, 0x10\n li a6, 0\n ecall", "sbi"),
+    "sbi time": ("li a7, 0x54494D45\n li a6, 0\n li a0, -1\n ecall", "sbi"),
+    "sbi base": ("li a7, 0x10\n li a6, 0\n ecall", "sbi"),
+    "sfence": ("sfence.vma s1, zero", "sfence.vma"),
     "page fault": ("sd zero, 0(s1)\n add s1, s1, s2", "fill"),
     "mmio": ("lbu t1, 5(s3)", "mmio"),
 }
@@ -34,6 +40,13 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="instructions of the CPU-bound run (approximately; default 100M)")
     parser.add_argument("--exits", type=int, default=20_000, help="exits per kind (default 20000)")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--no-teachos", action="store_true",
+                        help="skip the teaching-OS workload (bare vs guest)")
+    parser.add_argument("--linux", action="store_true",
+                        help="also boot Debian's Linux to its shell: bare, as a guest, on QEMU "
+                             "(minutes; needs 'vmlab guests fetch linux')")
+    parser.add_argument("--linux-python", action="store_true",
+                        help="with --linux: the guest once more with the Python exit path only")
 
 
 def cpu_bound(insns: float) -> dict:
@@ -49,10 +62,11 @@ def cpu_bound(insns: float) -> dict:
             "ratio": guest["mips"] / bare.mips, "same_checksum": guest["checksum"] == bare.checksum}
 
 
-def _hv_vm(ram_size: int = 64 << 20):
+def _hv_vm(ram_size: int = 64 << 20, fast: bool = True):
     from vmlab.hv.vm import Hypervisor
     from vmlab.machine import Machine
-    return Hypervisor(Machine(ram_size=ram_size + (32 << 20))).create_vm(ram_size=ram_size)
+    return Hypervisor(Machine(ram_size=ram_size + (32 << 20))).create_vm(ram_size=ram_size,
+                                                                         fast_exits=fast)
 
 
 def run_guest(work) -> dict:
@@ -72,8 +86,8 @@ def run_guest(work) -> dict:
             "mips": r.instructions / seconds / 1e6, "exits": vm.trace.count(EXIT)}
 
 
-def exit_rates(n: int) -> dict:
-    """Exits per second of each kind (wall clock, the guest's own instructions included)."""
+def exit_rates(n: int, fast: bool = True) -> dict:
+    """Exits per second of each kind (the guest's own instructions included)."""
     from vmlab.asm import assemble
     rates = {}
     for name, (body, handler) in EXIT_KINDS.items():
@@ -92,33 +106,70 @@ _start:     li s0, {n}
             li a0, 0
             ecall
 '''
-        vm = _hv_vm(ram_size=((n * 4096) >> 20) + 16 << 20)
+        vm = _hv_vm(ram_size=((n * 4096) >> 20) + 16 << 20, fast=fast)
         vm.boot(kernel=assemble(src).elf)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         r = vm.run()
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         count = vm.trace.handler_counts[handler]
         if r.reason != "halt" or count < n:
             raise RuntimeError(f"{name}: {count} {handler} exits of {n}, stopped by {r.reason}")
-        rates[name] = {"exits": count, "seconds": seconds, "per_second": count / seconds}
+        # per_second: per CPU second of this process, which another job on a shared host
+        # disturbs less than the wall clock (also given)
+        rates[name] = {"exits": count, "seconds": seconds, "cpu_seconds": cpu,
+                       "per_second": count / max(cpu, 1e-9), "per_wall_second": count / seconds}
     return rates
 
 
+def both_paths(n: int) -> dict:
+    """exit_rates with the fast path on and off: {kind: {"fast": ..., "python": ...}}."""
+    exit_rates(50)                     # load (or compile) the fast path before timing it
+    fast, python = exit_rates(n, True), exit_rates(n, False)
+    return {k: {"fast": fast[k], "python": python[k],
+                "speedup": fast[k]["per_second"] / python[k]["per_second"]} for k in fast}
+
+
 def main(args) -> int:
-    report = {"cpu_bound": cpu_bound(args.insns), "exits": exit_rates(args.exits)}
+    from vmlab.bench import hv_guests
+    report = {"cpu_bound": cpu_bound(args.insns), "exits": both_paths(args.exits)}
+    if not args.no_teachos:
+        report["teachos"] = hv_guests.teachos()
+    if args.linux:
+        report["linux_boot"] = hv_guests.linux_boot(python_path=args.linux_python)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0 if report["cpu_bound"]["same_checksum"] else 1
+    print_report(report)
+    return 0 if report["cpu_bound"]["same_checksum"] else 1
+
+
+def print_report(report: dict) -> None:
     c = report["cpu_bound"]
     print(f"CPU-bound workload ({c['bare']['instructions']:,} instructions bare):")
     print(f"  bare metal  {c['bare']['mips']:8.1f} MIPS")
     print(f"  as a guest  {c['guest']['mips']:8.1f} MIPS  ({c['guest']['exits']} exits)")
     agree = "agree" if c["same_checksum"] else "DIFFER"
     print(f"  guest/bare  {c['ratio']:8.3f}   checksums {agree}")
-    print("exits per second:")
+    print("exits per CPU second     fast path      Python path")
     for name, r in report["exits"].items():
-        print(f"  {name:11} {r['per_second']:10,.0f}/s  ({r['exits']} in {r['seconds']:.3f} s)")
-    return 0 if c["same_checksum"] else 1
+        print(f"  {name:12} {r['fast']['per_second']:14,.0f}/s {r['python']['per_second']:12,.0f}/s"
+              f"  ({r['speedup']:.1f}x)")
+    if "teachos" in report:
+        _print_guest("teaching OS to power-off", report["teachos"])
+    if "linux_boot" in report:
+        _print_guest("Debian's Linux to its shell prompt", report["linux_boot"])
+
+
+def _print_guest(title: str, runs: dict) -> None:
+    print(f"{title}:")
+    for name in ("bare", "guest", "guest_python", "qemu"):
+        if name in runs:
+            r = runs[name]
+            cpu = f"  ({r['cpu_seconds']:.2f} s CPU)" if "cpu_seconds" in r else ""
+            extra = f"  {r['exits']:,} exits" if "exits" in r else ""
+            print(f"  {name:13} {r['seconds']:8.2f} s wall{cpu}{extra}")
+    if "guest_speed" in runs:
+        print(f"  guest speed   {runs['guest_speed']:8.3f}   (bare time / guest time)")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ import numpy as np
 
 from vmlab.hv.exit_types import Exit, reflect
 from vmlab.machine import layout as L
-from vmlab.machine.bits import i64
 from vmlab.machine.system import MRET, SRET, WFI, exec_csr, exec_priv
 
-_NO_TLB = np.zeros((1, 3, L.TLB_SETS, 4), dtype=np.int64)   # exec_priv's sfence needs one
+NO_TLB = np.zeros((1, 3, L.TLB_SETS, 4), dtype=np.int64)   # exec_priv's sfence needs one
+_ZERO = np.int64(0)
 
 
 def kind(insn: int) -> str:
@@ -33,11 +33,16 @@ def kind(insn: int) -> str:
     return "reflect"
 
 
+#: CSRs whose value comes from the virtual devices (interrupt lines, the clock)
+LINE_CSRS = frozenset((L.MIP, L.SIP, L.TIME))
+
+
 def emulate_csr(vcpu, ex: Exit) -> str:
     """csrrw/csrrs/csrrc and the immediate forms on the virtual CSR file."""
     vm = vcpu.vm
-    vcpu.update_lines()                 # sip/mip reads must see the virtual device lines
-    if not exec_csr(vcpu.row, vm.devices.dev, vm.devices.ctl, i64(vcpu.id), i64(ex.insn)):
+    if ex.insn >> 20 in LINE_CSRS:
+        vcpu.update_lines()             # sip/mip/time must see the virtual device lines
+    if not exec_csr(vcpu.row, vm.devices.dev, vm.devices.ctl, vcpu.id64, np.int64(ex.insn)):
         return reflect(vcpu, ex, L.CAUSE_ILLEGAL, ex.insn)
     vcpu.row[L.XREG] = 0
     vcpu.set_pc(ex.pc + 4)
@@ -48,7 +53,7 @@ def _priv_insn(vcpu, ex: Exit, name: str) -> str:
     """sret, mret, wfi: the machine's exec_priv on the virtual hart (it checks TSR, TW,
     the privilege needed, and changes mode, pc and the status stack)."""
     vcpu.update_lines()
-    cause, tval = exec_priv(vcpu.row, _NO_TLB, i64(0), i64(ex.insn))
+    cause, tval = exec_priv(vcpu.row, NO_TLB, _ZERO, np.int64(ex.insn))
     if cause >= 0:
         return reflect(vcpu, ex, int(cause), int(tval))
     return name
@@ -75,8 +80,8 @@ def emulate_sfence(vcpu, ex: Exit) -> str:
         rs1, rs2 = (ex.insn >> 15) & 31, (ex.insn >> 20) & 31
         gva = int(vcpu.row[L.XREG + rs1]) if rs1 else None
         asid = int(vcpu.row[L.XREG + rs2]) & 0xFFFF if rs2 else None
+        # (the pager flushes the real TLB of every leaf it drops, so nothing else is stale)
         vcpu.vm.shadow.sfence(vcpu, gva, asid)
-        vcpu.tlb_stale = True
     return name
 
 

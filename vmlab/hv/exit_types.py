@@ -27,7 +27,7 @@ COSTS = {
 RETIRED = {"csr", "sret", "mret", "wfi", "sfence.vma", "mmio", "pt-write"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Exit:
     """One exit, after the hypervisor handled it (what ``vcpu.run()`` returns).
 

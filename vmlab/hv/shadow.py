@@ -65,9 +65,13 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
+import numpy as np
+
 from vmlab import sv39
+from vmlab.hv import fastpath as F
 from vmlab.hv.memory import OutOfFrames
 from vmlab.hv.shadow_build import RWX, Leaf, ShadowTree, shadow_perms
 from vmlab.hv.trace import SHADOW
@@ -170,10 +174,28 @@ class Root:
     def guest_asid(self) -> int:
         return sv39.satp_fields(self.guest_satp)[1]
 
-    @property
+    @cached_property
     def satp(self) -> int:
-        """The value the real satp gets while a vCPU uses this tree."""
+        """The value the real satp gets while a vCPU uses this tree (its root frame and
+        tag never change, so it is computed once)."""
         return sv39.make_satp(self.tree.root_hpa, self.tag)
+
+
+def key_of(satp: int, priv: int, status: int) -> tuple:
+    """The shadow tree a guest context needs: (kind, guest satp, "S"/"U", SUM, MXR), or
+    :data:`DIRECT` when the guest does not translate.  ``satp`` unsigned, ``priv`` the
+    virtual privilege, ``status`` the virtual mstatus."""
+    if satp >> 60 != sv39.SATP_MODE_SV39:
+        return DIRECT
+    kind = SV39
+    if priv == L.PRIV_M:
+        mpp = (status >> L.MS_MPP_SHIFT) & 3
+        if not status & L.MS_MPRV or mpp == L.PRIV_M:
+            return DIRECT
+        kind, priv = MPRV, mpp       # vM loads and stores translated as MPP's
+    priv = "S" if priv == L.PRIV_S else "U"
+    sum_ = priv == "S" and bool(status & L.MS_SUM)    # SUM means nothing to U-mode
+    return RootKey(kind, satp, priv, sum_, bool(status & L.MS_MXR))
 
 
 class ShadowPaging:
@@ -194,6 +216,14 @@ class ShadowPaging:
         self._deps: dict[int, set] = {}              # guest PTE gpa -> {(key, gva page)}
         self._pt_refs: Counter = Counter()           # guest page -> leaves depending on its PTEs
         self._by_target: dict[int, set] = {}         # gpa page -> {(key, gva page)} mapping it
+        # the root cache as the compiled fast path sees it (vmlab.hv.fastpath): one row per
+        # cached tree, at a slot that stays the tree's while it is cached
+        self.mirror = np.zeros((TAGS_PER_VM, F.ROOT_WORDS), dtype=np.int64)
+        self._slots: dict[tuple, int] = {}
+        self._by_tag: dict[int, tuple] = {}
+        self.super_index = np.full((F.SUPER_ROWS, F.SUPER_WORDS), -1, dtype=np.int64)
+        self._super_rows: dict[tuple, int] = {}      # (slot, level, group) -> row
+        self._super_full: set[int] = set()           # slots whose groups did not all fit
 
     @property
     def write_protect(self) -> bool:
@@ -201,19 +231,15 @@ class ShadowPaging:
 
     # === roots ================================================================================
     def key_for(self, vcpu) -> tuple:
-        """The cache key of the tree ``vcpu`` needs now: what changes the permissions."""
-        satp = vcpu.csr("satp") & MASK64
-        if satp >> 60 != sv39.SATP_MODE_SV39:
-            return DIRECT
-        status, kind, priv = vcpu.csr("mstatus"), SV39, vcpu.priv
-        if priv == L.PRIV_M:
-            mpp = (status >> L.MS_MPP_SHIFT) & 3
-            if not status & L.MS_MPRV or mpp == L.PRIV_M:
-                return DIRECT
-            kind, priv = MPRV, mpp       # vM loads and stores translated as MPP's
-        priv = "S" if priv == L.PRIV_S else "U"
-        sum_ = priv == "S" and bool(status & L.MS_SUM)    # SUM means nothing to U-mode
-        return RootKey(kind, satp, priv, sum_, bool(status & L.MS_MXR))
+        """The cache key of the tree ``vcpu`` needs now: what changes the permissions.
+
+        A vCPU's row holds satp and mstatus exactly as the guest reads them, so they are
+        read from it directly (this runs on every entry into the guest); anything without
+        a row (a stand-in in the tests) is asked through ``csr()``."""
+        row = getattr(vcpu, "row", None)
+        if row is not None:
+            return key_of(int(row[L.SATP]) & MASK64, int(row[L.PRIV]), int(row[L.MSTATUS]))
+        return key_of(vcpu.csr("satp") & MASK64, vcpu.priv, vcpu.csr("mstatus"))
 
     def root_for(self, vcpu) -> int:
         """The real satp for ``vcpu`` now: Sv39, the tree's ASID tag, the tree's root PPN.
@@ -245,6 +271,7 @@ class ShadowPaging:
         if key != DIRECT:
             _, root.guest_satp, root.priv, root.sum, root.mxr = key
         self.roots[key] = root
+        self._mirror_add(root)
         self.counters["roots_built"] += 1
         self._record(None, ROOT_BUILD, root.guest_satp, root.tag)
         return root
@@ -261,10 +288,91 @@ class ShadowPaging:
             if key not in busy:
                 self._forget_tree(root, free=True)
                 del self.roots[key]
+                self._mirror_drop(root)
                 self.counters["roots_evicted"] += 1
                 self._record(None, ROOT_EVICT, root.guest_satp, root.tag)
                 return True
         return False
+
+    # === the fast path's view of the root cache ====================================================
+    def _mirror_add(self, root: Root) -> None:
+        """A new tree gets a free row (with none free it stays Python's alone)."""
+        slot = next((i for i in range(len(self.mirror)) if not self.mirror[i, F.R_VALID]), None)
+        if slot is None:
+            return
+        self._slots[root.key], self._by_tag[root.tag] = slot, root.key
+        kind = {DIRECT_KIND: F.KIND_DIRECT, SV39: F.KIND_SV39, MPRV: F.KIND_MPRV}[root.key[0]]
+        self.mirror[slot] = (1, kind, i64(root.guest_satp), root.priv == "S", root.sum,
+                             root.mxr, i64(root.satp), root.tag, 0)
+
+    def _mirror_drop(self, root: Root) -> None:
+        slot = self._slots.pop(root.key, None)
+        if slot is not None:
+            self.mirror[slot] = 0
+            del self._by_tag[root.tag]
+
+    def _super_index(self, root: Root, group: tuple, delta: int) -> None:
+        """Keep ``super_index`` -- rows (mirror slot, level, group, members) -- in step with
+        ``root.super``, so the fast path's sfence can tell whether a guest superpage around
+        an address has pieces to drop.  Full (or a tree without a slot): the tree's
+        R_SUPER flag says "always ask Python"."""
+        slot = self._slots.get(root.key)
+        if slot is None:
+            return
+        key = (slot, *group)
+        row = self._super_rows.get(key)
+        if row is None:
+            free = np.flatnonzero(self.super_index[:, F.X_SLOT] < 0)
+            if not len(free):
+                self._super_full.add(slot)
+                self.mirror[slot, F.R_SUPER] = 1
+                return
+            row = self._super_rows[key] = int(free[0])
+            self.super_index[row] = (slot, group[0], group[1], 0)
+        self.super_index[row, F.X_MEMBERS] += delta
+
+    def _super_index_clear(self, root: Root) -> None:
+        slot = self._slots.get(root.key)
+        if slot is None:
+            return
+        for key in [k for k in self._super_rows if k[0] == slot]:
+            self.super_index[self._super_rows.pop(key)] = -1
+        self._super_full.discard(slot)
+        self.mirror[slot, F.R_SUPER] = 0
+
+    def slot_in_use(self, vcpu) -> int:
+        """The mirror slot of the tree ``vcpu`` runs on (-1 before its first entry)."""
+        return self._slots.get(self._current.get(vcpu.id), -1)
+
+    def catch_up(self, vcpu, entries: int, switched_tags) -> None:
+        """Replay what the fast path did to the root cache: ``entries`` entries into the
+        guest (each a cache hit, as :meth:`_root` counts them) and the switches between
+        cached trees, in order (by ASID tag; their trace records are written already)."""
+        self.counters["root_cache_hits"] += entries
+        for tag in switched_tags:
+            key = self._by_tag[tag]
+            self.roots.move_to_end(key)
+            self._current[vcpu.id] = key
+            self.counters["root_switches"] += 1
+
+    def catch_up_fills(self, fills) -> None:
+        """Index the leaves the fast path put into trees (rows of fastpath's fill log), as
+        :meth:`_fill` does for its own: the same Leaf, dependencies and counters."""
+        for row in fills.tolist():
+            root = self.roots[self._by_tag[row[F.F_TAG]]]
+            ptes = tuple(row[F.F_PTE0:F.F_PTE0 + row[F.F_NPTES]])
+            leaf = Leaf(row[F.F_GVA_PAGE], row[F.F_GPA_PAGE], row[F.F_HPA_PAGE],
+                        row[F.F_PERMS], row[F.F_LEVEL], ptes)
+            root.tree.put(leaf)              # (rewrites the same PTE; records its slot)
+            self._remember(root, leaf)
+            self.counters["fills"] += 1
+            if leaf.level:                   # indexed now: the fast path's "unsure" ends
+                slot = self._slots[root.key]
+                self.mirror[slot, F.R_SUPER] = slot in self._super_full
+
+    def table_room(self) -> int:
+        """Table frames left before :meth:`_fill` would recycle every tree."""
+        return self.max_tables - sum(len(r.tree.tables) for r in self.roots.values())
 
     # === faults ===============================================================================
     def handle_fault(self, vcpu, cause: int, gva: int) -> Fault:
@@ -410,7 +518,10 @@ class ShadowPaging:
         self._by_target.setdefault(leaf.gpa_page, set()).add(ref)
         if leaf.level:
             group = (leaf.level, leaf.gva_page >> (9 * leaf.level))
-            root.super.setdefault(group, set()).add(leaf.gva_page)
+            members = root.super.setdefault(group, set())
+            if leaf.gva_page not in members:
+                members.add(leaf.gva_page)
+                self._super_index(root, group, +1)
 
     def _forget(self, root: Root, leaf: Leaf) -> None:
         """Undo :meth:`_remember` (the leaf is gone from the tree already)."""
@@ -430,9 +541,11 @@ class ShadowPaging:
             if not targets:
                 del self._by_target[leaf.gpa_page]
         if leaf.level:
-            group = root.super.get((leaf.level, leaf.gva_page >> (9 * leaf.level)))
-            if group is not None:
+            key = (leaf.level, leaf.gva_page >> (9 * leaf.level))
+            group = root.super.get(key)
+            if group is not None and leaf.gva_page in group:
                 group.discard(leaf.gva_page)
+                self._super_index(root, key, -1)
 
     def _protect(self, gpa_page: int) -> None:
         """A guest page just became a page-table page: take W away from every leaf mapping it."""
@@ -462,6 +575,7 @@ class ShadowPaging:
         for leaf in leaves:
             self._forget(root, leaf)
         root.super.clear()
+        self._super_index_clear(root)
         self._tlb_flush(root.tag, None)
         self.counters["leaves_dropped"] += len(leaves)
         return len(leaves)
@@ -518,6 +632,8 @@ class ShadowPaging:
         n = len(self.roots)
         for root in self.roots.values():
             self._forget_tree(root, free=True)
+        for root in self.roots.values():
+            self._mirror_drop(root)
         self.roots.clear()
         self._current.clear()
         self._deps.clear()

@@ -39,6 +39,7 @@ RECORD = np.dtype([
 ])
 
 INTERRUPT_FLAG = 0x8000_0000
+SMALL_BATCH = 32         # Trace.extend appends batches up to this size row by row
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,13 @@ class Trace:
     def record(self, kind: int, *, time: int, vm: int = 0, vcpu: int = 0, cause: int = 0,
                pc: int = 0, insn: int = 0, tval: int = 0, handler: str = "", cost: int = 0) -> int:
         """Append one record; returns its sequence number."""
+        return self._append((time, kind, vm, vcpu, cause, pc, insn, tval,
+                             self.handler_id(handler), cost), handler)
+
+    def _append(self, r, handler: str) -> int:
+        """One record from its fields after seq (RECORD's order, handler as its id)."""
         seq = self._next
-        hid = self.handler_id(handler)
+        time, kind, vm, vcpu, cause, pc, insn, tval, hid, cost = r
         # one tuple assignment: much cheaper than setting the fields one by one
         self._buf[seq % self.capacity] = (seq, time, kind, vm, vcpu, cause,
                                           pc & 0xFFFF_FFFF_FFFF_FFFF, insn & 0xFFFF_FFFF,
@@ -97,6 +103,45 @@ class Trace:
         self.handler_counts[handler] += 1
         self.handler_cost[handler] += cost
         return seq
+
+    def extend(self, block: np.ndarray) -> None:
+        """Append records written by compiled code (vmlab.hv.fastpath): an int64 array, one
+        row per record with the fields from ``time`` on, in RECORD's order; handler ids
+        already this trace's.  The same result as calling :meth:`record` for each row."""
+        n = len(block)
+        if n == 0:
+            return
+        if n <= SMALL_BATCH:                # a few: row by row is cheaper than numpy's set-up
+            for r in block.tolist():
+                self._append(r, self.names[r[8]])
+            return
+        rec = np.empty(n, dtype=RECORD)
+        rec["seq"] = np.arange(self._next, self._next + n)
+        for i, name in enumerate(RECORD.names[1:]):
+            column = block[:, i]
+            rec[name] = column.view(np.uint64) if RECORD[name] == np.uint64 else column
+        keep = rec[-self.capacity:]
+        first = int(keep["seq"][0]) % self.capacity
+        head = min(len(keep), self.capacity - first)       # up to the ring's end, then wrap
+        self._buf[first:first + head] = keep[:head]
+        self._buf[:len(keep) - head] = keep[head:]
+        self._next += n
+        self._count(rec)
+
+    def _count(self, rec: np.ndarray) -> None:
+        """The whole-run counters for a batch of records (numpy sorts and sums the batch;
+        Python touches each distinct key once)."""
+        keys, counts = np.unique(rec["kind"].astype(np.int64) << 48 | rec["cause"],
+                                 return_counts=True)
+        for key, k in zip(keys.tolist(), counts.tolist()):
+            self.counts[(key >> 48, key & ((1 << 48) - 1))] += k
+        handler = rec["handler"].astype(np.int64)
+        seen = np.bincount(handler, minlength=len(self.names))
+        cost = np.bincount(handler, weights=rec["cost"], minlength=len(self.names))
+        for hid in np.flatnonzero(seen).tolist():
+            name = self.names[hid]
+            self.handler_counts[name] += int(seen[hid])
+            self.handler_cost[name] += int(cost[hid])
 
     # --- reading ---------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -17,9 +17,13 @@ allowed exactly when the real FS is on.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from vmlab import sv39
 from vmlab.errors import InternalError
-from vmlab.hv import exits
+from vmlab.hv import exits, fastpath
+from vmlab.hv.csr_emul import NO_TLB
+from vmlab.hv.exit_types import COSTS
 from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
 from vmlab.isa.causes import cause_name
 from vmlab.machine import layout as L
@@ -44,14 +48,47 @@ class VCpu:
 
     def __init__(self, vm, vcpu_id: int, hart: int = 0):
         self.vm, self.id, self.hart = vm, vcpu_id, hart
+        self.id64 = np.int64(vcpu_id)    # as compiled code takes it (converted once)
         self.row = vm.rows[vcpu_id]
         reset_csrs(self.row)
         self.row[L.RES_ADDR] = -1
         self.started = False
+        # the hypervisor's own words about this vCPU, in an array the compiled fast path
+        # shares (vmlab.hv.fastpath): read them through the properties below.  (It registers
+        # the fast path's handler names in the trace, so ids agree whichever path runs.)
+        self.hvstate = fastpath.new_state(vm, vcpu_id, hart, COSTS)
+        self._log = np.zeros((fastpath.LOG_RECORDS, fastpath.LOG_WORDS), dtype=np.int64)
+        self._fills = np.zeros((fastpath.LOG_RECORDS, fastpath.FILL_WORDS), dtype=np.int64)
         self.sbi_timer = MASK64          # SBI set_timer deadline in mtime ticks (none)
         self.tlb_stale = True            # the real TLB may hold another context's entries
         self.instructions = 0
         self._deadline_irq = L.IRQ_STI
+
+    @property
+    def sbi_timer(self) -> int:
+        """SBI set_timer deadline in mtime ticks (MASK64: none)."""
+        return u64(self.hvstate[fastpath.S_SBI_TIMER])
+
+    @sbi_timer.setter
+    def sbi_timer(self, ticks: int) -> None:
+        self.hvstate[fastpath.S_SBI_TIMER] = i64(ticks)
+
+    @property
+    def tlb_stale(self) -> bool:
+        """The real TLB may hold entries of another context: flush it on the next entry."""
+        return bool(self.hvstate[fastpath.S_TLB_STALE])
+
+    @tlb_stale.setter
+    def tlb_stale(self, stale: bool) -> None:
+        self.hvstate[fastpath.S_TLB_STALE] = bool(stale)
+
+    @property
+    def _deadline_irq(self) -> int:
+        return int(self.hvstate[fastpath.S_DEADLINE_IRQ])
+
+    @_deadline_irq.setter
+    def _deadline_irq(self, irq: int) -> None:
+        self.hvstate[fastpath.S_DEADLINE_IRQ] = irq
 
     # --- the contract with the shadow pager, and conveniences ---------------------------------
     @property
@@ -96,7 +133,7 @@ class VCpu:
         PLIC and stimecmp (the machine's own update_hwip), and the SBI timer."""
         vm = self.vm
         vm.devices.sync_time(vm.time())
-        update_hwip(vm.rows, vm.devices.dev, vm.devices.ctl, self.id)
+        update_hwip(vm.rows, vm.devices.dev, vm.devices.ctl, self.id64)
         if self.sbi_timer < FAR // 100 and vm.mtime() >= self.sbi_timer:
             self.row[L.MIP] |= L.MIP_STIP
 
@@ -204,39 +241,105 @@ class VCpu:
 
     # --- KVM_RUN ----------------------------------------------------------------------------
     def run(self, budget: int = 2_000_000) -> exits.Exit:
-        """Run the guest until its next exit (handled before returning) or ``budget``
-        instructions; the run also ends at the next virtual timer deadline."""
+        """Run the guest until an exit Python must handle (handled before returning) or
+        ``budget`` instructions; the run also ends at the next virtual timer deadline.
+        With the VM's ``fast_exits``, the exits the compiled fast path handles
+        (vmlab.hv.fastpath) do not end the run: it goes on until one that Python handles."""
         vm = self.vm
         if vm.stopped:
             return exits.Exit(vm.stopped[0], pc=self.pc, priv=self.priv)
         if not self.started:
             return exits.Exit("stopped", pc=self.pc, priv=self.priv)
         self.inject()
-        if self.row[L.WAITING]:
-            if not wants_wake(self.row):
-                return exits.Exit("idle", pc=self.pc, priv=self.priv)
-            self.row[L.WAITING] = 0
-        now = vm.time()
-        deadline = self.next_deadline()
-        limit = min(budget, deadline - now) if deadline > now else budget
-        self._enter()
-        code, steps = self._run_real(max(1, limit))
-        self._leave()
-        self.instructions += steps
-        if code == L.EXIT_TRAP:
-            m = vm.machine
-            cause, tval = int(m.ctl[L.C_TRAP_CAUSE]), u64(m.ctl[L.C_TRAP_TVAL])
-            ex = self._handle(cause, tval, u64(m.ctl[L.C_TRAP_PC]))
-        elif code == L.EXIT_BUDGET and deadline > now and vm.time() >= deadline:
-            ex = exits.timer_exit(self, self._deadline_irq, steps)
-        elif code == L.EXIT_BUDGET:
-            ex = exits.Exit("budget", pc=self.pc, priv=self.priv)
-        else:
-            raise RuntimeError(f"unexpected machine exit {code} in hypervisor mode")
-        ex.instructions = steps
+        done = 0
+        while True:
+            if self.row[L.WAITING]:
+                if not wants_wake(self.row):
+                    return exits.Exit("idle", pc=self.pc, priv=self.priv, instructions=done)
+                self.row[L.WAITING] = 0
+            now = vm.time()
+            deadline = self.next_deadline()
+            left = budget - done
+            limit = max(1, min(left, deadline - now) if deadline > now else left)
+            self._enter()
+            if vm.fast_exits:
+                code, steps = self._run_fast(now, deadline, limit, left)
+                st = self.hvstate            # (the last entry's, for the budget's end)
+                now, deadline = int(st[fastpath.S_NOW]), int(st[fastpath.S_DEADLINE])
+            else:
+                code, steps = self._run_real(limit)
+                self._leave()
+            done += steps
+            self.instructions += steps
+            if code != fastpath.RESUME:     # (RESUME: injected, Python enters from here)
+                break
+        ex = self._after_run(code, deadline, now, steps)
+        ex.instructions = done
         if vm.stopped:
             ex.reason = vm.stopped[0]
         return ex                       # a virtual interrupt now due is injected on entry
+
+    def _after_run(self, code: int, deadline: int, now: int, steps: int) -> exits.Exit:
+        """The exit that ended the run, handled (by Python) or described (fast path)."""
+        vm = self.vm
+        if code == L.EXIT_TRAP:
+            m = vm.machine
+            cause, tval = int(m.ctl[L.C_TRAP_CAUSE]), u64(m.ctl[L.C_TRAP_TVAL])
+            return self._handle(cause, tval, u64(m.ctl[L.C_TRAP_PC]))
+        if code == fastpath.HANDLED:
+            return self._last_fast_exit
+        if code == L.EXIT_BUDGET and deadline > now and vm.time() >= deadline:
+            return exits.timer_exit(self, self._deadline_irq, steps)
+        if code == L.EXIT_BUDGET:
+            return exits.Exit("budget", pc=self.pc, priv=self.priv)
+        raise RuntimeError(f"unexpected machine exit {code} in hypervisor mode")
+
+    def _run_fast(self, now: int, deadline: int, limit: int, left: int) -> tuple[int, int]:
+        """The compiled fast path from here (the guest is entered); then Python catches up
+        with what it did: its trace records, the root cache's order, the SBI counts."""
+        vm, m, st = self.vm, self.vm.machine, self.hvstate
+        st[fastpath.S_ROOT] = vm.shadow.slot_in_use(self)
+        st[fastpath.S_SBI_FROM_HV] = vm.sbi_from_hv
+        st[fastpath.S_WRITE_PROTECT] = vm.shadow.write_protect
+        st[fastpath.S_ONE_EXIT] = bool(vm.devices.pending_in) or vm.htif is not None
+        st[fastpath.S_DEVICE_HOOK] = callable(getattr(vm, "is_mmio", None))
+        st[fastpath.S_TABLE_ROOM] = vm.shadow.table_room()
+        st[fastpath.S_NOW], st[fastpath.S_DEADLINE] = now, min(deadline, fastpath.FAR)
+        code, steps = fastpath.fast_run(
+            m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table(), vm.rows, vm.devices.dev,
+            vm.devices.io, vm.devices.ctl, vm.mem.page_map, NO_TLB, st, vm.shadow.mirror,
+            vm.shadow.super_index, self._log, self._fills, limit, left)
+        if code == fastpath.HANDLED:        # (the exit vcpu.run() will report)
+            self._last_fast_exit = fastpath.last_exit(self._log[:st[fastpath.S_LOG_N]],
+                                                      vm.trace, self.priv)
+        self._drain()
+        return int(code), int(steps)
+
+    def _drain(self) -> None:
+        """Catch up with what the compiled path did: its trace records, the root cache's
+        order and counters, the SBI and device counts, the console output."""
+        st, vm = self.hvstate, self.vm
+        if not st[fastpath.S_LOG_N] and not st[fastpath.S_ENTERS]:
+            return                          # it handled nothing: the common Python exit
+        block = self._log[:st[fastpath.S_LOG_N]]
+        if len(block):
+            switched = block[block[:, fastpath.G_HANDLER] ==
+                             st[fastpath.H_BASE + fastpath.H_ROOT_SWITCH], fastpath.G_INSN]
+            vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), switched.tolist())
+            vm.shadow.catch_up_fills(self._fills[:st[fastpath.S_FILLS]])
+            vm.trace.extend(block)
+        elif st[fastpath.S_ENTERS]:
+            vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), ())
+        if st[fastpath.S_SBI_TIME]:
+            vm.sbi_calls[fastpath.SBI_EXT_TIME] += int(st[fastpath.S_SBI_TIME])
+        vm.shadow.counters["sfences"] += int(st[fastpath.S_SFENCES])
+        vm.shadow.counters["flushes"] += int(st[fastpath.S_FLUSHES])
+        vm.shadow.counters["mmio_faults"] += int(st[fastpath.S_MMIO_FAULTS])
+        vm.shadow.counters["ad_updates"] += int(st[fastpath.S_AD_UPDATES])
+        vm.devices.accesses += int(st[fastpath.S_DEV_ACCESSES])
+        vm.devices.drain()                  # what the guest wrote to the UART: the console
+        for word in fastpath.DRAINED:
+            st[word] = 0
 
     def _handle(self, cause: int, tval: int, pc: int) -> exits.Exit:
         """exits.dispatch, with a defect of ours turned into one line naming where the guest

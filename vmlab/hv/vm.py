@@ -69,8 +69,11 @@ class Hypervisor:
         machine.dev[L.D_MTIMECMP:L.D_MTIMECMP + L.MAX_HARTS] = -1
 
     def create_vm(self, ram_size: int = 128 << 20, vcpus: int = 1, drive=None,
-                  shadow: str = "sfence") -> "VM":
+                  shadow: str = "sfence", fast_exits: bool = True) -> "VM":
+        """``fast_exits``: the hot exits are handled in compiled code (vmlab.hv.fastpath);
+        False sends every exit through the Python handlers, to step through them."""
         vm = VM(self, len(self.vms), ram_size, vcpus, drive, shadow)
+        vm.fast_exits = fast_exits
         self.vms.append(vm)
         return vm
 
@@ -88,6 +91,7 @@ class VM:
         self.vcpus = [VCpu(self, i) for i in range(vcpus)]
         self.shadow = make_shadow(self, shadow)
         self.sbi_from_hv = False
+        self.fast_exits = True            # vmlab.hv.fastpath handles the hot exits
         self.sbi_calls: Counter = Counter()
         self.stopped: tuple[str, int] | None = None
         self.symbols: dict[str, int] = {}
