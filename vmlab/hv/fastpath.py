@@ -46,7 +46,10 @@ from __future__ import annotations
 import numpy as np
 
 from vmlab.hv.exit_types import Exit
+from vmlab.hv.memory import ACCESSED, READ_ONLY
+from vmlab.hv.memory import FLAGS as PAGE_FLAGS
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
+from vmlab.isa.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 from vmlab.machine import layout as L
 from vmlab.machine.csr import csr_written
 from vmlab.machine.devices import mmio_read, mmio_write, next_timer_ns, update_hwip
@@ -400,10 +403,10 @@ def guest_bytes(mem, page_map, vctl, gpa, n):
     off = gpa - vctl[L.C_RAM_BASE]
     if off < 0 or off + n > vctl[L.C_RAM_SIZE] or gpa & (n - 1):
         return -1
-    base = page_map[off >> 12]
-    if base < 0:
+    entry = page_map[off >> 12]
+    if entry < 0:
         return -1
-    at = base + (off & 0xFFF) - L.RAM_BASE
+    at = (entry & ~PAGE_FLAGS) + (off & 0xFFF) - L.RAM_BASE
     if at < 0 or at + n > mem.size:
         return -1
     v = 0
@@ -413,16 +416,27 @@ def guest_bytes(mem, page_map, vctl, gpa, n):
 
 
 @jit
-def set_guest64(mem, page_map, vctl, gpa, value):
-    """Store a PTE the walk read (so it is backed guest RAM: guest_bytes said so)."""
+def writable_ram(page_map, vctl, gpa):
+    """May compiled code store to guest RAM at ``gpa`` in place?  Not when the page has no
+    frame, nor when its frame is shared copy-on-write (READ_ONLY): breaking a share is the
+    memory manager's job, in Python."""
     off = gpa - vctl[L.C_RAM_BASE]
-    at = page_map[off >> 12] + (off & 0xFFF) - L.RAM_BASE
+    if off < 0 or off >= vctl[L.C_RAM_SIZE]:
+        return False
+    entry = page_map[off >> 12]
+    return entry >= 0 and (entry & READ_ONLY) == 0
+
+
+@jit
+def set_guest64(mem, page_map, vctl, gpa, value):
+    """Store a PTE the walk read (backed guest RAM, and writable_ram said so)."""
+    off = gpa - vctl[L.C_RAM_BASE]
+    at = (page_map[off >> 12] & ~PAGE_FLAGS) + (off & 0xFFF) - L.RAM_BASE
     for k in range(8):
         mem[at + k] = (value >> (8 * k)) & 0xFF
 
 
-ACC_FETCH, ACC_LOAD, ACC_STORE = 0, 1, 2
-PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
+ACC_FETCH, ACC_LOAD, ACC_STORE = L.ACC_FETCH, L.ACC_LOAD, L.ACC_STORE
 PPN_MASK = (1 << 44) - 1
 
 
@@ -549,7 +563,7 @@ def device_access(mem, page_map, rows, vdev, vio, vctl, rvc, st, roots, log, cau
     if word < 0:
         return -1
     store, size, signed, reg, length = decode_access(word, rvc)
-    if size == 0:
+    if size == 0 or (new_pte != -1 and not writable_ram(page_map, vctl, pte_gpa)):
         return -1
     if new_pte != -1:                               # the walk sets A (and D), as hardware
         set_guest64(mem, page_map, vctl, pte_gpa, new_pte)
@@ -650,13 +664,21 @@ def fill(mem, page_map, vctl, st, roots, fills, cause, gva, pc, row, log, now):
     off = gpa - vctl[L.C_RAM_BASE]
     if off < 0 or off >= vctl[L.C_RAM_SIZE] or page_map[off >> 12] < 0:
         return -1                                   # not RAM, or a page to back: Python
+    entry = page_map[off >> 12]
+    if entry & READ_ONLY:           # a shared frame: mapped without W; a store breaks the
+        if access == ACC_STORE:     # share, which is the memory manager's (Python)
+            return -1
+        perms &= ~PTE_W
+    if new != -1 and not writable_ram(page_map, vctl, pte_gpa):
+        return -1
     shadow_slot = empty_shadow_slot(mem, r[R_REAL_SATP], gva)
     if shadow_slot < 0:
         return -1
     if new != -1:
         set_guest64(mem, page_map, vctl, pte_gpa, new)
         st[S_AD_UPDATES] += 1
-    hpa_page = (page_map[off >> 12] >> 12)
+    page_map[off >> 12] = entry | ACCESSED      # the clock pager's reference bit
+    hpa_page = (entry & ~PAGE_FLAGS) >> 12
     write_hpa64(mem, shadow_slot,
                 hpa_page << 10 | PTE_V | perms | PTE_U | PTE_A | PTE_D)
     log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, mem, page_map, vctl)
