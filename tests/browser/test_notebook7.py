@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,22 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from oracles import need_file, need_module  # (tests/: fail in CI, skip elsewhere)
+from oracles import need_module  # (tests/: fail in CI, skip elsewhere)
+# the browser and its settings are the lab tests' (one chromium set-up for every front-end)
+from test_labs_in_browser import SHOTS, TIMEOUT_MS, _free_port, browser  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "viz-notebook7.ipynb"
-CHROMIUM = os.environ.get("VMLAB_CHROMIUM", "/usr/bin/chromium")
-SHOTS = ROOT / "artifacts" / "screenshots"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-         "--disable-dev-shm-usage"]
-TIMEOUT_MS = 180_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_server(proc, base: str, token: str, log: Path) -> None:
@@ -90,17 +79,6 @@ def notebook7(tmp_path_factory):
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    need_module("playwright")
-    need_file(Path(CHROMIUM), "chromium")
-    from playwright import sync_api
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
 
 
 IDLE = """() => {
