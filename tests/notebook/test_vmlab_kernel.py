@@ -11,6 +11,12 @@ pytestmark = pytest.mark.usefixtures("kernel_env")
 @pytest.fixture(scope="module")
 def py(kernel_env):
     with running_kernel("vmlab") as kc:
+        # Compile the machine once, with room to spare: with a cold numba cache on a busy
+        # host that alone can outlast the tests' per-message waits (and the interrupt test
+        # must interrupt a running guest, not the compiler).
+        execute(kc, "%%asm\n_start: li a0, 1\n    ecall\n", timeout=900)
+        execute(kc, "%vm run", timeout=900)
+        execute(kc, "%vm reset", timeout=900)
         yield kc
 
 

@@ -216,6 +216,9 @@ def attach(vm) -> Translator:
     tr = Translator(vm)
     vm.shadow = TranslatingShadow(vm, tr, strategy=vm.shadow.strategy)
     vm.translator = tr
+    # The compiled exit path fills shadow entries itself, past _place: every fetch fault
+    # must reach the translator, so this VM's exits all go through Python.
+    vm.fast_exits = False
     return tr
 
 
