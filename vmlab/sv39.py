@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from vmlab.isa.causes import exception_code
-from vmlab.isa.paging import (FLAG_NAMES, LEVELS, PAGE_SIZE, PTE_A, PTE_D,  # noqa: F401
+from vmlab.isa.paging import (FLAG_NAMES, LEVELS, PAGE_SIZE, PPN_MASK, PTE_A, PTE_D,  # noqa: F401
+                              PTE_PPN_SHIFT,
                               PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SATP_ASID_MASK,
                               SATP_ASID_SHIFT, SATP_MODE_BARE, SATP_MODE_SHIFT,
                               SATP_MODE_SV39, SATP_PPN_MASK)
@@ -53,7 +54,7 @@ def vpn(va: int, level: int) -> int:
 
 def pte_ppn(pte: int) -> int:
     """The physical page number a PTE holds (44 bits)."""
-    return (pte >> 10) & ((1 << 44) - 1)
+    return (pte >> PTE_PPN_SHIFT) & PPN_MASK
 
 
 def make_pte(pa: int, flags: int) -> int:

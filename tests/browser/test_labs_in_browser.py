@@ -54,6 +54,21 @@ def _settings(folder: Path) -> None:
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
 
 
+def wait_for_server(proc, base: str, token: str, log: Path, what: str) -> None:
+    """Until the Jupyter server answers its status API (about two minutes at most); if it
+    dies or never answers, the end of its log says why."""
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            break
+    raise RuntimeError(f"{what} did not start: " + log.read_text()[-3000:])
+
+
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
     need_module("jupyterlab")
@@ -76,17 +91,7 @@ def lab_server(tmp_path_factory):
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-            if proc.poll() is not None:
-                raise RuntimeError((work / "server.log").read_text()[-3000:])
-        else:
-            raise RuntimeError("JupyterLab did not start: " + (work / "server.log").read_text()[-3000:])
+        wait_for_server(proc, base, token, work / "server.log", "JupyterLab")
         yield base, token, work
     finally:
         proc.terminate()

@@ -18,31 +18,17 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from oracles import need_module  # (tests/: fail in CI, skip elsewhere)
 # the browser and its settings are the lab tests' (one chromium set-up for every front-end)
-from test_labs_in_browser import SHOTS, TIMEOUT_MS, _free_port, browser  # noqa: F401
+from test_labs_in_browser import (SHOTS, TIMEOUT_MS, _free_port, browser,  # noqa: F401
+                                  wait_for_server)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "viz-notebook7.ipynb"
-
-
-def _wait_for_server(proc, base: str, token: str, log: Path) -> None:
-    for _ in range(240):
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-        if proc.poll() is not None:
-            break
-    raise RuntimeError("Notebook 7 did not start: " + log.read_text()[-3000:])
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +57,7 @@ def notebook7(tmp_path_factory):
             cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_for_server(proc, base, token, log)
+            wait_for_server(proc, base, token, log, "Notebook 7")
             yield base, token
         finally:
             proc.terminate()

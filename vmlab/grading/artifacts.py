@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 
+from vmlab.isa.paging import PPN_MASK
+
 #: at most this many page-table pages are dumped (a tree needs 3 for one mapping)
 MAX_TABLES = 256
 #: artifacts larger than this are refused (a submission may not flood the grader)
@@ -45,7 +47,7 @@ def program(value) -> dict:
 def pages(machine, satp: int) -> dict:
     """Every page-table page reachable from satp's root: ``{pa: {index: pte}}`` (non-zero only)."""
     from vmlab import sv39
-    root = (int(satp) & ((1 << 44) - 1)) << 12
+    root = (int(satp) & PPN_MASK) << 12
     tables, todo = {}, [(root, 2)]
     while todo and len(tables) < MAX_TABLES:
         pa, level = todo.pop()

@@ -49,7 +49,7 @@ from vmlab.hv.exit_types import Exit
 from vmlab.hv.memory import ACCESSED, READ_ONLY
 from vmlab.hv.memory import FLAGS as PAGE_FLAGS
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
-from vmlab.isa.paging import PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
+from vmlab.isa.paging import PPN_MASK, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 from vmlab.machine import layout as L
 from vmlab.machine.csr import csr_written
 from vmlab.machine.devices import mmio_read, mmio_write, next_timer_ns, update_hwip
@@ -322,7 +322,7 @@ def read_hpa64(mem, hpa):
 def shadow_has_leaf(mem, real_satp, gva):
     """Does the shadow tree behind ``real_satp`` hold a leaf for ``gva``?  (A walk of the
     tree as the real MMU would do it; unsure counts as yes.)"""
-    table = (real_satp & ((1 << 44) - 1)) << 12
+    table = (real_satp & PPN_MASK) << 12
     va = gva & VA_BITS
     for level in range(2, -1, -1):
         pte = read_hpa64(mem, table + 8 * ((va >> (12 + 9 * level)) & 511))
@@ -330,7 +330,7 @@ def shadow_has_leaf(mem, real_satp, gva):
             return pte != 0
         if pte & 1 == 0:
             return False
-        table = ((pte >> 10) & ((1 << 44) - 1)) << 12
+        table = ((pte >> 10) & PPN_MASK) << 12
     return True
 
 
@@ -437,7 +437,6 @@ def set_guest64(mem, page_map, vctl, gpa, value):
 
 
 ACC_FETCH, ACC_LOAD, ACC_STORE = L.ACC_FETCH, L.ACC_LOAD, L.ACC_STORE
-PPN_MASK = (1 << 44) - 1
 
 
 @jit

@@ -11,8 +11,9 @@ from vmlab.isa.csrs import field_mask, field_shift
 #: the eight flag bits at the bottom of every PTE, in bit order
 FLAG_NAMES = "VRWXUGAD"
 PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_G, PTE_A, PTE_D = (1 << i for i in range(len(FLAG_NAMES)))
-#: the PPN field of a PTE: 44 bits from bit 10
+#: the PPN field of a PTE: 44 bits from bit 10 (satp's PPN field has the same width)
 PTE_PPN_SHIFT, PPN_BITS = 10, 44
+PPN_MASK = (1 << PPN_BITS) - 1
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -26,4 +27,5 @@ SATP_ASID_SHIFT = field_shift("satp", "ASID")
 SATP_ASID_MASK = field_mask("satp", "ASID") >> SATP_ASID_SHIFT
 #: satp.PPN: the root table's physical page number
 SATP_PPN_MASK = field_mask("satp", "PPN")
+assert SATP_PPN_MASK == PPN_MASK
 SATP_MODE_BARE, SATP_MODE_SV39 = 0, 8

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmlab.isa.paging import PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X  # noqa: F401
+from vmlab.isa.paging import (PPN_MASK, PTE_A, PTE_D, PTE_G, PTE_PPN_SHIFT, PTE_R,  # noqa: F401
+                              PTE_U, PTE_V, PTE_W, PTE_X)
 from vmlab.machine.bits import srl
 from vmlab.machine.jit import jit
 from vmlab.machine.layout import (
@@ -110,7 +111,7 @@ def walk(mem, ctl, satp, va, acc, ctx):
     if top != 0 and top != -1:
         return page_fault(acc), 0, False   # not a sign-extended 39-bit address
     ram_base, ram_size = ctl[C_RAM_BASE], ctl[C_RAM_SIZE]
-    table = (satp & ((1 << 44) - 1)) << 12
+    table = (satp & PPN_MASK) << 12
     level = 2
     while True:
         idx = srl(va, 12 + 9 * level) & 0x1FF
@@ -121,7 +122,7 @@ def walk(mem, ctl, satp, va, acc, ctx):
         ctl[C_WALK_REFS] += 1             # one memory reference per level (the labs count them)
         if not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R)) or srl(pte, 54) != 0:
             return page_fault(acc), 0, False
-        ppn = srl(pte, 10) & ((1 << 44) - 1)
+        ppn = srl(pte, PTE_PPN_SHIFT) & PPN_MASK
         if pte & (PTE_R | PTE_X):
             break
         level -= 1
