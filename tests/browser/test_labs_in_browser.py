@@ -384,8 +384,10 @@ def check_linux_part(page, watch: LinuxWatcher) -> None:
     assert len(exits) >= 3 and exits == sorted(exits) and exits[-1] > exits[0], watch.looks
     trees = {(look["space"], look["valid"]) for look in watch.looks if look["valid"]}
     assert len(trees) >= 2, watch.looks             # the tree changed while Linux booted
+    # the shadow view follows the address space the guest runs in now, so its count of
+    # filled entries starts again at each switch: it must change, not only grow
     filled = watch.values("filled")
-    assert filled and max(filled) > filled[0], watch.looks
+    assert filled and len(set(filled)) >= 2, watch.looks
     assert max(watch.values("tlbRenders")) >= 2
     for sel in (".vmlab-pagetable", ".vmlab-shadow", ".vmlab-tlb"):
         assert box.locator(sel).locator("svg.vmlab-scene").count() == 1, sel
