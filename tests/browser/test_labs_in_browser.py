@@ -13,6 +13,7 @@ one here.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -69,6 +70,36 @@ def wait_for_server(proc, base: str, token: str, log: Path, what: str) -> None:
     raise RuntimeError(f"{what} did not start: " + log.read_text()[-3000:])
 
 
+@contextlib.contextmanager
+def jupyter_server(app: str, expose: str, work: Path, settings: Path, config: Path, what: str):
+    """Serve ``work`` with a Jupyter front-end (``jupyterlab`` or ``notebook``) on a free local
+    port with a fresh token; yields its base URL and token, and stops it afterwards.
+    ``expose`` is the front-end's flag that puts its application object on ``window``, which
+    the tests use to see when the kernel is idle."""
+    token, port = secrets.token_hex(16), _free_port()
+    from vmlab.notebook.lab import jupyter_env      # finds widget front-ends from a venv
+    env = dict(jupyter_env(), JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTER_CONFIG_DIR=str(config),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    log = work / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", app, "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", "--allow-root",
+             f"--ServerApp.root_dir={work}", f"--{expose}.expose_app_in_browser=True",
+             "--ServerApp.port_retries=0"],
+            cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_server(proc, base, token, log, what)
+            yield base, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
     need_module("jupyterlab")
@@ -77,29 +108,9 @@ def lab_server(tmp_path_factory):
         shutil.copy(nb, work / nb.name)
     settings = tmp_path_factory.mktemp("settings")
     _settings(settings)
-    token, port = secrets.token_hex(16), _free_port()
-    from vmlab.notebook.lab import jupyter_env      # finds widget front-ends from a venv
-    env = dict(jupyter_env(), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("config")),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    log = open(work / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", "--allow-root",
-         f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.port_retries=0"],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_server(proc, base, token, work / "server.log", "JupyterLab")
+    with jupyter_server("jupyterlab", "LabApp", work, settings, tmp_path_factory.mktemp("config"),
+                        "JupyterLab") as (base, token):
         yield base, token, work
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

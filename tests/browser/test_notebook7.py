@@ -13,19 +13,14 @@ Screenshots go to ``artifacts/screenshots/notebook7-*.png``.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from oracles import need_module  # (tests/: fail in CI, skip elsewhere)
 # the browser and its settings are the lab tests' (one chromium set-up for every front-end)
-from test_labs_in_browser import (SHOTS, TIMEOUT_MS, _free_port, browser,  # noqa: F401
-                                  wait_for_server)
+from test_labs_in_browser import SHOTS, TIMEOUT_MS, browser, jupyter_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "viz-notebook7.ipynb"
@@ -42,29 +37,9 @@ def notebook7(tmp_path_factory):
     settings = tmp_path_factory.mktemp("settings") / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)                  # every cell attached to the DOM
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    token, port = secrets.token_hex(16), _free_port()
-    from vmlab.notebook.lab import jupyter_env      # finds widget front-ends from a venv
-    env = dict(jupyter_env(), JUPYTERLAB_SETTINGS_DIR=str(settings.parents[1]),
-               JUPYTER_CONFIG_DIR=str(tmp_path_factory.mktemp("config")),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    log = work / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "notebook", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", "--allow-root",
-             f"--ServerApp.root_dir={work}", "--JupyterNotebookApp.expose_app_in_browser=True",
-             "--ServerApp.port_retries=0"],
-            cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_server(proc, base, token, log, "Notebook 7")
-            yield base, token
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with jupyter_server("notebook", "JupyterNotebookApp", work, settings.parents[1],
+                        tmp_path_factory.mktemp("config"), "Notebook 7") as (base, token):
+        yield base, token
 
 
 IDLE = """() => {
