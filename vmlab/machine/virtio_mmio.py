@@ -132,6 +132,15 @@ def _set_half(value: int, half: int, word: int) -> int:
     return (value & ~(0xFFFFFFFF << shift)) | ((word & 0xFFFFFFFF) << shift)
 
 
+def empty_slot_read(offset: int, size: int) -> int:
+    """A load from a slot with no device behind it, as QEMU's virtio-mmio answers one: a
+    version-2 transport saying "device id 0" -- so a driver tells "nothing plugged in"
+    from "no virtio here"."""
+    if size != 4:
+        return 0
+    return {MAGIC_VALUE: MAGIC, VERSION: 2, VENDOR_ID: VENDOR_QEMU}.get(offset, 0)
+
+
 #: queue registers the driver programs while a queue is not ready: (attribute, 32-bit half)
 _QUEUE_FIELDS = {QUEUE_NUM: ("num", None), QUEUE_DESC_LOW: ("desc", 0),
                  QUEUE_DESC_HIGH: ("desc", 1), QUEUE_DRIVER_LOW: ("driver", 0),
