@@ -103,3 +103,27 @@ def test_qemu_finds_the_same_balloon(program, opensbi_fw_jump, tmp_path):
     assert m.run(instructions=300_000_000).reason == "halt"
     ours = m.console_output
     assert ours[ours.index("teachos: booting"):] == r.stdout[r.stdout.index("teachos: booting"):].replace("\r\n", "\n")
+
+
+def test_a_reboot_keeps_the_balloon_and_its_pages(program):
+    vm, balloon = guest(program)
+    balloon.set_target(TARGET)                   # before boot: the driver inflates at once
+    assert run_until(vm, lambda: balloon.actual == TARGET)
+    assert vm.run(instructions=200_000_000).reason == "halt"
+    frames_in_use = vm.frames.pool_frames - vm.frames.free_count
+    vm.reboot()
+    # the device is still plugged in (and in the device tree), reset as a board reset
+    # resets it: the driver's count is gone, the host's target is not
+    assert vm.balloon is balloon and balloon.device in [s[3] for s in vm.devices.slots]
+    assert "virtio_mmio@10002000" in [n.name for n in vm.device_tree().find("/soc").children]
+    assert (balloon.actual, balloon.target, balloon.device.status) == (0, TARGET, 0)
+    pool = pool_pages(vm, TARGET)
+    assert (vm.mem.state[pool] == BALLOONED).all()          # still without frames
+    assert int(np.count_nonzero(vm.mem.state == BALLOONED)) == TARGET
+    assert run_until(vm, lambda: balloon.actual == TARGET)  # the new boot's driver re-inflates
+    assert int(np.count_nonzero(vm.mem.state == BALLOONED)) == TARGET   # the same pages
+    assert balloon.counters["inflated"] == TARGET             # counted once
+    assert vm.frames.pool_frames - vm.frames.free_count <= frames_in_use + 16
+    balloon.set_target(0)
+    assert run_until(vm, lambda: balloon.actual == 0)
+    assert not (vm.mem.state == BALLOONED).any()
