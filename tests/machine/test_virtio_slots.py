@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -105,8 +106,11 @@ def test_linux_bare_inflates_and_deflates_the_balloon():
                 re.findall(r"^(MemTotal|MemFree):\s+(\d+) kB", shell("cat /proc/meminfo"), re.M)}
 
     before, target = meminfo(), (32 << 20) // 4096
+    start, t0 = m.counters["time_ns"], time.perf_counter()
     m.set_balloon_target(target)
     assert run_until(m, lambda: m.balloon.actual == target)
+    print(f"bare Linux inflating 32 MiB: {(m.counters['time_ns'] - start) / 1e6:.0f} ms "
+          f"simulated, {time.perf_counter() - t0:.1f} s host")
     inflated = meminfo()
     # DEFLATE_ON_OOM (offered bare) makes Linux leave ballooned pages in MemTotal: they are
     # only taken from MemFree, to be given back if the guest runs short
