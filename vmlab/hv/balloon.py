@@ -36,10 +36,7 @@ class Balloon:
         self.counters = {"inflated": 0, "deflated": 0, "ignored": 0}
         vm.devices.add_slot(BALLOON_BASE, BALLOON_SIZE, BALLOON_IRQ, self.device,
                             lambda tree: add_dt_node(tree, BALLOON_BASE, BALLOON_IRQ))
-        self._slot = vm.devices.slots[-1]
-        shadow = vm.shadow
-        if (BALLOON_BASE, BALLOON_SIZE) not in shadow.device_ranges:
-            shadow.device_ranges = tuple(shadow.device_ranges) + ((BALLOON_BASE, BALLOON_SIZE),)
+        self._slot = vm.devices.slots[-1]     # (the shadow pager treats every slot as MMIO)
         vm.balloon = self
 
     # --- what the host asks ---------------------------------------------------------------------

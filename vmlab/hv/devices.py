@@ -18,6 +18,8 @@ from vmlab.machine.console import drain_output, feed_input
 from vmlab.machine.csr import MISA_VALUE
 from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, set_irq_line, uart_update
 from vmlab.machine.errors import BusError
+from vmlab.machine.memmap import VIRTIO_WINDOW
+from vmlab.machine.virtio_mmio import empty_slot_read
 from vmlab.machine.fdt import isa_from_misa
 
 #: What a vCPU offers, for its device tree: guest instructions run on the real hart, and
@@ -95,8 +97,10 @@ class VirtualDevices:
         slot = self._slot(gpa)
         if slot is not None:
             return slot[3].mmio_read(gpa - slot[0], size)
-        if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE:
-            return self.virtio.mmio_read(gpa - L.VIRTIO_BASE, size) if self.virtio else 0
+        if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + L.VIRTIO_SIZE and self.virtio:
+            return self.virtio.mmio_read(gpa - L.VIRTIO_BASE, size)
+        if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + VIRTIO_WINDOW:      # an empty slot
+            return empty_slot_read((gpa - L.VIRTIO_BASE) % L.VIRTIO_SIZE, size)
         status, value = mmio_read(self.dev, self.io, self.ctl, gpa, size)
         return int(value) & ((1 << 64) - 1) if status == DEV_OK else None
 
@@ -116,6 +120,8 @@ class VirtualDevices:
                 if self.virtio.signals_after_write(off):
                     set_irq_line(self.dev, L.VIRTIO_IRQ, self.virtio.irq_level)
             return True
+        if L.VIRTIO_BASE <= gpa < L.VIRTIO_BASE + VIRTIO_WINDOW:
+            return True                   # an empty virtio-mmio slot ignores stores
         self.ctl[L.C_EXIT] = L.EXIT_NONE
         ok = mmio_write(self.dev, self.io, self.ctl, gpa, size, i64(value)) == DEV_OK
         self.drain()

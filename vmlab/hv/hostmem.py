@@ -48,6 +48,7 @@ class HostMemory:
         self.limits: dict = {}
         self.blocked: set = set()
         self.history: list[dict] = []         # one row of numbers per policy period
+        self.host = None                      # a scheduling Host, after schedule_with
         for vm in hv.vms:
             self.attach(vm)
 
@@ -117,19 +118,38 @@ class HostMemory:
         return row
 
     # === running ===============================================================================
-    def tick(self) -> None:
-        """Between guest runs: the sharing scanner, if it is time for it to wake."""
+    def tick(self, now: int | None = None) -> None:
+        """Between guest runs, at simulated time ``now`` (default: the first VM's clock):
+        the sharing scanner, if it is time for it to wake; the policy, once a period."""
         self.ticks += 1
-        now = self.hv.vms[0].time() if self.hv.vms else 0
+        if now is None:
+            now = self.hv.vms[0].time() if self.hv.vms else 0
         if self.sharing is not None:
             self.sharing.tick(now)
         if self.policy is not None and now >= self._next_period:
             self._period(now)
 
-    def run(self, instructions: int, quantum: int = QUANTUM, vms=None) -> dict:
-        """Run the VMs round robin, ``quantum`` instructions a turn, until each has run
-        ``instructions`` or stopped; the manager ticks after every turn.  Returns
-        {vm id: the reason its run ended}."""
+    def schedule_with(self, host) -> None:
+        """Run under the scheduling host (vmlab.hv.sched.host.Host): memory ticks become
+        one of its window hooks, on its clock, so CPU and memory are managed together;
+        :meth:`run` then runs the host.  VMs created later are attached by
+        :meth:`create_vm` as before."""
+        self.host = host
+        host.window_hooks.append(self.tick)
+
+    def run(self, instructions: int | None = None, quantum: int = QUANTUM, vms=None,
+            ns: int | None = None):
+        """Under a scheduling host (:meth:`schedule_with`): ``host.run(ns)``, whose windows
+        tick this manager.  Otherwise run the VMs round robin, ``quantum`` instructions a
+        turn, until each has run ``instructions`` or stopped, ticking after every turn.
+        Returns the host's answer, or {vm id: the reason its run ended}."""
+        if self.host is not None:
+            if ns is None:
+                raise ValueError("under a scheduling host, run(ns=...) takes simulated ns")
+            return self.host.run(ns)
+        return self._round_robin(instructions, quantum, vms)
+
+    def _round_robin(self, instructions: int, quantum: int, vms) -> dict:
         vms = list(self.vms.values()) if vms is None else list(vms)
         done = {vm.id: 0 for vm in vms}
         ended: dict = {}

@@ -76,6 +76,7 @@ from vmlab.hv.memory import OutOfFrames
 from vmlab.hv.shadow_build import RWX, Leaf, ShadowTree, shadow_perms
 from vmlab.hv.trace import SHADOW
 from vmlab.machine import layout as L
+from vmlab.machine.memmap import VIRTIO_WINDOW
 from vmlab.machine.bits import MASK64, i64
 from vmlab.machine.mmu import sfence_vma
 from vmlab.sv39 import PTE_W, PTE_X
@@ -125,7 +126,7 @@ _ACCESS_FAULT = {"fetch": L.CAUSE_FETCH_ACCESS, "load": L.CAUSE_LOAD_ACCESS,
 #: the virt board's device windows: a guest access there is emulated, not an access fault
 DEVICE_RANGES = ((L.TEST_BASE, L.TEST_SIZE), (L.CLINT_BASE, L.CLINT_SIZE),
                  (L.PLIC_BASE, L.PLIC_SIZE), (L.UART_BASE, L.UART_SIZE),
-                 (L.VIRTIO_BASE, L.VIRTIO_SIZE))
+                 (L.VIRTIO_BASE, VIRTIO_WINDOW))      # all eight virtio-mmio slots
 
 
 @dataclass(frozen=True)

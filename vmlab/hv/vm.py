@@ -199,6 +199,9 @@ class VM:
             old.virtio.close()
         self.devices = VirtualDevices(self.mem, len(self.vcpus), drive, readonly)
         self.devices.out, self.devices.pending_in = old.out, old.pending_in
+        for base, size, irq, device, dt_node in old.slots:     # plugged-in devices stay,
+            device.reset()                                     # reset as on a real board
+            self.devices.add_slot(base, size, irq, device, dt_node)
         self.rows[:] = 0
         self.vcpus = [VCpu(self, i) for i in range(len(self.vcpus))]
         self.shadow.reset()

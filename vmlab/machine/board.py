@@ -1,8 +1,8 @@
 """The ``virt`` board as a Python object: what notebooks, tests and the CLI use.
 
 :class:`Machine` owns the state arrays (layout.py), calls the compiled run loop (loop.py) in
-chunks of about 10 ms of work, and does what needs Python between chunks: the virtio block
-device, console input and output, Ctrl-C, breakpoints reported back as :class:`RunResult`.
+chunks of about 10 ms of work, and does what needs Python between chunks: the virtio-mmio
+devices (a disk in slot 0, a balloon in slot 1), console input and output, Ctrl-C, breakpoints reported back as :class:`RunResult`.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from vmlab.machine.loop import run as _run
 from vmlab.machine.names import CAUSE_NAMES, INTERRUPT_NAMES, csr_number, reg_number
 from vmlab.machine.rvc import expansion_table
 from vmlab.machine.sigint import CtrlCFlag
+from vmlab.machine.virtio_mmio import empty_slot_read
 
 CHUNK = 1_000_000            # instructions per call into compiled code (<= ~10 ms of work)
 #: multi-letter extensions the hart implements beside misa's letters (for the device tree)
@@ -110,12 +111,14 @@ class Hart:
 
 
 class Machine:
-    """The virt board: RAM at 0x8000_0000, UART, CLINT, PLIC, virtio-blk, sifive_test."""
+    """The virt board: RAM at 0x8000_0000, UART, CLINT, PLIC, virtio-blk, sifive_test
+    (and a virtio-balloon, if asked for)."""
 
     def __init__(self, ram_size: int = 128 << 20, harts: int = 1, drive: str | None = None,
-                 readonly: bool = False, ram: np.ndarray | None = None):
+                 readonly: bool = False, ram: np.ndarray | None = None, balloon: bool = False):
         """``ram``: a uint8 array of ``ram_size`` bytes to use as RAM as it is (a restored
-        snapshot's), instead of a fresh zeroed one."""
+        snapshot's), instead of a fresh zeroed one.  ``balloon``: plug a virtio-balloon
+        into virtio slot 1 (:meth:`attach_balloon`)."""
         check_harts(harts)
         check_ram(ram_size)
         if ram is not None and (ram.dtype != np.uint8 or ram.shape != (ram_size,)):
@@ -131,9 +134,14 @@ class Machine:
         self._pending_in = bytearray()
         self.breakpoints: list[int] = []
         self.symbols: dict[str, int] = {}
-        self.virtio = None
+        self.virtio = None                # the disk, in virtio slot 0
+        self.slots: dict = {}             # virtio slot number (1..7) -> device
+        self.balloon = None
+        self.ballooned: set[int] = set()
         if drive is not None:
             self.attach_drive(drive, readonly)
+        if balloon:
+            self.attach_balloon()
         self.harts = [Hart(self, h) for h in range(harts)]
         self.reset()
 
@@ -159,8 +167,8 @@ class Machine:
         self.ctl[L.C_SLICE_LEN] = L.SLICE if self.nharts > 1 else L.SLICE_SINGLE
         self.ctl[L.C_FAULT] = -1
         self._sync_breakpoints()
-        if self.virtio is not None:
-            self.virtio.reset()
+        for device in self._virtio_devices():
+            device.reset()
 
     def close(self) -> None:
         """Close the disk image (every completed write is already on the file)."""
@@ -222,7 +230,7 @@ class Machine:
     def device_tree(self) -> DeviceTree:
         """This board's device tree: its RAM, harts (ISA from misa), devices."""
         return virt_tree(L.RAM_BASE, self.ram_size, self.nharts,
-                         virtio_blk=self.virtio is not None,
+                         virtio_blk=self.virtio is not None, virtio_slots=sorted(self.slots),
                          isa=isa_from_misa(MISA_VALUE, HART_EXTENSIONS))
 
     # ---- memory --------------------------------------------------------------------------
@@ -384,23 +392,36 @@ class Machine:
         return RunResult(reason, done, code, self.harts[int(self.ctl[L.C_CUR_HART])].pc)
 
     def _virtio_access(self) -> None:
-        """Finish the access to 0x1000_1000.. the compiled loop handed back to us."""
+        """Finish the access to a virtio-mmio slot the compiled loop handed back to us: an
+        empty slot reads as QEMU's do ("virt", version 2, device id 0) and ignores writes."""
         c = self.ctl
-        off, size = int(c[L.C_MMIO_ADDR]) - L.VIRTIO_BASE, int(c[L.C_MMIO_SIZE])
+        slot, off = divmod(int(c[L.C_MMIO_ADDR]) - L.VIRTIO_BASE, L.VIRTIO_SIZE)
+        size, device = int(c[L.C_MMIO_SIZE]), self._slot_device(slot)
         if c[L.C_MMIO_WRITE]:
-            if self.virtio is not None:
-                self.virtio.mmio_write(off, size, int(c[L.C_MMIO_VALUE]) & ((1 << (8 * size)) - 1))
-        else:
-            v = self.virtio.mmio_read(off, size) if self.virtio is not None else 0
-            kind = int(c[L.C_MMIO_SIGNED])
-            bits = 8 * size
-            if kind < 4 and (v >> (bits - 1)) & 1:
-                v -= 1 << bits
-            rd = int(c[L.C_MMIO_RD])
-            if rd:
-                self.cpu[int(c[L.C_CUR_HART]), L.XREG + rd] = i64(v)
-        if self.virtio is not None and c[L.C_MMIO_WRITE] and self.virtio.signals_after_write(off):
-            set_irq_line(self.dev, L.VIRTIO_IRQ, self.virtio.irq_level)
+            if device is not None:
+                device.mmio_write(off, size, int(c[L.C_MMIO_VALUE]) & ((1 << (8 * size)) - 1))
+                if device.signals_after_write(off):
+                    set_irq_line(self.dev, L.VIRTIO_IRQ + slot, device.irq_level)
+            return
+        v = device.mmio_read(off, size) if device is not None else empty_slot_read(off, size)
+        bits = 8 * size
+        if int(c[L.C_MMIO_SIGNED]) < 4 and (v >> (bits - 1)) & 1:
+            v -= 1 << bits
+        rd = int(c[L.C_MMIO_RD])
+        if rd:
+            self.cpu[int(c[L.C_CUR_HART]), L.XREG + rd] = i64(v)
+
+    def _slot_device(self, slot: int):
+        return self.virtio if slot == 0 else self.slots.get(slot)
+
+    def _virtio_devices(self) -> list:
+        return ([self.virtio] if self.virtio is not None else []) + list(self.slots.values())
+
+    def set_slot_irq(self, slot: int) -> None:
+        """Drive slot ``slot``'s PLIC wire from its device (after the host changed it)."""
+        device = self._slot_device(slot)
+        if device is not None:
+            set_irq_line(self.dev, L.VIRTIO_IRQ + slot, device.irq_level)
 
     # ---- statistics and snapshots --------------------------------------------------------
     @property
@@ -448,3 +469,27 @@ class Machine:
         self.drive = path
         self.virtio = VirtioBlk(str(path), read_only=readonly)
         self.virtio.attach(_PhysMem(self))
+
+    def attach_balloon(self, slot: int = 1):
+        """Plug a virtio-balloon into virtio slot ``slot`` (before the guest boots: the
+        device tree names it).  Bare, there is no host pool to give pages back to: the
+        device counts what the guest inflates and deflates, and :meth:`set_balloon_target`
+        asks for pages."""
+        from vmlab.machine.memmap import virtio_slot
+        from vmlab.machine.virtio_balloon import VirtioBalloon
+        virtio_slot(slot)                       # a slot the board has
+        if slot == 0 or slot in self.slots:
+            raise MachineError(f"virtio slot {slot} is taken")
+        self.ballooned: set[int] = set()       # guest PFNs in the balloon now
+        self.balloon = VirtioBalloon(self.ballooned.update, self.ballooned.difference_update)
+        self.balloon.attach(_PhysMem(self))
+        self.slots[slot] = self.balloon
+        return self.balloon
+
+    def set_balloon_target(self, pages: int) -> None:
+        """Ask the guest's balloon driver to hold ``pages`` 4 KiB pages."""
+        if self.balloon is None:
+            raise MachineError("no balloon: Machine(balloon=True) or attach_balloon() first")
+        self.balloon.set_target(pages)
+        slot = next(n for n, d in self.slots.items() if d is self.balloon)
+        self.set_slot_irq(slot)

@@ -2,8 +2,8 @@
 
 The hot loop (hart.py) handles the common case inline -- a TLB hit to RAM that stays inside
 one page -- and calls these functions for everything else.  They report an exception by
-setting ``ctl[C_FAULT]`` (a cause) and ``ctl[C_FAULT_TVAL]``, and a need for Python (the
-virtio block device) by setting ``ctl[C_EXIT] = EXIT_MMIO`` with the access in ``C_MMIO_*``.
+setting ``ctl[C_FAULT]`` (a cause) and ``ctl[C_FAULT_TVAL]``, and a need for Python (any of
+the eight virtio-mmio slots) by setting ``ctl[C_EXIT] = EXIT_MMIO`` with the access in ``C_MMIO_*``.
 
 Misaligned loads and stores are *emulated* (done byte by byte, even across a page boundary);
 misaligned LR/SC/AMOs raise an address-misaligned exception, as the spec allows.
@@ -19,8 +19,9 @@ from vmlab.machine.layout import (
     ACC_FETCH, ACC_STORE, C_EXIT, C_EXIT_ARG, C_FAULT, C_FAULT_TVAL, C_MMIO,
     C_MMIO_ADDR, C_MMIO_SIZE, C_MMIO_VALUE, C_MMIO_WRITE, C_RAM_BASE, C_RAM_SIZE, D_FROMHOST,
     D_TEST_STATUS, D_TOHOST, EXIT_HALT, EXIT_MMIO, TLB_CTX, TLB_PPAGE, TLB_SETS, TLB_TAG,
-    VIRTIO_BASE, VIRTIO_SIZE,
+    VIRTIO_BASE,
 )
+from vmlab.machine.memmap import VIRTIO_WINDOW
 from vmlab.machine.mmu import access_fault_cause, tlb_refill
 
 
@@ -113,7 +114,7 @@ def load_slow(tlb, mem, dev, io, ctl, h, satp, va, size, acc, ctx, vm):
         fault(ctl, access_fault_cause(acc), va)
         return 0
     ctl[C_MMIO] += 1
-    if pa - VIRTIO_BASE >= 0 and pa - VIRTIO_BASE < VIRTIO_SIZE:
+    if pa - VIRTIO_BASE >= 0 and pa - VIRTIO_BASE < VIRTIO_WINDOW:
         ctl[C_EXIT] = EXIT_MMIO
         ctl[C_MMIO_ADDR], ctl[C_MMIO_SIZE], ctl[C_MMIO_WRITE] = pa, size, 0
         return 0
@@ -143,7 +144,7 @@ def store_slow(tlb, mem, dev, io, ctl, h, satp, va, size, v, ctx, vm):
         htif_check(mem, dev, io, ctl, pa)
         return
     ctl[C_MMIO] += 1
-    if pa - VIRTIO_BASE >= 0 and pa - VIRTIO_BASE < VIRTIO_SIZE:
+    if pa - VIRTIO_BASE >= 0 and pa - VIRTIO_BASE < VIRTIO_WINDOW:
         ctl[C_EXIT] = EXIT_MMIO
         ctl[C_MMIO_ADDR], ctl[C_MMIO_SIZE], ctl[C_MMIO_WRITE] = pa, size, 1
         ctl[C_MMIO_VALUE] = v

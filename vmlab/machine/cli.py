@@ -43,6 +43,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="a ready guest: 'linux' is Debian's kernel + busybox (vmlab guests fetch linux)")
     parser.add_argument("--drive", metavar="FILE[,readonly]",
                         help="disk image for the virtio block device")
+    parser.add_argument("--balloon", action="store_true",
+                        help="plug a virtio-balloon into virtio slot 1 (0x10002000, PLIC source 2)")
     parser.add_argument("--ram", help="RAM size (e.g. 128M, 1G); default 128M (256M with --guest linux)")
     parser.add_argument("--harts", type=_harts, default=1, help=f"number of harts (1-{MAX_HARTS})")
     parser.add_argument("-n", "--insns", dest="max_insns", type=_count,
@@ -178,7 +180,7 @@ def build_machine(args):
     drive, readonly = parse_drive(args.drive)
     try:
         m = Machine(ram_size=ram_size(args), harts=args.harts, drive=drive,
-                    readonly=readonly)
+                    readonly=readonly, balloon=getattr(args, "balloon", False))
         m.boot_virt(bios=images.bios, kernel=images.kernel, bootargs=images.bootargs,
                     initrd=images.initrd, dtb=images.dtb)
     except MachineError as exc:

@@ -395,7 +395,7 @@ def _add_cpus(tree: DeviceTree, harts: int, isa, timebase_hz: int) -> list[int]:
     return intcs
 
 
-def _add_soc(tree: DeviceTree, intcs: list[int], virtio_blk: bool) -> Node:
+def _add_soc(tree: DeviceTree, intcs: list[int], virtio_blk: bool, virtio_slots=()) -> Node:
     """Build /soc: CLINT, PLIC, UART, virtio-mmio and sifive_test; return the test node."""
     soc = tree.root.add("soc", {"#address-cells": 2, "#size-cells": 2,
                                 "compatible": "simple-bus", "ranges": True})
@@ -416,11 +416,23 @@ def _add_soc(tree: DeviceTree, intcs: list[int], virtio_blk: bool) -> Node:
     soc.add(f"serial@{VIRT_UART0[0]:x}", {
         "compatible": "ns16550a", "reg": _reg(*VIRT_UART0), "clock-frequency": UART_CLOCK_HZ,
         "interrupts": VIRT_UART0_IRQ, "interrupt-parent": plic_ph})
-    if virtio_blk:
-        soc.add(f"virtio_mmio@{VIRT_VIRTIO0[0]:x}", {
-            "compatible": "virtio,mmio", "reg": _reg(*VIRT_VIRTIO0),
-            "interrupts": VIRT_VIRTIO0_IRQ, "interrupt-parent": plic_ph})
+    # QEMU writes its virtio-mmio nodes highest address first; Linux probes them in tree
+    # order, so the same order gives the same probe order as on QEMU.
+    for slot in sorted(set(virtio_slots) | ({0} if virtio_blk else set()), reverse=True):
+        add_virtio_node(tree, slot, plic_ph)
     return test
+
+
+def add_virtio_node(tree: DeviceTree, slot: int, plic_phandle: int | None = None) -> None:
+    """A ``virtio,mmio`` node for slot ``slot`` (QEMU's virt: 0x1000_1000 + slot * 4 KiB,
+    PLIC source 1 + slot), for a slot with a device plugged in."""
+    base = VIRT_VIRTIO0[0] + slot * VIRT_VIRTIO0[1]
+    if plic_phandle is None:
+        soc = tree.find("/soc")
+        plic_phandle = tree.phandle(next(n for n in soc.children if n.name.startswith("plic@")))
+    tree.find("/soc").add(f"virtio_mmio@{base:x}", {
+        "compatible": "virtio,mmio", "reg": _reg(base, VIRT_VIRTIO0[1]),
+        "interrupts": VIRT_VIRTIO0_IRQ + slot, "interrupt-parent": plic_phandle})
 
 
 def _add_syscon_power(tree: DeviceTree, test: Node) -> None:
@@ -434,8 +446,9 @@ def _add_syscon_power(tree: DeviceTree, test: Node) -> None:
 
 def virt_tree(ram_base: int, ram_size: int, harts: int, *, bootargs: str = "",
               virtio_blk: bool = True, isa="rv64imac_zicsr_zifencei",
-              timebase_hz: int = 10_000_000, stdout_path=True) -> DeviceTree:
-    """The :class:`DeviceTree` behind :func:`virt_dtb` (for callers that want to edit it)."""
+              timebase_hz: int = 10_000_000, stdout_path=True, virtio_slots=()) -> DeviceTree:
+    """The :class:`DeviceTree` behind :func:`virt_dtb` (for callers that want to edit it).
+    ``virtio_slots``: virtio-mmio slots with a device plugged in, beside the disk's slot 0."""
     if harts < 1:
         raise ValueError("a board needs at least one hart")
     tree = DeviceTree()
@@ -445,7 +458,7 @@ def virt_tree(ram_base: int, ram_size: int, harts: int, *, bootargs: str = "",
     chosen = root.add("chosen")
     root.add(f"memory@{ram_base:x}", {"device_type": "memory", "reg": _reg(ram_base, ram_size)})
     intcs = _add_cpus(tree, harts, isa, timebase_hz)
-    test = _add_soc(tree, intcs, virtio_blk)
+    test = _add_soc(tree, intcs, virtio_blk, virtio_slots)
     _add_syscon_power(tree, test)
     if stdout_path is True:
         stdout_path = f"/soc/serial@{VIRT_UART0[0]:x}"

@@ -22,8 +22,12 @@ them::
     0x1000_0000 +--------------------------+
                 |  UART 16550   (256 B)    |  console; interrupt source 10
     0x1000_1000 +--------------------------+
-                |  virtio-mmio  (4 KiB)    |  block device; interrupt source 1
+                |  virtio-mmio slot 0      |  block device; interrupt source 1
     0x1000_2000 +--------------------------+
+                |  virtio-mmio slot 1      |  balloon; interrupt source 2
+    0x1000_3000 +--------------------------+
+                |  ... slots 2..7          |  slot n at 0x1000_1000 + n * 4 KiB,
+    0x1000_9000 +--------------------------+  interrupt source 1 + n (as QEMU's virt)
                 |  (unmapped)              |
     0x8000_0000 +--------------------------+  RAM_BASE
                 |  RAM (--ram, default     |  firmware or kernel at the bottom, the
@@ -37,9 +41,20 @@ TEST_BASE, TEST_SIZE = 0x10_0000, 0x1000
 CLINT_BASE, CLINT_SIZE = 0x200_0000, 0x1_0000
 PLIC_BASE, PLIC_SIZE = 0xC00_0000, 0x60_0000
 UART_BASE, UART_SIZE = 0x1000_0000, 0x100
-VIRTIO_BASE, VIRTIO_SIZE = 0x1000_1000, 0x1000
+VIRTIO_BASE, VIRTIO_SIZE = 0x1000_1000, 0x1000     # slot 0; VIRTIO_SIZE is one slot's window
+#: QEMU's virt has eight virtio-mmio slots, one after the other; the compiled bus hands
+#: every access to any of them to Python, which finds the device plugged in (if any)
+VIRTIO_SLOTS = 8
+VIRTIO_WINDOW = VIRTIO_SLOTS * VIRTIO_SIZE
 RAM_BASE = 0x8000_0000
 
 #: PLIC interrupt sources (wires) of the devices
-UART_IRQ, VIRTIO_IRQ = 10, 1
+UART_IRQ, VIRTIO_IRQ = 10, 1   # virtio slot n drives source VIRTIO_IRQ + n
 PLIC_SOURCES = 32          # source 0 means "none"; 1..31 are wires
+
+
+def virtio_slot(n: int) -> tuple[int, int]:
+    """(base, PLIC source) of virtio-mmio slot ``n``."""
+    if not 0 <= n < VIRTIO_SLOTS:
+        raise ValueError(f"virtio-mmio slots are 0..{VIRTIO_SLOTS - 1}, not {n}")
+    return VIRTIO_BASE + n * VIRTIO_SIZE, VIRTIO_IRQ + n

@@ -24,7 +24,8 @@ What happens to the pages is not this module's business: ``on_inflate(pfns)`` an
 ``on_deflate(pfns)`` are called with every batch (the bare machine keeps counts; the
 hypervisor gives the frames back to the host pool, :mod:`vmlab.hv.balloon`).  Everything
 the guest wrote is untrusted and every loop is bounded by a queue size, as in
-:mod:`vmlab.machine.virtio_blk`, whose register layout and ring structures this shares.
+:mod:`vmlab.machine.virtio_blk`: both are :class:`vmlab.machine.virtio_mmio.VirtioMmio`
+devices, sharing the transport's registers, feature negotiation and ring walking.
 
 Spec: OASIS VIRTIO 1.1 -- §2.7 split virtqueues, §4.2 MMIO, §5.5 traditional memory balloon.
 """
@@ -32,15 +33,9 @@ from __future__ import annotations
 
 import struct
 
-from vmlab.machine.virtio_blk import (
-    ACKNOWLEDGE, CONFIG, CONFIG_GENERATION, DESC, DEVICE_FEATURES, DEVICE_FEATURES_SEL,
-    DEVICE_ID, DEVICE_NEEDS_RESET, DRIVER_FEATURES, DRIVER_FEATURES_SEL, DRIVER_OK,
-    FEATURES_OK, INT_CONFIG_CHANGE, INT_USED_BUFFER, INTERRUPT_ACK, INTERRUPT_STATUS, MAGIC,
-    MAGIC_VALUE, QUEUE_DESC_HIGH, QUEUE_DESC_LOW, QUEUE_DEVICE_HIGH, QUEUE_DEVICE_LOW,
-    QUEUE_DRIVER_HIGH, QUEUE_DRIVER_LOW, QUEUE_NOTIFY, QUEUE_NUM, QUEUE_NUM_MAX, QUEUE_READY,
-    QUEUE_SEL, SHM_LEN_HIGH, SHM_LEN_LOW, STATUS, VENDOR_ID, VENDOR_QEMU, VERSION,
-    VIRTIO_F_VERSION_1, VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
-    BusError, QueueError, Segment, Virtqueue, _set_half,
+from vmlab.machine.virtio_mmio import (
+    ACKNOWLEDGE, DRIVER_OK, INT_CONFIG_CHANGE, INT_USED_BUFFER, VIRTIO_F_VERSION_1, WINDOW,
+    Segment, VirtioMmio,
 )
 
 VIRTIO_ID_BALLOON = 5
@@ -60,8 +55,15 @@ STAT_TAGS = {0: "swap_in", 1: "swap_out", 2: "major_faults", 3: "minor_faults",
 STAT = struct.Struct("<HQ")
 
 
-class VirtioBalloon:
+class VirtioBalloon(VirtioMmio):
     """The device; ``on_inflate``/``on_deflate`` get each batch of guest PFNs."""
+
+    DEVICE_ID = VIRTIO_ID_BALLOON
+    NUM_QUEUES = 3
+    QUEUE_NUM_MAX = QUEUE_MAX
+    # Linux's driver hands over its first stats buffer while probing, before DRIVER_OK;
+    # QEMU serves it then, so we do.
+    SERVE_BEFORE_DRIVER_OK = True
 
     def __init__(self, on_inflate=None, on_deflate=None):
         self.on_inflate = on_inflate or (lambda pfns: None)
@@ -75,19 +77,10 @@ class VirtioBalloon:
         self.counters = {"inflated": 0, "deflated": 0, "stats_updates": 0, "bad_requests": 0}
         self.reset()
 
-    def attach(self, mem) -> None:
-        """The guest's RAM as the device does DMA: ``read(gpa, n)``, ``write(gpa, data)``."""
-        self.mem = mem
-
     def reset(self) -> None:
         """Status 0: forget what the driver negotiated (the host's target stays)."""
-        self.status = 0
-        self.driver_features = 0
-        self.device_features_sel = self.driver_features_sel = 0
-        self.queue_sel = 0
-        self.interrupt_status = 0
+        super().reset()
         self.actual = 0
-        self.queues = [Virtqueue() for _ in range(3)]
         self._stats_head: int | None = None      # the stats buffer the device holds
 
     # === what the host does ====================================================================
@@ -104,7 +97,7 @@ class VirtioBalloon:
         q = self.queues[STATS]
         if self._stats_head is None or not q.ready:
             return False
-        self._publish(q, self._stats_head, 0)
+        self.publish(q, self._stats_head, 0)
         self._stats_head = None
         self.interrupt_status |= INT_USED_BUFFER
         return True
@@ -115,116 +108,29 @@ class VirtioBalloon:
                  VIRTIO_BALLOON_F_STATS_VQ: "stats_vq", VIRTIO_BALLOON_F_DEFLATE_ON_OOM: "deflate_on_oom"}
         return {n for bit, n in names.items() if self.driver_features >> bit & 1}
 
-    # === the wire ==============================================================================
-    @staticmethod
-    def signals_after_write(offset: int) -> bool:
-        """Writes after which the interrupt wire may change (as virtio_blk)."""
-        return offset in (QUEUE_NOTIFY, INTERRUPT_ACK, STATUS)
-
-    @property
-    def irq_level(self) -> bool:
-        return self.interrupt_status != 0
-
-    # === registers =============================================================================
-    def mmio_read(self, offset: int, size: int) -> int:
-        if offset >= CONFIG:
-            data = self.config_bytes()[offset - CONFIG: offset - CONFIG + size]
-            return int.from_bytes(data.ljust(size, b"\0"), "little")
-        if size != 4 or offset % 4:
-            return 0
-        q = self._queue()
-        regs = {MAGIC_VALUE: MAGIC, VERSION: 2, DEVICE_ID: VIRTIO_ID_BALLOON, VENDOR_ID: VENDOR_QEMU,
-                DEVICE_FEATURES: (self.device_features >> 32 * self.device_features_sel) & 0xFFFFFFFF
-                if self.device_features_sel < 2 else 0,
-                QUEUE_NUM_MAX: QUEUE_MAX if q else 0, QUEUE_READY: int(q.ready) if q else 0,
-                INTERRUPT_STATUS: self.interrupt_status, STATUS: self.status,
-                CONFIG_GENERATION: self.generation, SHM_LEN_LOW: 0xFFFFFFFF, SHM_LEN_HIGH: 0xFFFFFFFF}
-        return regs.get(offset, 0)
-
+    # === config space ==========================================================================
     def config_bytes(self) -> bytes:
         """struct virtio_balloon_config: num_pages, actual (free_page_hint_cmd_id and
         poison_val belong to features we do not offer)."""
         return struct.pack("<II", self.num_pages, self.actual)
 
-    def _queue(self) -> Virtqueue | None:
-        return self.queues[self.queue_sel] if self.queue_sel < len(self.queues) else None
-
-    def mmio_write(self, offset: int, size: int, value: int) -> None:
-        if offset >= CONFIG:
-            self._config_write(offset - CONFIG, size, value)
-            return
-        if size != 4 or offset % 4:
-            return
-        value &= 0xFFFFFFFF
-        if offset in _QUEUE_FIELDS:
-            self._queue_field(*_QUEUE_FIELDS[offset], value)
-        elif offset in _WRITERS:
-            _WRITERS[offset](self, value)
-
-    def _config_write(self, offset: int, size: int, value: int) -> None:
+    def config_write(self, offset: int, size: int, value: int) -> None:
         """Only ``actual`` (bytes 4..7) is the driver's to write."""
         if 4 <= offset and offset + size <= 8:
             shift = 8 * (offset - 4)
             mask = ((1 << 8 * size) - 1) << shift
             self.actual = (self.actual & ~mask) | ((value << shift) & mask)
 
-    def _queue_field(self, attr: str, half, value: int) -> None:
-        q = self._queue()
-        if q is None or q.ready:
-            return
-        setattr(q, attr, value if half is None else _set_half(getattr(q, attr), half, value))
-
-    def _write_status(self, value: int) -> None:
-        if value == 0:
-            self.reset()
-            return
-        if value & FEATURES_OK and not self.status & FEATURES_OK:
-            self.driver_features &= self.device_features
-        self.status = (value & 0xFF) | (self.status & DEVICE_NEEDS_RESET)
-
-    def _write_driver_features(self, value: int) -> None:
-        if not self.status & FEATURES_OK and self.driver_features_sel < 2:
-            self.driver_features = _set_half(self.driver_features, self.driver_features_sel, value)
-
-    def _write_queue_ready(self, value: int) -> None:
-        q = self._queue()
-        if q is not None:
-            q.ready = bool(value & 1)
-
     # === the queues ============================================================================
-    def notify(self, index: int) -> None:
-        """The driver made buffers available on queue ``index``."""
-        q = self.queues[index] if 0 <= index < len(self.queues) else None
-        # A ready queue is served even before DRIVER_OK, as QEMU does: Linux's driver hands
-        # over its first stats buffer while probing, before it sets DRIVER_OK.
-        if q is None or not q.ready or self.status & DEVICE_NEEDS_RESET:
-            return
-        try:
-            self._drain(index, q)
-        except (QueueError, BusError, struct.error):
-            self.status |= DEVICE_NEEDS_RESET
-            self.interrupt_status |= INT_CONFIG_CHANGE
-
-    def _drain(self, index: int, q: Virtqueue) -> None:
-        if not q.valid() or self.mem is None:
-            raise QueueError("queue size is not a power of two within QueueNumMax")
-        flags, avail_idx = struct.unpack("<HH", self.mem.read(q.driver, 4))
-        pending = (avail_idx - q.last_avail) & 0xFFFF
-        if pending > q.num:
-            raise QueueError("available index ran more than a queue ahead")
-        served = False
-        for _ in range(pending):
-            (head,) = struct.unpack("<H", self.mem.read(q.driver + 4 + 2 * (q.last_avail % q.num), 2))
-            q.last_avail = (q.last_avail + 1) & 0xFFFF
-            data = self._gather(self._chain(q, head))
-            if index == STATS:
-                self._take_stats(data, head)
-                continue
-            self._pages(index, data)
-            self._publish(q, head, 0)
-            served = True
-        if served and not flags & VIRTQ_AVAIL_F_NO_INTERRUPT:
-            self.interrupt_status |= INT_USED_BUFFER
+    def serve(self, index: int, head: int, segments: list[Segment]) -> int | None:
+        """An inflate or deflate buffer of PFNs is taken and returned at once; a stats
+        buffer is kept until the host wants fresh numbers."""
+        data = self._gather([s for s in segments if not s.writable])
+        if index == STATS:
+            self._take_stats(data, head)
+            return None
+        self._pages(index, data)
+        return 0
 
     def _pages(self, index: int, data: bytes) -> None:
         """One inflate or deflate buffer: le32 PFNs."""
@@ -242,25 +148,9 @@ class VirtioBalloon:
             tag, value = STAT.unpack_from(data, off)
             self.stats[STAT_TAGS.get(tag, f"tag{tag}")] = value
         if self._stats_head is not None:              # a driver that sent two: return the old
-            self._publish(self.queues[STATS], self._stats_head, 0)
+            self.publish(self.queues[STATS], self._stats_head, 0)
         self._stats_head = head
         self.counters["stats_updates"] += 1
-
-    def _chain(self, q: Virtqueue, head: int) -> list[Segment]:
-        """The device-readable buffers of one chain (no indirect descriptors offered)."""
-        if head >= q.num:
-            raise QueueError(f"head {head} outside a queue of {q.num}")
-        segments, index = [], head
-        for _ in range(q.num):
-            addr, length, flags, nxt = DESC.unpack(self.mem.read(q.desc + 16 * index, 16))
-            if not flags & VIRTQ_DESC_F_WRITE:
-                segments.append(Segment(addr, length, False))
-            if not flags & VIRTQ_DESC_F_NEXT:
-                return segments
-            if nxt >= q.num:
-                raise QueueError("descriptor chain leaves its table")
-            index = nxt
-        raise QueueError("descriptor chain loops")
 
     def _gather(self, segments: list[Segment]) -> bytes:
         out = bytearray()
@@ -272,29 +162,9 @@ class VirtioBalloon:
             out += self.mem.read(s.gpa, n)
         return bytes(out)
 
-    def _publish(self, q: Virtqueue, head: int, written: int) -> None:
-        slot = q.used_idx % q.num
-        self.mem.write(q.device + 4 + 8 * slot, struct.pack("<II", head, written))
-        q.used_idx = (q.used_idx + 1) & 0xFFFF
-        self.mem.write(q.device + 2, struct.pack("<H", q.used_idx))
-
-
-_QUEUE_FIELDS = {QUEUE_NUM: ("num", None), QUEUE_DESC_LOW: ("desc", 0), QUEUE_DESC_HIGH: ("desc", 1),
-                 QUEUE_DRIVER_LOW: ("driver", 0), QUEUE_DRIVER_HIGH: ("driver", 1),
-                 QUEUE_DEVICE_LOW: ("device", 0), QUEUE_DEVICE_HIGH: ("device", 1)}
-_WRITERS = {
-    DEVICE_FEATURES_SEL: lambda d, v: setattr(d, "device_features_sel", v),
-    DRIVER_FEATURES_SEL: lambda d, v: setattr(d, "driver_features_sel", v),
-    DRIVER_FEATURES: VirtioBalloon._write_driver_features,
-    QUEUE_SEL: lambda d, v: setattr(d, "queue_sel", v),
-    QUEUE_READY: VirtioBalloon._write_queue_ready,
-    QUEUE_NOTIFY: VirtioBalloon.notify,
-    INTERRUPT_ACK: lambda d, v: setattr(d, "interrupt_status", d.interrupt_status & ~v),
-    STATUS: VirtioBalloon._write_status,
-}
 
 #: where the balloon sits on the virt board: the second virtio-mmio slot, PLIC wire 2
-BALLOON_BASE, BALLOON_SIZE, BALLOON_IRQ = 0x1000_2000, 0x1000, 2
+BALLOON_BASE, BALLOON_SIZE, BALLOON_IRQ = 0x1000_2000, WINDOW, 2
 
 
 def add_dt_node(tree, base: int = BALLOON_BASE, irq: int = BALLOON_IRQ) -> None:

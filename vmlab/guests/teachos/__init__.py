@@ -49,7 +49,7 @@ def source() -> str:
     return "".join(f"# ==== {name}.s\n{part(name)}\n" for name in PARTS)
 
 
-def build(pv_console: bool = False, sstc_timer: bool = False):
+def build(pv_console: bool = False, sstc_timer: bool = False, balloon: bool = False):
     """Assemble :func:`source` with vmlab.asm, linked at :data:`KERNEL_BASE`.
 
     Returns a :class:`vmlab.asm.Program`: ``.elf`` for a loader or QEMU's ``-kernel``,
@@ -57,12 +57,38 @@ def build(pv_console: bool = False, sstc_timer: bool = False):
     The options are assembly-time switches (``.equ`` lines before the source) for
     comparing a kernel's interfaces under a hypervisor: ``pv_console`` prints through
     SBI putchar instead of the UART, ``sstc_timer`` arms the timer by writing stimecmp
-    instead of calling SBI set_timer.
+    instead of calling SBI set_timer.  ``balloon`` adds the virtio-balloon driver
+    (:func:`with_balloon`).
     """
     from vmlab.asm import assemble
     options = "".join(f".equ {name}, 1\n" for name, on in
                       (("PV_CONSOLE", pv_console), ("SSTC_TIMER", sstc_timer)) if on)
-    return assemble(options + source(), base=KERNEL_BASE, filename="teachos.s")
+    text = with_balloon(source()) if balloon else source()
+    return assemble(options + text, base=KERNEL_BASE, filename="teachos.s")
+
+
+#: the balloon driver's hooks: after the disk is set up, and at the top of every tick
+BALLOON_HOOKS = (("        call    virtio_init",
+                  "        call    virtio_init\n        call    balloon_init"),
+                 ("\ntick:\n",
+                  "\ntick:\n        addi    sp, sp, -16\n        sd      ra, 8(sp)\n"
+                  "        call    balloon_poll\n        ld      ra, 8(sp)\n"
+                  "        addi    sp, sp, 16\n"))
+
+
+def with_balloon(text: str) -> str:
+    """``text`` (:func:`source`) with balloon.s before user.s (whose .bss ends the
+    kernel), balloon_init called at boot and balloon_poll on every tick."""
+    for old, new in BALLOON_HOOKS:
+        if text.count(old) != 1:
+            raise ValueError(f"teachos: no single place for the balloon hook {old.strip()!r}")
+        text = text.replace(old, new)
+    user = text.index("# ==== user.s\n")
+    return text[:user] + f"# ==== balloon.s\n{_read('balloon')}\n" + text[user:]
+
+
+def _read(name: str) -> str:
+    return resources.files(__package__).joinpath(f"{name}.s").read_text()
 
 
 def linker_script() -> str:

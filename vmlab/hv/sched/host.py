@@ -79,6 +79,9 @@ class Host:
         self.max_skew: dict[int, int] = {}           # vm id -> largest runtime skew seen
         self.policy = None
         self.pin_changes = 0
+        #: callables ``hook(now)`` run between windows, after the host's own chores: other
+        #: host services on the same clock (vmlab.hv.hostmem's reclaim, sharing, coordinator)
+        self.window_hooks: list = []
         self.add_new_vcpus()
         self.set_policy(policy or RoundRobin())      # the default policy
 
@@ -159,7 +162,8 @@ class Host:
         return "time"
 
     def _end_window(self) -> None:
-        """Between windows: devices take typed input, HTIF polls, skews are measured."""
+        """Between windows: devices take typed input, HTIF polls, skews are measured, the
+        window hooks run."""
         for vm in self.hv.vms:
             if vm.devices.pending_in:
                 vm.devices.feed()
@@ -170,6 +174,8 @@ class Host:
             if len(views) > 1:
                 skew = max(v._runtime for v in views) - min(v._runtime for v in views)
                 self.max_skew[vm.id] = max(self.max_skew.get(vm.id, 0), skew)
+        for hook in self.window_hooks:
+            hook(self.now)
 
     def _asleep_for_good(self) -> bool:
         """Nothing runs, and nothing ever will: every vCPU is offline or waits with no
