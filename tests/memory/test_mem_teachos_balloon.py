@@ -127,3 +127,18 @@ def test_a_reboot_keeps_the_balloon_and_its_pages(program):
     balloon.set_target(0)
     assert run_until(vm, lambda: balloon.actual == 0)
     assert not (vm.mem.state == BALLOONED).any()
+
+
+@pytest.mark.parametrize("flag, says", [(["--balloon"], "virtio-balloon: ready"), ([], None)])
+def test_cli_plugs_the_balloon_into_a_guest(program, tmp_path, flag, says):
+    """``vmlab run --hv --balloon`` gives the guest the device (its tree lists it and the
+    driver finds it); without the flag the guest has none."""
+    import subprocess
+    import sys
+    elf = tmp_path / "teachos.elf"
+    elf.write_bytes(program.elf)
+    run = subprocess.run([sys.executable, "-m", "vmlab", "run", "--hv", *flag, "--kernel", str(elf),
+                          "-n", "50000000"], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]             # teachos powers off with 0
+    assert "teachos: all processes are done" in run.stdout
+    assert ("virtio-balloon: ready" in run.stdout) == (says is not None), run.stdout[-2000:]

@@ -45,6 +45,9 @@ def build_vm(args):
         vm = hv.create_vm(ram_size=ram, vcpus=args.harts, drive=drive, shadow=args.shadow)
         if readonly and vm.devices.virtio is not None:
             vm.devices.virtio.make_read_only()
+        if getattr(args, "balloon", False):
+            from vmlab.hv.balloon import Balloon
+            Balloon(vm)                 # before boot: the guest's device tree lists it
         vm.boot(kernel=images.kernel, bios=images.bios, bootargs=images.bootargs,
                 initrd=images.initrd, dtb=images.dtb)
     except (MachineError, HvError) as exc:
