@@ -6,7 +6,7 @@
 #
 # Each step below is one call, so that boot reads like a table of contents:
 #
-#   zero .bss -> console -> trap vector -> check SBI -> page tables -> paging on
+#   zero .bss -> console -> trap vector -> check SBI -> steal time -> page tables -> paging on
 #             -> disk -> timer -> the first process runs (and we never come back)
 #
 # We do not read the device tree: the virt board always puts its devices at the
@@ -27,6 +27,10 @@ _start:
         call    kputnl
 
         call    sbi_check               # the firmware must offer TIME and SRST
+        la      a0, sta_rec             # and may report steal time (sbi.s)
+        call    sta_init
+        la      t0, have_sta
+        sd      a0, 0(t0)
         call    kvminit                 # the kernel's page table
         call    procinit                # three processes, each with its own table
         call    vm_on                   # satp: from here on, addresses are virtual
@@ -52,8 +56,13 @@ zero_bss:
 msg_boot:       .asciz "teachos: booting on hart "
 msg_run:        .asciz "teachos: starting 3 processes\n"
 
+        .data
+        .balign 8
+have_sta:       .dword 0                # 1: the firmware writes our steal time to sta_rec
+
         .bss
-        .balign 16
+        .balign 64
 bss_start:                              # (user.s puts bss_end at the very end)
+sta_rec:        .skip 64                # the steal-time record (sbi.s), 64-byte aligned
 kstack:         .skip 8192
 kstack_top:

@@ -194,10 +194,37 @@ all_done:
         addi    s0, s0, PROC_SIZE
         addi    s1, s1, -1
         bnez    s1, 1b
+        call    report_steal
         la      a0, msg_off
         call    kputs
         li      a0, 0                   # SRST reason: none
         j       sbi_shutdown
+
+# report_steal: under a hypervisor that reports it (sbi.s), how long this hart
+# was kept waiting while it could have run, e.g.
+#   "teachos: steal time of hart 0: 1520 us"
+report_steal:
+        la      t0, have_sta
+        ld      t0, 0(t0)
+        beqz    t0, 1f                  # nobody reports it (bare hardware): nothing
+        addi    sp, sp, -16
+        sd      ra, 8(sp)
+        la      a0, msg_steal
+        call    kputs
+        li      a0, 0                   # (the hart id: one hart for now)
+        call    kputdec
+        la      a0, msg_colon
+        call    kputs
+        la      a0, sta_rec
+        call    sta_steal
+        li      t0, 1000
+        divu    a0, a0, t0              # ns -> us
+        call    kputdec
+        la      a0, msg_us
+        call    kputs
+        ld      ra, 8(sp)
+        addi    sp, sp, 16
+1:      ret
 
 # report(s0 = struct proc): one line of the summary, e.g.
 #   "  pid 1 (count): exit status 0"   or   "  pid 3 (reader): killed by ..."
@@ -237,6 +264,8 @@ msg_lparen:     .asciz " ("
 msg_status:     .asciz "): exit status "
 msg_killedby:   .asciz "): killed by "
 msg_off:        .asciz "teachos: powering off\n"
+msg_steal:      .asciz "teachos: steal time of hart "
+msg_us:         .asciz " us\n"
 name_count:     .asciz "count"
 name_reader:    .asciz "reader"
 
