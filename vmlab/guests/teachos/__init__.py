@@ -24,7 +24,8 @@ from __future__ import annotations
 from importlib import resources
 
 #: The parts, in assembly order (each is a file ``<name>.s`` in this package).
-PARTS = ("layout", "boot", "console", "sbi", "vm", "trap", "proc", "syscall", "virtio", "user")
+PARTS = ("layout", "boot", "console", "sbi", "smp", "vm", "trap", "proc", "sched", "syscall",
+         "virtio", "user")
 
 #: Where OpenSBI's fw_jump (and QEMU's ``-kernel``) starts an S-mode kernel.
 KERNEL_BASE = 0x8020_0000

@@ -81,6 +81,8 @@ sys_write:
         li      a2, USER_TEXT
         call    user_range
         beqz    a0, 1f
+        la      a0, console_lock        # smp.s: no other hart's bytes in between
+        call    acquire
         li      t0, SSTATUS_SUM
         csrs    sstatus, t0             # may touch U pages...
         ld      a0, TF_A0(s0)
@@ -88,6 +90,8 @@ sys_write:
         call    kwrite
         li      t0, SSTATUS_SUM
         csrc    sstatus, t0             # ...and no longer
+        la      a0, console_lock
+        call    release
         ld      a0, TF_A1(s0)           # result: all len bytes written
         j       3f
 1:      li      a0, -1                  # a bad buffer
