@@ -77,7 +77,7 @@ def test_four_vcpus_on_two_pcpus_print_what_one_prints(program, one_vcpu):
     lines = teachos_lines(vm.console_output)
     same_as_one_hart(lines, one_vcpu, 4)
     assert one_vcpu[-2] == "teachos: steal time of hart 0: 0 us"      # alone: no steal
-    assert [f"teachos: steal time of hart {h}:" in vm.console_output for h in range(4)] == [True] * 4
+    assert all(f"{STEAL}{h}:" in vm.console_output for h in range(4))
     assert all(v.started for v in vm.vcpus)
     calls = vm.sbi_calls
     # HSM: three statuses and three starts; RFENCE: one per process that died, to the
