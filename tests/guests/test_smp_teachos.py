@@ -113,6 +113,17 @@ def test_two_vcpus_sharing_one_pcpu_report_steal(program, one_vcpu):
         assert steal == host.view(vm, hart)._ready_ns // 1000
 
 
+def test_an_idle_hart_is_woken_by_an_ipi(program, one_vcpu):
+    """A process waiting for the console turn sleeps; when the turn is passed to it, the
+    kernel wakes an idle hart with an SBI IPI (3 vCPUs on 2 pCPUs, 0.5 ms round robin:
+    harts go idle while the processes sleep), and the output stays the same."""
+    host, vm = smp_guest(program, 3, 2, RoundRobin(slice_ns=MS // 2))
+    same_as_one_hart(teachos_lines(vm.console_output), one_vcpu, 3)
+    assert vm.sbi_calls[sbi.EXT_IPI] > 0
+    woken = [v for v in host.vcpus if v._wakes > 0 and v.id > 0]
+    assert woken, "no secondary vCPU ever woke from wfi"
+
+
 # ---- bare: vmlab's machine and QEMU ------------------------------------------------------
 
 @pytest.mark.slow

@@ -106,10 +106,11 @@
         .equ UNUSED,        0           # proc states
         .equ RUNNABLE,      1           # waiting for a hart
         .equ RUNNING,       2           # on a hart (or being set aside by its hart)
-        .equ EXITED,        3
-        .equ KILLED,        4
+        .equ ASLEEP,        3           # waiting for the console turn (syscall.s)
+        .equ EXITED,        4
+        .equ KILLED,        5
         # struct proc, one 512-byte slot per process:
-        .equ P_STATE,       0           # UNUSED, RUNNABLE, RUNNING, EXITED or KILLED
+        .equ P_STATE,       0           # UNUSED, RUNNABLE, RUNNING, ASLEEP, EXITED, KILLED
         .equ P_PID,         8
         .equ P_SATP,        16          # the satp value that selects its page table
         .equ P_XSTATUS,     24          # exit status, or the scause that killed it
@@ -138,6 +139,7 @@
         .equ C_KSTACK,      80          # the top of its kernel stack
         .equ C_PREV,        88          # a process this trap set aside (sched.s)
         .equ C_UP,          96          # 1 once the hart runs teachos
+        .equ C_SLEEP,       104         # 1: the process set aside goes to sleep
         .equ CPU_SIZE,      128
 
 # ---- system call numbers (syscall.s, user.s) -------------------------------------

@@ -12,8 +12,9 @@
 #              C_CURRENT(tp): the process this hart runs (each hart has its own)
 #
 # Which process runs where is the scheduler's business (sched.s); a state field
-# says where each one is: RUNNABLE (waiting for a hart), RUNNING (on one), EXITED
-# or KILLED. States and the console turn change only under sched_lock (smp.s).
+# says where each one is: RUNNABLE (waiting for a hart), RUNNING (on one), ASLEEP
+# (waiting for the console turn), EXITED or KILLED. States and the console turn
+# change only under sched_lock (smp.s).
 #
 # The console turn. Processes run in slices whose length depends on timing: a
 # different timer period, a slower emulator, a hypervisor or another hart moves
@@ -114,7 +115,15 @@ pass_turn_locked:
         ld      a0, C_CURRENT(tp)
         call    next_alive              # sched.s
         beqz    a0, 1f                  # nobody left: turn = 0
-        ld      a0, P_PID(a0)
+        ld      t1, P_STATE(a0)
+        li      t2, ASLEEP
+        bne     t1, t2, 3f
+        li      t1, RUNNABLE            # it sleeps until its turn: wake it, and a
+        sd      t1, P_STATE(a0)         # hart to run it
+        sd      a0, 0(sp)
+        call    wake_idle               # smp.s
+        ld      a0, 0(sp)
+3:      ld      a0, P_PID(a0)
 1:      la      t0, turn
         sd      a0, 0(t0)
 2:      ld      ra, 8(sp)

@@ -14,7 +14,9 @@
 # a yield), it is not yet marked RUNNABLE: another hart could pick it up and load
 # its frame while this hart is still writing the system call's result into it.
 # It stays RUNNING (ours) and goes into C_PREV(tp); at the very end of the trap,
-# sched_publish makes it RUNNABLE -- and wakes an idle hart to run it.
+# sched_publish makes it RUNNABLE -- and wakes an idle hart to run it -- or, if
+# it asked to sleep until its console turn (C_SLEEP) and the turn has not come
+# meanwhile, ASLEEP.
 #
 #   hart_loop:  pick a RUNNABLE process --> run it (arm the timer, trap_return)
 #                   |  none, but some still live
@@ -89,17 +91,17 @@ schedule:
         call    acquire
         ld      a0, C_CURRENT(tp)
         call    next_ready
-        beqz    a0, 3f
         ld      t1, C_CURRENT(tp)
         beq     a0, t1, 2f              # the same process: nothing to switch
-        li      t0, RUNNING
-        sd      t0, P_STATE(a0)         # ours now
-        sd      a0, C_CURRENT(tp)
         ld      t0, P_STATE(t1)
         li      t2, RUNNING
         bne     t0, t2, 1f              # it exited: nothing to set aside
         sd      t1, C_PREV(tp)
-1:      la      a0, sched_lock
+1:      beqz    a0, 3f
+        li      t0, RUNNING
+        sd      t0, P_STATE(a0)         # ours now
+        sd      a0, C_CURRENT(tp)
+        la      a0, sched_lock
         call    release
         ld      a0, C_CURRENT(tp)
         ld      a0, P_SATP(a0)
@@ -112,33 +114,48 @@ schedule:
         ld      ra, 8(sp)
         addi    sp, sp, 16
         ret
-3:      la      a0, sched_lock
+3:      la      a0, sched_lock          # nothing to run here: the trap ends now
         call    release
+        call    sched_publish
         j       hart_loop
 
 # sched_publish: at the end of a trap, the process schedule set aside may run on
-# any hart: mark it RUNNABLE and wake an idle hart for it.
+# any hart: mark it RUNNABLE and wake an idle hart for it (or let it sleep).
 sched_publish:
         ld      t0, C_PREV(tp)
-        beqz    t0, 1f
+        bnez    t0, 4f
+        sd      zero, C_SLEEP(tp)       # (nothing was set aside)
+        ret
+4:
         addi    sp, sp, -16
         sd      ra, 8(sp)
         la      a0, sched_lock
         call    acquire
         ld      t0, C_PREV(tp)
-        li      t1, RUNNABLE
-        sd      t1, P_STATE(t0)
         sd      zero, C_PREV(tp)
+        ld      t1, C_SLEEP(tp)
+        sd      zero, C_SLEEP(tp)
+        beqz    t1, 2f
+        ld      t1, P_PID(t0)           # to sleep -- unless its turn came meanwhile
+        la      t2, turn
+        ld      t2, 0(t2)
+        beq     t1, t2, 2f
+        li      t1, ASLEEP
+        sd      t1, P_STATE(t0)
+        j       3f
+2:      li      t1, RUNNABLE
+        sd      t1, P_STATE(t0)
         call    wake_idle               # smp.s
-        la      a0, sched_lock
+3:      la      a0, sched_lock
         call    release
         ld      ra, 8(sp)
         addi    sp, sp, 16
-1:      ret
+        ret
 
 # next_ready(a0 = the process this hart ran, or 0) -> a0 = the first RUNNABLE
 # process after it in table order, wrapping around; failing that, a0 itself if it
-# is still RUNNING (ours: it may go on); 0 if there is none. (sched_lock held)
+# is still RUNNING (ours: it may go on) and not going to sleep; 0 if there is
+# none. (sched_lock held)
 next_ready:
         mv      t4, a0
         la      t0, procs
@@ -154,6 +171,8 @@ next_ready:
         li      t5, RUNNABLE
         beq     t2, t5, 5f
         bne     a0, t4, 4f
+        ld      t5, C_SLEEP(tp)
+        bnez    t5, 4f                  # the one we ran wants to sleep: not it
         li      t5, RUNNING             # the one we ran, still ours
         beq     t2, t5, 5f
 4:      addi    t3, t3, -1
@@ -161,7 +180,7 @@ next_ready:
         li      a0, 0
 5:      ret
 
-# next_alive(a0 = struct proc) -> a0 = the first live (RUNNABLE or RUNNING)
+# next_alive(a0 = struct proc) -> a0 = the first live (RUNNABLE, RUNNING, ASLEEP)
 # process after it in table order, wrapping around and trying a0 itself last;
 # 0 if there is none. (sched_lock held)
 next_alive:
@@ -174,7 +193,7 @@ next_alive:
         mv      a0, t0
 2:      ld      t2, P_STATE(a0)
         addi    t2, t2, -RUNNABLE
-        sltiu   t2, t2, 2               # RUNNABLE or RUNNING (they are 1 and 2)
+        sltiu   t2, t2, 3               # RUNNABLE, RUNNING or ASLEEP (1, 2, 3)
         bnez    t2, 3f
         addi    t3, t3, -1
         bnez    t3, 1b
