@@ -226,6 +226,8 @@ flush_asid:
 # report_steal: under a hypervisor that reports it (sbi.s), how long each hart was
 # kept waiting while it could have run, e.g.
 #   "teachos: steal time of hart 0: 1520 us"
+# A record whose sequence number is still 0 was never written: that hypervisor
+# does not share out real harts (it gave us one to ourselves), nothing to say.
 report_steal:
         la      t0, have_sta
         ld      t0, 0(t0)
@@ -236,6 +238,8 @@ report_steal:
         la      s0, cpus
 1:      ld      t0, C_UP(s0)
         beqz    t0, 2f
+        lw      t0, C_STA + STA_SEQUENCE(s0)
+        beqz    t0, 2f                  # never reported
         la      a0, msg_steal
         call    kputs
         ld      a0, C_HARTID(s0)
