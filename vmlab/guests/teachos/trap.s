@@ -134,7 +134,7 @@ tick:
         call    timer_start
         ld      ra, 8(sp)
         addi    sp, sp, 16
-        j       schedule                # proc.s (a tail call)
+        j       schedule                # sched.s (a tail call)
 
 # fault: the current process did something it may not (scause says what, stval
 # where). Print it, and kill the process.
