@@ -2,6 +2,8 @@
 lock-holder preemption, HSM retentive suspend -- and the libvirt-style management API."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sched_support import host_with, hypervisor, ms
 
@@ -161,29 +163,45 @@ def test_management_errors_name_what_is_wrong(call, message):
         call(virt.open(host).lookupByID(0))
 
 
-def test_the_teaching_os_sharing_a_pcpu_prints_what_it_prints_alone():
-    """teachos (timer-driven processes, SBI, paging) with two CPU-bound VMs on one pCPU under
-    Credit: slower in simulated time, the same console."""
-    from vmlab.guests import teachos
+STEAL_LINE = re.compile(r"teachos: steal time of hart 0: (\d+) us\n")
+
+
+def teachos_on_a_host(kernel, others: int):
+    """teachos with ``others`` CPU-bound VMs on one pCPU under Credit, run until it powers
+    off: (host, its VM, the steal time it printed in ns)."""
     from vmlab.hv.sched import MS
-    kernel = teachos.build()
-    alone = hypervisor().create_vm(ram_size=64 << 20)
-    alone.boot(kernel=kernel.elf)
-    assert alone.run(instructions=200_000_000).reason == "halt"
     hv = hypervisor()
-    shared = hv.create_vm(ram_size=32 << 20)
-    shared.boot(kernel=kernel.elf)
-    W.boot(hv, "spin")
-    W.boot(hv, "spin")
+    vm = hv.create_vm(ram_size=32 << 20)
+    vm.boot(kernel=kernel.elf)
+    for _ in range(others):
+        W.boot(hv, "spin")
     host = Host(hv, pcpus=1, policy=Credit())
-    while not shared.stopped and host.now < 1000 * MS:
+    while not vm.stopped and host.now < 1000 * MS:
         host.run(10 * MS)
-    assert shared.stopped == ("halt", 0)
-    assert shared.console_output == alone.console_output
-    assert "teachos: all processes are done" in shared.console_output
+    assert vm.stopped == ("halt", 0), vm.console_output[-500:]
+    found = STEAL_LINE.findall(vm.console_output)
+    assert len(found) == 1, vm.console_output[-500:]
+    return host, vm, int(found[0]) * 1000
+
+
+def test_the_teaching_os_prints_the_steal_time_the_host_reported():
+    """teachos (timer-driven processes, SBI, paging) reads its steal time through SBI STA and
+    prints it at shutdown: 0 alone on its pCPU; sharing the pCPU with a CPU-bound VM under
+    Credit, what the host's metrics count as its ready time -- and otherwise the same
+    console, only later in simulated time."""
+    from vmlab.guests import teachos
+    kernel = teachos.build()
+    host, alone, steal = teachos_on_a_host(kernel, 0)
+    assert steal == 0 and host.view(alone)._ready_ns == 0
+    host, shared, steal = teachos_on_a_host(kernel, 1)
     view = host.view(shared)
-    assert host.now > 2 * view.runtime                   # it had to share
-    assert view._ready_ns > 0
+    ready_ns = M.vcpu_rows(host)[0]["ready_ms"] * 1e6
+    assert steal > 0 and abs(steal - ready_ns) < 1000           # to the µs it prints in
+    assert host.now > view.runtime + steal * 0.99                # it waited while the spin ran
+    assert steal > 0.3 * host.now                                # about half: equal weights
+    assert (STEAL_LINE.sub("", shared.console_output)
+            == STEAL_LINE.sub("", alone.console_output))
+    assert "teachos: all processes are done" in shared.console_output
 
 
 IPI_GUEST = r'''

@@ -124,6 +124,17 @@ def test_metrics_add_up():
     assert "pCPU 1" in M.table(host)
 
 
+def test_ready_time_counts_a_wait_still_going_on():
+    """A vCPU that has not had a pCPU yet has waited all along: the metrics say so (not
+    only once it runs), and the waits add up with the run time to the elapsed time."""
+    host, _ = host_with(RoundRobin(slice_ns=ms(50)), ["spin", "spin"])
+    host.run(ms(10))
+    first, second = M.vcpu_rows(host)
+    assert first["run_ms"] > 0 and second["run_ms"] == 0 and second["state"] == "ready"
+    assert second["ready_ms"] == pytest.approx(host.now / 1e6, rel=0.01)
+    assert first["run_ms"] + first["ready_ms"] == pytest.approx(host.now / 1e6, rel=0.01)
+
+
 def test_a_vm_that_powers_off_leaves_the_others_running():
     from vmlab.asm import assemble
     src = """

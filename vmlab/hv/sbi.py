@@ -148,7 +148,8 @@ STA_SIZE = 64                    # sequence u32, flags u32, steal u64, preempted
 
 def sta(vcpu, fid, a):
     """set_shmem(lo, hi, flags): where the hypervisor writes this vCPU's steal time (the
-    host writes it when the vCPU is put on a pCPU); all ones switches reporting off."""
+    host writes it when the vCPU is put on a pCPU, and right after this call, as KVM does
+    before it re-enters the guest: ``sta_update``); all ones switches reporting off."""
     if fid != 0:
         return ERR_NOT_SUPPORTED, 0
     lo, hi = a[0] & MASK64, a[1] & MASK64
@@ -162,6 +163,7 @@ def sta(vcpu, fid, a):
         return ERR_INVALID_ADDRESS, 0
     vcpu.sta_gpa = gpa
     vcpu.vm.mem.write(gpa, bytes(STA_SIZE))
+    vcpu.sta_update = True
     return SUCCESS, 0
 
 

@@ -3,7 +3,9 @@
 It boots in S-mode at 0x8020_0000 under OpenSBI (or a hypervisor's SBI), turns on Sv39
 paging, runs three user processes under timer-driven round robin, serves their system
 calls, reads a disk sector through a virtio-mmio block driver, kills a process that
-touches kernel memory, prints a summary and powers off through SBI SRST.
+touches kernel memory, prints a summary and powers off through SBI SRST. On a board with
+several harts (up to 4) it starts the others through SBI HSM and runs the processes on all
+of them; under a hypervisor that reports it (SBI STA) it prints each hart's steal time.
 
 The source is split into parts a student can read one at a time (:data:`PARTS`, in
 the order they are assembled); :func:`source` joins them into one file and
@@ -24,7 +26,8 @@ from __future__ import annotations
 from importlib import resources
 
 #: The parts, in assembly order (each is a file ``<name>.s`` in this package).
-PARTS = ("layout", "boot", "console", "sbi", "vm", "trap", "proc", "syscall", "virtio", "user")
+PARTS = ("layout", "boot", "console", "sbi", "smp", "vm", "trap", "proc", "sched", "syscall",
+         "virtio", "user")
 
 #: Where OpenSBI's fw_jump (and QEMU's ``-kernel``) starts an S-mode kernel.
 KERNEL_BASE = 0x8020_0000

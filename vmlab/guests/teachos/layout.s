@@ -12,10 +12,12 @@
 #   layout.s   this file: the memory maps and the constants
 #   boot.s     _start: the first instructions, and the order things are set up in
 #   console.s  the 16550 UART: print characters, strings and numbers
-#   sbi.s      calls into the firmware (timer, power off)
+#   sbi.s      calls into the firmware (timer, power off, steal time)
+#   smp.s      several harts: per-hart state, spinlocks, starting and waking harts
 #   vm.s       Sv39 page tables: the kernel's and one per process
 #   trap.s     the trap vector: save a process, find out why, restore a process
-#   proc.s     the process table, the round-robin scheduler, the console turn
+#   proc.s     the process table, the console turn, exit, the summary
+#   sched.s    the round-robin scheduler every hart runs
 #   syscall.s  the system calls a process can make with ecall
 #   virtio.s   the virtio-mmio block driver
 #   user.s     the user programs (they run in U-mode, in their own address space)
@@ -93,17 +95,22 @@
         .equ SSTATUS_SPP,   1 << 8      # mode before the trap: 0 = U, 1 = S
         .equ SSTATUS_SUM,   1 << 18     # S-mode may touch U pages
         .equ SIE_STIE,      1 << 5      # supervisor timer interrupt enable
+        .equ SIE_SSIE,      1 << 1      # supervisor software interrupt (IPI) enable
+        .equ SIP_SSIP,      1 << 1      # an IPI is pending
         .equ IRQ_STIMER,    5           # scause code of the supervisor timer interrupt
+        .equ IRQ_SSOFT,     1           # scause code of the supervisor software interrupt
         .equ CAUSE_ECALL_U, 8           # scause: ecall from U-mode
 
 # ---- processes (proc.s) ---------------------------------------------------------
         .equ NPROC,         3
         .equ UNUSED,        0           # proc states
-        .equ RUNNABLE,      1
-        .equ EXITED,        2
-        .equ KILLED,        3
+        .equ RUNNABLE,      1           # waiting for a hart
+        .equ RUNNING,       2           # on a hart (or being set aside by its hart)
+        .equ ASLEEP,        3           # waiting for the console turn (syscall.s)
+        .equ EXITED,        4
+        .equ KILLED,        5
         # struct proc, one 512-byte slot per process:
-        .equ P_STATE,       0           # UNUSED, RUNNABLE, EXITED or KILLED
+        .equ P_STATE,       0           # UNUSED, RUNNABLE, RUNNING, ASLEEP, EXITED, KILLED
         .equ P_PID,         8
         .equ P_SATP,        16          # the satp value that selects its page table
         .equ P_XSTATUS,     24          # exit status, or the scause that killed it
@@ -118,8 +125,22 @@
         .equ TF_A1,         11 * 8
         .equ TF_A7,         17 * 8
         .equ TF_EPC,        32 * 8
+        .equ TF_CPU,        33 * 8      # the struct cpu of the hart that runs it
         # the pages a process owns (vm.s), one after the other
         .equ PROC_PAGES,    4           # root table, level-1 table, level-0 table, stack
+
+# ---- harts (smp.s) ----------------------------------------------------------------
+        .equ NCPU,          4           # harts teachos can use (ids 0..NCPU-1)
+        .equ KSTACK_SIZE,   8192        # a kernel stack per hart
+        # struct cpu, one 128-byte slot per hart; tp points at it in the kernel:
+        .equ C_STA,         0           # its steal-time record (sbi.s), 64-byte aligned
+        .equ C_HARTID,      64
+        .equ C_CURRENT,     72          # the process it runs (0: none)
+        .equ C_KSTACK,      80          # the top of its kernel stack
+        .equ C_PREV,        88          # a process this trap set aside (sched.s)
+        .equ C_UP,          96          # 1 once the hart runs teachos
+        .equ C_SLEEP,       104         # 1: the process set aside goes to sleep
+        .equ CPU_SIZE,      128
 
 # ---- system call numbers (syscall.s, user.s) -------------------------------------
         .equ SYS_write,     1           # write(buf, len) -> len

@@ -1,4 +1,4 @@
-# proc.s -- processes: the process table, round-robin scheduling, the console turn.
+# proc.s -- processes: the process table, the console turn, exit, the summary.
 #
 # A process is a struct proc (layout.s): its state, pid, the satp value of its
 # page table, and its trap frame -- the registers it had when it last trapped.
@@ -9,21 +9,22 @@
 #           | count     | count     | reader    |
 #           +-----------+-----------+-----------+
 #                 ^
-#              current  (the process whose frame sscratch points at)
+#              C_CURRENT(tp): the process this hart runs (each hart has its own)
 #
-# Scheduling is round robin: on every timer tick (and whenever a process yields,
-# waits or dies) the next RUNNABLE process after the current one, in table order,
-# gets the CPU. "Gets the CPU" only means: `current` points at it and satp selects
-# its page table; trap.s then restores *its* frame and returns to *its* code.
+# Which process runs where is the scheduler's business (sched.s); a state field
+# says where each one is: RUNNABLE (waiting for a hart), RUNNING (on one), ASLEEP
+# (waiting for the console turn), EXITED or KILLED. States and the console turn
+# change only under sched_lock (smp.s).
 #
 # The console turn. Processes run in slices whose length depends on timing: a
-# different timer period, a slower emulator or a hypervisor moves where the ticks
-# fall. If processes printed whenever they liked, their lines would come out in a
-# different order each time. So the console is handed round like a talking stick:
-# `turn` holds the pid that may write; a write from anyone else waits (syscall.s).
-# The holder passes it on when it yields, exits or is killed, to the next runnable
-# process in pid order. Output order then depends only on the programs, never on
-# when ticks happen -- and the same output on QEMU, on vmlab, and in a VM is a test.
+# different timer period, a slower emulator, a hypervisor or another hart moves
+# where the ticks fall. If processes printed whenever they liked, their lines
+# would come out in a different order each time. So the console is handed round
+# like a talking stick: `turn` holds the pid that may write; a write from anyone
+# else waits (syscall.s). The holder passes it on when it yields, exits or is
+# killed, to the next live process in pid order. Output order then depends only
+# on the programs, never on when ticks happen or on how many harts run them --
+# and the same output on QEMU, on vmlab, and in a VM is a test.
 
         .text
 # procinit: fill in every process: pid, name, page table, and a frame that
@@ -68,76 +69,21 @@ procinit:
         addi    sp, sp, 32
         ret
 
-# run_first: start process 1. sret returns to the mode in sstatus.SPP: clear it
-# for U-mode. (SPIE becomes SIE after sret; U-mode takes S interrupts anyway.)
-run_first:
-        la      a0, procs
-        la      t0, current
-        sd      a0, 0(t0)
-        ld      a0, P_SATP(a0)
-        call    vm_switch
-        li      t0, SSTATUS_SPP
-        csrc    sstatus, t0
-        li      t0, SSTATUS_SPIE
-        csrs    sstatus, t0
-        call    current_frame
-        j       trap_return             # trap.s: load the frame, sret
-
-# current_frame -> a0 = the running process's trap frame
+# current_frame -> a0 = the trap frame of the process this hart runs
 current_frame:
-        la      a0, current
-        ld      a0, 0(a0)
+        ld      a0, C_CURRENT(tp)
         addi    a0, a0, P_FRAME
         ret
 
-# current_pid -> a0 = the running process's pid
+# current_pid -> a0 = the pid of the process this hart runs
 current_pid:
-        la      a0, current
-        ld      a0, 0(a0)
+        ld      a0, C_CURRENT(tp)
         ld      a0, P_PID(a0)
-        ret
-
-# next_runnable(a0 = struct proc) -> a0 = the first RUNNABLE process after it in
-# table order, wrapping around and trying a0 itself last; 0 if there is none.
-next_runnable:
-        la      t0, procs
-        li      t1, NPROC * PROC_SIZE
-        add     t1, t0, t1              # t1 = end of the table
-        li      t3, NPROC               # look at most at every slot once
-1:      addi    a0, a0, PROC_SIZE
-        bltu    a0, t1, 2f
-        mv      a0, t0                  # past the end: wrap around
-2:      ld      t2, P_STATE(a0)
-        addi    t2, t2, -RUNNABLE
-        beqz    t2, 3f
-        addi    t3, t3, -1
-        bnez    t3, 1b
-        li      a0, 0
-3:      ret
-
-# schedule: give the CPU to the next runnable process (maybe the same one).
-# When none is left, every process has finished: print the summary and stop.
-schedule:
-        addi    sp, sp, -16
-        sd      ra, 8(sp)
-        la      t0, current
-        ld      a0, 0(t0)
-        call    next_runnable
-        beqz    a0, all_done
-        la      t0, current
-        ld      t1, 0(t0)
-        beq     a0, t1, 1f              # the same process: nothing to switch
-        sd      a0, 0(t0)
-        ld      a0, P_SATP(a0)
-        call    vm_switch               # vm.s: its page table (and ASID)
-1:      ld      ra, 8(sp)
-        addi    sp, sp, 16
         ret
 
 # has_turn -> a0 = 1 if the running process may write to the console
 has_turn:
-        la      t0, current
-        ld      t0, 0(t0)
+        ld      t0, C_CURRENT(tp)
         ld      t0, P_PID(t0)
         la      t1, turn
         ld      t1, 0(t1)
@@ -146,45 +92,74 @@ has_turn:
         ret
 
 # pass_turn: if the running process holds the console turn, hand it to the next
-# runnable process after it (itself, if it is the last one left).
+# live process after it (itself, if it is the last one left).
 pass_turn:
+        addi    sp, sp, -16
+        sd      ra, 8(sp)
+        la      a0, sched_lock
+        call    acquire
+        call    pass_turn_locked
+        la      a0, sched_lock
+        call    release
+        ld      ra, 8(sp)
+        addi    sp, sp, 16
+        ret
+
+# pass_turn_locked: pass_turn, with sched_lock already held. (Under the lock, a
+# process cannot die between our choosing it and its getting the turn.)
+pass_turn_locked:
         addi    sp, sp, -16
         sd      ra, 8(sp)
         call    has_turn
         beqz    a0, 2f
-        la      t0, current
-        ld      a0, 0(t0)
-        call    next_runnable
+        ld      a0, C_CURRENT(tp)
+        call    next_alive              # sched.s
         beqz    a0, 1f                  # nobody left: turn = 0
-        ld      a0, P_PID(a0)
+        ld      t1, P_STATE(a0)
+        li      t2, ASLEEP
+        bne     t1, t2, 3f
+        li      t1, RUNNABLE            # it sleeps until its turn: wake it, and a
+        sd      t1, P_STATE(a0)         # hart to run it
+        sd      a0, 0(sp)
+        call    wake_idle               # smp.s
+        ld      a0, 0(sp)
+3:      ld      a0, P_PID(a0)
 1:      la      t0, turn
         sd      a0, 0(t0)
 2:      ld      ra, 8(sp)
         addi    sp, sp, 16
         ret
 
-# proc_exit(a0 = status): the running process is done. Record how it ended, give
-# away the turn and the CPU.
+# proc_exit(a0 = status): the running process is done. Record how it ended,
+# free its pages, give away the turn and the hart.
 proc_exit:
         li      t1, EXITED
         j       1f
 # kill(a0 = scause): the same, for a process the kernel stops.
 kill:
         li      t1, KILLED
-1:      la      t0, current
-        ld      t0, 0(t0)
-        sd      t1, P_STATE(t0)
-        sd      a0, P_XSTATUS(t0)
-        addi    sp, sp, -16
+1:      addi    sp, sp, -16
         sd      ra, 8(sp)
-        call    pass_turn               # it is no longer runnable: not itself
+        sd      t1, 0(sp)
+        ld      t0, C_CURRENT(tp)
+        sd      a0, P_XSTATUS(t0)
+        mv      a0, t0
+        call    uvmfree                 # vm.s: unmap its pages, on every hart
+        la      a0, sched_lock
+        call    acquire
+        ld      t0, C_CURRENT(tp)
+        ld      t1, 0(sp)
+        sd      t1, P_STATE(t0)         # no longer live...
+        call    pass_turn_locked        # ...so the turn goes to someone else
+        la      a0, sched_lock
+        call    release
         ld      ra, 8(sp)
         addi    sp, sp, 16
-        j       schedule
+        j       schedule                # sched.s
 
 # all_done: every process has exited or been killed. Print how each one ended,
-# in pid order, and power off. (We are on the last process's page table, which
-# maps the kernel like every other: nothing to switch.)
+# in pid order, each hart's steal time, and power off. (One hart gets here; the
+# others wait idle. The kernel is mapped whatever table satp selects.)
 all_done:
         la      a0, msg_done
         call    kputs
@@ -194,6 +169,7 @@ all_done:
         addi    s0, s0, PROC_SIZE
         addi    s1, s1, -1
         bnez    s1, 1b
+        call    report_steal
         la      a0, msg_off
         call    kputs
         li      a0, 0                   # SRST reason: none
@@ -247,7 +223,6 @@ programs:
         .dword name_count, count_main
         .dword name_count, count_main
         .dword name_reader, reader_main
-current:        .dword 0                # the running process (a struct proc)
 turn:           .dword 0                # the pid that may write to the console
 
         .bss

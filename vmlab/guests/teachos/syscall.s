@@ -5,7 +5,7 @@
 # left it, saved in its trap frame; the result goes back in the frame's a0.
 #
 #   a7  call                   returns
-#   1   write(buf, len)        len; waits until the process has the console turn
+#   1   write(buf, len)        len; sleeps until the process has the console turn
 #   2   getpid()               the caller's pid
 #   3   yield()                0; gives the CPU -- and the console turn -- away
 #   4   exit(status)           never returns
@@ -65,10 +65,9 @@ sys_exit:
         j       proc_exit
 
 # sys_write(frame): print len bytes of the caller's buffer on the console.
-# Without the turn, the caller waits: we step sepc back onto the ecall and run
-# someone else; when the caller is next scheduled, it makes the same call again.
-# (This is busy waiting. A bigger kernel would put the process to sleep on a
-# queue and wake it when the turn comes.)
+# Without the turn, the caller sleeps: we step sepc back onto the ecall, and ask
+# the scheduler to set it aside asleep (C_SLEEP) and run someone else. When the
+# turn is passed to it, it is woken (proc.s) and makes the same call again.
 sys_write:
         addi    sp, sp, -16
         sd      ra, 8(sp)
@@ -81,6 +80,8 @@ sys_write:
         li      a2, USER_TEXT
         call    user_range
         beqz    a0, 1f
+        la      a0, console_lock        # smp.s: no other hart's bytes in between
+        call    acquire
         li      t0, SSTATUS_SUM
         csrs    sstatus, t0             # may touch U pages...
         ld      a0, TF_A0(s0)
@@ -88,13 +89,17 @@ sys_write:
         call    kwrite
         li      t0, SSTATUS_SUM
         csrc    sstatus, t0             # ...and no longer
+        la      a0, console_lock
+        call    release
         ld      a0, TF_A1(s0)           # result: all len bytes written
         j       3f
 1:      li      a0, -1                  # a bad buffer
         j       3f
-2:      ld      t0, TF_EPC(s0)          # not our turn: wait
+2:      ld      t0, TF_EPC(s0)          # not our turn: sleep
         addi    t0, t0, -4
         sd      t0, TF_EPC(s0)
+        li      t0, 1
+        sd      t0, C_SLEEP(tp)
         call    schedule
         ld      a0, TF_A0(s0)           # leave a0 as it was, for the retry
 3:      ld      ra, 8(sp)

@@ -15,24 +15,30 @@
 #
 #   user runs:      sp = user stack        sscratch = &current->frame
 #   after csrrw:    sp = &current->frame   sscratch = user sp
-#   in the kernel:  sp = kstack_top        sscratch = 0  (so we can tell)
+#   in the kernel:  sp = this hart's stack sscratch = 0  (so we can tell)
 #
-# Every trap starts on the same empty kernel stack: the kernel never blocks halfway
-# through a trap -- it finishes, then resumes *some* process by loading *that*
-# process's frame. Switching processes is just choosing another frame (proc.s).
+# With several harts, each has its own kernel stack and struct cpu (smp.s), and
+# the kernel finds them through tp. But tp in U-mode is the process's own
+# register: so the frame also holds the struct cpu of the hart running it
+# (TF_CPU, written on the way out), and the vector loads tp and sp from there.
+#
+# Every trap starts on its hart's empty kernel stack: the kernel never blocks
+# halfway through a trap -- it finishes, then resumes *some* process by loading
+# *that* process's frame. Switching processes is just choosing another frame.
 #
 # The kernel itself runs with interrupts off (sstatus.SIE = 0); U-mode always takes
 # S-mode interrupts, so ticks arrive only while a process runs. A trap from S-mode
 # is therefore a kernel bug, and kernel_trap reports it.
 
         .text
-# trap_init: send traps to trap_vector, and let the timer interrupt through (it
-# is taken only in U-mode: the kernel keeps sstatus.SIE = 0).
+# trap_init: send traps to trap_vector, and let the timer interrupt and IPIs
+# through (taken only in U-mode: the kernel keeps sstatus.SIE = 0; an idle hart's
+# wfi still wakes for them).
 trap_init:
         la      t0, trap_vector
         csrw    stvec, t0               # mode 0 (direct): every trap to one address
         csrw    sscratch, zero          # we are in the kernel
-        li      t0, SIE_STIE
+        li      t0, SIE_STIE | SIE_SSIE
         csrs    sie, t0
         ret
 
@@ -65,12 +71,14 @@ trap_vector:
         sd      t0, TF_EPC(sp)
         csrw    sscratch, zero          # now in the kernel
         mv      a0, sp                  # a0 = the frame
-        la      sp, kstack_top
+        ld      tp, TF_CPU(a0)          # this hart's struct cpu
+        ld      sp, C_KSTACK(tp)        # and its kernel stack
         call    trap                    # -> a0 = the frame to resume (maybe another's)
         # fall through
 
 # trap_return(a0 = trap frame): resume the process that owns it, in U-mode.
 trap_return:
+        sd      tp, TF_CPU(a0)          # the hart it runs on now, for its next trap
         ld      t0, TF_EPC(a0)
         csrw    sepc, t0                # sret jumps to sepc
         csrw    sscratch, a0            # for the next trap
@@ -99,9 +107,15 @@ trap:
 2:      slli    t0, t0, 1               # drop the interrupt bit
         srli    t0, t0, 1
         li      t1, IRQ_STIMER
+        beq     t0, t1, 5f
+        li      t1, IRQ_SSOFT
         bne     t0, t1, 4f
-        call    tick
-3:      call    current_frame           # proc.s: whoever runs now
+        li      t0, SIP_SSIP            # an IPI meant to wake an idle hart came
+        csrc    sip, t0                 # late: this hart is busy, nothing to do
+        j       3f
+5:      call    tick
+3:      call    sched_publish           # sched.s: what this trap set aside may run
+        call    current_frame           # proc.s: whoever runs now
         ld      ra, 8(sp)
         ld      s0, 0(sp)
         addi    sp, sp, 16
@@ -115,13 +129,12 @@ tick:
         addi    sp, sp, -16
         sd      ra, 8(sp)
         la      t0, ticks
-        ld      t1, 0(t0)
-        addi    t1, t1, 1
-        sd      t1, 0(t0)
+        li      t1, 1
+        amoadd.d zero, t1, (t0)         # +1, indivisibly: other harts count too
         call    timer_start
         ld      ra, 8(sp)
         addi    sp, sp, 16
-        j       schedule                # proc.s (a tail call)
+        j       schedule                # sched.s (a tail call)
 
 # fault: the current process did something it may not (scause says what, stval
 # where). Print it, and kill the process.
@@ -129,6 +142,8 @@ tick:
 fault:
         addi    sp, sp, -16
         sd      ra, 8(sp)
+        la      a0, console_lock        # smp.s: the line comes out in one piece
+        call    acquire
         la      a0, msg_pid
         call    kputs
         call    current_pid
@@ -148,6 +163,8 @@ fault:
         call    kputhex
         la      a0, msg_killed
         call    kputs
+        la      a0, console_lock
+        call    release
         csrr    a0, scause
         ld      ra, 8(sp)
         addi    sp, sp, 16
@@ -216,4 +233,4 @@ cause_names:
         .dword c12, c13, msg_unknown, c15
 
         .globl ticks
-ticks:  .dword 0                        # timer interrupts taken so far
+ticks:  .dword 0                        # timer interrupts taken so far (all harts)

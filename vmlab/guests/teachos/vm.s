@@ -155,11 +155,10 @@ uvminit:
 # (possibly zero): write all ones into satp.ASID and read back which bits stuck.
 vm_on:
         sfence.vma zero, zero
-        la      t0, kroot
-        srli    t0, t0, PGSHIFT
-        li      t1, SATP_SV39
-        slli    t1, t1, 60
-        or      t0, t0, t1              # t0 = Sv39, ASID 0, kroot
+        mv      t5, ra
+        call    kernel_satp
+        mv      ra, t5
+        mv      t0, a0                  # t0 = Sv39, ASID 0, kroot
         li      t1, 0xffff
         slli    t1, t1, ASID_SHIFT
         or      t1, t0, t1
@@ -181,6 +180,50 @@ vm_on:
         j       kputs                   # tail call
 1:      la      a0, msg_no_sv39
         j       panic
+
+# kernel_satp -> a0 = the satp value that selects the kernel's table (ASID 0)
+kernel_satp:
+        la      a0, kroot
+        srli    a0, a0, PGSHIFT
+        li      t1, SATP_SV39
+        slli    t1, t1, 60
+        or      a0, a0, t1
+        ret
+
+# vm_enter: paging on for a hart started later (smp.s), on the table vm_on built.
+vm_enter:
+        mv      t2, ra
+        call    kernel_satp
+        sfence.vma zero, zero
+        csrw    satp, a0
+        sfence.vma zero, zero
+        mv      ra, t2
+        ret
+
+# uvmfree(a0 = struct proc): a process is gone: unmap its user text and stack.
+# Its translations may still sit in TLBs -- ours and, on a board with several
+# harts, those of every hart it ever ran on -- so flush them everywhere (smp.s):
+# a page table that changes must be followed by an sfence.vma on *each* hart.
+uvmfree:
+        addi    sp, sp, -16
+        sd      ra, 8(sp)
+        la      t0, procs
+        sub     t0, a0, t0
+        li      t1, PROC_SIZE
+        divu    t0, t0, t1              # its index in the table
+        li      t1, PROC_PAGES * PGSIZE
+        mul     t0, t0, t1
+        la      t1, procmem
+        add     t1, t1, t0
+        li      t0, 2 * PGSIZE
+        add     t1, t1, t0              # its level-0 table
+        sd      zero, (USER_TEXT >> PGSHIFT) * 8(t1)
+        sd      zero, (USER_STACK >> PGSHIFT) * 8(t1)
+        ld      a0, P_PID(a0)           # its ASID
+        call    flush_asid
+        ld      ra, 8(sp)
+        addi    sp, sp, 16
+        ret
 
 # vm_switch(a0 = satp): run on another process's table. With ASIDs the TLB keeps
 # each process's entries apart; without them, stale ones must be flushed.

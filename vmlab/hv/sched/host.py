@@ -273,6 +273,9 @@ class Host:
 
     def _after_exit(self, p: PCpu, v, ex) -> None:
         vcpu = v._vcpu
+        if getattr(vcpu, "sta_update", False):     # it just registered its STA record
+            vcpu.sta_update = False
+            report_steal(v, preempted=False)
         if vcpu.vm.stopped:
             vcpu.vm.check_halt()
             self._deschedule(p, p.clock, E.HALT, vcpu.vm.stopped[0], OFFLINE)

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from statistics import mean, pstdev
 
+from vmlab.hv.sched.policy import READY
+
+
+def ready_ns(v, now: int) -> int:
+    """Ready time so far: the waits that ended in a run, and the one going on now (a vCPU
+    that never got a pCPU has waited all along)."""
+    return v._ready_ns + (max(0, now - v._since) if v._state == READY else 0)
+
 
 def vcpu_rows(host) -> list[dict]:
     """One dict per vCPU, in the host's order."""
@@ -19,7 +27,7 @@ def vcpu_rows(host) -> list[dict]:
     for v in host.vcpus:
         rows.append({
             "vcpu": v.name, "vm": v.vm, "state": v.state, "pcpu": v.last_pcpu,
-            "run_ms": v.runtime / 1e6, "ready_ms": v._ready_ns / 1e6,
+            "run_ms": v.runtime / 1e6, "ready_ms": ready_ns(v, host.now) / 1e6,
             "costop_ms": v._costop_ns / 1e6, "switches": v._switches,
             "wake_latency_us": v._wake_lat_sum / v._wakes / 1e3 if v._wakes else 0.0,
             "wake_latency_max_us": v._wake_lat_max / 1e3,
