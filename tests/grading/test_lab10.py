@@ -138,3 +138,21 @@ def test_disk_exits_numbers():
     assert _grade("disk_exits", "eve", {"answers": {"value": truth}}).score == ex.points
     swapped = {"pio_exits": truth["virtio_exits"], "virtio_exits": truth["pio_exits"]}
     assert _grade("disk_exits", "eve", {"answers": {"value": swapped}}).score == 0
+
+
+def test_dbcn_one_putchar_per_byte_is_not_enough():
+    ex = lab10.exercises["dbcn_console"]
+    putchar = """
+console_write:
+        mv      t0, a0
+        add     t1, a0, a1
+1:      bgeu    t0, t1, 2f
+        lbu     a0, 0(t0)
+        li      a7, 1
+        ecall
+        addi    t0, t0, 1
+        j       1b
+2:      ret
+"""
+    out = _grade("dbcn_console", "bo", {"source": {"value": putchar}})
+    assert 0 < out.score < ex.points and out.lines[0].ok and not out.lines[1].ok

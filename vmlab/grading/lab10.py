@@ -74,11 +74,12 @@ class DbcnConsole:
         out_ok = r["console"] == text + "done\n"
         return [Line(out_ok, f"{where}: output " + ("as expected" if out_ok else
                      f"{r['console'][:60]!r}, not the message and then 'done'"), hidden=case.hidden),
-                Line(r["mmio"] == 0 and r["putchar"] == 0,
-                     f"{where}: {r['mmio']} UART accesses and {r['putchar']} putchar calls "
-                     "(DBCN needs neither)", hidden=case.hidden),
-                Line(out_ok and r["dbcn"] <= 2 * len(case.inputs["messages"]),
-                     f"{where}: {r['dbcn']} DBCN calls for {len(text)} bytes", hidden=case.hidden)]
+                Line(r["mmio"] == 0 and r["sbi"] == r["dbcn"],
+                     f"{where}: {r['mmio']} device exits, {r['sbi'] - r['dbcn']} SBI calls other "
+                     "than DBCN (DBCN needs neither)", hidden=case.hidden),
+                Line(out_ok and r["sbi"] <= len(case.inputs["messages"]),
+                     f"{where}: {r['sbi']} exits to print {len(case.inputs['messages'])} "
+                     f"messages of {len(text)} bytes", hidden=case.hidden)]
 
 
 @lab10.exercise(points=6, checker=DbcnConsole(),

@@ -151,7 +151,7 @@ def _bytes(data: bytes) -> str:
 def run_dbcn(src: str, messages: list[str]) -> dict:
     """The student's routine in the harness: console text and the exits that printed it."""
     from vmlab.asm import assemble
-    from vmlab.hv.sbi import EXT_DBCN, LEGACY_PUTCHAR
+    from vmlab.hv.sbi import EXT_DBCN
     try:
         program = assemble(dbcn_harness(src, messages), filename="console_write.s")
     except Exception as exc:          # the student's source: an error is their answer
@@ -161,9 +161,10 @@ def run_dbcn(src: str, messages: list[str]) -> dict:
     r = vm.run(instructions=5_000_000)
     if r.reason != "halt":
         return {"error": f"the guest did not finish ({r.reason})"}
-    return {"console": vm.console_output, "mmio": exit_counts(vm)["mmio"],
-            "putchar": vm.sbi_calls[LEGACY_PUTCHAR],
-            "dbcn": vm.sbi_calls[EXT_DBCN] - len("done\n")}     # less the harness's own
+    exits = exit_counts(vm)
+    harness = len("done\n")                       # its write_byte calls (and SRST: + 1)
+    return {"console": vm.console_output, "mmio": exits["mmio"],
+            "sbi": exits["sbi"] - harness - 1, "dbcn": vm.sbi_calls[EXT_DBCN] - harness}
 
 
 # ---- walking a chain -------------------------------------------------------------------------
