@@ -85,6 +85,14 @@ def test_time_shares_graded_against_the_trace():
     assert _grade("exit_time_share", "cy", {"answers": {"value": dict(ok, shares=by_count)}}).score < ex.points
 
 
+def test_nanobench_rows_are_whole_numbers():
+    from vmlab.bench import nanobench
+    from vmlab.grading.lab11 import NANO_ROWS
+    for name, tech in NANO_ROWS:
+        exits = nanobench.measure(name, tech, 8).exits
+        assert exits == round(exits), (name, tech, exits)
+
+
 def test_nanobench_predictions():
     ex = lab11.exercises["nanobench_predict"]
     p = ex.params("dee")

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from vmlab.grading.checkers import PythonCalls, TraceNumbers
 from vmlab.grading.exercise import Assignment, Case, Line
-from vmlab.grading.lab10_run import (HOSTILE, disk_exits_of, drive_serve, drive_walk,
-                                     run_dbcn, uart_exits_of)
+from vmlab.grading.lab10_run import HOSTILE, disk_exits_of, run_dbcn, uart_exits_of
 from vmlab.hv import virtq
 
 lab10 = Assignment("lab10", title="Lab 10 -- devices, paravirtualization and virtio")

@@ -152,14 +152,15 @@ def _assemble(src: str) -> bytes:
 def _escape_params(rng) -> dict:
     ram = rng.choice((4, 6, 8, 12)) << 20
     words = ("orchid", "basalt", "quartz", "lichen", "fjord", "cobalt", "ember", "tundra")
-    return {"ram": ram, "ram_end": 0x8000_0000 + ram,
+    return {"ram": ram, "ram_end": 0x8000_0000 + ram, "ram_mib": ram >> 20,
             "secret_gpa": 0x8000_0000 + rng.randrange(0x10, 0x300) * 0x1000 + rng.randrange(0, 64) * 8,
             "secret": f"{rng.choice(words)}-{rng.randrange(10**5, 10**6)}"}
 
 
 @lab11.exercise(points=5, checker=EscapeAttempt("escape_read_src", "dbcn"),
-                prompt="Your guest has **{ram_end:#x} - 0x80000000** bytes of RAM; another VM keeps "
-                       "a secret of {secret_len} bytes at *its* guest-physical address "
+                prompt="Your guest's RAM is gpa `0x80000000` up to **{ram_end:#x}** "
+                       "({ram_mib} MiB); another VM keeps a secret of {secret_len} bytes at "
+                       "*its* guest-physical address "
                        "**{secret_gpa:#x}**. A flawed hypervisor checks SBI pointers against its "
                        "whole RAM block, where that VM's RAM follows yours. Write a guest "
                        "(`escape_read_src`: `_start`, ending with `j shutdown`) that tries to "
@@ -171,8 +172,9 @@ def escape_read(rng):
 
 
 @lab11.exercise(points=5, checker=EscapeAttempt("escape_dma_src", "dma"),
-                prompt="Your guest has **{ram_end:#x} - 0x80000000** bytes of RAM; another VM keeps "
-                       "data at its guest-physical address **{secret_gpa:#x}**. A flawed virtio "
+                prompt="Your guest's RAM is gpa `0x80000000` up to **{ram_end:#x}** "
+                       "({ram_mib} MiB); another VM keeps data at its guest-physical address "
+                       "**{secret_gpa:#x}**. A flawed virtio "
                        "disk checks DMA addresses against the hypervisor's whole RAM block, where "
                        "that VM's RAM follows yours. Write a guest (`escape_dma_src`) that tries "
                        "to overwrite that data with a sector of the disk, using the provided "
@@ -183,10 +185,11 @@ def escape_dma(rng):
 
 
 # ---- the nanobenchmark table, predicted ------------------------------------------------------
+#: rows whose exits per operation are whole numbers (the batched rows' fills are not)
 NANO_ROWS = (("syscall", "sfence"), ("mmio", "sfence"), ("csrwr", "sfence"), ("callret", "sfence"),
              ("pgfault", "sfence"), ("illegal", "sfence"), ("ptemod", "sfence"),
              ("ptemod", "write-protect"), ("console-uart", "sfence"), ("timer-sbi", "sfence"),
-             ("ptemod-batch", "write-protect"), ("ptemod-hcall", "sfence"))
+             ("console-sbi", "sfence"), ("divzero", "sfence"))
 
 
 def nano_truth(params) -> dict:
