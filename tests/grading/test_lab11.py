@@ -63,6 +63,31 @@ def test_escape_read_graded():
     assert _grade("escape_read", "ann", {"source": {"value": "_start: j shutdown"}}).score == 0
 
 
+def load_attempt(p, n=None) -> str:
+    return f"""
+_start: li      t0, {p['ram_end'] + p['secret_gpa'] - 0x8000_0000:#x}
+        li      t1, {n or p['secret_len']}
+1:      lbu     a0, 0(t0)
+        li      a7, 1
+        ecall
+        addi    t0, t0, 1
+        addi    t1, t1, -1
+        bnez    t1, 1b
+        j       shutdown
+"""
+
+
+def test_escape_load_graded():
+    ex = lab11.exercises["escape_load"]
+    p = ex.params("eve")
+    assert _grade("escape_load", "eve", {"source": {"value": load_attempt(p)}}).score == ex.points
+    short = _grade("escape_load", "eve", {"source": {"value": load_attempt(p, p["secret_len"] - 1)}})
+    assert short.score == 0                     # one byte short: the secret never shows whole
+    own = load_attempt(p).replace(f"{p['ram_end'] + p['secret_gpa'] - 0x8000_0000:#x}",
+                                  f"{p['secret_gpa']:#x}")
+    assert _grade("escape_load", "eve", {"source": {"value": own}}).score == 0   # its own RAM
+
+
 def test_escape_dma_graded():
     ex = lab11.exercises["escape_dma"]
     p = ex.params("bo")

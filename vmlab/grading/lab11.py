@@ -1,6 +1,7 @@
 """The graded exercises of lab 11 (isolation, security and performance).
 
-1. ``escape_read``: a guest that tries to read another VM's memory through the SBI debug
+1. ``escape_load``: a guest that tries to read another VM's memory with plain loads (the
+   shadow pager maps what the guest names); ``escape_read``: the same through the SBI debug
    console (a guest pointer the hypervisor reads for it).
 2. ``escape_dma``: a guest that tries to overwrite another VM's memory by virtio DMA.
    Each attempt runs twice: on a seeded *flawed* hypervisor (:mod:`vmlab.grading.lab11_run`)
@@ -11,6 +12,8 @@
    where to optimize first.
 """
 from __future__ import annotations
+
+import re
 
 from vmlab.grading.checkers import TraceNumbers
 from vmlab.grading.exercise import Assignment, Case, Line
@@ -143,10 +146,29 @@ class EscapeAttempt:
         return attack(elf, params, self.path, flawed, disk)
 
 
+#: runs first: a trap vector that reports the trap and powers off (on the real hypervisor
+#: an escape attempt usually ends in an access fault, reflected into the guest's kernel)
+PROLOGUE = r"""
+        .text
+        .globl _start
+_start: la      t0, lib_trap
+        csrw    stvec, t0
+        la      sp, stack_top
+        j       escape_start
+        .balign 4
+lib_trap:
+        li      a0, '!'
+        li      a7, 1
+        ecall
+        j       shutdown
+"""
+
+
 def _assemble(src: str) -> bytes:
+    """The student's program (its ``_start`` renamed) between the prologue and the library."""
     from vmlab.asm import assemble
-    return assemble(".text\n.globl _start\n" + src + "\n" + ESCAPE_LIB,
-                    filename="escape.s").elf
+    body = re.sub(r"\b_start\b", "escape_start", src)
+    return assemble(PROLOGUE + body + "\n" + ESCAPE_LIB, filename="escape.s").elf
 
 
 def _escape_params(rng) -> dict:
@@ -155,6 +177,20 @@ def _escape_params(rng) -> dict:
     return {"ram": ram, "ram_end": 0x8000_0000 + ram, "ram_mib": ram >> 20,
             "secret_gpa": 0x8000_0000 + rng.randrange(0x10, 0x300) * 0x1000 + rng.randrange(0, 64) * 8,
             "secret": f"{rng.choice(words)}-{rng.randrange(10**5, 10**6)}"}
+
+
+@lab11.exercise(points=5, checker=EscapeAttempt("escape_load_src", "shadow"),
+                prompt="Your guest's RAM is gpa `0x80000000` up to **{ram_end:#x}** "
+                       "({ram_mib} MiB); another VM keeps a secret of {secret_len} bytes at "
+                       "*its* guest-physical address **{secret_gpa:#x}**. A flawed shadow pager "
+                       "checks the gpa of a guest access against its whole RAM block, where that "
+                       "VM's RAM follows yours. Write a guest (`escape_load_src`: `_start`, ending "
+                       "with `j shutdown`) that tries to read the secret with plain loads (paging "
+                       "off: gva = gpa) and print it (SBI putchar). It must work on the flawed "
+                       "hypervisor and fail on the real one.")
+def escape_load(rng):
+    p = _escape_params(rng)
+    return dict(p, secret_len=len(p["secret"]))
 
 
 @lab11.exercise(points=5, checker=EscapeAttempt("escape_read_src", "dbcn"),

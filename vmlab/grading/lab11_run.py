@@ -3,8 +3,9 @@
 **The flaw.**  A hypervisor that lays its VMs' RAM out one after the other and checks a
 guest's addresses against *all* of it, not against the guest's own part, lets a guest reach
 past the end of its RAM into the next VM's.  :class:`Overrun` is that wrong check, as a view
-of guest memory; the grader hands it to one path at a time -- the SBI debug console (a guest
-pointer the hypervisor reads) or the virtio disk (a guest pointer the device writes) -- and
+of guest memory; the grader hands it to one path at a time -- the shadow pager (a guest
+load's address), the SBI debug console (a guest pointer the hypervisor reads) or the virtio
+disk (a guest pointer the device writes) -- and
 runs the student's attack twice: on the flawed hypervisor it must succeed (it is a real
 attempt), on the real one it must fail (the hypervisor stops it).
 """
@@ -44,6 +45,11 @@ class Overrun:
         mem, at = self._where(gpa, len(data))
         mem.write(at, data)
 
+    def backing(self, gpa: int, write: bool = False):
+        """(hpa, read_only) as the shadow pager asks for it -- past the end, the victim's."""
+        mem, at = self._where(gpa, 1)
+        return mem.backing(at, write)
+
     def __getattr__(self, name):
         return getattr(self.mem, name)
 
@@ -82,6 +88,27 @@ def flawed_dbcn(attacker, view):
         sbi.EXTENSIONS[sbi.EXT_DBCN] = real
 
 
+@contextlib.contextmanager
+def flawed_shadow(attacker, view):
+    """While inside: the attacker's shadow pager checks gpas with ``view`` (the flaw), so a
+    guest address past its RAM is filled with the next VM's frame."""
+    real = attacker.shadow.vm
+    attacker.shadow.vm = _FlawedVcpuVm(attacker, view)
+    try:
+        yield
+    finally:
+        attacker.shadow.vm = real
+
+
+def _flaw(path: str, attacker, view):
+    """The context in which the attacker runs on the flawed hypervisor, for one path."""
+    if path == "dbcn":
+        return flawed_dbcn(attacker, view)
+    if path == "shadow":
+        return flawed_shadow(attacker, view)
+    return contextlib.nullcontext()          # "dma": the device got the flawed view
+
+
 def two_vms(attacker_ram: int, secret_gpa: int, secret: bytes, disk: str | None = None):
     """(hypervisor, attacker, victim): the victim holds ``secret`` at ``secret_gpa``."""
     from vmlab.hv.vm import Hypervisor
@@ -105,7 +132,7 @@ def attack(program_elf: bytes, params: dict, path: str, flawed: bool, disk: str 
     if flawed and path == "dma":
         attacker.devices.virtio.attach(view)
     attacker.boot(kernel=program_elf)
-    with flawed_dbcn(attacker, view) if flawed and path == "dbcn" else contextlib.nullcontext():
+    with _flaw(path, attacker, view) if flawed else contextlib.nullcontext():
         r = attacker.run(instructions=5_000_000)
     now = victim.mem.read(params["secret_gpa"], len(secret))
     if attacker.devices.virtio is not None:
