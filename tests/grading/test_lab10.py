@@ -76,6 +76,8 @@ console_write:
     out = _grade("dbcn_console", "bo", {"source": {"value": uart}})
     assert 0 < out.score < ex.points                     # right text, but through the UART
     assert _grade("dbcn_console", "bo", {"source": {"value": "nonsense"}}).score == 0
+    stub = "console_write:\n        ret\n"                          # the notebook's stub
+    assert _grade("dbcn_console", "bo", {"source": {"value": stub}}).score == 0
     assert _grade("dbcn_console", "bo", {"source": {"value": "console_write: bogus x"}}).score == 0
 
 
@@ -99,6 +101,11 @@ def test_walk_chain_right_and_wrong():
     assert 0 < loops.score < ex.points
     _, nothing = _calls("virtq_walk", "cy", lambda ram, q, head: [])
     assert nothing.score < ex.points / 3
+
+    def refuse(ram, q, head):
+        raise virtq.QueueError("the untouched stub")
+    _, stub = _calls("virtq_walk", "cy", refuse)
+    assert stub.score == 0
 
 
 def _serve_without_writable_checks(ram, q, disk):

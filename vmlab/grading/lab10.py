@@ -73,7 +73,7 @@ class DbcnConsole:
         out_ok = r["console"] == text + "done\n"
         return [Line(out_ok, f"{where}: output " + ("as expected" if out_ok else
                      f"{r['console'][:60]!r}, not the message and then 'done'"), hidden=case.hidden),
-                Line(r["mmio"] == 0 and r["sbi"] == r["dbcn"],
+                Line(out_ok and r["mmio"] == 0 and r["sbi"] == r["dbcn"],
                      f"{where}: {r['mmio']} device exits, {r['sbi'] - r['dbcn']} SBI calls other "
                      "than DBCN (DBCN needs neither)", hidden=case.hidden),
                 Line(out_ok and r["sbi"] <= len(case.inputs["messages"]),
@@ -132,8 +132,42 @@ def _walk_cases(params, rng):
             + [Case({"args": [s]}, True, f"hidden case {i + 1}") for i, s in enumerate(hidden)])
 
 
-@lab10.exercise(points=5, checker=PythonCalls("walk_chain", _walk_cases, solution=virtq.walk_chain,
-                                              driver="vmlab.grading.lab10_run:drive_walk"),
+class WalkCalls(PythonCalls):
+    """PythonCalls, except that refusing a broken chain earns nothing until some good chain
+    is walked right (a walker that refuses everything would otherwise pass half the cases)."""
+
+    def check(self, artifacts, params, cases):
+        lines = super().check(artifacts, params, cases)
+        good = [c.inputs["args"][0].get("head", 0) < c.inputs["args"][0]["num"]
+                and _well_formed(c.inputs["args"][0]) for c in cases]
+        if len(lines) != len(cases) or any(ok and line.ok for ok, line in zip(good, lines)):
+            return lines
+        return [line if ok else Line(False, line.text.split(":")[0] + ": counts once a good "
+                                     "chain is walked", line.weight, line.hidden)
+                for ok, line in zip(good, lines)]
+
+
+def _well_formed(sc: dict) -> bool:
+    try:
+        virtq.walk_chain(virtq.GuestRam(_table_ram(sc)), virtq.Queue(sc["num"], TABLE, 0, 0), sc["head"])
+        return True
+    except virtq.QueueError:
+        return False
+
+
+TABLE = 0x8000_1000
+
+
+def _table_ram(sc: dict):
+    from vmlab.grading.lab10_run import FlatRam
+    ram = FlatRam(0x8000_0000, 0x1000 + 16 * max(sc["num"], 1))
+    for i, d in enumerate(sc["descs"]):
+        ram.write(TABLE + 16 * i, virtq.DESC.pack(*d))
+    return ram
+
+
+@lab10.exercise(points=5, checker=WalkCalls("walk_chain", _walk_cases, solution=virtq.walk_chain,
+                                            driver="vmlab.grading.lab10_run:drive_walk"),
                 prompt="Write **`walk_chain(ram, q, head)`**: the buffers of the descriptor chain "
                        "starting at `head`, as a list of `virtq.Segment(gpa, length, writable)`; "
                        "raise `virtq.QueueError` if the chain is broken. Your queue has "
