@@ -78,7 +78,8 @@ class DbcnConsole:
                      "than DBCN (DBCN needs neither)", hidden=case.hidden),
                 Line(out_ok and r["sbi"] <= len(case.inputs["messages"]),
                      f"{where}: {r['sbi']} exits to print {len(case.inputs['messages'])} "
-                     f"messages of {len(text)} bytes", hidden=case.hidden)]
+                     f"messages of {len(text)} bytes (the 16550 driver: {2 * len(text)})",
+                     hidden=case.hidden)]
 
 
 @lab10.exercise(points=6, checker=DbcnConsole(),

@@ -10,6 +10,7 @@ not -- anywhere in guest RAM outside the request's buffers, or in host RAM outsi
 """
 from __future__ import annotations
 
+import os
 import random
 import struct
 import tempfile
@@ -35,9 +36,14 @@ def disk_image() -> bytes:
 
 
 def disk_path() -> str:
+    """The image as a file (shared by the runs of one machine; written whole, then renamed,
+    so a grader running submissions side by side never reads half of it)."""
     path = Path(tempfile.gettempdir()) / "vmlab-lab10-disk.img"
     if not path.exists() or path.read_bytes() != disk_image():
-        path.write_bytes(disk_image())
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".img")
+        with os.fdopen(fd, "wb") as f:
+            f.write(disk_image())
+        os.replace(tmp, path)
     return str(path)
 
 
