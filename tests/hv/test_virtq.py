@@ -28,6 +28,13 @@ def test_the_reference_host_side_serves_a_real_driver():
     assert report["halted"] and not report["needs_reset"] and report["failures"] == 0
 
 
+def test_teachos_virtio_driver_reads_through_the_reference_host_side():
+    """A driver written apart from the host side (teachos's virtio.s) gets its sector."""
+    report = R.drive_serve(virtq.serve, {"teachos": True})
+    assert report["halted"] and not report["needs_reset"] and report["failures"] == 0
+    assert "pid 3: the disk says: " + R.DISK_GREETING.decode().strip() in report["disk_lines"]
+
+
 def _expect(kind):
     if kind in ("loop", "next_outside", "head_outside", "avail_ahead", "indirect"):
         return {"needs_reset": True, "published": False}

@@ -181,7 +181,8 @@ def virtq_walk(rng):
 
 # ---- 4. the host side, against a real driver and a hostile grader ------------------------------
 def _serve_cases(params, rng):
-    mine = [Case({"args": [{"guest": params["guest"]}]}, label="the guest driver's reads")]
+    mine = [Case({"args": [{"guest": params["guest"]}]}, label="the guest driver's reads"),
+            Case({"args": [{"teachos": True}]}, label="teachos's own virtio driver")]
     kinds = list(params["visible"])
     mine += [Case({"args": [{"hostile": k, "seed": params["seed"]}]}, label=f"injected: {k}")
              for k in kinds]
@@ -195,7 +196,8 @@ def _serve_cases(params, rng):
                 prompt="Write **`serve(ram, q, disk)`**, the host side of a virtio-blk queue: take "
                        "every available chain, walk it, do the read (`disk.read(sector, nbytes)`), "
                        "write the status byte, publish the used entry. It is plugged into a VM "
-                       "whose guest reads **{sectors} sectors from sector {first}**, then the "
+                       "whose guest reads **{sectors} sectors from sector {first}**, into one "
+                       "that boots teachos (another driver), then the "
                        "grader injects broken and hostile requests ({shown}, and hidden ones): "
                        "a broken ring must raise `virtq.QueueError`; a bad buffer must fail its "
                        "request with IOERR -- and nothing outside the request's own buffers "

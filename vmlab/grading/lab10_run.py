@@ -29,10 +29,15 @@ HOSTILE = ("loop", "next_outside", "head_outside", "avail_ahead", "data_outside_
            "status_read_only", "indirect")
 
 
+DISK_GREETING = b"Hello from lab 10's disk!\n"
+
+
 def disk_image() -> bytes:
-    """The lab's disk: 64 sectors of a fixed pattern (the same for grader and student)."""
+    """The lab's disk: 64 sectors, a line of text (what teachos prints of sector 0), then
+    a fixed pseudo-random pattern (the same for grader and student)."""
     rng = random.Random(10)
-    return bytes(rng.randrange(256) for _ in range(DISK_SECTORS * 512))
+    rest = bytes(rng.randrange(256) for _ in range(DISK_SECTORS * 512 - 512))
+    return DISK_GREETING.ljust(512, b"\0") + rest
 
 
 def disk_path() -> str:
@@ -210,8 +215,11 @@ def drive_walk(fn, scenario: dict):
 
 # ---- serving a queue ---------------------------------------------------------------------------
 def drive_serve(fn, scenario: dict):
-    """``fn`` as the host side of a VM's virtio-blk: the guest's reads, or one injection."""
+    """``fn`` as the host side of a VM's virtio-blk: the guest's reads, teachos's own
+    driver, or one injection."""
     from vmlab.guests import blockio
+    if scenario.get("teachos"):
+        return _teachos_serve(fn)
     g = scenario.get("guest") or {"sectors": 1, "first": 0}
     vm = new_vm()
     dev = virtq.hosted(vm, disk_path(), fn)
@@ -223,6 +231,19 @@ def drive_serve(fn, scenario: dict):
         report = inject(vm, dev, scenario["hostile"], random.Random(scenario["seed"]))
     vm.close_devices()
     return report
+
+
+def _teachos_serve(fn) -> dict:
+    """teachos (its virtio driver, not ours) booted on a disk served by ``fn``."""
+    from vmlab.guests import teachos
+    vm = new_vm()
+    dev = virtq.hosted(vm, disk_path(), fn)
+    vm.boot(kernel=teachos.build().elf)
+    r = vm.run(instructions=400_000_000)
+    vm.close_devices()
+    return {"disk_lines": [line for line in vm.console_output.splitlines() if "disk" in line],
+            "halted": r.reason == "halt", "needs_reset": bool(dev.status & 64),
+            "failures": len(dev.failures)}
 
 
 SCRATCH = L.RAM_BASE + (8 << 20)          # the injected request's buffers (unused by the guest)
