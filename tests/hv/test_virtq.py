@@ -107,3 +107,8 @@ def test_pio_disk_registers():
     d.close()
     with pytest.raises(ValueError):
         piodisk.attach(None, path, "scsi")
+
+
+def test_the_guest_and_the_device_agree_on_the_address():
+    from vmlab.guests import source
+    assert f"PIO0,              {piodisk.PIO_BASE:#x}" in source("blockio")

@@ -12,7 +12,7 @@
         .equ FIRST,             0
         .endif
         .equ VIRTIO0,           0x10001000
-        .equ PIO0,              0x10003000
+        .equ PIO0,              0x10009000      # vmlab.hv.piodisk.PIO_BASE
         .equ PIO_DATA,          0x00
         .equ PIO_SECTOR,        0x04
         .equ PIO_COMMAND,       0x08

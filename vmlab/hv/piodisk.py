@@ -27,7 +27,8 @@ import os
 from vmlab.hv.devices import GuestDma
 from vmlab.machine.virtio_blk import SECTOR, VirtioBlk
 
-PIO_BASE, PIO_SIZE, PIO_IRQ = 0x1000_3000, 0x1000, 3     # a free slot of the virt board
+#: just past QEMU's eight virtio-mmio slots (0x1000_1000..0x1000_9000): free on the virt board
+PIO_BASE, PIO_SIZE, PIO_IRQ = 0x1000_9000, 0x1000, 9
 DATA, SECTOR_REG, COMMAND, STATUS = 0x00, 0x04, 0x08, 0x0C
 CMD_READ, CMD_WRITE = 1, 2
 ST_DRQ, ST_ERR = 0x01, 0x80

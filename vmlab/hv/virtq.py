@@ -203,7 +203,10 @@ class HostedBlk(VirtioBlk):
         self.host = host
         self.failures: list[str] = []
 
-    def _drain(self, vq) -> None:
+    def _drain(self, *where) -> None:
+        """The transport's drain step, ours: ``where`` ends with the queue's registers (the
+        transport may pass the queue's index before it)."""
+        vq = where[-1]
         if not vq.valid() or self.mem is None:
             raise QueueError("queue size is not a power of two within QueueNumMax")
         q = Queue(vq.num, vq.desc, vq.driver, vq.device, vq.last_avail, vq.used_idx)
