@@ -233,13 +233,16 @@ def drive_serve(fn, scenario: dict):
     return report
 
 
+TEACHOS_BUDGET = 60_000_000       # teachos powers off after about 24 M instructions
+
+
 def _teachos_serve(fn) -> dict:
     """teachos (its virtio driver, not ours) booted on a disk served by ``fn``."""
     from vmlab.guests import teachos
     vm = new_vm()
     dev = virtq.hosted(vm, disk_path(), fn)
     vm.boot(kernel=teachos.build().elf)
-    r = vm.run(instructions=400_000_000)
+    r = vm.run(instructions=TEACHOS_BUDGET)
     vm.close_devices()
     return {"disk_lines": [line for line in vm.console_output.splitlines() if "disk" in line],
             "halted": r.reason == "halt", "needs_reset": bool(dev.status & 64),
