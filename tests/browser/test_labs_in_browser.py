@@ -425,6 +425,32 @@ def test_lab07_popek_goldberg(browser, lab_server):
     shoot(page, "07-popek-goldberg")
     page.close()
 
+def test_lab10_devices_and_virtio(browser, lab_server):
+    page = open_and_run(browser, lab_server, "10-devices-and-virtio.ipynb")
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert " 10 bytes: {'fill': 1, 'mmio': 23" in text                  # 3 + 2 per byte
+    log = page.locator(".vmlab-traplog").first
+    assert int(log.get_attribute("data-total")) >= 9 and "lbu" in log.inner_text()
+    sums = [line.split()[1] for line in text.splitlines() if line.startswith(("virtio ", "pio "))]
+    assert len(sums) == 2 and sums[0] == sums[1] and sums[0].startswith("sum=0x")
+    assert "per KiB:  1030.0" in text and "per KiB:     1.0" in text
+    assert "DEVICE_NEEDS_RESET" in text
+    assert text.count("(visible tests; hidden ones run when graded)") == 5
+    shoot(page, "10-devices-and-virtio", [".vmlab-traplog"])
+    page.close()
+
+
+def test_lab11_isolation_security_performance(browser, lab_server):
+    page = open_and_run(browser, lab_server, "11-isolation-security-performance.ipynb")
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert "halt | console: 7" in text                    # the store past RAM: an access fault
+    assert "victim still has: b\"the victim's data\"" in text
+    assert "class Overrun" in text and "measured" in text and "% of the exits" in text
+    assert text.count("(visible tests; hidden ones run when graded)") == 5
+    shoot(page, "11-isolation-security-performance")
+    page.close()
+
+
 def _rerun_cell(page, marker: str) -> float:
     """Run the cell whose source contains ``marker`` again; ms until its new tree is drawn."""
     page.evaluate("() => document.querySelectorAll('.vmlab-pagetable').forEach(e => e.dataset.old = '1')")

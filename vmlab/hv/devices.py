@@ -50,6 +50,10 @@ class _GuestDma:
         self.mem.write(gpa, data)
 
 
+#: The public name of that view: other device models (vmlab.hv.piodisk) DMA through it too.
+GuestDma = _GuestDma
+
+
 class VirtualDevices:
     """UART, CLINT, PLIC, sifive_test and (optionally) virtio-blk for one VM."""
 
