@@ -40,13 +40,14 @@ from vmlab.isa.paging import SATP_ASID_MASK, SATP_ASID_SHIFT, SATP_MODE_SHIFT, S
 from vmlab.machine.alu import alu, alu_imm, branch, compute, imm_i, imm_j, imm_u
 from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import sext32, srl
+from vmlab.machine.csr import MISA_M
 from vmlab.machine.fetch import NO_WINDOW, fetch_slow, fetch_word, in_window
 from vmlab.machine.fphart import exec_float, is_float
 from vmlab.machine.jit import jit
 from vmlab.machine.layout import (
     ACC_LOAD, ACC_STORE, C_FAULT, C_FAULT_TVAL, C_INSTRET, C_MMIO, C_RAM_BASE,
     C_RAM_SIZE, C_SKIP_BP, C_SLICE_POS, C_SYS_INSN, C_TLB_HIT, CAUSE_ILLEGAL, D_TICKS,
-    D_TOHOST, MCYCLE, MINSTRET, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, MSTATUS, PC,
+    D_TOHOST, MCYCLE, MINSTRET, MISA, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, MSTATUS, PC,
     PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, MCOUNTINHIBIT, SCOUNTEREN, TLB_COLS, TLB_SETS,
     XREG,
 )
@@ -214,6 +215,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
     dv = data_view(c, dev, ctl, h)
     win, skip_bp = NO_WINDOW, ctl[C_SKIP_BP]   # the fetch window (fetch.py): empty at first
     n = hits = 0                                # steps taken, TLB hits of loads and stores
+    no_m = (c[MISA] & MISA_M) == 0              # a board without M (Machine(m_extension=False))
     cause, tval = DONE, 0
     while n < limit:
         if in_window(win, pc):                  # the common case: one load
@@ -224,6 +226,9 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
             if w < 0:                           # a breakpoint, or a fetch fault
                 cause, tval = take_fault(ctl)
                 break
+        if no_m and (w & 0xFE00_0077) == 0x0200_0033:    # OP/OP-32 with funct7 = 1: M
+            cause, tval = CAUSE_ILLEGAL, raw
+            break
         rd, rs1, rs2 = (w >> 7) & 31, (w >> 15) & 31, (w >> 20) & 31
         # One switch on (opcode, funct3) for the common instructions -- LLVM turns the chain
         # of == tests into a jump table: one indirect jump per instruction.  Loads and stores
