@@ -93,8 +93,8 @@ def test_classify_feedback_does_not_give_the_answer_away():
         if not line.ok:
             truth = scenario(p, int(line.text.split()[1].rstrip(":")) - 1)[0]
             assert truth not in line.text
-    untouched = _grade(ex, "carol", answers={n: (None, None) for n in range(1, 7)})
-    assert untouched.score == 0
+    untouched = _grade(ex, "carol", answers={n: [None, None] for n in range(1, 7)})
+    assert untouched.score == 0 and "not answered yet" in untouched.lines[0].text
 
 
 def _right_marks(p):

@@ -144,7 +144,7 @@ def _judge_scenario(params, case, value) -> list[Line]:
     kind, reason, _ = scenario(params, i)
     where = case.label
     got = _answer_for(value, i, (i + 1, str(i + 1)))
-    if got is None or got == (None, None):
+    if got is None or isinstance(got, (list, tuple)) and all(g is None for g in got):
         return [Line(False, f"{where}: not answered yet"), Line(False, f"{where}: no reason yet")]
     if not (isinstance(got, (list, tuple)) and len(got) == 2):
         return [Line(False, f"{where}: give a pair (kind, reason letter), not {got!r}"),
@@ -170,7 +170,7 @@ def classify_prompt(p) -> str:
 
 
 @lab00.exercise(points=6, checker=Answers("classify", _classify_cases, _judge_scenario),
-                prompt=classify_prompt)
+                prompt=classify_prompt, title="what is it, and why")
 def classify(rng):
     picks = rng.sample(range(len(SCENARIOS)), PER_STUDENT)
     while len({SCENARIOS[i][0] for i in picks}) < 4:      # at least four kinds each
@@ -294,7 +294,8 @@ class ToyIsa(Answers):
         return lines + [Line(False, why, weight=2) if why else _judge_virtualizable(params, art["value"])]
 
 
-@lab00.exercise(points=8, checker=ToyIsa("marks", _isa_cases, _judge_marks), prompt=isa_prompt)
+@lab00.exercise(points=8, checker=ToyIsa("marks", _isa_cases, _judge_marks), prompt=isa_prompt,
+                title="a toy ISA")
 def toy_isa(rng):
     kinds = ["innocuous"] * 2 + ["privileged"] * 2 + [rng.choice(("innocuous", "privileged-only"))]
     if rng.random() < 0.5:                     # half of the ISAs hide a sensitive, unprivileged one

@@ -270,7 +270,7 @@ def verdict(m, op: str, case) -> Line:
     return Line(True, f"{where}: right, and every other register intact", hidden=case.hidden)
 
 
-@lab01.exercise(points=10, checker=TrapHandler("handler", _emulate_cases),
+@lab01.exercise(points=10, checker=TrapHandler("handler", _emulate_cases), title="emulate an M instruction",
                 prompt="Your hart has **no M extension**: `{op}` is an illegal instruction. "
                        "Write, in `%%asm handler --no-load`, the M-mode trap handler (the "
                        "program's entry point goes into `mtvec`) that **emulates `{op}`** so the "
