@@ -111,6 +111,9 @@ def test_toy_isa_right_and_subtly_wrong():
     students = [f"s{i}" for i in range(40)]
     verdicts = {_virtualizable(ex.params(s)) for s in students}
     assert verdicts == {True, False}, "both answers occur among students"
+    for s in students:          # six different behaviours, each shown once
+        isa = toy_isa_of(ex.params(s))
+        assert len({i["s_mode"].split("`: ")[1] for i in isa}) == len(isa) == 6
     for s in students[:6]:
         p = ex.params(s)
         out = _grade(ex, s, answers=_right_marks(p), virtualizable=_virtualizable(p))

@@ -206,8 +206,9 @@ BEHAVIOURS = {
         (False, True, "`{name}`: does nothing (a hint to the hardware)", "traps"),
     ],
 }
-MNEMONICS = ("ADDR", "LOAD", "ROTL", "JZ", "SETPT", "RDCAUSE", "CLI", "STIMER", "TRET",
-             "RDMODE", "POPIF", "GETPT", "HINT", "MOVX", "SWAPR", "PEEK", "POKE", "WAITI")
+#: names that mean nothing, so the name cannot give the behaviour away
+MNEMONICS = ("ZAP", "KEX", "QUIB", "VOR", "JAX", "NIB", "PLO", "RUX", "WEN", "FOB", "TAZ",
+             "MIRL", "DOX", "GUP", "SNEV", "YAT")
 WORDS = {"sensitive", "innocuous", "privileged"}
 
 
@@ -303,7 +304,8 @@ def toy_isa(rng):
     else:
         kinds.append(rng.choice(("privileged", "innocuous")))
     names = rng.sample(MNEMONICS, len(kinds))
-    isa = [{"name": name, "kind": kind, "variant": rng.randrange(len(BEHAVIOURS[kind]))}
+    variants = {k: rng.sample(range(len(v)), len(v)) for k, v in BEHAVIOURS.items()}
+    isa = [{"name": name, "kind": kind, "variant": variants[kind].pop()}   # no behaviour twice
            for kind, name in zip(kinds, names)]
     rng.shuffle(isa)
     return {"isa": isa}
