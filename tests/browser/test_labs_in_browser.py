@@ -221,9 +221,19 @@ def _attr(page, selector: str, attr: str, index: int = 0) -> str | None:
 def test_lab00_welcome(browser, lab_server):
     page = open_and_run(browser, lab_server, "00-welcome.ipynb")
     table = page.locator(".vmlab-filtertable").first
-    assert int(table.get_attribute("data-shown")) == 12
+    assert int(table.get_attribute("data-shown")) == 10
+    names = [line.split("\t")[0].strip() for line in table.inner_text().splitlines()]
+    assert "KVM" in names and not any(n.startswith(("QEMU", "Firecracker")) for n in names)
+    others = page.locator(".vmlab-filtertable").nth(1)          # emulators, VMMs, containers
+    assert int(others.get_attribute("data-shown")) == 5 and "VMM on KVM" in others.inner_text()
     table.locator("input.vmlab-filter").fill("Xen")          # filtering happens in the browser
     page.wait_for_function("() => document.querySelector('.vmlab-filtertable').dataset.shown === '1'")
+    # the exercises: the student's own scenarios and toy ISA shown, the solutions checked
+    text = page.locator(".jp-Notebook").inner_text()
+    assert "Reasons:" in text and "in supervisor mode" in text
+    feedback = page.locator(".vmlab-feedback")
+    assert feedback.count() == 2
+    assert [feedback.nth(i).get_attribute("data-passed") for i in range(2)] == ["true", "true"]
     assert "Hello from a RISC-V guest on vmlab!" in page.locator(".vmlab-console pre").first.inner_text()
     assert int(_attr(page, ".vmlab-traplog", "data-total")) == 1
     assert "Environment call from M-mode" in page.locator(".vmlab-traplog").first.inner_text()
@@ -243,6 +253,11 @@ def test_lab01_the_machine(browser, lab_server):
     assert "Illegal instruction" in log.inner_text() and "csrr" in log.inner_text()
     assert "ok" in page.locator(".vmlab-console pre").first.inner_text()
     shoot(page, "01-the-machine", [".vmlab-registers", ".vmlab-traplog"])
+    # the hart without M: mul traps as an illegal instruction; the handler emulates it
+    text = page.locator(".jp-Notebook").inner_text()
+    assert "misa.M = 0, mcause = 2" in text and "bytes after the instruction" in text
+    feedback = page.locator(".vmlab-feedback")
+    assert [feedback.nth(i).get_attribute("data-passed") for i in range(feedback.count())] == ["true", "true"]
     # The buttons: reset, then run -- on a background thread, the kernel stays free.
     control = page.locator(".vmlab-runcontrol").first
     control.locator("button.vmlab-reset").click()

@@ -6,57 +6,21 @@ and checks their work on the spot (:func:`vmlab.grading.selfcheck.check`, visibl
 """
 from __future__ import annotations
 
-import math
-
 from vmlab import sv39
 from vmlab.grading.checkers import AsmProgram, PageTables, PythonCalls, TraceNumbers
 from vmlab.grading.exercise import Assignment, Case
+from vmlab.grading.lab00 import lab00
+from vmlab.grading.lab01 import lab01
 from vmlab.grading.lab04 import lab04
 from vmlab.grading.lab05 import lab05
 from vmlab.grading.lab07 import lab07
 from vmlab.grading.lab10 import lab10
 from vmlab.grading.lab11 import lab11
 
-lab01 = Assignment("lab01", title="Lab 01 -- the machine")
 lab02 = Assignment("lab02", title="Lab 02 -- paging")
 lab03 = Assignment("lab03", title="Lab 03 -- trap and emulate")
 #: every lab's assignment by name; labs 04 on keep their exercises in modules of their own
-ASSIGNMENTS = {a.name: a for a in (lab01, lab02, lab03, lab04, lab05, lab07, lab10, lab11)}
-
-
-# ---- lab 01: n! mod a prime -------------------------------------------------------------------
-def is_prime(n: int) -> bool:
-    return n > 1 and all(n % d for d in range(2, math.isqrt(n) + 1))
-
-
-def _factorial_cases(params, rng):
-    """0! (the edge case), the student's own n, then hidden n up to 3000.  (Not 1!: a
-    program that does nothing would pass it, a0 = 1 being its own answer.)"""
-    visible = [0, params["n"]]
-    hidden = [rng.randrange(2, 3000) for _ in range(3)]
-    return ([Case({"regs": {"a0": n}}, label=f"a0 = {n}") for n in visible]
-            + [Case({"regs": {"a0": n}}, True, f"hidden case {i + 1}") for i, n in enumerate(hidden)])
-
-
-def _factorial_expect(params, inputs):
-    n, m = inputs["regs"]["a0"], params["modulus"]
-    result = 1
-    for k in range(2, n + 1):
-        result = result * k % m
-    return {"a0": result % m}
-
-
-@lab01.exercise(points=6, checker=AsmProgram("answer", _factorial_cases, _factorial_expect,
-                                             budget=200_000, max_size=256),
-                prompt="Write a program that computes **`a0 = a0! mod {modulus}`** (so 0! = 1) "
-                       "and then executes `ecall`. It is tested with `a0` = 0, {n} and with "
-                       "hidden values up to 3000, and must fit in 256 bytes. Multiply step by step "
-                       "and reduce with `remu` after each step, so nothing overflows.")
-def factorial(rng):
-    modulus = rng.randrange(1_000_003, 1 << 31, 2)
-    while not is_prime(modulus):
-        modulus += 2
-    return {"modulus": modulus, "n": rng.randrange(5, 21)}
+ASSIGNMENTS = {a.name: a for a in (lab00, lab01, lab02, lab03, lab04, lab05, lab07, lab10, lab11)}
 
 
 # ---- lab 02: a mapping with least privilege ----------------------------------------------------

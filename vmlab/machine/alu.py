@@ -42,8 +42,9 @@ def imm_u(w):
 
 
 @jit(inline="always")
-def alu(f3, f7, a, b):
-    """OP (register-register) instructions; returns (ok, result)."""
+def alu(f3, f7, a, b, has_m):
+    """OP (register-register) instructions; returns (ok, result).  Without M (``has_m``
+    False: misa.M clear) the M instructions are not instructions."""
     if f7 == 0:
         if f3 == 0:
             return True, a + b
@@ -66,7 +67,7 @@ def alu(f3, f7, a, b):
         if f3 == 5:
             return True, a >> (b & 63)
         return False, 0
-    if f7 == 1:
+    if f7 == 1 and has_m:
         if f3 == 0:
             return True, a * b
         if f3 == 1:
@@ -86,7 +87,7 @@ def alu(f3, f7, a, b):
 
 
 @jit(inline="always")
-def alu32(f3, f7, a, b):
+def alu32(f3, f7, a, b, has_m):
     """OP-32 instructions (addw ... remuw): compute on 32 bits, sign-extend the result."""
     if f7 == 0:
         if f3 == 0:
@@ -102,7 +103,7 @@ def alu32(f3, f7, a, b):
         if f3 == 5:
             return True, sext32(sext32(a) >> (b & 31))
         return False, 0
-    if f7 == 1:
+    if f7 == 1 and has_m:
         if f3 == 0:
             return True, sext32(a * b)
         if f3 == 4:
@@ -178,7 +179,7 @@ def branch(f3, pc, npc, w, a, b):
 
 
 @jit(inline="always")
-def compute(w, pc, a, b):
+def compute(w, pc, a, b, has_m):
     """The integer instructions the hot loop's first switch leaves to the opcode alone (OP,
     OP-IMM and their 32-bit forms, auipc), on rs1's value ``a`` and rs2's ``b``: (ok, rd's
     new value); ok is False for anything else."""
@@ -186,11 +187,11 @@ def compute(w, pc, a, b):
     if op == 0x13:
         return alu_imm(f3, w, a)
     if op == 0x33:
-        return alu(f3, w >> 25, a, b)
+        return alu(f3, w >> 25, a, b, has_m)
     if op == 0x17:                                        # auipc
         return True, pc + imm_u(w)
     if op == 0x1B:
         return alu_imm32(f3, w, a)
     if op == 0x3B:
-        return alu32(f3, w >> 25, a, b)
+        return alu32(f3, w >> 25, a, b, has_m)
     return False, 0

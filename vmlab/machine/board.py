@@ -16,7 +16,7 @@ from vmlab.machine.bits import i64
 from vmlab.machine import snapshot as snapshot_file
 from vmlab.machine.boot import BootImages, check_harts, check_ram, place_images
 from vmlab.machine.console import drain_output, feed_input
-from vmlab.machine.csr import MISA_VALUE, csr_read, csr_write, reset_csrs
+from vmlab.machine.csr import MISA_M, csr_read, csr_write, reset_csrs
 from vmlab.machine.devices import set_irq_line
 from vmlab.machine.elf import load_elf_segments
 from vmlab.machine.errors import BusError, MachineError
@@ -115,15 +115,18 @@ class Machine:
     (and a virtio-balloon, if asked for)."""
 
     def __init__(self, ram_size: int = 128 << 20, harts: int = 1, drive: str | None = None,
-                 readonly: bool = False, ram: np.ndarray | None = None, balloon: bool = False):
+                 readonly: bool = False, ram: np.ndarray | None = None, balloon: bool = False,
+                 m_extension: bool = True):
         """``ram``: a uint8 array of ``ram_size`` bytes to use as RAM as it is (a restored
         snapshot's), instead of a fresh zeroed one.  ``balloon``: plug a virtio-balloon
-        into virtio slot 1 (:meth:`attach_balloon`)."""
+        into virtio slot 1 (:meth:`attach_balloon`).  ``m_extension=False``: harts without
+        M (misa.M clear), on which mul/div/rem are illegal instructions (lab 01)."""
         check_harts(harts)
         check_ram(ram_size)
         if ram is not None and (ram.dtype != np.uint8 or ram.shape != (ram_size,)):
             raise MachineError(f"RAM must be uint8[{ram_size}]")
         self.ram_size, self.nharts, self.drive = ram_size, harts, drive
+        self.m_extension = m_extension
         self.cpu = np.zeros((harts, L.CPU_WORDS), dtype=np.int64)
         self.mem = np.zeros(ram_size, dtype=np.uint8) if ram is None else ram
         self.tlb = np.zeros((harts, 3, L.TLB_SETS, L.TLB_COLS), dtype=np.int64)
@@ -151,6 +154,8 @@ class Machine:
         self.cpu[:] = 0
         for h in range(self.nharts):
             reset_csrs(self.cpu[h])
+            if not self.m_extension:
+                self.cpu[h, L.MISA] &= ~MISA_M
             self.cpu[h, L.RES_ADDR] = -1
             self.cpu[h, L.PC] = L.RAM_BASE
         self.tlb[:] = 0
@@ -231,7 +236,7 @@ class Machine:
         """This board's device tree: its RAM, harts (ISA from misa), devices."""
         return virt_tree(L.RAM_BASE, self.ram_size, self.nharts,
                          virtio_blk=self.virtio is not None, virtio_slots=sorted(self.slots),
-                         isa=isa_from_misa(MISA_VALUE, HART_EXTENSIONS))
+                         isa=isa_from_misa(int(self.cpu[0, L.MISA]), HART_EXTENSIONS))
 
     # ---- memory --------------------------------------------------------------------------
     def _ram_slice(self, paddr: int, n: int) -> slice:

@@ -40,13 +40,14 @@ from vmlab.isa.paging import SATP_ASID_MASK, SATP_ASID_SHIFT, SATP_MODE_SHIFT, S
 from vmlab.machine.alu import alu, alu_imm, branch, compute, imm_i, imm_j, imm_u
 from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import sext32, srl
+from vmlab.machine.csr import MISA_M
 from vmlab.machine.fetch import NO_WINDOW, fetch_slow, fetch_word, in_window
 from vmlab.machine.fphart import exec_float, is_float
 from vmlab.machine.jit import jit
 from vmlab.machine.layout import (
     ACC_LOAD, ACC_STORE, C_FAULT, C_FAULT_TVAL, C_INSTRET, C_MMIO, C_RAM_BASE,
     C_RAM_SIZE, C_SKIP_BP, C_SLICE_POS, C_SYS_INSN, C_TLB_HIT, CAUSE_ILLEGAL, D_TICKS,
-    D_TOHOST, MCYCLE, MINSTRET, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, MSTATUS, PC,
+    D_TOHOST, MCYCLE, MINSTRET, MISA, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, MSTATUS, PC,
     PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, MCOUNTINHIBIT, SCOUNTEREN, TLB_COLS, TLB_SETS,
     XREG,
 )
@@ -214,6 +215,10 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
     dv = data_view(c, dev, ctl, h)
     win, skip_bp = NO_WINDOW, ctl[C_SKIP_BP]   # the fetch window (fetch.py): empty at first
     n = hits = 0                                # steps taken, TLB hits of loads and stores
+    # Machine(m_extension=False) clears misa.M: the ALU then rejects the M instructions.  A
+    # flag into the ALU cost 4-8% here (vmlab bench, CPU MIPS 210/201 against 217/219 without);
+    # a test-and-break before the switch had cost a third.
+    has_m = (c[MISA] & MISA_M) != 0
     cause, tval = DONE, 0
     while n < limit:
         if in_window(win, pc):                  # the common case: one load
@@ -236,8 +241,8 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
         elif k == K_BGE:  npc = branch(5, pc, npc, w, r[rs1], r[rs2])               # bge
         elif k == K_BLTU: npc = branch(6, pc, npc, w, r[rs1], r[rs2])               # bltu
         elif k == K_BGEU: npc = branch(7, pc, npc, w, r[rs1], r[rs2])               # bgeu
-        elif k == K_ADD:  cause = write_rd(r, rd, alu(0, w >> 25, r[rs1], r[rs2]))  # add sub mul
-        elif k == K_XOR:  cause = write_rd(r, rd, alu(4, w >> 25, r[rs1], r[rs2]))  # xor div
+        elif k == K_ADD:  cause = write_rd(r, rd, alu(0, w >> 25, r[rs1], r[rs2], has_m))  # add sub mul
+        elif k == K_XOR:  cause = write_rd(r, rd, alu(4, w >> 25, r[rs1], r[rs2], has_m))  # xor div
         elif k == K_ANDI: r[rd] = r[rs1] & imm_i(w)                                 # andi
         elif k == K_XORI: r[rd] = r[rs1] ^ imm_i(w)                                 # xori
         elif k == K_ORI:  r[rd] = r[rs1] | imm_i(w)                                 # ori
@@ -263,7 +268,7 @@ def exec_hart(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, h, limit):
               k == K_LUI + 128 or k == K_LUI + 160 or k == K_LUI + 192 or k == K_LUI + 224):
             r[rd] = imm_u(w)                                                        # lui (any funct3)
         else:                                   # the rest, by opcode alone (alu.compute)
-            ok, v = compute(w, pc, r[rs1], r[rs2])
+            ok, v = compute(w, pc, r[rs1], r[rs2], has_m)
             r[rd] = v if ok else r[rd]
             cause = DONE if ok else other(r, mem, tlb, dev, io, ctl, c, w, pc, npc, dv, pos0 + n)
         if cause != DONE:                       # the rare cases
