@@ -14,12 +14,13 @@ from vmlab.grading.exercise import Assignment, Case
 from vmlab.grading.lab04 import lab04
 from vmlab.grading.lab05 import lab05
 from vmlab.grading.lab07 import lab07
+from vmlab.grading.lab09 import lab09
 
 lab01 = Assignment("lab01", title="Lab 01 -- the machine")
 lab02 = Assignment("lab02", title="Lab 02 -- paging")
 lab03 = Assignment("lab03", title="Lab 03 -- trap and emulate")
 #: every lab's assignment by name; labs 04 on keep their exercises in modules of their own
-ASSIGNMENTS = {a.name: a for a in (lab01, lab02, lab03, lab04, lab05, lab07)}
+ASSIGNMENTS = {a.name: a for a in (lab01, lab02, lab03, lab04, lab05, lab07, lab09)}
 
 
 # ---- lab 01: n! mod a prime -------------------------------------------------------------------
