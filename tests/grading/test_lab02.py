@@ -95,3 +95,10 @@ def test_least_privilege_needs_r_alone_for_reads():
     assert ex.check(_tables(p, PTE_R), p, cases).score == ex.points
     assert ex.check(_tables(p, PTE_R | PTE_X), p, cases).score < ex.points
     assert sv39.flag_string(PTE_A | PTE_D)  # (the helper the feedback uses)
+
+
+def test_always_page_fault_earns_nothing():
+    """Half the hidden walks fault: a constant answer must not collect them."""
+    out = grade("translate", "ana", {"translate": lambda *a, **k: "page fault"})
+    assert out.score == 0
+    assert grade("translate", "ana", {"translate": lambda *a, **k: None}).score == 0

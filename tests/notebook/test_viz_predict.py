@@ -73,3 +73,8 @@ def test_exit_counts_hidden_then_revealed_and_judged():
     assert all(r["count"] is None for r in v.rows)
     v._on_msg(v, {"type": "predict", "answer": {names[0]: "6", names[1]: "3"}}, [])
     assert v.predictions[-1]["right"] == {names[0]: True, names[1]: True}
+
+
+def test_exit_counts_rows_asked_by_name_in_any_case():
+    v = ExitCounts(_Trace({13: 4}), causes=["load page fault", "Store/AMO page fault"])
+    assert [r["count"] for r in v.rows] == [4, 0]

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from vmlab import sv39
-from vmlab.grading.checkers import PageTables, PythonCalls
+from vmlab.grading.checkers import PageTables, PythonCalls, _gate_faults
 from vmlab.grading.exercise import Assignment, Case, Line
 from vmlab.sv39 import PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 
@@ -140,8 +140,21 @@ def _translate_reference(params, words, satp, va, access, priv, sum, mxr):
     return reference(words, satp, va, access, priv, sum, mxr)
 
 
-@lab02.exercise(points=8, checker=PythonCalls("translate", _translate_cases, _translate_reference,
-                                              driver="vmlab.grading.lab02:run_translate"),
+class FaultsCountOnceItTranslates(PythonCalls):
+    """A function that always answers "page fault" must not earn the faulting cases: they
+    count only once some walk that translates is right (as PageTables gates its probes)."""
+
+    def check(self, artifacts, params, cases):
+        lines = super().check(artifacts, params, cases)
+        if len(lines) != len(cases):
+            return lines
+        positive = [isinstance(self.expected(params, c.inputs["args"]), int) for c in cases]
+        return _gate_faults(lines, positive)
+
+
+@lab02.exercise(points=8, checker=FaultsCountOnceItTranslates(
+                    "translate", _translate_cases, _translate_reference,
+                    driver="vmlab.grading.lab02:run_translate"),
                 prompt="Write **`translate(mem, satp, va, access, priv, sum=False, mxr=False)`** "
                        "as the Sv39 hardware does it: `mem.read64(pa)` gives a PTE or None "
                        "(no memory there: an access fault); return the physical address, or "
@@ -258,3 +271,8 @@ def split_address(rng):
     order = ["vpn2", "vpn1", "vpn0", "offset"]
     rng.shuffle(order)
     return {"order": order, "va": rng.randrange(0, 1 << 38)}
+
+
+#: the exercises in the order the notebook asks them (the gradebook's columns follow it)
+NOTEBOOK_ORDER = ("secret_mapping", "by_hand", "translate", "predict_ad", "split_address")
+lab02.exercises = {name: lab02.exercises[name] for name in NOTEBOOK_ORDER}

@@ -36,8 +36,9 @@ class ExitCounts(Widget):
         by_name = {}
         for code, n in sorted(self.trace.by_cause(EXIT).items()):
             by_name[cause_text(int(code))] = by_name.get(cause_text(int(code)), 0) + int(n)
-        if self.causes:
-            return {c: by_name.get(c, 0) for c in self.causes}
+        if self.causes:                  # (asked for by name, in any case)
+            lower = {name.lower(): n for name, n in by_name.items()}
+            return {c: lower.get(c.lower(), 0) for c in self.causes}
         return by_name
 
     def refresh(self) -> None:
