@@ -115,3 +115,29 @@ def test_the_two_workloads_want_different_strategies():
             assert t["exits_sfence"] != t["exits_write_protect"]
             picks.add(min(L.STRATEGY_KEYS, key=lambda s: t[L.STRATEGY_KEYS[s]]))
         assert picks == {"sfence", "write-protect"}
+
+
+@pytest.mark.parametrize("misdeed, words", [
+    ("write_unread", "only a PTE this fill read may be written"),
+    ("clear_bits", "only A and D may be set"),
+    ("both", "exactly one of write_shadow and guest_fault"),
+    ("bad_cause", "not a page- or access-fault cause"),
+])
+def test_the_request_refuses_what_hardware_could_not_do(misdeed, words):
+    """A fill handler can only do what the guest's MMU could: set A/D in the PTEs it read,
+    and answer once; anything else stops the run with one line naming the function."""
+    from vmlab.grading import lab09 as L
+
+    def fill(req):
+        if misdeed == "bad_cause":
+            return req.guest_fault(99)
+        root = req.satp & ((1 << 44) - 1)
+        pte = req.read_guest64(root << 12)
+        if misdeed == "write_unread":
+            req.write_guest64((root << 12) + 8, 0)
+        elif misdeed == "clear_bits":
+            req.write_guest64(root << 12, pte & ~1)
+        req.guest_fault(13)
+        req.write_shadow(0)
+    got = L.boot_with_fill(fill, L.touch_guest(__import__("random").Random(5)))
+    assert got["error"].startswith("fill") and words in got["error"], got
