@@ -47,7 +47,7 @@ def _fill_grade(fill, student="ana"):
 def test_fill_handler_boots_teachos_and_the_seeded_guests():
     out = _fill_grade(S.fill)
     assert out.passed, out.feedback()
-    assert "teachos" in out.lines[0].text and "all right" in out.lines[0].text
+    assert "teachos" in out.lines[0].text and "all right" in out.lines[0].text and "faults through" in out.lines[0].text
 
 
 @pytest.mark.slow

@@ -308,12 +308,12 @@ def _judge_fill(got, want, case) -> tuple[bool, str]:
     if "error" in got:
         return False, got["error"]
     if got["wrong"]:
-        return False, f"{got['wrong']} of {got['fills']} fills wrong; the first: {got['first']}"
+        return False, f"{got['wrong']} of {got['fills']} faults answered wrong; the first: {got['first']}"
     if (got["reason"], got["console"]) != (want["reason"], want["console"]):
         same = next((i for i, (a, b) in enumerate(zip(got["console"], want["console"])) if a != b),
                     min(len(got["console"]), len(want["console"])))
         return False, f"the guest ended with {got['reason']!r}; its console differs from character {same}"
-    return True, f"{got['fills']} fills, all right; the same console as the reference"
+    return True, f"{got['fills']} faults through your handler, all right; the same console as the reference"
 
 
 def touch_guest(rng, shadow: str = "sfence") -> dict:
