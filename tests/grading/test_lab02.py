@@ -102,3 +102,8 @@ def test_always_page_fault_earns_nothing():
     out = grade("translate", "ana", {"translate": lambda *a, **k: "page fault"})
     assert out.score == 0
     assert grade("translate", "ana", {"translate": lambda *a, **k: None}).score == 0
+
+
+def test_two_students_get_different_instances():
+    for name, ex in lab02.exercises.items():
+        assert ex.params("ana") != ex.params("ben"), name

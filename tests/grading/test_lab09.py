@@ -141,3 +141,39 @@ def test_the_request_refuses_what_hardware_could_not_do(misdeed, words):
         req.write_shadow(0)
     got = L.boot_with_fill(fill, L.touch_guest(__import__("random").Random(5)))
     assert got["error"].startswith("fill") and words in got["error"], got
+
+
+@pytest.mark.slow
+def test_vmlab_grade_on_lab09_notebooks(tmp_path):
+    """End to end in the sandbox: the instructor's answers pasted into the notebook get full
+    marks, the untouched notebook none."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    import nbformat
+    from grading_support import ROOT
+    solutions = (ROOT / "tests" / "grading" / "lab09_solutions.py").read_text()
+    answers = {"def shadow_perms(": solutions, "def fill(req):": "fill = make_fill()",
+               "coherence = {": ("from vmlab.grading import lab09 as L\ncoherence = {}\n"
+                                 "for label, w in P3['workloads'].items():\n"
+                                 "    t = L.workload_exits(w)\n"
+                                 "    coherence[label] = dict(t, choice=min(L.STRATEGY_KEYS, "
+                                 "key=lambda s: t[L.STRATEGY_KEYS[s]]))\n")}
+    nb = nbformat.read(ROOT / "labs" / "09-shadow-paging.ipynb", 4)
+    for cell in nb.cells:
+        for start, text in answers.items():
+            if cell.source.startswith(start):
+                cell.source = text
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nbformat.write(nb, subs / "zoe.ipynb")
+    nbformat.write(nbformat.read(ROOT / "labs" / "09-shadow-paging.ipynb", 4), subs / "yan.ipynb")
+    p = subprocess.run([sys.executable, "-m", "vmlab", "grade", str(subs), "--assignment", "lab09",
+                        "-j", "1", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=900)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "gradebook.csv"))}
+    assert float(rows["zoe"]["total"]) == lab09.points
+    assert float(rows["yan"]["total"]) == 0
