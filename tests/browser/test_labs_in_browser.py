@@ -329,6 +329,14 @@ def test_lab02_paging(browser, lab_server):
     walk.locator(".vmlab-stepper button").first.click()
     assert walk.get_attribute("data-step") != walk.locator(".vmlab-stepper input").get_attribute("max")
     assert not fault.is_visible()
+    # predict, then reveal: the quiz's walk is hidden until an answer is typed
+    quiz = page.locator('.vmlab-walk[data-asking="true"]').first
+    assert svg_of(page, '.vmlab-walk[data-asking="true"]').locator('g[data-id^="slot-"]').count() == 0
+    quiz.locator("input.vmlab-guess").fill("page fault")
+    quiz.locator("button.vmlab-reveal").click()
+    page.wait_for_function("""() => [...document.querySelectorAll('.vmlab-walk')]
+        .some(e => (e.dataset.verdict || '').endsWith(': right'))""", timeout=60_000)
+    shot_of(page, ".vmlab-walk", "02-paging-predicted", index=1)
     page.close()
 
 
@@ -463,6 +471,25 @@ def test_lab11_isolation_security_performance(browser, lab_server):
     assert "class Overrun" in text and "measured" in text and "% of the exits" in text
     assert text.count("(visible tests; hidden ones run when graded)") == 5
     shoot(page, "11-isolation-security-performance")
+    page.close()
+
+
+def test_lab09_shadow_paging(browser, lab_server):
+    page = open_and_run(browser, lab_server, "09-shadow-paging.ipynb")
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert "teachos: powering off" in text and "dirty upgrades" in text
+    assert "fill raised NotImplementedError" in text         # the stub, caught in one line
+    counts = page.locator(".vmlab-exitcounts").first
+    assert counts.get_attribute("data-asking") == "true"     # counts hidden until predicted
+    assert counts.locator("input.vmlab-guess").count() == 3
+    counts.locator("input.vmlab-guess").nth(0).fill("1")
+    counts.locator("button.vmlab-reveal").click()
+    page.wait_for_function("""() => (document.querySelector('.vmlab-exitcounts').dataset.verdict
+        || '').includes('predicted right')""", timeout=60_000)
+    assert counts.get_attribute("data-asking") == "false"
+    assert counts.locator("input.vmlab-guess").count() == 0
+    shoot(page, "09-shadow-paging")
+    shot_of(page, ".vmlab-exitcounts", "09-exit-counts-revealed")
     page.close()
 
 

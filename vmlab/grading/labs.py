@@ -1,4 +1,5 @@
-"""The graded exercises of labs 01-03, one :class:`Assignment` per lab.
+"""Every lab's graded exercises by name (:data:`ASSIGNMENTS`); lab 03's are here, the other
+labs keep theirs in modules of their own (``vmlab.grading.labNN``).
 
 Each lab notebook shows the student's own instance (``lab01.exercises["factorial"].prompt(id)``)
 and checks their work on the spot (:func:`vmlab.grading.selfcheck.check`, visible cases only);
@@ -6,66 +7,22 @@ and checks their work on the spot (:func:`vmlab.grading.selfcheck.check`, visibl
 """
 from __future__ import annotations
 
-from vmlab import sv39
-from vmlab.grading.checkers import AsmProgram, PageTables, PythonCalls, TraceNumbers
-from vmlab.grading.exercise import Assignment, Case
+from vmlab.grading.checkers import TraceNumbers
+from vmlab.grading.exercise import Assignment
 from vmlab.grading.lab00 import lab00
 from vmlab.grading.lab01 import lab01
+from vmlab.grading.lab02 import lab02
 from vmlab.grading.lab04 import lab04
 from vmlab.grading.lab05 import lab05
 from vmlab.grading.lab07 import lab07
+from vmlab.grading.lab09 import lab09
 from vmlab.grading.lab10 import lab10
 from vmlab.grading.lab11 import lab11
 
-lab02 = Assignment("lab02", title="Lab 02 -- paging")
 lab03 = Assignment("lab03", title="Lab 03 -- trap and emulate")
-#: every lab's assignment by name; labs 04 on keep their exercises in modules of their own
-ASSIGNMENTS = {a.name: a for a in (lab00, lab01, lab02, lab03, lab04, lab05, lab07, lab10, lab11)}
-
-
-# ---- lab 02: a mapping with least privilege ----------------------------------------------------
-#: what each kind of page lets its owner do
-PERMS = {"read-only": ("load",), "read-write": ("load", "store"), "execute-only": ("fetch",)}
-
-
-@lab02.exercise(points=8, checker=PageTables(
-    "vm", "satp",
-    probes=lambda p: [(f"{priv} {access}", p["va"] + p["offset"], access, priv,
-                       p["pa"] + p["offset"] if priv == p["mode"] and access in PERMS[p["kind"]] else None)
-                      for priv in ("S", "U") for access in ("load", "store", "fetch")],
-    only_maps=lambda p: (p["pa"], p["va"])),
-    prompt="Map the virtual page at **`{va:#x}`** to the physical page at **`{pa:#x}`** as a "
-           "**{kind}** page for **{mode}-mode** code, with least privilege: every access that "
-           "is not needed must fault, and no other address may reach that page. (A page for "
-           "U-mode code carries `sv39.PTE_U`; S-mode may not fetch from such a page at all.)")
-def secret_mapping(rng):
-    return {"va": 0x4040_0000 + rng.randrange(0, 512) * sv39.PAGE_SIZE,
-            "pa": 0x8030_0000 + rng.randrange(0, 256) * sv39.PAGE_SIZE,
-            "offset": rng.randrange(0, sv39.PAGE_SIZE // 8) * 8,
-            "kind": rng.choice(sorted(PERMS)), "mode": rng.choice(("S", "U"))}
-
-
-def _split_reference(params, va):
-    order = params["order"]
-    fields = {"vpn2": sv39.vpn(va, 2), "vpn1": sv39.vpn(va, 1), "vpn0": sv39.vpn(va, 0),
-              "offset": va & 0xFFF}
-    return [fields[name] for name in order]
-
-
-def _split_scenarios(params, rng):
-    visible = [0x4020_0008, params["va"]]
-    hidden = [rng.randrange(0, 1 << 38) for _ in range(4)]
-    return ([Case({"args": [va]}) for va in visible]
-            + [Case({"args": [va]}, True, f"hidden case {i + 1}") for i, va in enumerate(hidden)])
-
-
-@lab02.exercise(points=4, checker=PythonCalls("split_va", _split_scenarios, _split_reference),
-                prompt="Write `split_va(va)` returning the list **{order}** of an Sv39 address "
-                       "(try it on `{va:#x}`). It is tested on hidden addresses too.")
-def split_address(rng):
-    order = ["vpn2", "vpn1", "vpn0", "offset"]
-    rng.shuffle(order)
-    return {"order": order, "va": rng.randrange(0, 1 << 38)}
+#: every lab's assignment by name; labs other than 03 keep their exercises in modules of their own
+ASSIGNMENTS = {a.name: a for a in (lab00, lab01, lab02, lab03, lab04, lab05, lab07, lab09, lab10,
+                                   lab11)}
 
 
 # ---- lab 03: exits of a generated guest ----------------------------------------------------------

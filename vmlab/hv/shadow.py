@@ -74,6 +74,7 @@ from vmlab import sv39
 from vmlab.hv import fastpath as F
 from vmlab.hv.memory import OutOfFrames
 from vmlab.hv.shadow_build import RWX, Leaf, ShadowTree, shadow_perms
+from vmlab.hv.shadow_fill import FillError, FillRequest, NotGuestRam, fill_name
 from vmlab.hv.trace import SHADOW
 from vmlab.machine import layout as L
 from vmlab.machine.memmap import VIRTIO_WINDOW
@@ -225,6 +226,8 @@ class ShadowPaging:
         self.super_index = np.full((F.SUPER_ROWS, F.SUPER_WORDS), -1, dtype=np.int64)
         self._super_rows: dict[tuple, int] = {}      # (slot, level, group) -> row
         self._super_full: set[int] = set()           # slots whose groups did not all fit
+        #: the replaceable fill (see set_fill): None means the reference walk below
+        self.fill_hook = None
 
     @property
     def write_protect(self) -> bool:
@@ -388,6 +391,8 @@ class ShadowPaging:
             return self._place(vcpu, root, access, gva, gva, RWX, 0, ())
         if root.mprv and access == "fetch":                 # vM fetches are untranslated
             return self._place(vcpu, root, access, gva, gva, PTE_X, 0, ())
+        if self.fill_hook is not None and not root.mprv:
+            return self._hooked_fill(vcpu, root, access, gva)
         w = sv39.walk(self.guest_read64, root.guest_satp, gva, access, priv=root.priv,
                       sum=root.sum, mxr=root.mxr, write64=self._set_ad)
         if not w.ok:
@@ -396,6 +401,39 @@ class ShadowPaging:
         perms = shadow_perms(pte, root.priv, root.sum, root.mxr) & ~(PTE_X if root.mprv else 0)
         steps = tuple(s.pte_pa for s in w.steps)
         return self._place(vcpu, root, access, gva, w.pa, perms, w.leaf.level, steps)
+
+    # === the fill hook: a VM's own fill function (vmlab.hv.shadow_fill) =========================
+    def set_fill(self, fn) -> None:
+        """Fill this VM's shadow trees with ``fn(req)`` (a :class:`FillRequest`) instead of
+        the reference walk; None puts the reference back.  The hook replaces the fill of
+        guest-paged trees only (a guest with paging off, or virtual M-mode, keeps the
+        built-in one), and a VM with a hook takes every exit in Python: the compiled fast
+        path would fill without asking it."""
+        if fn is not None and not callable(fn):
+            raise TypeError(f"the fill hook must be callable, not {type(fn).__name__}")
+        self.fill_hook = fn
+        if fn is not None:
+            self.vm.fast_exits = False
+        self.reset()                 # leaves the old fill made must not outlive it
+
+    def _hooked_fill(self, vcpu, root: Root, access: str, gva: int) -> Fault:
+        """One fill through the hook; what it did is checked before anything is mapped."""
+        name = fill_name(self.fill_hook)
+        req = FillRequest(self, gva, access, root.guest_satp, root.priv, root.sum, root.mxr, name)
+        try:
+            self.fill_hook(req)
+        except NotGuestRam as out:       # (the page is the fill's answer; the byte is gva's)
+            return self._outside_ram(vcpu, access, gva, out.gpa & ~0xFFF | gva & 0xFFF)
+        except FillError:
+            raise
+        except Exception as exc:
+            raise FillError(f"{name} raised {type(exc).__name__}: {exc}") from exc
+        if (req.fault is None) == (req.shadow_pte is None):
+            raise FillError(f"{name}: call exactly one of write_shadow and guest_fault per fault")
+        if req.fault is not None:
+            return self._guest_fault(vcpu, req.fault, gva, f"{name} says it is the guest's fault")
+        gpa, perms, level, pte_gpas = req.leaf()
+        return self._place(vcpu, root, access, gva, gpa, perms, level, pte_gpas)
 
     def _place(self, vcpu, root, access, gva, gpa, perms, level, pte_gpas) -> Fault:
         """The guest translation succeeded: map it, unless it is not guest RAM or is

@@ -13,6 +13,8 @@ few times a second, so watching costs the guest only a few percent of its speed.
 - :class:`GuestVsShadow`: gva -> gpa -> hpa and the hypervisor's shadow gva -> hpa
 - :class:`TlbView`: the machine's TLB sets, hits and misses, what a flush removed
 - :class:`RunControl`, :class:`Dashboard`, :class:`FilterTable`
+- predict-then-reveal: :class:`WalkView` and :class:`ExitCounts` with ``predict=True`` hide
+  the answer until the student has given theirs (``answer()``, or the field in the widget)
 
 The pictures are data: Python lays out boxes, arrows and labels (:mod:`vmlab.viz.scene`),
 tests check them against the reference walker, and ``js/scene.js`` draws them as SVG.
@@ -48,6 +50,7 @@ from __future__ import annotations
 from vmlab.viz._base import Throttle, machine_read64
 from vmlab.viz.console import Console
 from vmlab.viz.dashboard import Dashboard
+from vmlab.viz.exitcounts import ExitCounts
 from vmlab.viz.pagetable import PageTableTree
 from vmlab.viz.walk import WalkView
 from vmlab.viz.registers import Registers
@@ -58,4 +61,4 @@ from vmlab.viz.tlb import TlbView
 from vmlab.viz.traps import TrapLog, TrapRecorder
 
 __all__ = ["Registers", "Console", "TrapLog", "TrapRecorder", "PageTableTree", "WalkView",
-           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "TlbView", "Throttle", "machine_read64"]
+           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "TlbView", "ExitCounts", "Throttle", "machine_read64"]

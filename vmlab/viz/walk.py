@@ -259,6 +259,33 @@ def walk_text(w: sv39.Walk) -> str:
     return "\n".join(lines)
 
 
+# --- predictions ---------------------------------------------------------------------------------------
+
+def walk_answer(w: sv39.Walk):
+    """A walk's outcome as a student states it: the physical address, or the fault's kind."""
+    if w.ok:
+        return w.pa
+    return "access fault" if w.fault in ACCESS_FAULTS else "page fault"
+
+
+def _parse_answer(text: str):
+    text = text.strip().lower().replace("_", "")
+    try:
+        return int(text, 0)
+    except ValueError:
+        return text
+
+
+def _same_answer(prediction, truth) -> bool:
+    if isinstance(prediction, str):
+        prediction = _parse_answer(prediction)
+    return prediction == truth
+
+
+def _answer_text(a) -> str:
+    return f"{a:#x}" if isinstance(a, int) else str(a)
+
+
 # --- the widget ---------------------------------------------------------------------------------------
 
 class WalkView(Widget):
@@ -275,11 +302,17 @@ class WalkView(Widget):
     _esm = scene_esm("walk")
     walk = traitlets.Dict({}).tag(sync=True)
     scene = traitlets.Dict({}).tag(sync=True)
+    #: predict-then-reveal: each new walk is hidden until the student has answered
+    predict = traitlets.Bool(False).tag(sync=True)
+    verdict = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, source, satp: int, va: int = 0, access: str = "load", *,
                  priv: str = "S", sum: bool = False, mxr: bool = False,
-                 follow: str | None = None, **kwargs):
-        super().__init__(**kwargs)
+                 follow: str | None = None, predict: bool = False, **kwargs):
+        super().__init__(predict=predict, **kwargs)
+        #: every prediction: va, access, the answer, the truth, and whether they agree
+        self.predictions: list[dict] = []
+        self._hidden = None
         if follow not in (None, "fault"):
             raise ValueError(f"follow must be None or 'fault', not {follow!r}")
         self.source, self.read64 = source, reader(source)
@@ -296,6 +329,12 @@ class WalkView(Widget):
         w, scene = walk_scene(self.read64, self.satp, va, access, priv=self.priv, sum=self.sum,
                               mxr=self.mxr)
         self.result = w
+        if self.predict:
+            return self._ask(w, scene, access)
+        self._draw(w, scene, access)
+        return w
+
+    def _draw(self, w: sv39.Walk, scene: Scene, access: str) -> None:
         result = (f"{w.va:#x} → physical {w.pa:#x} ({w.reason})" if w.ok
                   else f"fault {w.fault}: {w.reason}")
         with self.hold_sync():
@@ -303,7 +342,38 @@ class WalkView(Widget):
                          "fault": w.fault, "levels": [s.level for s in w.steps]}
             self.scene = scene.to_json()
             self.updates += 1
+
+    # --- predict, then reveal ----------------------------------------------------------------
+    def _ask(self, w: sv39.Walk, scene: Scene, access: str) -> sv39.Walk:
+        """Draw only the address; the walk waits for :meth:`answer`."""
+        self._hidden = (w, scene, access)
+        bar = Scene()
+        _address(bar, w.va, sv39.canonical(w.va))
+        bar.steps = 0
+        with self.hold_sync():
+            self.walk = {"va": f"{w.va:#x}", "access": access, "ok": None, "fault": None,
+                         "result": "predict first: the physical address, or page/access fault?",
+                         "levels": [], "asking": True}
+            self.scene = bar.to_json()
+            self.verdict = ""
+            self.updates += 1
         return w
+
+    def answer(self, prediction) -> bool:
+        """The student's prediction for the hidden walk (a physical address, or "page
+        fault" / "access fault"): recorded, then the walk is revealed.  True if right."""
+        if self._hidden is None:
+            raise ValueError("no walk is waiting for a prediction: call show() first")
+        w, scene, access = self._hidden
+        truth = walk_answer(w)
+        right = _same_answer(prediction, truth)
+        self.predictions.append({"va": w.va, "access": access, "answer": prediction,
+                                 "truth": truth, "right": right})
+        self._hidden = None
+        self._draw(w, scene, access)
+        self.verdict = (f"your prediction {_answer_text(prediction)}: " +
+                        ("right" if right else f"not right -- the walk gives {_answer_text(truth)}"))
+        return right
 
     def refresh(self) -> None:
         """Follow the guest: its newest page fault (``follow="fault"``), or the same address."""
@@ -322,10 +392,15 @@ class WalkView(Widget):
                 self.show(w.va, w.access)
 
     def text(self) -> str:
+        if self._hidden is not None:          # (the text must not tell what the picture hides)
+            w = self._hidden[0]
+            return f"{w.access} {w.va:#x}: predict the physical address or the fault, then answer()"
         return walk_text(self.result) if self.result else "(no walk)"
 
     def _on_msg(self, widget, content, buffers) -> None:
-        if content.get("type") == "walk":
+        if content.get("type") == "predict" and self._hidden is not None:
+            self.answer(_parse_answer(str(content.get("answer", ""))))
+        elif content.get("type") == "walk":
             try:
                 va = int(str(content.get("va", "0")).replace("_", ""), 0)
             except ValueError:

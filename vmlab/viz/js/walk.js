@@ -16,7 +16,22 @@ function render({ model, el }) {
   form.append("virtual address ", va, " ", access, " ", go);
   const result = document.createElement("div");
   const pic = document.createElement("div");
-  el.replaceChildren(form, pic, result);
+  // predict-then-reveal: a field for the student's answer while a walk is hidden
+  const ask = document.createElement("div");
+  ask.className = "vmlab-predict";
+  const guess = document.createElement("input");
+  guess.className = "vmlab-guess";
+  guess.placeholder = "0x... or page fault / access fault";
+  const reveal = document.createElement("button");
+  reveal.textContent = "reveal";
+  reveal.className = "vmlab-btn vmlab-reveal";
+  const answer = () => model.send({ type: "predict", answer: guess.value });
+  reveal.addEventListener("click", answer);
+  guess.addEventListener("keydown", (e) => { if (e.key === "Enter") answer(); });
+  ask.append("your prediction ", guess, " ", reveal);
+  const verdict = document.createElement("div");
+  verdict.className = "vmlab-verdict";
+  el.replaceChildren(form, ask, pic, result, verdict);
   const view = sceneView(pic, null, el);
   const steps = stepper(view, pic);
   let renders = 0, lastVa = null;
@@ -29,6 +44,10 @@ function render({ model, el }) {
     result.className = w.ok ? "vmlab-ok" : "vmlab-fault";
     result.textContent = w.result || "";
     view.draw(scene);
+    ask.style.display = w.asking ? "" : "none";
+    verdict.textContent = model.get("verdict") || "";
+    el.dataset.asking = w.asking ? "true" : "false";
+    el.dataset.verdict = model.get("verdict") || "";
     const isNew = lastVa !== null && (w.va + w.access) !== lastVa;
     steps.reset(scene.steps || 0, isNew);         // a new address: animate its walk
     lastVa = w.va + w.access;
@@ -41,6 +60,7 @@ function render({ model, el }) {
     el.dataset.addresses = seen.size;
   };
   model.on("change:scene", draw);
+  model.on("change:verdict", draw);
   draw();
 }
 export default { render };
