@@ -88,15 +88,18 @@ def exit_counts(rng):
 
 # ---- the random program -------------------------------------------------------------------
 def _value(rng) -> int:
-    """A 64-bit operand: dense, sparse, all ones or a single bit (each finds other bugs)."""
-    kind = rng.randrange(4)
+    """A 64-bit operand: dense, sparse, all ones, a single bit, or with both FS bits set
+    (each finds other bugs)."""
+    kind = rng.randrange(5)
     if kind == 0:
         return rng.getrandbits(64)
     if kind == 1:
         return rng.getrandbits(64) & rng.getrandbits(64) & rng.getrandbits(64)
     if kind == 2:
         return MASK64
-    return 1 << rng.randrange(64)
+    if kind == 3:
+        return 1 << rng.randrange(64)
+    return rng.getrandbits(64) | 3 << 13
 
 
 def _csr_operand(rng, name: str, form: str):
@@ -109,13 +112,18 @@ def _csr_operand(rng, name: str, form: str):
         return rng.randrange(4) if form != "csrrw" else None       # None: the handler | mode
     if name == "satp":
         low = rng.getrandbits(60)
-        return low if form != "csrrw" else rng.choice((0, 0, 1, 9, 10, 15)) << 60 | low
+        return low if form != "csrrw" else rng.choice((0, 1, 9, 10, 15)) << 60 | low
     return _value(rng)
 
 
+#: how often each CSR is picked: the ones with the most rules to get wrong, more often
+CSR_WEIGHTS = (3, 1, 2, 1, 1, 1, 1, 2, 2)
+
+
 def _csr_op(rng, k: int) -> list[str]:
-    name, _ = rng.choice(S_CSRS)
-    form = rng.choice([f for f in FORMS if not (name == "stvec" and f == "csrrwi")])
+    (name, _), = rng.choices(S_CSRS, CSR_WEIGHTS)
+    forms = [f for f in FORMS if not (name == "stvec" and f == "csrrwi")]
+    form = rng.choice(forms + ["csrrw"] * (2 if name == "satp" else 0))   # (satp: its modes)
     rd = rng.choice((0,) + POOL)
     operand = _csr_operand(rng, name, form)
     if form.endswith("i"):
@@ -130,13 +138,14 @@ def _csr_op(rng, k: int) -> list[str]:
     return load + [f"{form} x{rd}, {name}, x{src}"]
 
 
-USER_ACTS = ("ecall", "csrr t0, sstatus", "wfi", "sret", "csrw sscratch, t1")
+USER_ACTS = ("ecall", "csrr t0, sstatus", "wfi", "wfi", "sret", "sret", "csrw sscratch, t1")
 
 
-def _to_user(rng, k: int) -> list[str]:
+def _to_user(rng, k: int, act: str | None = None) -> list[str]:
     """sret into U-mode code that does something U-mode may not: it traps back to vS."""
     return [f"la x{CONTINUE}, c{k}", f"la t0, u{k}", "csrw sepc, t0", "li t0, 0x100",
-            "csrc sstatus, t0", "sret", f"u{k}: {rng.choice(USER_ACTS)}", f"j c{k}", f"c{k}:"]
+            "csrc sstatus, t0", "sret", f"u{k}: {act or rng.choice(USER_ACTS)}", f"j c{k}",
+            f"c{k}:"]
 
 
 def _to_super(rng, k: int) -> list[str]:
@@ -154,11 +163,30 @@ def _wfi_pending(rng, k: int) -> list[str]:
 OPS = ((_csr_op, 10), (_to_user, 2), (_to_super, 1), (_wfi_pending, 1))
 
 
-def program_source(seed: int, steps: int = 40, privileged: bool = True) -> str:
+#: one program that visits every rule once (seed None): what random programs may miss
+EDGES = ["li t0, -1", "csrw sstatus, t0", "csrr s0, sstatus",       # FS = 3: SD reads 1
+         "csrw sip, t0", "csrr s1, sip", "csrw sip, x0",            # only SSIP is writable
+         "csrw sie, t0", "csrr a1, sie", "csrw sie, x0",
+         "la t1, trap", "ori t1, t1, 1", "csrw stvec, t1", "csrsi stvec, 2",   # mode 3: kept 1
+         "csrr a2, stvec", "csrw stvec, t1",
+         "li t1, 0x9000000000001234", "csrw satp, t1", "csrr a3, satp",  # Sv48: ignored
+         "li t1, 0x8000abcd", "csrw sepc, t1", "csrr a4, sepc",          # bit 0 reads 0
+         "li t1, 0x120", "csrs sstatus, t1", "csrci sstatus, 2", "la t1, e1", "csrw sepc, t1",
+         "sret", "e1:", "csrr a5, sstatus",                              # SIE from SPIE
+         "li t1, 0x120", "csrc sstatus, t1", "li t1, 0x100", "csrs sstatus, t1",
+         "la t1, e2", "csrw sepc, t1", "sret", "e2:", "csrr a6, sstatus"]  # SPIE becomes 1
+
+
+def program_source(seed: int | None, steps: int = 40, privileged: bool = True) -> str:
     """The random program ``seed`` gives: ``steps`` steps of S-mode code, then every S-mode
     CSR read into s2..s10 and an SBI shutdown (``done``).  ``privileged=False``: CSR
-    accesses only (no sret, no wfi)."""
+    accesses only (no sret, no wfi).  Seed None: the edge cases (:data:`EDGES`) first,
+    then U-mode trying wfi and sret."""
     import random
+    if seed is None:
+        rng = random.Random(0)
+        u_tries = [op for k, act in ((1, "wfi"), (2, "sret")) for op in _to_user(rng, k, act)]
+        return _frame(EDGES + u_tries + ["mv t2, t6"])
     rng = random.Random(seed)
     ops = [op for op, weight in OPS for _ in range(weight) if privileged or op is _csr_op]
     body = [f"la x{CONTINUE}, c0", "la t0, trap", "csrw stvec, t0", "c0:"]
@@ -288,7 +316,10 @@ class Lockstep(PythonCalls):
         where = case.label
         if not result.get("ok"):
             return Line(False, f"{where}: raised {result.get('error')}", hidden=case.hidden)
-        diff = differences(result.get("value") or {}, self.expected(params, case.inputs["args"]))
+        got = result.get("value") or {}
+        if "error" in got:
+            return Line(False, f"{where}: {got['error']}", hidden=case.hidden)
+        diff = differences(got, self.expected(params, case.inputs["args"]))
         if not diff:
             return Line(True, f"{where}: every register and S-mode CSR as on bare metal",
                         hidden=case.hidden)
@@ -300,8 +331,9 @@ class Lockstep(PythonCalls):
 def _program_cases(params, rng):
     visible = [Case({"args": [params["csr_seed"], 30, False]}, label="CSR program"),
                Case({"args": [params["priv_seed"], 30, True]}, label="program with sret/wfi/traps")]
-    hidden = [Case({"args": [rng.getrandbits(32), 40, i > 0]}, True, f"hidden program {i + 1}")
-              for i in range(4)]
+    hidden = [Case({"args": [None, 0, True]}, True, "hidden edge cases")]
+    hidden += [Case({"args": [rng.getrandbits(32), 40, i > 0]}, True, f"hidden program {i + 1}")
+               for i in range(3)]
     return visible + hidden
 
 
@@ -312,6 +344,6 @@ def _program_cases(params, rng):
                        "their write masks. It is graded in lockstep with bare metal: your "
                        "programs are seeds **{csr_seed}** (CSR accesses only) and "
                        "**{priv_seed}** (with sret, wfi, traps and interrupts) -- "
-                       "`lab03.program_source(seed, 30, privileged)` -- and four hidden ones.")
+                       "`lab03.program_source(seed, 30, privileged)` -- and hidden ones.")
 def virtual_csrs(rng):
     return {"csr_seed": rng.getrandbits(32), "priv_seed": rng.getrandbits(32)}
