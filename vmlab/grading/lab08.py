@@ -84,13 +84,15 @@ def boot_teachos(reflect=None, sbi_call=None, pv_console: bool = False) -> dict:
     from vmlab.hv import Hypervisor, hooks
     from vmlab.machine import Machine
     vm = Hypervisor(Machine(ram_size=96 << 20)).create_vm(ram_size=64 << 20)
-    vm.boot(kernel=teachos.build(pv_console=pv_console).elf)
+    kernel = teachos.build(pv_console=pv_console)
+    vm.boot(kernel=kernel.elf)
     if reflect is not None:
         hooks.reflect(vm, reflect)
     if sbi_call is not None:
         hooks.sbi(vm, sbi_call)
-    r = vm.run(60_000_000)
-    return {"console": vm.console_output, "end": f"{r.reason} {r.exit_code}"}
+    r = l3.run_bounded(vm, 60_000_000, max_exits=10_000)   # (it makes ~3,400)
+    ticks = int.from_bytes(vm.mem.read(kernel.symbols["ticks"], 8), "little")
+    return {"console": vm.console_output, "end": f"{r.reason} {r.exit_code}", "ticks": ticks}
 
 
 def drive_teachos(fn, kind: str) -> dict:
@@ -114,7 +116,7 @@ def drive_reflect_lockstep(fn, seed: int, steps: int) -> dict:
     vm.boot(kernel=prog.elf)
     hooks.reflect(vm, fn)
     try:
-        r = vm.run(l3.BUDGET)
+        r = l3.run_bounded(vm, l3.BUDGET)
     except HookError as exc:
         return {"error": str(exc)}
     v = vm.vcpus[0]
@@ -124,12 +126,16 @@ def drive_reflect_lockstep(fn, seed: int, steps: int) -> dict:
 def _console_line(label, got: dict, want: dict, hidden=False) -> Line:
     if "error" in got:
         return Line(False, f"{label}: {got['error']}", hidden=hidden)
-    if got.get("console") == want["console"] and got.get("end") == want["end"]:
+    same = got.get("console") == want["console"] and got.get("end") == want["end"]
+    if same and got.get("ticks", want.get("ticks")) != want.get("ticks"):
+        return Line(False, f"{label}: the console is right, but the kernel took {got.get('ticks')} "
+                    "timer interrupts where the reference's took more or fewer", hidden=hidden)
+    if same:
         return Line(True, f"{label}: the same console as the reference, to `{want['end']}`",
                     hidden=hidden)
     out, ref = got.get("console", ""), want["console"]
-    same = next((i for i, (a, b) in enumerate(zip(out, ref)) if a != b), min(len(out), len(ref)))
-    line = out[:same].count("\n") + 1
+    at = next((i for i, (a, b) in enumerate(zip(out, ref)) if a != b), min(len(out), len(ref)))
+    line = out[:at].count("\n") + 1
     return Line(False, f"{label}: the console differs from the reference at line {line} "
                 f"(the run ended with `{got.get('end')}`)", hidden=hidden)
 
@@ -243,7 +249,7 @@ def run_probe(seed: int, sbi_call) -> dict:
     vm = Hypervisor(Machine(ram_size=32 << 20)).create_vm(ram_size=16 << 20)
     vm.boot(kernel=prog.elf)
     hooks.sbi(vm, sbi_call)
-    r = vm.run(1_000_000)
+    r = l3.run_bounded(vm, 1_000_000)
     n = len(probe_calls(seed))
     raw = vm.mem.read(prog.symbols["answers"], 16 * n)
     words = [int.from_bytes(raw[8 * k:8 * k + 8], "little") for k in range(2 * n)]
@@ -357,7 +363,7 @@ def run_pill_guest(elf: bytes, entry: int, rng) -> int | None:
         hart.shutdown()
         return 0, 0
     hooks.sbi(vm, firmware)
-    vm.run(PILL_BUDGET)
+    l3.run_bounded(vm, PILL_BUDGET)
     return answer[0] if answer else None
 
 
