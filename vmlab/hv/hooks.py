@@ -11,12 +11,14 @@ on the same exit, and the guest goes on with whatever it did::
     hooks.reflect(vm, my_reflect)                 # delivering a trap into the guest
     hooks.sbi(vm, my_sbi)                         # answering the guest's SBI calls
     hooks.device(vm, 0x1000_1000, 0x100, read=dev_read, write=dev_write)
+    hooks.shadow_fill(vm, my_fill)                # the shadow pager's fill (lab 09)
 
 Where they plug in: :func:`vmlab.hv.exits.dispatch` takes its handlers from the VM's own
 table (``vm.exit_handlers``), :func:`vmlab.hv.csr_emul.dispatch` from ``vm.system_handlers``,
 an SBI call goes to ``vm.sbi_call`` and :func:`vmlab.hv.exit_types.reflect` to
 ``vm.deliver_trap`` when the VM has them -- a VM without hooks has none and runs vmlab's own.
-(The shadow pager's fill is not hookable yet: its seam is ``ShadowPaging.handle_fault``.)
+The shadow pager's fill has its own seam, ``ShadowPaging.set_fill`` (vmlab.hv.shadow_fill):
+:func:`shadow_fill` hands it over when this vmlab's pager has it.
 
 Student functions see the virtual hart through :class:`VirtualHart`: CSR *storage* by name
 (``hart["mstatus"]``), ``hart.pc``, ``hart.priv``, ``hart.reg(i)`` -- plain unsigned ints.
@@ -197,7 +199,7 @@ def _run_reporting(vm, *args, **kwargs):
         return type(vm).run(vm, *args, **kwargs)
     except Exception as exc:
         cause = exc.__cause__
-        if isinstance(cause, HookError):
+        if isinstance(cause, HookError) or type(cause).__name__ == "FillError":
             raise HookError(str(cause)) from None
         raise
 
@@ -360,3 +362,15 @@ def device(vm, base_gpa: int, size: int, read, write) -> None:
                                  lambda tree: None)
     shadow = vm.shadow               # never mapped in a shadow table: every access exits
     shadow.device_ranges = tuple(shadow.device_ranges) + ((base_gpa, size),)
+
+
+# ---- the shadow fill ------------------------------------------------------------------------
+def shadow_fill(vm, fn) -> None:
+    """One guest page fault in a shadow tree goes to ``fn(req)`` (a FillRequest of
+    vmlab.hv.shadow_fill): the pager's own seam, whose checks and one-line FillError name
+    the function.  NotImplementedError when this vmlab's pager has no such seam."""
+    set_fill = getattr(vm.shadow, "set_fill", None)
+    if set_fill is None:
+        raise NotImplementedError("this vmlab's shadow pager has no fill hook (ShadowPaging.set_fill)")
+    _tables(vm)
+    set_fill(fn)
