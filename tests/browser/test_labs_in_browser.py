@@ -398,6 +398,13 @@ def test_lab03_trap_and_emulate(browser, lab_server):
     assert svg.locator('g[data-id^="shadow-"] path.shadow').count() > 0    # filled: gva -> hpa
     assert _attr(page, ".vmlab-runcontrol", "data-state") == "halted"
     assert int(_attr(page, ".vmlab-tlb", "data-in-use")) > 0
+    assert int(regs.get_attribute("data-csrs")) == 9             # the vCPU's virtual CSRs
+    assert regs.locator('[data-csr="satp"] code').inner_text().startswith("0x8")   # paging on
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert "by privilege x SUM x MXR" in text and "gpa (guest thinks)" in text
+    assert "differs from bare metal: nothing" in text                  # the student's vCPU
+    csr_check = page.locator(".vmlab-feedback", has_text="virtual csrs")
+    assert csr_check.count() == 1 and "all correct" in csr_check.inner_text()
     shoot(page, "03-trap-and-emulate", [".vmlab-registers", ".vmlab-traplog"])
     shot_of(page, ".vmlab-shadow", "03-trap-and-emulate-shadow")
     shot_of(page, ".vmlab-tlb", "03-trap-and-emulate-tlb")
@@ -437,6 +444,19 @@ def check_linux_part(page, watch: LinuxWatcher) -> None:
         loc.screenshot(path=str(SHOTS / f"03-linux-{name}.png"))
     report = SHOTS / "03-linux-looks.txt"
     report.write_text("\n".join(str(look) for look in watch.looks) + "\n")
+
+
+def test_lab08_trap_and_emulate_end_to_end(browser, lab_server):
+    """The student's reflection and firmware run teachos to the same console as vmlab's
+    own, and the red pill tells bare metal from the VM; all three checks pass."""
+    page = open_and_run(browser, lab_server, "08-trap-and-emulate-end-to-end.ipynb", timeout=900)
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert "same console as vmlab's own: True" in text and "same console: True" in text
+    assert "teachos: powering off" in page.locator(".vmlab-console pre").first.inner_text()
+    p = page.locator(".vmlab-feedback")
+    assert p.count() == 3 and all("all correct" in p.nth(i).inner_text() for i in range(3))
+    shoot(page, "08-trap-and-emulate-end-to-end", [".vmlab-console", ".vmlab-feedback"])
+    page.close()
 
 
 def test_lab07_popek_goldberg(browser, lab_server):

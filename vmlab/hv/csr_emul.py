@@ -90,7 +90,8 @@ SYSTEM_HANDLERS = {"csr": emulate_csr, "sret": emulate_sret, "mret": emulate_mre
 
 
 def dispatch(vcpu, ex: Exit) -> str:
-    handler = SYSTEM_HANDLERS.get(kind(ex.insn))
+    table = getattr(vcpu.vm, "system_handlers", None) or SYSTEM_HANDLERS  # vmlab.hv.hooks
+    handler = table.get(kind(ex.insn))
     if handler is None:                 # a genuinely illegal instruction: the guest's problem
         return reflect(vcpu, ex, L.CAUSE_ILLEGAL, ex.tval)
     return handler(vcpu, ex)

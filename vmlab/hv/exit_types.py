@@ -54,7 +54,11 @@ def reflect(vcpu, ex: Exit, cause: int, tval: int) -> str:
     """Deliver the trap into the guest: the machine's own take_trap on the *virtual* hart,
     so delegation, xepc/xcause/xtval, the status stack and xtvec follow the spec exactly."""
     vcpu.set_pc(ex.pc)
-    take_trap(vcpu.row, vcpu.vm.devices.ctl, i64(cause), i64(tval), False)
+    deliver = getattr(vcpu.vm, "deliver_trap", None)      # a student's (vmlab.hv.hooks)
+    if deliver is not None:
+        deliver(vcpu, ex, cause, tval)
+    else:
+        take_trap(vcpu.row, vcpu.vm.devices.ctl, i64(cause), i64(tval), False)
     vcpu.row[L.RES_ADDR] = -1
     vcpu.vm.trace.record(INJECT, time=vcpu.vm.time(), vm=vcpu.vm.id, vcpu=vcpu.id, cause=cause,
                          pc=ex.pc, insn=ex.insn, tval=tval, handler="exception")

@@ -35,7 +35,7 @@ def ecall(vcpu, ex: Exit) -> str:
     ex.cause = L.CAUSE_ECALL_U + vcpu.priv
     ex.insn = ECALL
     if ex.cause == L.CAUSE_ECALL_S and vcpu.vm.sbi_from_hv:
-        sbi.call(vcpu)
+        getattr(vcpu.vm, "sbi_call", sbi.call)(vcpu)     # (a VM's own: vmlab.hv.hooks)
         vcpu.set_pc(ex.pc + 4)
         return "sbi"
     return reflect(vcpu, ex, ex.cause, 0)
@@ -76,7 +76,8 @@ def dispatch(vcpu, cause: int, tval: int, pc: int) -> Exit:
     if cause == L.CAUSE_ILLEGAL:
         ex.insn = tval & 0xFFFF_FFFF
     time = vm.time()
-    handler = HANDLERS.get(cause, reflect_same)(vcpu, ex)
+    table = getattr(vm, "exit_handlers", None) or HANDLERS    # a VM's own: vmlab.hv.hooks
+    handler = table.get(cause, reflect_same)(vcpu, ex)
     if handler in RETIRED:
         vcpu.retire(ex.insn)
     ex.handler = handler

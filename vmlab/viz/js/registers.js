@@ -20,7 +20,25 @@ function render({ model, el }) {
     head.className = "vmlab-reg-head";
     head.textContent = `pc ${model.get("pc")}  ·  ${model.get("priv")}-mode  ·  ` +
       `${model.get("instret").toLocaleString()} instructions`;
-    el.replaceChildren(head, grid);
+    const parts = [head, grid];
+    const csrs = model.get("csrs") || [];     // a vCPU's virtual CSRs (none for a machine)
+    if (csrs.length) {
+      const title = document.createElement("div");
+      title.className = "vmlab-reg-head";
+      title.textContent = "virtual CSRs (emulated by the hypervisor)";
+      const box = document.createElement("div");
+      box.className = "vmlab-reg-grid vmlab-csr-grid";
+      for (const [name, value] of csrs) {
+        const cell = document.createElement("div");
+        cell.className = "vmlab-reg" + (changed.has(name) ? " vmlab-changed" : "");
+        cell.dataset.csr = name;
+        cell.innerHTML = `<span class="vmlab-reg-name">${name}</span><code>${value}</code>`;
+        box.appendChild(cell);
+      }
+      parts.push(title, box);
+    }
+    el.dataset.csrs = csrs.length;
+    el.replaceChildren(...parts);
     renders += 1;
     el.dataset.renders = renders;
     el.dataset.pc = model.get("pc");
