@@ -206,18 +206,14 @@ def test_only_known_instructions_can_be_hooked():
         hooks.instruction(vm, "ecall", lambda h: None)
 
 
-def test_the_shadow_fill_goes_to_the_pagers_own_seam_when_it_has_one():
+def test_the_shadow_fill_goes_to_the_pagers_own_seam():
     _, vm = boot(guest("j shutdown"))
 
     def my_fill(req):
         raise AssertionError("not called here")
-    if not hasattr(vm.shadow, "set_fill"):
-        with pytest.raises(NotImplementedError, match="no fill hook"):
-            hooks.shadow_fill(vm, my_fill)
-        assert not hooks.hooked(vm)
-    else:
-        hooks.shadow_fill(vm, my_fill)
-        assert vm.shadow.fill_hook is my_fill and vm.fast_exits is False and hooks.hooked(vm)
+    assert not hooks.hooked(vm)
+    hooks.shadow_fill(vm, my_fill)
+    assert vm.shadow.fill_hook is my_fill and vm.fast_exits is False and hooks.hooked(vm)
 
 
 def test_teachos_runs_the_same_with_a_students_reflection(tmp_path):

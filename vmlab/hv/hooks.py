@@ -368,9 +368,6 @@ def device(vm, base_gpa: int, size: int, read, write) -> None:
 def shadow_fill(vm, fn) -> None:
     """One guest page fault in a shadow tree goes to ``fn(req)`` (a FillRequest of
     vmlab.hv.shadow_fill): the pager's own seam, whose checks and one-line FillError name
-    the function.  NotImplementedError when this vmlab's pager has no such seam."""
-    set_fill = getattr(vm.shadow, "set_fill", None)
-    if set_fill is None:
-        raise NotImplementedError("this vmlab's shadow pager has no fill hook (ShadowPaging.set_fill)")
+    the function."""
     _tables(vm)
-    set_fill(fn)
+    vm.shadow.set_fill(fn)
