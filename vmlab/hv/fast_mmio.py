@@ -14,7 +14,7 @@ from vmlab.hv.fast_guest import (ACC_LOAD, ACC_STORE, fetch_insn, guest_walk, se
 from vmlab.hv.fast_jit import jit
 from vmlab.hv.fast_state import (H_SHADOW_MMIO, KIND_DIRECT, KIND_SV39, MMIO_EVENT, R_KIND,
                                  R_MXR, R_PRIV, R_SATP, R_SUM, S_AD_UPDATES, S_DEV_ACCESSES,
-                                 S_DEVICE_HOOK, S_ID, S_MMIO_FAULTS, S_OUTPUT, S_ROOT)
+                                 S_DEVICE_HOOK, S_ID, S_MMIO_FAULTS, S_YIELD, S_ROOT)
 from vmlab.hv.fast_vhart import record, retire
 from vmlab.hv.trace import SHADOW
 from vmlab.isa.paging import PAGE_SHIFT, PTE_A, PTE_D
@@ -22,6 +22,7 @@ from vmlab.machine import layout as L
 from vmlab.machine.devices import mmio_read, mmio_write
 
 OP_LOAD, OP_STORE = 0x03, 0x23
+MTIMECMP_OFF, MTIME_OFF = 0x4000, 0xBFF8      # the CLINT's layout (devices.clint_write)
 
 
 @jit
@@ -32,6 +33,17 @@ def is_uart_or_clint(gpa):
 @jit
 def is_uart(gpa):
     return 0 <= gpa - L.UART_BASE < L.UART_SIZE
+
+
+@jit
+def clint_hart(gpa):
+    """The hart whose msip or mtimecmp a CLINT address is (-1: neither), as clint_write."""
+    off = gpa - L.CLINT_BASE
+    if off < 0 or off >= L.CLINT_SIZE:
+        return -1
+    if off < MTIMECMP_OFF:
+        return off >> 2
+    return (off - MTIMECMP_OFF) >> 3 if off < MTIME_OFF else -1
 
 
 @jit
@@ -117,7 +129,9 @@ def device_access(mem, page_map, rows, vdev, vio, vctl, rvc, st, roots, log, cau
     st[S_DEV_ACCESSES] += 1
     device_load_store(row, vdev, vio, vctl, gpa, store, size, signed, reg)
     if store and is_uart(gpa):
-        st[S_OUTPUT] = 1            # console output: Python gets its turn (fast_run.yields)
+        st[S_YIELD] = 1            # console output: Python gets its turn (fast_run.yields)
+    if store and clint_hart(gpa) >= 0 and clint_hart(gpa) != st[S_ID]:
+        st[S_YIELD] = 1            # another vCPU's interrupt or timer: the scheduler decides
     row[L.PC] = pc + length
     retire(row, word)
     return word

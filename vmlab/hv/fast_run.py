@@ -13,14 +13,14 @@ from __future__ import annotations
 from vmlab.hv.fast_csr import emulate_system
 from vmlab.hv.fast_jit import jit
 from vmlab.hv.fast_mmio import device_access
-from vmlab.hv.fast_sbi import sbi_set_timer
+from vmlab.hv.fast_sbi import sbi_call
 from vmlab.hv.fast_shadow import fill, find_root
 from vmlab.hv.fast_state import (COST_BASE, H_FILL, H_INTERRUPT, H_MMIO, H_ROOT_SWITCH, H_SBI,
                                  H_TIMER, HANDLED, K_CSR, K_MMIO, K_REFLECT, K_SBI, K_SWITCH,
                                  K_TIMER, LOG_ROOM, R_REAL_SATP, R_SATP, R_TAG, RESUME,
                                  ROOT_SWITCH_EVENT, S_DEADLINE, S_DEADLINE_IRQ, S_ENTERS,
-                                 S_HART, S_ID, S_LOG_N, S_NOW, S_ONE_EXIT, S_OUTPUT, S_ROOT,
-                                 S_SBI_FROM_HV, S_TLB_STALE)
+                                 S_HART, S_ID, S_LOG_N, S_NOW, S_ONE_EXIT, S_YIELD, S_ROOT,
+                                 S_SBI_FROM_HV, S_STOP_AT, S_TLB_STALE)
 from vmlab.hv.fast_vhart import charge, next_deadline, now_ns, record, update_lines
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
 from vmlab.machine import layout as L
@@ -106,7 +106,7 @@ def exit_cost(st, kind):
 
 @jit
 def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, supers, log, fills,
-                cause, tval, pc, now):
+                bt_pages, cause, tval, pc, now):
     """exits.dispatch for the exits handled here: the cost charged, or -1 (nothing changed:
     Python handles it)."""
     row = rows[st[S_ID]]
@@ -120,7 +120,7 @@ def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, sup
         record(log, st, EXIT, now, cause, pc, insn, tval, kind, cost)
         return cost
     if cause == L.CAUSE_ECALL_U and row[L.PRIV] == L.PRIV_S and st[S_SBI_FROM_HV]:
-        if not sbi_set_timer(rows, st, pc):
+        if not sbi_call(mem, page_map, rows, vio, vctl, st, roots, supers, log, pc, now):
             return -1
         cost = exit_cost(st, K_SBI)
         record(log, st, EXIT, now, L.CAUSE_ECALL_S, pc, ECALL, tval, H_SBI, cost)
@@ -131,7 +131,7 @@ def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, sup
         cost = exit_cost(st, K_MMIO)
         record(log, st, EXIT, now, cause, pc, word, tval, H_MMIO, cost)
         return cost
-    cost = fill(mem, page_map, vctl, st, roots, fills, cause, tval, pc, row, log, now)
+    cost = fill(mem, page_map, vctl, st, roots, fills, bt_pages, cause, tval, pc, row, log, now)
     if cost >= 0:
         record(log, st, EXIT, now, cause, pc, 0, tval, H_FILL, cost)
     return cost
@@ -156,14 +156,15 @@ def inject(rows, vdev, vctl, st, log, dev, ctl):
 
 # === the loop ================================================================================
 @jit
-def yields(code, ctl, st):
+def yields(code, ctl, st, now):
     """Exits after which Python gets its turn at once: a wfi (the guest has nothing to do:
     the scheduler decides, as after the Python handler, so a vCPU idling in a wfi loop does
-    not spin through its slice while another has work); a store to the UART (its output
-    goes to the console, where vm.run looks for what it waits for); and every exit while
-    Python asks for that (typed input waiting to be fed, a tohost word to watch)."""
-    if st[S_ONE_EXIT] or st[S_OUTPUT]:
-        st[S_OUTPUT] = 0
+    not spin through its slice while another has work); console output (vm.run looks
+    there for what it waits for); another vCPU woken, and the clock past the time a
+    scheduler gave (it decides again); and every exit while Python asks for that (typed
+    input waiting to be fed, a tohost word to watch)."""
+    if st[S_ONE_EXIT] or st[S_YIELD] or now >= st[S_STOP_AT]:
+        st[S_YIELD] = 0
         return True
     return (code == L.EXIT_TRAP and ctl[L.C_TRAP_CAUSE] == L.CAUSE_ILLEGAL
             and ctl[L.C_TRAP_TVAL] & 0xFFFFFFFF == WFI)
@@ -193,7 +194,7 @@ def prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, left):
         return -1
     st[S_NOW], st[S_DEADLINE] = now, deadline
     limit = min(left, deadline - now) if deadline > now else left
-    return max(1, limit)
+    return max(1, min(limit, st[S_STOP_AT] - now))
 
 
 @jit
@@ -204,7 +205,7 @@ def timer_due(code, st, now):
 
 @jit
 def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, notlb, st,
-             roots, supers, log, fills, limit, budget):
+             roots, supers, log, fills, bt_pages, limit, budget):
     """Run the entered guest and handle hot exits until one needs Python, the budget
     (``budget`` instructions in all) is spent, or the log is nearly full.
 
@@ -220,8 +221,8 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, 
         now = now_ns(dev, ctl)
         if code == L.EXIT_TRAP:
             cost = handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots,
-                               supers, log, fills, ctl[L.C_TRAP_CAUSE], ctl[L.C_TRAP_TVAL],
-                               ctl[L.C_TRAP_PC], now)
+                               supers, log, fills, bt_pages, ctl[L.C_TRAP_CAUSE],
+                               ctl[L.C_TRAP_TVAL], ctl[L.C_TRAP_PC], now)
             if cost < 0:
                 return code, done
         elif timer_due(code, st, now):
@@ -231,7 +232,8 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, 
         else:
             return code, done
         charge(dev, cost)
-        if done >= budget or st[S_LOG_N] + LOG_ROOM > log.shape[0] or yields(code, ctl, st):
+        if (done >= budget or st[S_LOG_N] + LOG_ROOM > log.shape[0]
+                or yields(code, ctl, st, now_ns(dev, ctl))):
             return HANDLED, done
         limit = prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, budget - done)
         if limit < 0:

@@ -19,7 +19,7 @@ from vmlab.hv.fast_state import (COST_BASE, F_GPA_PAGE, F_GVA_PAGE, F_HPA_PAGE, 
                                  H_SHADOW_FILL, H_SHADOW_SFENCE, K_FILL, K_SWITCH, KIND_DIRECT,
                                  KIND_MPRV, KIND_SV39, R_KIND, R_MXR, R_PRIV, R_REAL_SATP,
                                  R_SATP, R_SUM, R_SUPER, R_TAG, R_VALID, S_AD_UPDATES, S_FILLS,
-                                 S_FLUSHES, S_ID, S_ROOT, S_SFENCES, S_TABLE_ROOM,
+                                 S_FLUSHES, S_ID, S_ROOT, S_SFENCES, S_TABLE_ROOM, S_TRANSLATED,
                                  S_WRITE_PROTECT, SFENCE_EVENT, VA_BITS, X_GROUP, X_LEVEL,
                                  X_MEMBERS, X_SLOT)
 from vmlab.hv.fast_vhart import record, retire, update_lines
@@ -200,7 +200,17 @@ def guest_mapping(mem, page_map, vctl, r, gva, access):
 
 
 @jit
-def fill(mem, page_map, vctl, st, roots, fills, cause, gva, pc, row, log, now):
+def translated_perms(bt_pages, page, access, perms):
+    """TranslatingShadow._place: X only through the translator's scan (a fetch fault, which
+    is Python's), no W on a scanned page (a store there is Python's too); -1: Python."""
+    scanned = 0 <= page < bt_pages.size and bt_pages[page] != 0
+    if access == ACC_FETCH or (scanned and access == ACC_STORE):
+        return -1
+    return perms & ~PTE_W if scanned else perms & ~PTE_X
+
+
+@jit
+def fill(mem, page_map, vctl, st, roots, fills, bt_pages, cause, gva, pc, row, log, now):
     """A fault on a page the guest maps (or, without paging, on guest RAM) whose shadow leaf
     can go into existing tables: install it; the cost, or -1 (nothing touched)."""
     slot, access = st[S_ROOT], access_of(cause)
@@ -211,6 +221,10 @@ def fill(mem, page_map, vctl, st, roots, fills, cause, gva, pc, row, log, now):
     off = gpa - vctl[L.C_RAM_BASE]
     if not ok or off < 0 or off >= vctl[L.C_RAM_SIZE] or page_map[off >> PAGE_SHIFT] < 0:
         return -1                                   # not RAM, or a page to back: Python
+    if st[S_TRANSLATED]:
+        perms = translated_perms(bt_pages, off >> PAGE_SHIFT, access, perms)
+        if perms < 0:
+            return -1
     entry = page_map[off >> PAGE_SHIFT]
     if entry & READ_ONLY:           # a shared frame: mapped without W; a store breaks the
         if access == ACC_STORE:     # share, which is the memory manager's (Python)

@@ -24,14 +24,24 @@ from vmlab.machine.bits import u64
 # --- hvstate: the vCPU's hypervisor-side words -------------------------------------------------
 (S_ID, S_VM, S_HART, S_SBI_TIMER, S_TLB_STALE, S_DEADLINE_IRQ, S_ROOT, S_ENTERS, S_LOG_N,
  S_SBI_TIME, S_SBI_FROM_HV, S_NOW, S_DEADLINE, S_WRITE_PROTECT, S_SFENCES, S_FLUSHES,
- S_MMIO_FAULTS, S_DEV_ACCESSES, S_ONE_EXIT, S_DEVICE_HOOK, S_AD_UPDATES, S_OUTPUT,
- S_FILLS, S_TABLE_ROOM) = range(24)
+ S_MMIO_FAULTS, S_DEV_ACCESSES, S_ONE_EXIT, S_DEVICE_HOOK, S_AD_UPDATES, S_YIELD,
+ S_FILLS, S_TABLE_ROOM, S_SBI_IPI, S_SBI_RFENCE, S_SBI_DBCN, S_STOP_AT,
+ S_TRANSLATED) = range(29)
+# (S_YIELD: Python gets its turn after this exit -- console output, another vCPU woken;
+#  S_STOP_AT: the clock time at which the run returns, for a scheduler: VCpu.time_bound;
+#  S_TRANSLATED: the VM has a binary translator, whose scanned pages are in ``bt_pages``)
+#: SBI extensions the fast path serves and counts, with the hvstate word of each count
+SBI_EXT_TIME, SBI_EXT_IPI, SBI_EXT_RFENCE, SBI_EXT_DBCN = 0x54494D45, 0x735049, 0x52464E43, \
+    0x4442434E
+SBI_LEGACY_SET_TIMER, SBI_LEGACY_PUTCHAR = 0x00, 0x01
+SBI_COUNTS = ((SBI_EXT_TIME, S_SBI_TIME), (SBI_EXT_IPI, S_SBI_IPI),
+              (SBI_EXT_RFENCE, S_SBI_RFENCE), (SBI_EXT_DBCN, S_SBI_DBCN))
 #: the counters Python adds up and zeroes after every call (VCpu._drain)
-DRAINED = (S_LOG_N, S_ENTERS, S_SBI_TIME, S_SFENCES, S_FLUSHES, S_MMIO_FAULTS, S_DEV_ACCESSES,
-           S_AD_UPDATES, S_FILLS)
-H_BASE = 26                       # hvstate[H_BASE + H_*]: the trace's handler id
-COST_BASE = 42                    # hvstate[COST_BASE + K_*]: modelled cost in ns
-STATE_WORDS = 58
+DRAINED = (S_LOG_N, S_ENTERS, S_SFENCES, S_FLUSHES, S_MMIO_FAULTS, S_DEV_ACCESSES,
+           S_AD_UPDATES, S_FILLS) + tuple(word for _, word in SBI_COUNTS)
+H_BASE = 32                       # hvstate[H_BASE + H_*]: the trace's handler id
+COST_BASE = 48                    # hvstate[COST_BASE + K_*]: modelled cost in ns
+STATE_WORDS = 64
 
 #: handler names the fast path records, in the order their ids sit in hvstate
 HANDLERS = ("csr", "sret", "mret", "wfi", "sfence.vma", "sbi", "timer", "interrupt",
@@ -72,7 +82,6 @@ RESUME = 101      # it injected for the next entry but cannot enter: Python goes
 
 FAR = 1 << 62                     # "no deadline", as VCpu uses it
 TIMER_LIMIT = FAR // 100          # SBI timer values at or past this mean "none"
-SBI_EXT_TIME, SBI_LEGACY_SET_TIMER = 0x54494D45, 0x00
 
 
 def new_state(vm, vcpu_id: int, hart: int, costs: dict) -> np.ndarray:

@@ -38,6 +38,7 @@ from vmlab.machine.rvc import expansion_table
 from vmlab.machine.trap import pending_interrupt, take_trap
 
 FAR = 1 << 62
+NO_BT_PAGES = np.zeros(1, dtype=np.int8)     # (a VM without a binary translator)
 REAL_COUNTEREN = 7       # CY, TM, IR: rdcycle/rdtime/rdinstret may run without an exit
 FP_WORDS = slice(L.FREG, L.FREG + 32)
 NOT_FS_SD = ~FS_MASK & ~SD    # the real mstatus without FS and SD (as an int64 pattern)
@@ -63,6 +64,11 @@ class VCpu:
         self.tlb_stale = True            # the real TLB may hold another context's entries
         self.instructions = 0
         self._deadline_irq = L.IRQ_STI
+        # A scheduler that decides between runs (vmlab.hv.sched) sets this: (now, budget) ->
+        # the clock time a run must not go past, so that a compiled run, which goes through
+        # many exits (each costing modelled time), still returns when the scheduler could
+        # decide differently -- its window's end, a blocked vCPU's wake-up.
+        self.time_bound = None
 
     @property
     def sbi_timer(self) -> int:
@@ -252,6 +258,10 @@ class VCpu:
             return exits.Exit("stopped", pc=self.pc, priv=self.priv)
         self.inject()
         done = 0
+        stop_at = FAR                   # (the Python path returns at every exit anyway)
+        if self.time_bound is not None and vm.fast_exits:
+            stop_at = self.time_bound(vm.time(), budget)
+        self.hvstate[fastpath.S_STOP_AT] = stop_at
         while True:
             if self.row[L.WAITING]:
                 if not wants_wake(self.row):
@@ -260,7 +270,8 @@ class VCpu:
             now = vm.time()
             deadline = self.next_deadline()
             left = budget - done
-            limit = max(1, min(left, deadline - now) if deadline > now else left)
+            limit = max(1, min(left, deadline - now, stop_at - now) if deadline > now
+                        else min(left, stop_at - now))
             self._enter()
             if vm.fast_exits:
                 code, steps = self._run_fast(now, deadline, limit, left)
@@ -304,11 +315,14 @@ class VCpu:
         st[fastpath.S_ONE_EXIT] = bool(vm.devices.pending_in) or vm.htif is not None
         st[fastpath.S_DEVICE_HOOK] = callable(getattr(vm, "is_mmio", None))
         st[fastpath.S_TABLE_ROOM] = vm.shadow.table_room()
+        translator = getattr(vm, "translator", None)
+        st[fastpath.S_TRANSLATED] = translator is not None
+        bt_pages = NO_BT_PAGES if translator is None else translator.scanned
         st[fastpath.S_NOW], st[fastpath.S_DEADLINE] = now, min(deadline, fastpath.FAR)
         code, steps = fastpath.fast_run(
             m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table(), vm.rows, vm.devices.dev,
             vm.devices.io, vm.devices.ctl, vm.mem.page_map, NO_TLB, st, vm.shadow.mirror,
-            vm.shadow.super_index, self._log, self._fills, limit, left)
+            vm.shadow.super_index, self._log, self._fills, bt_pages, limit, left)
         if code == fastpath.HANDLED:        # (the exit vcpu.run() will report)
             self._last_fast_exit = fastpath.last_exit(self._log[:st[fastpath.S_LOG_N]],
                                                       vm.trace, self.priv)
@@ -330,8 +344,9 @@ class VCpu:
             vm.trace.extend(block)
         elif st[fastpath.S_ENTERS]:
             vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), ())
-        if st[fastpath.S_SBI_TIME]:
-            vm.sbi_calls[fastpath.SBI_EXT_TIME] += int(st[fastpath.S_SBI_TIME])
+        for eid, word in fastpath.SBI_COUNTS:
+            if st[word]:
+                vm.sbi_calls[eid] += int(st[word])
         vm.shadow.counters["sfences"] += int(st[fastpath.S_SFENCES])
         vm.shadow.counters["flushes"] += int(st[fastpath.S_FLUSHES])
         vm.shadow.counters["mmio_faults"] += int(st[fastpath.S_MMIO_FAULTS])
