@@ -20,7 +20,7 @@ from vmlab.hv.fast_state import (COST_BASE, H_FILL, H_INTERRUPT, H_MMIO, H_ROOT_
                                  K_TIMER, LOG_ROOM, R_REAL_SATP, R_SATP, R_TAG, RESUME,
                                  ROOT_SWITCH_EVENT, S_DEADLINE, S_DEADLINE_IRQ, S_ENTERS,
                                  S_HART, S_ID, S_LOG_N, S_NOW, S_ONE_EXIT, S_YIELD, S_ROOT,
-                                 S_SBI_FROM_HV, S_STOP_AT, S_TLB_STALE)
+                                 S_SBI_FROM_HV, S_TLB_STALE)
 from vmlab.hv.fast_vhart import charge, next_deadline, now_ns, record, update_lines
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
 from vmlab.machine import layout as L
@@ -156,14 +156,14 @@ def inject(rows, vdev, vctl, st, log, dev, ctl):
 
 # === the loop ================================================================================
 @jit
-def yields(code, ctl, st, now):
+def yields(code, ctl, st):
     """Exits after which Python gets its turn at once: a wfi (the guest has nothing to do:
     the scheduler decides, as after the Python handler, so a vCPU idling in a wfi loop does
     not spin through its slice while another has work); console output (vm.run looks
-    there for what it waits for); another vCPU woken, and the clock past the time a
-    scheduler gave (it decides again); and every exit while Python asks for that (typed
-    input waiting to be fed, a tohost word to watch)."""
-    if st[S_ONE_EXIT] or st[S_YIELD] or now >= st[S_STOP_AT]:
+    there for what it waits for); another vCPU woken (the scheduler decides who runs);
+    and every exit while Python asks for that (typed input waiting to be fed, a tohost word
+    to watch, a scheduler that decides between exits: VCpu.each_exit)."""
+    if st[S_ONE_EXIT] or st[S_YIELD]:
         st[S_YIELD] = 0
         return True
     return (code == L.EXIT_TRAP and ctl[L.C_TRAP_CAUSE] == L.CAUSE_ILLEGAL
@@ -194,7 +194,7 @@ def prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, left):
         return -1
     st[S_NOW], st[S_DEADLINE] = now, deadline
     limit = min(left, deadline - now) if deadline > now else left
-    return max(1, min(limit, st[S_STOP_AT] - now))
+    return max(1, limit)
 
 
 @jit
@@ -232,8 +232,7 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, 
         else:
             return code, done
         charge(dev, cost)
-        if (done >= budget or st[S_LOG_N] + LOG_ROOM > log.shape[0]
-                or yields(code, ctl, st, now_ns(dev, ctl))):
+        if done >= budget or st[S_LOG_N] + LOG_ROOM > log.shape[0] or yields(code, ctl, st):
             return HANDLED, done
         limit = prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, budget - done)
         if limit < 0:

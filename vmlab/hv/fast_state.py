@@ -25,10 +25,8 @@ from vmlab.machine.bits import u64
 (S_ID, S_VM, S_HART, S_SBI_TIMER, S_TLB_STALE, S_DEADLINE_IRQ, S_ROOT, S_ENTERS, S_LOG_N,
  S_SBI_TIME, S_SBI_FROM_HV, S_NOW, S_DEADLINE, S_WRITE_PROTECT, S_SFENCES, S_FLUSHES,
  S_MMIO_FAULTS, S_DEV_ACCESSES, S_ONE_EXIT, S_DEVICE_HOOK, S_AD_UPDATES, S_YIELD,
- S_FILLS, S_TABLE_ROOM, S_SBI_IPI, S_SBI_RFENCE, S_SBI_DBCN, S_STOP_AT,
- S_TRANSLATED) = range(29)
+ S_FILLS, S_TABLE_ROOM, S_SBI_IPI, S_SBI_RFENCE, S_SBI_DBCN, S_TRANSLATED) = range(28)
 # (S_YIELD: Python gets its turn after this exit -- console output, another vCPU woken;
-#  S_STOP_AT: the clock time at which the run returns, for a scheduler: VCpu.time_bound;
 #  S_TRANSLATED: the VM has a binary translator, whose scanned pages are in ``bt_pages``)
 #: SBI extensions the fast path serves and counts, with the hvstate word of each count
 SBI_EXT_TIME, SBI_EXT_IPI, SBI_EXT_RFENCE, SBI_EXT_DBCN = 0x54494D45, 0x735049, 0x52464E43, \

@@ -64,11 +64,10 @@ class VCpu:
         self.tlb_stale = True            # the real TLB may hold another context's entries
         self.instructions = 0
         self._deadline_irq = L.IRQ_STI
-        # A scheduler that decides between runs (vmlab.hv.sched) sets this: (now, budget) ->
-        # the clock time a run must not go past, so that a compiled run, which goes through
-        # many exits (each costing modelled time), still returns when the scheduler could
-        # decide differently -- its window's end, a blocked vCPU's wake-up.
-        self.time_bound = None
+        # A scheduler that decides between runs (vmlab.hv.sched) sets this: the compiled
+        # path then handles one exit and returns, so the scheduler sees runs end exactly
+        # where the Python path ends them (and decides the same), only sooner.
+        self.each_exit = False
 
     @property
     def sbi_timer(self) -> int:
@@ -258,10 +257,6 @@ class VCpu:
             return exits.Exit("stopped", pc=self.pc, priv=self.priv)
         self.inject()
         done = 0
-        stop_at = FAR                   # (the Python path returns at every exit anyway)
-        if self.time_bound is not None and vm.fast_exits:
-            stop_at = self.time_bound(vm.time(), budget)
-        self.hvstate[fastpath.S_STOP_AT] = stop_at
         while True:
             if self.row[L.WAITING]:
                 if not wants_wake(self.row):
@@ -270,8 +265,7 @@ class VCpu:
             now = vm.time()
             deadline = self.next_deadline()
             left = budget - done
-            limit = max(1, min(left, deadline - now, stop_at - now) if deadline > now
-                        else min(left, stop_at - now))
+            limit = max(1, min(left, deadline - now) if deadline > now else left)
             self._enter()
             if vm.fast_exits:
                 code, steps = self._run_fast(now, deadline, limit, left)
@@ -312,7 +306,8 @@ class VCpu:
         st[fastpath.S_ROOT] = vm.shadow.slot_in_use(self)
         st[fastpath.S_SBI_FROM_HV] = vm.sbi_from_hv
         st[fastpath.S_WRITE_PROTECT] = vm.shadow.write_protect
-        st[fastpath.S_ONE_EXIT] = bool(vm.devices.pending_in) or vm.htif is not None
+        st[fastpath.S_ONE_EXIT] = (bool(vm.devices.pending_in) or vm.htif is not None
+                                   or self.each_exit)
         st[fastpath.S_DEVICE_HOOK] = callable(getattr(vm, "is_mmio", None))
         st[fastpath.S_TABLE_ROOM] = vm.shadow.table_room()
         translator = getattr(vm, "translator", None)
