@@ -46,8 +46,16 @@ def counters_allowed(row):
 
 @jit
 def load_hart(c, row):
-    """The virtual hart's registers, counters and FP state onto real hart ``c`` (U-mode,
-    interrupts off; the real FS Clean so a Dirty FS after the run means "FP changed")."""
+    """The virtual hart's registers, counters and FP state onto real hart ``c``.
+
+    The real hart always runs the guest in U-mode with interrupts off.  Of cycle/time/
+    instret, the guest may read without an exit those its virtual mode may read
+    (counters_allowed); the others trap and are emulated or reflected, as on hardware.
+    The virtual FS decides about FP: Off -> the real FS is Off, so any F/D instruction or
+    fcsr access traps as illegal and is reflected (the guest's kernel saves FP state lazily
+    on that); otherwise the f registers and fcsr go onto the real hart, whose FS is set
+    Clean so that after the run a Dirty FS says exactly "the guest changed FP state".
+    RES_ADDR is -1 after a reflected trap, so an sc across it fails."""
     for k in range(L.XREG, L.XREG + 33):           # x0..x31 and the pc
         c[k] = row[k]
     c[L.MCYCLE], c[L.MINSTRET] = row[L.MCYCLE], row[L.MINSTRET]
@@ -65,27 +73,36 @@ def load_hart(c, row):
 
 
 @jit
+def enter_hart(cpu, tlb, row, st, real_satp):
+    """VCpu._enter once the pager chose the root: the registers and the shadow root onto
+    the real hart; its TLB emptied if another context may have left entries there."""
+    load_hart(cpu[st[S_HART]], row)
+    cpu[st[S_HART], L.SATP] = real_satp
+    if st[S_TLB_STALE]:
+        tlb[st[S_HART], :, :, L.TLB_TAG] = L.TLB_EMPTY
+        st[S_TLB_STALE] = 0
+
+
+@jit
 def enter(cpu, tlb, row, st, roots, log, now):
     """Load the guest onto the real hart; False (nothing changed) if its root is not built."""
     i = find_root(roots, row)
     if i < 0:
         return False
-    load_hart(cpu[st[S_HART]], row)
     st[S_ENTERS] += 1
     if i != st[S_ROOT]:
         st[S_ROOT] = i
         record(log, st, SHADOW, now, ROOT_SWITCH_EVENT, row[L.PC], roots[i, R_TAG],
                roots[i, R_SATP], H_ROOT_SWITCH, 0)
-    cpu[st[S_HART], L.SATP] = roots[i, R_REAL_SATP]
-    if st[S_TLB_STALE]:
-        tlb[st[S_HART], :, :, L.TLB_TAG] = L.TLB_EMPTY
-        st[S_TLB_STALE] = 0
+    enter_hart(cpu, tlb, row, st, roots[i, R_REAL_SATP])
     return True
 
 
 @jit
 def leave(cpu, row, st):
-    """The real hart's registers back into the virtual hart (FP only if the run dirtied it)."""
+    """The real hart's registers back into the virtual hart.  Only a run that dirtied the
+    real FS copies FP state back (most exits do not), and it makes the *virtual* FS Dirty
+    and SD set, as the hart would have."""
     c = cpu[st[S_HART]]
     for k in range(L.XREG, L.XREG + 33):
         row[k] = c[k]

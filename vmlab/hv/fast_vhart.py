@@ -14,6 +14,7 @@ from vmlab.hv.fast_state import (G_CAUSE, G_COST, G_HANDLER, G_INSN, G_KIND, G_P
 from vmlab.machine import layout as L
 from vmlab.machine.csr import csr_written
 from vmlab.machine.devices import next_timer_ns, update_hwip
+from vmlab.machine.trap import pending_interrupt
 
 NS_PER_TICK = 100                 # mtime ticks at 10 MHz: the machine's clock is in ns
 
@@ -81,3 +82,11 @@ def record(log, st, kind, time, cause, pc, insn, tval, handler, cost):
     r[G_PC], r[G_INSN], r[G_TVAL] = pc, insn & 0xFFFFFFFF, tval
     r[G_HANDLER], r[G_COST] = st[H_BASE + handler], cost
     st[S_LOG_N] = n + 1
+
+
+@jit
+def due_interrupt(rows, vdev, vctl, st, now):
+    """VCpu.inject's question: with the lines up to date, the virtual interrupt to take
+    now (-1: none pending and enabled)."""
+    update_lines(rows, vdev, vctl, st, now)
+    return pending_interrupt(rows[st[S_ID]])
