@@ -95,8 +95,10 @@ def new_state(vm, vcpu_id: int, hart: int, costs: dict) -> np.ndarray:
 
 def last_exit(block: np.ndarray, trace, priv: int) -> Exit:
     """The Exit vcpu.run() reports for the last exit the fast path handled in ``block``."""
-    rows = block[block[:, G_KIND] == EXIT]
-    r = [int(v) for v in rows[-1]]
+    last = len(block) - 1
+    while last > 0 and block[last, G_KIND] != EXIT:   # (the exit is last or nearly)
+        last -= 1
+    r = block[last].tolist()
     handler = trace.names[r[G_HANDLER]]
     return Exit("timer" if handler == "timer" else "trap", r[G_CAUSE], u64(r[G_TVAL]),
                 u64(r[G_PC]), r[G_INSN], handler, r[G_COST], priv)

@@ -37,6 +37,10 @@ from vmlab.machine.trap import take_trap
 
 FAR = 1 << 62
 NO_BT_PAGES = np.zeros(1, dtype=np.int8)     # (a VM without a binary translator)
+SMALL_BLOCK = 32                             # records: fewer are cheaper as Python lists
+#: the fast path's counters that are the shadow pager's
+DRAINED_SHADOW = ((fastpath.S_SFENCES, "sfences"), (fastpath.S_FLUSHES, "flushes"),
+                  (fastpath.S_MMIO_FAULTS, "mmio_faults"), (fastpath.S_AD_UPDATES, "ad_updates"))
 
 
 class VCpu:
@@ -275,30 +279,35 @@ class VCpu:
 
     def _drain(self) -> None:
         """Catch up with what the compiled path did: its trace records, the root cache's
-        order and counters, the SBI and device counts, the console output."""
+        order and counters, the SBI and device counts, the console output.  (A call that
+        returns for console output drains a record or two: the counts go one word at a
+        time, skipping zeros, which costs less than numpy's set-up for such small blocks.)"""
         st, vm = self.hvstate, self.vm
-        if not st[fastpath.S_LOG_N] and not st[fastpath.S_ENTERS]:
+        n, enters = int(st[fastpath.S_LOG_N]), int(st[fastpath.S_ENTERS])
+        if not n and not enters:
             return                          # it handled nothing: the common Python exit
-        block = self._log[:st[fastpath.S_LOG_N]]
-        if len(block):
-            switched = block[block[:, fastpath.G_HANDLER] ==
-                             st[fastpath.H_BASE + fastpath.H_ROOT_SWITCH], fastpath.G_INSN]
-            vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), switched.tolist())
-            vm.shadow.catch_up_fills(self._fills[:st[fastpath.S_FILLS]])
+        block = self._log[:n]
+        vm.shadow.catch_up(self, enters, self._switched_tags(block) if n else ())
+        if n:
+            if st[fastpath.S_FILLS]:
+                vm.shadow.catch_up_fills(self._fills[:st[fastpath.S_FILLS]])
             vm.trace.extend(block)
-        elif st[fastpath.S_ENTERS]:
-            vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), ())
         for eid, word in fastpath.SBI_COUNTS:
             if st[word]:
                 vm.sbi_calls[eid] += int(st[word])
-        vm.shadow.counters["sfences"] += int(st[fastpath.S_SFENCES])
-        vm.shadow.counters["flushes"] += int(st[fastpath.S_FLUSHES])
-        vm.shadow.counters["mmio_faults"] += int(st[fastpath.S_MMIO_FAULTS])
-        vm.shadow.counters["ad_updates"] += int(st[fastpath.S_AD_UPDATES])
+        for word, name in DRAINED_SHADOW:
+            if st[word]:
+                vm.shadow.counters[name] += int(st[word])
         vm.devices.accesses += int(st[fastpath.S_DEV_ACCESSES])
         vm.devices.drain()                  # what the guest wrote to the UART: the console
-        for word in fastpath.DRAINED:
-            st[word] = 0
+        st[list(fastpath.DRAINED)] = 0
+
+    def _switched_tags(self, block) -> list:
+        """The trees the compiled path switched to, in order (their ASID tags)."""
+        switch = self.hvstate[fastpath.H_BASE + fastpath.H_ROOT_SWITCH]
+        if len(block) <= SMALL_BLOCK:
+            return [r[fastpath.G_INSN] for r in block.tolist() if r[fastpath.G_HANDLER] == switch]
+        return block[block[:, fastpath.G_HANDLER] == switch, fastpath.G_INSN].tolist()
 
     def _handle(self, cause: int, tval: int, pc: int) -> exits.Exit:
         """exits.dispatch, with a defect of ours turned into one line naming where the guest
