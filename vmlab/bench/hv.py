@@ -142,7 +142,8 @@ def both_paths(n: int) -> dict:
 TARGETS = (
     ("fast CSR exits/s", ("exits", "csr", "fast"), ">=", 2_000_000),
     ("fast SBI exits/s", ("exits", "sbi time", "fast"), ">=", 2_000_000),
-    ("fast shadow fills/s", ("exits", "page fault", "fast"), ">=", 1_000_000),
+    # (the bench faults on fresh pages, whose frames Python allocates: not the compiled fill)
+    ("fast shadow fills/s (fresh pages)", ("exits", "page fault", "fast"), ">=", 1_000_000),
     ("fast UART MMIO exits/s", ("exits", "mmio", "fast"), ">=", 1_000_000),
     ("fast CLINT MMIO exits/s", ("exits", "mmio clint", "fast"), ">=", 1_000_000),
     ("Python-path exits/s (CSR)", ("exits", "csr", "python"), ">=", 150_000),
