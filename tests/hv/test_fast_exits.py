@@ -17,6 +17,7 @@ from test_high_addresses import CORNERS, CSRRW_SSCRATCH_A0, MRET, SRET
 from vmlab.asm import assemble
 from vmlab.hv import exits, fastpath, shadow
 from vmlab.hv.csr_emul import NO_TLB
+from vmlab.hv.vcpu import NO_BT_PAGES
 from vmlab.hv.trace import EXIT, INJECT, SHADOW
 from vmlab.machine import layout as L
 from vmlab.machine.bits import i64
@@ -50,7 +51,7 @@ def _fast(v, cause, tval, pc) -> int:
     cost = fastpath.handle_trap(vm.machine.mem, vm.mem.page_map, vm.rows, vm.devices.dev,
                                 vm.devices.io, vm.devices.ctl, NO_TLB, expansion_table(),
                                 v.hvstate, vm.shadow.mirror, vm.shadow.super_index, v._log,
-                                v._fills, cause, i64(tval), i64(pc), vm.time())
+                                v._fills, NO_BT_PAGES, cause, i64(tval), i64(pc), vm.time())
     v._drain()
     if cost > 0:
         vm.charge(int(cost))                # (the loop around it charges the clock)

@@ -33,6 +33,8 @@ a guest that reads its own code (a translation cache hides that), which this gue
 """
 from __future__ import annotations
 
+import numpy as np
+
 from vmlab.hv import exits
 from vmlab.hv.csr_emul import emulate_csr
 from vmlab.hv.exit_types import reflect_same
@@ -97,6 +99,14 @@ class Translator:
         self.pages: set[int] = set()             # gpa pages scanned (and not since written)
         self.blocks: dict[int, set] = {}         # gpa page -> gva of its blocks' starts
         self.counters = dict.fromkeys(COUNTERS, 0)
+        # ``pages`` as the compiled exit path reads it: one byte per guest page, 1 = scanned
+        # (its fills then keep X off unscanned pages and W off scanned ones, as _place does)
+        self.scanned = np.zeros(max(1, vm.mem.size // PAGE), dtype=np.int8)
+
+    def _mark(self, page: int, scanned: bool) -> None:
+        i = page - (self.vm.mem.gpa_base >> 12)
+        if 0 <= i < len(self.scanned):
+            self.scanned[i] = scanned
 
     # --- scanning a page ---------------------------------------------------------------------
     def translate_page(self, vcpu, gva: int, gpa: int) -> None:
@@ -106,6 +116,7 @@ class Translator:
             self._scan_blocks(vcpu, gva, gpa)    # a new entry: its blocks, if new
             return
         self.pages.add(page)
+        self._mark(page, True)
         self.blocks[page] = set()
         self.counters["pages"] += 1
         covered = self._scan_blocks(vcpu, gva, gpa)
@@ -168,6 +179,7 @@ class Translator:
             if self._word(patched) == EBREAK:
                 self.vm.mem.write(patched, original.to_bytes(4, "little"))
         self.pages.discard(page)
+        self._mark(page, False)
         self.blocks.pop(page, None)
         self.counters["invalidations"] += 1
         self._record(vcpu, BT_FLUSH, gpa, page)
@@ -216,9 +228,9 @@ def attach(vm) -> Translator:
     tr = Translator(vm)
     vm.shadow = TranslatingShadow(vm, tr, strategy=vm.shadow.strategy)
     vm.translator = tr
-    # The compiled exit path fills shadow entries itself, past _place: every fetch fault
-    # must reach the translator, so this VM's exits all go through Python.
-    vm.fast_exits = False
+    # The compiled exit path fills shadow entries itself, past _place: it leaves every fetch
+    # fault (the translator's scan) and every store to a scanned page to Python, and reads
+    # ``tr.scanned`` to take X off the leaves of pages not scanned (vmlab.hv.fast_shadow).
     return tr
 
 

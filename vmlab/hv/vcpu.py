@@ -21,7 +21,7 @@ import numpy as np
 
 from vmlab import sv39
 from vmlab.errors import InternalError
-from vmlab.hv import exits, fastpath
+from vmlab.hv import exits, fast_run, fast_vhart, fastpath
 from vmlab.hv.csr_emul import NO_TLB
 from vmlab.hv.exit_types import COSTS
 from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
@@ -29,18 +29,18 @@ from vmlab.isa.causes import cause_name
 from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
 from vmlab.machine.csr import csr_read, csr_written, reset_csrs
-from vmlab.machine.devices import next_timer_ns, update_hwip
-from vmlab.machine.fpstate import FS_CLEAN, FS_DIRTY, FS_MASK, SD
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
 from vmlab.machine.names import csr_number
 from vmlab.machine.rvc import expansion_table
-from vmlab.machine.trap import pending_interrupt, take_trap
+from vmlab.machine.trap import take_trap
 
 FAR = 1 << 62
-REAL_COUNTEREN = 7       # CY, TM, IR: rdcycle/rdtime/rdinstret may run without an exit
-FP_WORDS = slice(L.FREG, L.FREG + 32)
-NOT_FS_SD = ~FS_MASK & ~SD    # the real mstatus without FS and SD (as an int64 pattern)
+NO_BT_PAGES = np.zeros(1, dtype=np.int8)     # (a VM without a binary translator)
+SMALL_BLOCK = 32                             # records: fewer are cheaper as Python lists
+#: the fast path's counters that are the shadow pager's
+DRAINED_SHADOW = ((fastpath.S_SFENCES, "sfences"), (fastpath.S_FLUSHES, "flushes"),
+                  (fastpath.S_MMIO_FAULTS, "mmio_faults"), (fastpath.S_AD_UPDATES, "ad_updates"))
 
 
 class VCpu:
@@ -63,6 +63,10 @@ class VCpu:
         self.tlb_stale = True            # the real TLB may hold another context's entries
         self.instructions = 0
         self._deadline_irq = L.IRQ_STI
+        # A scheduler that decides between runs (vmlab.hv.sched) sets this: the compiled
+        # path then handles one exit and returns, so the scheduler sees runs end exactly
+        # where the Python path ends them (and decides the same), only sooner.
+        self.each_exit = False
 
     @property
     def sbi_timer(self) -> int:
@@ -128,90 +132,48 @@ class VCpu:
         self.started = True
 
     # --- virtual interrupt lines ----------------------------------------------------------------
+    # (each the compiled twin the fast path uses, fast_vhart: one implementation, and one
+    # compiled call instead of several on the Python path's every exit)
     def update_lines(self) -> None:
         """Recompute the virtual hart's device-driven mip bits from the VM's virtual CLINT,
         PLIC and stimecmp (the machine's own update_hwip), and the SBI timer."""
         vm = self.vm
-        vm.devices.sync_time(vm.time())
-        update_hwip(vm.rows, vm.devices.dev, vm.devices.ctl, self.id64)
-        if self.sbi_timer < FAR // 100 and vm.mtime() >= self.sbi_timer:
-            self.row[L.MIP] |= L.MIP_STIP
+        fast_vhart.update_lines(vm.rows, vm.devices.dev, vm.devices.ctl, self.hvstate,
+                                vm.time())
 
     def next_deadline(self) -> int:
-        """Simulated ns of the next virtual timer event (or FAR)."""
-        t = next_timer_ns(self.vm.rows, self.vm.devices.dev, self.id)
-        self._deadline_irq = L.IRQ_MTI if t < FAR and t == self.vm.devices.dev[
-            L.D_MTIMECMP + self.id] * 100 else L.IRQ_STI
-        if self.sbi_timer < FAR // 100 and self.sbi_timer * 100 < t:
-            t, self._deadline_irq = self.sbi_timer * 100, L.IRQ_STI
-        return t
+        """Simulated ns of the next virtual timer event (or FAR); which interrupt it is
+        goes to ``_deadline_irq``, for the timer exit's record."""
+        return int(fast_vhart.next_deadline(self.vm.rows, self.vm.devices.dev, self.hvstate))
 
     def inject(self) -> int:
         """Deliver the highest-priority pending, enabled virtual interrupt, if any."""
-        self.update_lines()
-        irq = int(pending_interrupt(self.row))
+        vm = self.vm
+        irq = int(fast_vhart.due_interrupt(vm.rows, vm.devices.dev, vm.devices.ctl,
+                                           self.hvstate, vm.time()))
         if irq < 0:
             return -1
         self.row[L.WAITING] = 0
-        take_trap(self.row, self.vm.devices.ctl, i64(irq), i64(0), True)
+        take_trap(self.row, vm.devices.ctl, i64(irq), i64(0), True)
         self.row[L.RES_ADDR] = -1
-        self.vm.trace.record(INJECT, time=self.vm.time(), vm=self.vm.id, vcpu=self.id,
-                             cause=INTERRUPT_FLAG | irq, pc=self.pc, handler="interrupt",
-                             cost=exits.COSTS["reflect"])
-        self.vm.charge(exits.COSTS["reflect"])
+        vm.trace.record(INJECT, time=vm.time(), vm=vm.id, vcpu=self.id,
+                        cause=INTERRUPT_FLAG | irq, pc=self.pc, handler="interrupt",
+                        cost=exits.COSTS["reflect"])
+        vm.charge(exits.COSTS["reflect"])
         return irq
 
     # --- the world switch -------------------------------------------------------------------
     def _enter(self) -> None:
-        """Load the guest onto the real hart: registers, pc, counters, shadow root."""
-        m = self.vm.machine
-        c = m.cpu[self.hart]
-        c[L.XREG:L.XREG + 32] = self.row[L.XREG:L.XREG + 32]
-        c[L.PC] = self.row[L.PC]
-        c[L.MCYCLE], c[L.MINSTRET] = self.row[L.MCYCLE], self.row[L.MINSTRET]
-        c[L.RES_ADDR] = self.row[L.RES_ADDR]       # -1 after a reflected trap: sc must fail
-        c[L.MCOUNTINHIBIT] = self.row[L.MCOUNTINHIBIT]
-        c[L.PRIV], c[L.MIE], c[L.WAITING] = L.PRIV_U, 0, 0
-        c[L.MCOUNTEREN] = c[L.SCOUNTEREN] = self._counters_allowed()
-        c[L.MENVCFG] = 0
-        self._enter_fp(c)
-        satp = i64(self.vm.shadow.root_for(self))
-        c[L.SATP] = satp
+        """Load the guest onto the real hart: registers, pc, counters, FP state (compiled:
+        fast_run.load_hart says what and why) and the shadow root the pager picks."""
+        m, vm = self.vm.machine, self.vm
+        satp = i64(vm.shadow.root_for(self))
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
         # real TLB is emptied only when another vCPU (maybe another VM's) held the hart.
-        if self.tlb_stale or self.vm.hv.last_on_hart.get(self.hart) is not self:
-            m.tlb[self.hart, :, :, L.TLB_TAG] = L.TLB_EMPTY
-            self.tlb_stale = False
-        self.vm.hv.last_on_hart[self.hart] = self
-
-    def _enter_fp(self, c) -> None:
-        """The virtual FS decides: Off -> the real FS is Off, so any F/D instruction or fcsr
-        access traps as illegal and is reflected (the guest's kernel saves FP state lazily on
-        that); otherwise the guest's f registers and fcsr go onto the real hart, whose FS is
-        set Clean so that after the run a Dirty FS says exactly "the guest changed FP state"."""
-        real = c[L.MSTATUS] & NOT_FS_SD
-        if self.row[L.MSTATUS] & FS_MASK:
-            c[FP_WORDS] = self.row[FP_WORDS]
-            c[L.FCSR] = self.row[L.FCSR]
-            real |= FS_CLEAN
-        c[L.MSTATUS] = real
-
-    def _leave_fp(self, c) -> None:
-        """Only a run that dirtied the real FS copies FP state back (most exits do not), and
-        it makes the *virtual* FS Dirty and SD set, as the hart would have."""
-        if (c[L.MSTATUS] & FS_MASK) == FS_DIRTY:
-            self.row[FP_WORDS] = c[FP_WORDS]
-            self.row[L.FCSR] = c[L.FCSR]
-            self.row[L.MSTATUS] |= FS_DIRTY | SD
-
-    def _counters_allowed(self) -> int:
-        """Which of cycle/time/instret the guest may read in its virtual mode: those run
-        without an exit; the others trap and are emulated or reflected, as on hardware."""
-        r, priv = self.row, self.priv
-        if priv == L.PRIV_M:
-            return REAL_COUNTEREN
-        allowed = int(r[L.MCOUNTEREN]) & REAL_COUNTEREN
-        return allowed if priv == L.PRIV_S else allowed & int(r[L.SCOUNTEREN])
+        if vm.hv.last_on_hart.get(self.hart) is not self:
+            self.tlb_stale = True
+        vm.hv.last_on_hart[self.hart] = self
+        fast_run.enter_hart(m.cpu, m.tlb, self.row, self.hvstate, satp)
 
     def retire(self, insn: int = 0) -> None:
         """An emulated instruction completed: count it in minstret, as the hart would have
@@ -223,12 +185,8 @@ class VCpu:
         self.row[L.MINSTRET] += 1
 
     def _leave(self) -> None:
-        c = self.vm.machine.cpu[self.hart]
-        self.row[L.XREG:L.XREG + 32] = c[L.XREG:L.XREG + 32]
-        self.row[L.PC] = c[L.PC]
-        self.row[L.MCYCLE], self.row[L.MINSTRET] = c[L.MCYCLE], c[L.MINSTRET]
-        self.row[L.RES_ADDR] = c[L.RES_ADDR]
-        self._leave_fp(c)
+        """The real hart's registers back into the virtual hart (fast_run.leave)."""
+        fast_run.leave(self.vm.machine.cpu, self.row, self.hvstate)
 
     def _run_real(self, budget: int) -> tuple[int, int]:
         """The machine's compiled run loop in hypervisor mode; returns (exit code, steps)."""
@@ -301,14 +259,18 @@ class VCpu:
         st[fastpath.S_ROOT] = vm.shadow.slot_in_use(self)
         st[fastpath.S_SBI_FROM_HV] = vm.sbi_from_hv
         st[fastpath.S_WRITE_PROTECT] = vm.shadow.write_protect
-        st[fastpath.S_ONE_EXIT] = bool(vm.devices.pending_in) or vm.htif is not None
+        st[fastpath.S_ONE_EXIT] = (bool(vm.devices.pending_in) or vm.htif is not None
+                                   or self.each_exit)
         st[fastpath.S_DEVICE_HOOK] = callable(getattr(vm, "is_mmio", None))
         st[fastpath.S_TABLE_ROOM] = vm.shadow.table_room()
+        translator = getattr(vm, "translator", None)
+        st[fastpath.S_TRANSLATED] = translator is not None
+        bt_pages = NO_BT_PAGES if translator is None else translator.scanned
         st[fastpath.S_NOW], st[fastpath.S_DEADLINE] = now, min(deadline, fastpath.FAR)
         code, steps = fastpath.fast_run(
             m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table(), vm.rows, vm.devices.dev,
             vm.devices.io, vm.devices.ctl, vm.mem.page_map, NO_TLB, st, vm.shadow.mirror,
-            vm.shadow.super_index, self._log, self._fills, limit, left)
+            vm.shadow.super_index, self._log, self._fills, bt_pages, limit, left)
         if code == fastpath.HANDLED:        # (the exit vcpu.run() will report)
             self._last_fast_exit = fastpath.last_exit(self._log[:st[fastpath.S_LOG_N]],
                                                       vm.trace, self.priv)
@@ -317,29 +279,35 @@ class VCpu:
 
     def _drain(self) -> None:
         """Catch up with what the compiled path did: its trace records, the root cache's
-        order and counters, the SBI and device counts, the console output."""
+        order and counters, the SBI and device counts, the console output.  (A call that
+        returns for console output drains a record or two: the counts go one word at a
+        time, skipping zeros, which costs less than numpy's set-up for such small blocks.)"""
         st, vm = self.hvstate, self.vm
-        if not st[fastpath.S_LOG_N] and not st[fastpath.S_ENTERS]:
+        n, enters = int(st[fastpath.S_LOG_N]), int(st[fastpath.S_ENTERS])
+        if not n and not enters:
             return                          # it handled nothing: the common Python exit
-        block = self._log[:st[fastpath.S_LOG_N]]
-        if len(block):
-            switched = block[block[:, fastpath.G_HANDLER] ==
-                             st[fastpath.H_BASE + fastpath.H_ROOT_SWITCH], fastpath.G_INSN]
-            vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), switched.tolist())
-            vm.shadow.catch_up_fills(self._fills[:st[fastpath.S_FILLS]])
+        block = self._log[:n]
+        vm.shadow.catch_up(self, enters, self._switched_tags(block) if n else ())
+        if n:
+            if st[fastpath.S_FILLS]:
+                vm.shadow.catch_up_fills(self._fills[:st[fastpath.S_FILLS]])
             vm.trace.extend(block)
-        elif st[fastpath.S_ENTERS]:
-            vm.shadow.catch_up(self, int(st[fastpath.S_ENTERS]), ())
-        if st[fastpath.S_SBI_TIME]:
-            vm.sbi_calls[fastpath.SBI_EXT_TIME] += int(st[fastpath.S_SBI_TIME])
-        vm.shadow.counters["sfences"] += int(st[fastpath.S_SFENCES])
-        vm.shadow.counters["flushes"] += int(st[fastpath.S_FLUSHES])
-        vm.shadow.counters["mmio_faults"] += int(st[fastpath.S_MMIO_FAULTS])
-        vm.shadow.counters["ad_updates"] += int(st[fastpath.S_AD_UPDATES])
+        for eid, word in fastpath.SBI_COUNTS:
+            if st[word]:
+                vm.sbi_calls[eid] += int(st[word])
+        for word, name in DRAINED_SHADOW:
+            if st[word]:
+                vm.shadow.counters[name] += int(st[word])
         vm.devices.accesses += int(st[fastpath.S_DEV_ACCESSES])
         vm.devices.drain()                  # what the guest wrote to the UART: the console
-        for word in fastpath.DRAINED:
-            st[word] = 0
+        st[list(fastpath.DRAINED)] = 0
+
+    def _switched_tags(self, block) -> list:
+        """The trees the compiled path switched to, in order (their ASID tags)."""
+        switch = self.hvstate[fastpath.H_BASE + fastpath.H_ROOT_SWITCH]
+        if len(block) <= SMALL_BLOCK:
+            return [r[fastpath.G_INSN] for r in block.tolist() if r[fastpath.G_HANDLER] == switch]
+        return block[block[:, fastpath.G_HANDLER] == switch, fastpath.G_INSN].tolist()
 
     def _handle(self, cause: int, tval: int, pc: int) -> exits.Exit:
         """exits.dispatch, with a defect of ours turned into one line naming where the guest

@@ -90,12 +90,12 @@ class Host:
         """Take on the vCPUs of VMs created since (in creation order: deterministic)."""
         known = {id(v._vcpu) for v in self.vcpus}
         for vm in self.hv.vms:
-            # Scheduling decisions (a BOOSTed wake preempting, a co-stop) are taken between
-            # vCPU runs; the compiled exit path runs through many exits in one call, so the
-            # host would see them a window late.  Until that path stops at other vCPUs'
-            # events, a scheduled VM takes its exits in Python.
-            vm.fast_exits = False
             for vcpu in vm.vcpus:
+                # Scheduling decisions (a BOOSTed wake preempting, a co-stop, Credit's
+                # accounting) are taken between vCPU runs, and were measured with runs that
+                # end at every exit: the compiled path handles each exit and returns, so the
+                # schedule is the one the Python handlers give, exit for exit.
+                vcpu.each_exit = True
                 if id(vcpu) not in known:
                     view = VCpuView(vcpu, len(self.vcpus))
                     view._since = view._woke_at = self.now
