@@ -13,7 +13,7 @@ from pathlib import Path
 from vmlab.isa import FIELDS, FREG_ABI, XREG_ABI, Insn, lookup, operand_fields
 
 RM_TEXT = {0: "rne", 1: "rtz", 2: "rdn", 3: "rup", 4: "rmm", 7: "dyn"}
-MARCH = "rv64imafdc_zicsr_zifencei_zihintpause"
+MARCH = "rv64imafdch_zicsr_zifencei_zihintpause"
 
 
 def _raw_choice(field, rng: random.Random) -> int:

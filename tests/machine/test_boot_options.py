@@ -73,7 +73,9 @@ def test_isa_follows_misa_and_matches_qemus_letters(tmp_path, images):
     string, extensions = isa_from_misa(MISA_VALUE, ("zicsr", "zifencei", "zihintpause"))
     has_fd = bool(MISA_VALUE >> 5 & 1) and bool(MISA_VALUE >> 3 & 1)
     fd = "" if has_fd else "f=false,d=false,"
-    theirs = qemu_tree(tmp_path, 128, images[0], None, "", cpu=f"rv64,{fd}{CPU_FLAGS}")
+    h = "h=true," if MISA_VALUE >> 7 & 1 else ""              # (CPU_FLAGS says h=false)
+    flags = CPU_FLAGS.replace("h=false,", h)
+    theirs = qemu_tree(tmp_path, 128, images[0], None, "", cpu=f"rv64,{fd}{flags}")
     qemu_isa = theirs.find("/cpus/cpu@0").string("riscv,isa")
     assert qemu_isa.split("_")[0] == string.split("_")[0]
     m = Machine(ram_size=64 << 20)

@@ -18,7 +18,7 @@ from vmlab.isa.registers import xreg
 from vmlab.machine import Machine
 from vmlab.machine.rvc import expansion_table
 
-IMPLEMENTED = {"I", "M", "A", "Zicsr", "Zifencei", "Priv", "C", "C+D"}
+IMPLEMENTED = {"I", "M", "A", "Zicsr", "Zifencei", "Priv", "C", "C+D", "H"}
 SAMPLES = 24
 #: RV128's 64-bit shift forms: on RV64 a shift by 0, a HINT that executes as a no-op
 SHIFT_BY_ZERO = {"c.srli64", "c.srai64", "c.slli64"}

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import rvgen
+from vmlab.isa import lookup
 from rvgen import b_type, i_type, j_type, s_type
 
 # Random words can build "round" addresses such as 0x8000_0000 (lui, shifts) and store
@@ -115,7 +116,8 @@ def csr_expectation(w: int, mode: int) -> str | None:
     """Zicsr access rules: CSR bits 9:8 give the lowest privilege; bits 11:10 == 3 read-only."""
     f3, csr, rs1 = field(w, 14, 12), field(w, 31, 20), field(w, 19, 15)
     writes = f3 in (1, 5) or rs1 != 0
-    if field(csr, 9, 8) > mode or (writes and field(csr, 11, 10) == 3):
+    level = field(csr, 9, 8)
+    if (1 if level == 2 else level) > mode or (writes and field(csr, 11, 10) == 3):  # H: 2 = HS
         return "illegal"
     return None
 
@@ -152,8 +154,8 @@ def expect32(w: int, mode: int) -> str | None:
     if op == 0x03 and f3 == 7 or op == 0x23 and f3 >= 4 or op == 0x2F and f3 not in (2, 3):
         return "illegal"
     if op == SYSTEM:
-        if f3 == 4:
-            return "illegal"
+        if f3 == 4:                     # HLV/HLVX/HSV (hstatus.HU = 0: not from U-mode)
+            return None if mode != PRIV_U and lookup(w, 4) is not None else "illegal"
         if f3 == 0:
             return None if w in (ECALL, EBREAK) else _privileged(w, mode)
         return csr_expectation(w, mode)
@@ -162,7 +164,7 @@ def expect32(w: int, mode: int) -> str | None:
 
 def _privileged(w: int, mode: int) -> str | None:
     """SYSTEM funct3=0 words other than ecall/ebreak: only a few exact encodings exist."""
-    if field(w, 31, 25) == 0x09 and field(w, 11, 7) == 0:      # sfence.vma
+    if field(w, 31, 25) in (0x09, 0x11, 0x31) and field(w, 11, 7) == 0:  # sfence.vma, HFENCEs
         return "illegal" if mode == PRIV_U else None
     if w in (SRET, WFI):
         return "illegal" if mode == PRIV_U else None

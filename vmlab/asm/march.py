@@ -1,6 +1,7 @@
 """``-march``: which extensions an assembly may use, read the way GNU as reads it.
 
-An ISA string is ``rv64`` followed by single-letter extensions (``imafdc``; ``g`` is short
+An ISA string is ``rv64`` followed by single-letter extensions (``imafdc``, ``h`` for the
+hypervisor extension; ``g`` is short
 for ``imafd`` plus Zicsr and Zifencei) and then multi-letter ones after underscores
 (``_zicsr_zifencei``).  The result is a set of the extension names the instruction table
 uses (``"I"``, ``"F"``, ``"C"`` ...): a row is available when every part of its ``ext``
@@ -20,7 +21,7 @@ import re
 #: what every -march gets (see the module docstring)
 ALWAYS = frozenset({"I", "Zicsr", "Zifencei", "Priv"})
 #: single letters we know, in the canonical order GNU as requires
-_LETTERS = "imafdc"
+_LETTERS = "imafdch"
 #: multi-letter extensions accepted after ``_`` (the table's spelling)
 _MULTI = {"zicsr": "Zicsr", "zifencei": "Zifencei"}
 #: an extension that brings another with it (D needs F's registers and fcsr)

@@ -116,6 +116,8 @@ MSTATUS_FIELDS = _fl(
     ("SXL", 35, 34, "XLEN of S-mode (WARL; 2 = 64 bits)"),
     ("SBE", 36, "S-mode data accesses are big-endian (WARL)"),
     ("MBE", 37, "M-mode data accesses are big-endian (WARL)"),
+    ("GVA", 38, "H: mtval holds a guest virtual address (set by the trap into M-mode)"),
+    ("MPV", 39, "H: the virtualization mode V before the last trap into M-mode"),
     ("SD", 63, "some of FS/VS/XS is Dirty (read-only summary)"),
 )
 SSTATUS_FIELDS = tuple(f for f in MSTATUS_FIELDS
@@ -129,16 +131,23 @@ MISA_FIELDS = (CsrField("Extensions", 25, 0, "one bit per letter, A = bit 0 ... 
 #: An interrupt's bit is its cause code (vmlab.isa.causes), so only the short names live here.
 _INTERRUPT_BITS = tuple((short, interrupt_code(name), name.replace("_", " ") + " interrupt")
                         for short, name in (("SSI", "supervisor_software"),
+                                            ("VSSI", "virtual_supervisor_software"),
                                             ("MSI", "machine_software"),
                                             ("STI", "supervisor_timer"),
+                                            ("VSTI", "virtual_supervisor_timer"),
                                             ("MTI", "machine_timer"),
                                             ("SEI", "supervisor_external"),
-                                            ("MEI", "machine_external")))
+                                            ("VSEI", "virtual_supervisor_external"),
+                                            ("MEI", "machine_external"),
+                                            ("SGEI", "supervisor_guest_external")))
 
 
-def _irq_fields(prefix: str, only_s: bool = False) -> tuple[CsrField, ...]:
+def _irq_fields(prefix: str, only_s: bool = False, only_h: bool = False) -> tuple[CsrField, ...]:
+    """Interrupt bits: all of them (mip/mie), the S ones (sip/sie, mideleg's writable bits) or
+    the hypervisor's (hip/hie/hideleg/hvip: VS software, timer, external and guest external)."""
     return tuple(CsrField(prefix + name, bit, bit, note) for name, bit, note in _INTERRUPT_BITS
-                 if not only_s or name.startswith("S"))
+                 if (not only_s or name[0] == "S" and name != "SGEI")
+                 and (not only_h or name.startswith("VS") or name == "SGEI"))
 
 
 def _tvec_fields():
@@ -172,6 +181,29 @@ SENVCFG_FIELDS = _fl(*_ENVCFG_COMMON)
 MENVCFG_FIELDS = _fl(*_ENVCFG_COMMON,
                      ("PBMTE", 62, "Svpbmt page-based memory types enabled for S/U"),
                      ("STCE", 63, "Sstc stimecmp enabled for S-mode"))
+
+#: hstatus (H extension, RV64): the hypervisor's view of the guest it runs
+HSTATUS_FIELDS = _fl(
+    ("VSBE", 5, "VS-mode data accesses are big-endian (WARL; 0 here)"),
+    ("GVA", 6, "stval holds a guest virtual address (set by a trap into HS-mode)"),
+    ("SPV", 7, "V before the last trap into HS-mode: sret returns into the guest if set"),
+    ("SPVP", 8, "the guest's privilege at that trap (0 VU, 1 VS); HLV/HSV use it"),
+    ("HU", 9, "U-mode may execute HLV/HLVX/HSV"),
+    ("VGEIN", 17, 12, "which guest external interrupt is VS-level external (WLRL: 0..GEILEN)"),
+    ("VTVM", 20, "trap VS-mode satp accesses and sfence.vma (virtual instruction)"),
+    ("VTW", 21, "trap VS-mode wfi (virtual instruction)"),
+    ("VTSR", 22, "trap VS-mode sret (virtual instruction)"),
+    ("VSXL", 33, 32, "XLEN of VS-mode (WARL; 2 = 64 bits)"),
+)
+#: vsstatus: sstatus's layout, for the guest's own supervisor
+VSSTATUS_FIELDS = SSTATUS_FIELDS
+
+#: hgatp: the G-stage (guest-physical -> host-physical) root, like satp with a VMID for an ASID
+HGATP_FIELDS = _fl(("PPN", 43, 0, "physical page number of the 16 KiB root table (bits 1:0 "
+                                  "read as zero)"),
+                   ("VMID", 57, 44, "virtual-machine identifier (WARL: may have fewer bits)"),
+                   ("MODE", 63, 60, "0 = Bare (no G-stage), 8 = Sv39x4, 9 = Sv48x4, 10 = Sv57x4 "
+                                    "(WARL)"))
 
 #: one pmpcfg byte (pmpcfg0 holds entries 0..7 on RV64, one byte each; odd pmpcfgN don't exist)
 PMPCFG_ENTRY_FIELDS = _fl(("R", 0, "readable"), ("W", 1, "writable (R=0,W=1 is reserved)"),
@@ -208,6 +240,20 @@ _FIELD_LAYOUTS = {
     "mcause": _cause_fields(), "scause": _cause_fields(),
     "mcounteren": _counteren_fields(), "scounteren": _counteren_fields(),
     "satp": SATP_FIELDS, "menvcfg": MENVCFG_FIELDS, "senvcfg": SENVCFG_FIELDS,
+    # the hypervisor extension's CSRs
+    "hstatus": HSTATUS_FIELDS, "vsstatus": VSSTATUS_FIELDS, "hgatp": HGATP_FIELDS,
+    "vsatp": SATP_FIELDS,
+    "hedeleg": tuple(CsrField(f"E{c}", c, c, f"delegate exception code {c} to VS-mode")
+                     for c in range(16) if c not in (9, 10, 11, 14)),
+    "hideleg": _irq_fields("", only_h=True)[:3],
+    "hie": _irq_fields("", only_h=True), "hip": _irq_fields("", only_h=True),
+    "hvip": _irq_fields("", only_h=True)[:3],
+    "vsie": _irq_fields("", only_s=True), "vsip": _irq_fields("", only_s=True),
+    "vstvec": _tvec_fields(), "vscause": _cause_fields(),
+    "hcounteren": _counteren_fields(),
+    "henvcfg": _fl(*_ENVCFG_COMMON,
+                   ("PBMTE", 62, "Svpbmt page-based memory types enabled for VS/VU"),
+                   ("STCE", 63, "Sstc vstimecmp enabled for VS-mode")),
 }
 
 

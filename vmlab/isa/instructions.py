@@ -150,6 +150,22 @@ _add("uret", "", (0x00200073, 0xFFFFFFFF), "N")
 _add("dret", "", (0x7B200073, 0xFFFFFFFF), "Sdext")
 _add("sfence.vm", "rs1", (0x10400073, 0xFFF07FFF), "Priv-1.9")
 
+# --- H (hypervisor extension 1.0) ----------------------------------------------------------
+# HLV/HLVX/HSV: loads and stores by HS-mode (or U-mode if hstatus.HU) *as if* the guest made
+# them -- V=1, privilege hstatus.SPVP, two-stage translation -- so a hypervisor reads guest
+# virtual memory without switching to the guest.  HLVX needs execute permission instead of
+# read (it reads guest code to emulate a trapped instruction).  SYSTEM opcode, funct3 = 4;
+# funct7 gives the width (bits 26:25 of the word) and rs2 the kind (0 signed, 1 unsigned,
+# 3 execute).  The HFENCEs are sfence.vma for the guest's two stages.
+for _m, _f7, _rs2 in [("hlv.b", 0x30, 0), ("hlv.bu", 0x30, 1), ("hlv.h", 0x32, 0),
+                      ("hlv.hu", 0x32, 1), ("hlvx.hu", 0x32, 3), ("hlv.w", 0x34, 0),
+                      ("hlvx.wu", 0x34, 3), ("hlv.wu", 0x34, 1), ("hlv.d", 0x36, 0)]:
+    _add(_m, "rd,(rs1)", (0x4073 | _rs2 << 20 | _f7 << 25, 0xFFF0707F), "H")
+for _m, _f7 in [("hsv.b", 0x31), ("hsv.h", 0x33), ("hsv.w", 0x35), ("hsv.d", 0x37)]:
+    _add(_m, "rs2,(rs1)", (0x4073 | _f7 << 25, 0xFE007FFF), "H")
+_add("hfence.vvma", "rs1,rs2", (0x22000073, 0xFE007FFF), "H")
+_add("hfence.gvma", "rs1,rs2", (0x62000073, 0xFE007FFF), "H")
+
 
 # --- RV64F and RV64D ---------------------------------------------------------------------------
 # The machine executes every one of these (bit-exact soft-float, vmlab.machine.fp*), the

@@ -29,3 +29,15 @@ SATP_ASID_MASK = field_mask("satp", "ASID") >> SATP_ASID_SHIFT
 SATP_PPN_MASK = field_mask("satp", "PPN")
 assert SATP_PPN_MASK == PPN_MASK
 SATP_MODE_BARE, SATP_MODE_SV39 = 0, 8
+
+# --- the hypervisor extension's G-stage: Sv39x4 (hgatp) --------------------------------------
+# A guest-physical address has 41 bits: Sv39's 39 plus two more, which index a root table four
+# times as large (2048 entries, 16 KiB, 16 KiB aligned).  Below the root, the tables are Sv39's.
+HGATP_MODE_SHIFT = field_shift("hgatp", "MODE")
+HGATP_VMID_SHIFT = field_shift("hgatp", "VMID")
+HGATP_VMID_MASK = field_mask("hgatp", "VMID") >> HGATP_VMID_SHIFT
+HGATP_PPN_MASK = field_mask("hgatp", "PPN")
+HGATP_MODE_BARE, HGATP_MODE_SV39X4 = 0, 8
+GPA_BITS = 41
+#: the root table's index has 11 bits (9 + 2) in Sv39x4
+GSTAGE_ROOT_INDEX_BITS = VPN_BITS + 2

@@ -36,7 +36,8 @@ from __future__ import annotations
 import numpy as np
 
 from vmlab.isa.instructions import BY_MNEMONIC
-from vmlab.isa.paging import SATP_ASID_MASK, SATP_ASID_SHIFT, SATP_MODE_SHIFT, SATP_MODE_SV39
+from vmlab.isa.paging import (HGATP_VMID_MASK, HGATP_VMID_SHIFT, SATP_ASID_MASK, SATP_ASID_SHIFT,
+                              SATP_MODE_SHIFT, SATP_MODE_SV39)
 from vmlab.machine.alu import alu, alu_imm, branch, compute, imm_i, imm_j, imm_u
 from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import sext32, srl
@@ -49,14 +50,17 @@ from vmlab.machine.layout import (
     C_RAM_SIZE, C_SKIP_BP, C_SLICE_POS, C_SYS_INSN, C_TLB_HIT, CAUSE_ILLEGAL, D_TICKS,
     D_TOHOST, MCYCLE, MINSTRET, MISA, MS_MPP, MS_MPP_SHIFT, MS_MPRV, MS_MXR, MS_SUM, MSTATUS, PC,
     PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, MCOUNTINHIBIT, SCOUNTEREN, TLB_COLS, TLB_SETS,
-    XREG,
+    XREG, C_HGATP, C_VSATP, HCOUNTEREN, HGATP, HTIMEDELTA, MS_MPV, VIRT, VSATP, VSSTATUS,
+    C_EXIT, C_GUEST_VA, C_MMIO_RD, C_MMIO_SIGNED, CAUSE_VIRTUAL, EXIT_MMIO, EXIT_NONE,
+    HS_HU, HS_SPVP, HSTATUS, PRIV_U,
 )
+from vmlab.machine.bus import load_slow, store_slow
 from vmlab.machine.loadstore import (
-    CHECK, DONE, HTIF, LEAVE, SLOW_LOAD, SLOW_STORE, STOP, DataView, finish_htif, finish_load,
-    finish_store, load, store,
+    CHECK, DONE, HTIF, LEAVE, SLOW_LOAD, SLOW_STORE, STOP, DataView, extend, finish_htif,
+    finish_load, finish_store, load, store,
 )
-from vmlab.machine.mmu import context
-from vmlab.machine.trap import take_trap
+from vmlab.machine.mmu import context, guest_context
+from vmlab.machine.trap import enter_trap
 
 
 # Access widths and funct3 values of loads and stores, as numpy scalars: numba compiles a
@@ -86,10 +90,23 @@ def switch_key(mnemonic: str) -> int:
 @jit
 def data_view(c, dev, ctl, h):
     """What loads and stores need to know for a stretch (loadstore.DataView).  Translation
-    and the TLB context: MPRV makes M-mode loads and stores use MPP's view."""
-    satp, st, priv = c[SATP], c[MSTATUS], c[PRIV]
+    and the TLB context: MPRV makes M-mode loads and stores use MPP's view (and MPV's: a
+    guest's).  A guest (V=1) always translates, through its vsatp and the hgatp left in
+    ctl for the walk."""
+    satp, st, priv, virt = c[SATP], c[MSTATUS], c[PRIV], c[VIRT]
     if priv == PRIV_M and (st & MS_MPRV):
         priv = (st & MS_MPP) >> MS_MPP_SHIFT
+        virt = 1 if priv != PRIV_M and (st & MS_MPV) else 0
+    if virt != 0:
+        vs = c[VSSTATUS]
+        ctl[C_HGATP + h], ctl[C_VSATP + h] = c[HGATP], c[VSATP]
+        ctx = guest_context(srl(c[VSATP], SATP_ASID_SHIFT) & SATP_ASID_MASK,
+                            srl(c[HGATP], HGATP_VMID_SHIFT) & HGATP_VMID_MASK, priv,
+                            (vs & MS_SUM) != 0, ((vs | st) & MS_MXR) != 0, (st & MS_MXR) != 0,
+                            False)
+        return DataView((h * 3 + ACC_LOAD) * TLB_SETS * TLB_COLS,
+                        (h * 3 + ACC_STORE) * TLB_SETS * TLB_COLS, True, ctx, ctl[C_RAM_BASE],
+                        ctl[C_RAM_SIZE], dev[D_TOHOST], c[VSATP], h)
     vm = srl(satp, SATP_MODE_SHIFT) == SATP_MODE_SV39 and priv != PRIV_M
     ctx = context(srl(satp, SATP_ASID_SHIFT) & SATP_ASID_MASK, priv, (st & MS_SUM) != 0, (st & MS_MXR) != 0)
     return DataView((h * 3 + ACC_LOAD) * TLB_SETS * TLB_COLS,
@@ -99,17 +116,26 @@ def data_view(c, dev, ctl, h):
 
 @jit
 def fetch_context(c):
-    satp, priv = c[SATP], c[PRIV]
+    """Translation and TLB context of instruction fetch (no MPRV here); a guest's always
+    translates (fetch.fetch_page picks vsatp)."""
+    priv = c[PRIV]
+    if c[VIRT] != 0:
+        return True, guest_context(srl(c[VSATP], SATP_ASID_SHIFT) & SATP_ASID_MASK,
+                                   srl(c[HGATP], HGATP_VMID_SHIFT) & HGATP_VMID_MASK, priv,
+                                   False, False, False, False)
+    satp = c[SATP]
     vm = srl(satp, SATP_MODE_SHIFT) == SATP_MODE_SV39 and priv != PRIV_M
     return vm, context(srl(satp, SATP_ASID_SHIFT) & SATP_ASID_MASK, priv, False, False)
 
 
 @jit(inline="always")
 def time_allowed(c):
-    """May rdtime read the clock here?  Else it traps (the counter-enable CSRs decide)."""
+    """May rdtime read the clock here?  Else it traps (the counter-enable CSRs decide; a
+    guest needs hcounteren too)."""
     priv = c[PRIV]
     return priv == PRIV_M or ((c[MCOUNTEREN] & 2) != 0
-                              and (priv == PRIV_S or (c[SCOUNTEREN] & 2) != 0))
+                              and (priv == PRIV_S or (c[SCOUNTEREN] & 2) != 0)
+                              and (c[VIRT] == 0 or (c[HCOUNTEREN] & 2) != 0))
 
 
 @jit
@@ -138,9 +164,12 @@ def other(r, mem, tlb, dev, io, ctl, c, w, pc, npc, dv, pos):
     and F/D (out of line), fences (nothing to do: one hart at a time, no cache), and
     illegal instructions.  Returns a cause for the hot loop (loadstore.DONE ...)."""
     op = w & 0x7F
+    if op == 0x73 and ((w >> 12) & 7) == 4:             # HLV, HLVX, HSV
+        ctl[C_SLICE_POS] = pos                          # a device may read the clock
+        return exec_hlsv(r, mem, tlb, dev, io, ctl, c, w, dv.h)
     if op == 0x73:
         if (w & 0xFFFFF07F) == 0xC0102073 and time_allowed(c):  # rdtime: mtime, 10 MHz
-            r[(w >> 7) & 31] = (dev[D_TICKS] + pos) // 100
+            r[(w >> 7) & 31] = (dev[D_TICKS] + pos) // 100 + (c[HTIMEDELTA] if c[VIRT] else 0)
             return DONE
         ctl[C_SYS_INSN] = w | ((npc - pc) << 32)
         return LEAVE
@@ -159,6 +188,56 @@ def other(r, mem, tlb, dev, io, ctl, c, w, pc, npc, dv, pos):
 
 
 @jit
+def exec_hlsv(r, mem, tlb, dev, io, ctl, c, w, h):
+    """HLV/HLVX/HSV: a load or store made as the guest would make it -- V=1 at privilege
+    hstatus.SPVP, two-stage translation, the guest's SUM and MXR -- from HS-mode or M-mode
+    (or U-mode if hstatus.HU).  A guest (V=1) may not: a virtual-instruction exception.
+    Returns a cause for the hot loop like finish_load (CHECK: a fault waits in ctl)."""
+    size, signed, hlvx, store = hlsv_form(w)
+    if size == 0:
+        return CAUSE_ILLEGAL
+    if c[VIRT] != 0:
+        return CAUSE_VIRTUAL
+    if c[PRIV] == PRIV_U and not (c[HSTATUS] & HS_HU):
+        return CAUSE_ILLEGAL
+    st, vs = c[MSTATUS], c[VSSTATUS]
+    ctl[C_HGATP + h], ctl[C_VSATP + h] = c[HGATP], c[VSATP]
+    ctx = guest_context(srl(c[VSATP], SATP_ASID_SHIFT) & SATP_ASID_MASK,
+                        srl(c[HGATP], HGATP_VMID_SHIFT) & HGATP_VMID_MASK,
+                        PRIV_S if c[HSTATUS] & HS_SPVP else PRIV_U, (vs & MS_SUM) != 0,
+                        ((vs | st) & MS_MXR) != 0, (st & MS_MXR) != 0, hlvx)
+    va, mmio = r[(w >> 15) & 31], ctl[C_MMIO]
+    if store:
+        store_slow(tlb, mem, dev, io, ctl, h, c[VSATP], va, size, r[(w >> 20) & 31], ctx, True)
+    else:
+        raw = load_slow(tlb, mem, dev, io, ctl, h, c[VSATP], va, size, ACC_LOAD, ctx, True)
+        f3 = (3 if size == 8 else 2 if size == 4 else 1 if size == 2 else 0) | (0 if signed else 4)
+        if ctl[C_FAULT] < 0:
+            r[(w >> 7) & 31] = extend(raw, f3)
+            if ctl[C_EXIT] == EXIT_MMIO:               # Python finishes it (virtio)
+                ctl[C_MMIO_RD], ctl[C_MMIO_SIGNED] = (w >> 7) & 31, f3
+    if ctl[C_FAULT] >= 0:
+        ctl[C_GUEST_VA] = 1                            # its tval is a guest virtual address
+        return CHECK
+    return STOP if ctl[C_MMIO] != mmio or ctl[C_EXIT] != EXIT_NONE else DONE
+
+
+@jit
+def hlsv_form(w):
+    """(size, signed, hlvx, store) of an HLV/HLVX/HSV word; size 0 if it is none of them.
+    funct7 is 0b0110 ww s (ww: log2 of the size, s: store); for loads rs2 says signed (0),
+    unsigned (1) or HLVX (3, halfword and word only); stores have rd = 0."""
+    f7, rs2, rd = w >> 25, (w >> 20) & 31, (w >> 7) & 31
+    if (f7 >> 3) != 0b0110 or ((w >> 12) & 7) != 4:
+        return 0, False, False, False
+    size = 1 << ((f7 >> 1) & 3)
+    if f7 & 1:
+        return (size if rd == 0 else 0), False, False, True
+    ok = rs2 == 0 or (rs2 == 1 and size < 8) or (rs2 == 3 and (size == 2 or size == 4))
+    return (size if ok else 0), rs2 == 0, rs2 == 3, False
+
+
+@jit
 def settle(cause, r, mem, tlb, dev, io, ctl, w, raw, dv, pos):
     """After the switch, for anything but DONE: finish a load or store the fast path left,
     collect an exception a slow path reported.  Returns (cause, tval) -- DONE, STOP, LEAVE
@@ -174,7 +253,7 @@ def settle(cause, r, mem, tlb, dev, io, ctl, w, raw, dv, pos):
         cause = fault
     elif cause == CHECK:
         cause = DONE
-    if cause == CAUSE_ILLEGAL:
+    if cause == CAUSE_ILLEGAL or cause == CAUSE_VIRTUAL:
         tval = raw
     return cause, tval
 
@@ -188,7 +267,8 @@ def end_stretch(c, ctl, pc, n, hits, skip_bp, pos0, cause, tval):
     c[PC] = pc
     ntrap = 0
     if cause >= 0:
-        take_trap(c, ctl, cause, tval, False)
+        enter_trap(c, ctl, cause, tval, False, c[VIRT] != 0 or ctl[C_GUEST_VA] != 0)
+        ctl[C_GUEST_VA] = 0
         n += 1
         ntrap = 1
     ctl[C_SKIP_BP] = skip_bp

@@ -50,6 +50,13 @@ MAX_HARTS = 8
     "mstatus", "misa", "medeleg", "mideleg", "mie", "mtvec", "mcounteren", "menvcfg",
     "mcountinhibit", "mscratch", "mepc", "mcause", "mtval", "mip", "pmpcfg0", "pmpaddr0",
     "mcycle", "minstret", "tselect", "tdata1", "tdata2", "tdata3", "tinfo"))
+# the hypervisor extension's CSRs, and the VS copies that stand in for the S CSRs when V=1
+(HSTATUS, HEDELEG, HIDELEG, HIE, HTIMEDELTA, HCOUNTEREN, HGEIE, HTVAL, HIP, HVIP, HTINST,
+ HGATP, HENVCFG, HGEIP, VSSTATUS, VSIE, VSTVEC, VSSCRATCH, VSEPC, VSCAUSE, VSTVAL, VSIP, VSATP,
+ MTVAL2, MTINST) = (number_of(n) for n in (
+    "hstatus", "hedeleg", "hideleg", "hie", "htimedelta", "hcounteren", "hgeie", "htval", "hip",
+    "hvip", "htinst", "hgatp", "henvcfg", "hgeip", "vsstatus", "vsie", "vstvec", "vsscratch",
+    "vsepc", "vscause", "vstval", "vsip", "vsatp", "mtval2", "mtinst"))
 
 XREG = 4096            # cpu[h, XREG + i] is register xi
 PC = XREG + 32
@@ -57,6 +64,7 @@ PRIV = PC + 1          # 0 = U, 1 = S, 3 = M
 RES_ADDR = PC + 2      # LR reservation: physical address, or -1 for none
 WAITING = PC + 3       # 1 while stopped in wfi
 HWIP = PC + 4          # mip bits driven by devices (MTIP, MSIP, MEIP, SEIP, STIP via Sstc)
+VIRT = PC + 5          # the H extension's virtualization mode V: 1 while a guest runs (VS/VU)
 # cpu[h, FREG + i] is register fi as its raw 64-bit pattern (a single is NaN-boxed in it);
 # fflags/frm/fcsr live in the CSR slots above.  (Reserved: the hart has no F/D yet.)
 FREG = PC + 8
@@ -69,6 +77,11 @@ PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
  MS_TVM, MS_TW, MS_TSR) = (field_mask("mstatus", f) for f in (
     "SIE", "MIE", "SPIE", "MPIE", "SPP", "MPP", "MPRV", "SUM", "MXR", "TVM", "TW", "TSR"))
 MS_MPP_SHIFT = field_shift("mstatus", "MPP")
+MS_GVA, MS_MPV = field_mask("mstatus", "GVA"), field_mask("mstatus", "MPV")
+# hstatus fields (masks)
+(HS_GVA, HS_SPV, HS_SPVP, HS_HU, HS_VTVM, HS_VTW, HS_VTSR) = (field_mask("hstatus", f) for f in (
+    "GVA", "SPV", "SPVP", "HU", "VTVM", "VTW", "VTSR"))
+HS_VSXL = 2 << field_shift("hstatus", "VSXL")     # VS-mode XLEN 64, read-only
 # XLEN 64 in U and S, read-only: the value 2 in UXL and SXL
 MS_UXL_SXL = (2 << field_shift("mstatus", "UXL")) | (2 << field_shift("mstatus", "SXL"))
 
@@ -79,6 +92,11 @@ IRQ_SSI, IRQ_MSI, IRQ_STI, IRQ_MTI, IRQ_SEI, IRQ_MEI = (interrupt_code(n) for n 
 MIP_SSIP, MIP_MSIP = 1 << IRQ_SSI, 1 << IRQ_MSI
 MIP_STIP, MIP_MTIP = 1 << IRQ_STI, 1 << IRQ_MTI
 MIP_SEIP, MIP_MEIP = 1 << IRQ_SEI, 1 << IRQ_MEI
+IRQ_VSSI, IRQ_VSTI, IRQ_VSEI, IRQ_SGEI = (interrupt_code(n) for n in (
+    "virtual_supervisor_software", "virtual_supervisor_timer", "virtual_supervisor_external",
+    "supervisor_guest_external"))
+MIP_VSSIP, MIP_VSTIP, MIP_VSEIP = 1 << IRQ_VSSI, 1 << IRQ_VSTI, 1 << IRQ_VSEI
+MIP_VS_BITS = MIP_VSSIP | MIP_VSTIP | MIP_VSEIP   # the VS-level interrupts (hvip, hideleg)
 
 # exception causes (the names the rest of the machine has always used for them)
 (CAUSE_MISALIGNED_FETCH, CAUSE_FETCH_ACCESS, CAUSE_ILLEGAL, CAUSE_BREAKPOINT,
@@ -89,6 +107,10 @@ MIP_SEIP, MIP_MEIP = 1 << IRQ_SEI, 1 << IRQ_MEI
     "misaligned_load", "load_access", "misaligned_store", "store_access",
     "user_ecall", "supervisor_ecall", "machine_ecall",
     "fetch_page_fault", "load_page_fault", "store_page_fault"))
+(CAUSE_ECALL_VS, CAUSE_FETCH_GUEST_PAGE, CAUSE_LOAD_GUEST_PAGE, CAUSE_VIRTUAL,
+ CAUSE_STORE_GUEST_PAGE) = (exception_code(n) for n in (
+    "virtual_supervisor_ecall", "fetch_guest_page_fault", "load_guest_page_fault",
+    "virtual_instruction", "store_guest_page_fault"))
 
 # ----------------------------------------------------------------------------------------
 # tlb[h, kind, set, :]
@@ -159,7 +181,17 @@ C_EXC = 80             # 16 exception causes
 C_INT = 96             # 16 interrupt causes
 # hypervisor mode (F_TRAP_EXIT): the trap the hart stopped at instead of taking it
 C_TRAP_CAUSE, C_TRAP_TVAL, C_TRAP_PC, C_TRAP_IRQ = 112, 113, 114, 115
-CTL_WORDS = 128
+# the H extension: the guest-physical address of the last guest-page fault (htval/mtval2 get
+# it >> 2), and each hart's hgatp as the page walk reads it (the walk gets no CSR row)
+C_FAULT_GPA = 116
+C_HGATP = 117          # 8 harts: 117..124
+C_FAULT_TINST = 126    # what htinst/mtinst get for that fault: 0, or the pseudoinstruction of a
+                       # VS-stage table read (0x3000: a 64-bit load, as the spec's table says)
+C_GUEST_VA = 125       # 1: the fault waiting in C_FAULT came from HLV/HLVX/HSV (tval is a GVA)
+C_EXC_H = 128          # exception causes 16..23 (the H extension's 20-23), as C_EXC counts 0..15
+C_VSATP = 136          # 8 harts: each hart's vsatp as the guest's walk reads it (atomics, FP
+                       # and the loads' slow paths pass satp, the host's; a guest's is here)
+CTL_WORDS = 144
 
 F_EXIT_ON_OUTPUT = 1   # return to Python after each byte of console output
 F_TRAP_EXIT = 2        # hypervisor mode: a trap is not taken but returned (EXIT_TRAP)

@@ -149,9 +149,16 @@ def _expected(name: str, meta: dict):
             "ctl": (np.int64, (L.CTL_WORDS,))}[name]
 
 
+#: ctl's length before the hypervisor extension's slots (C_FAULT_GPA ...) were added after it:
+#: such a snapshot's ctl is taken with those slots zero (no fault pending, V=0 everywhere)
+CTL_WORDS_BEFORE_H = 128
+
+
 def _array(z, name: str, meta: dict) -> np.ndarray:
     dtype, shape = _expected(name, meta)
     a = z[name]
+    if name == "ctl" and a.dtype == dtype and a.shape == (CTL_WORDS_BEFORE_H,):
+        a = np.concatenate([a, np.zeros(L.CTL_WORDS - CTL_WORDS_BEFORE_H, dtype=np.int64)])
     if a.dtype != dtype or a.shape != shape:
         raise SnapshotError(f"snapshot array {name!r} is {a.dtype}{list(a.shape)}, "
                             f"expected {np.dtype(dtype)}{list(shape)}")
