@@ -15,7 +15,7 @@ from vmlab.machine import layout as L
 from vmlab.machine.bits import i64
 from vmlab.machine.board import HART_EXTENSIONS
 from vmlab.machine.console import drain_output, feed_input
-from vmlab.machine.csr import MISA_VALUE
+from vmlab.machine.csr import MISA_H, MISA_VALUE
 from vmlab.machine.devices import DEV_OK, mmio_read, mmio_write, set_irq_line, uart_update
 from vmlab.machine.errors import BusError
 from vmlab.machine.memmap import VIRTIO_WINDOW
@@ -23,9 +23,10 @@ from vmlab.machine.virtio_mmio import empty_slot_read
 from vmlab.machine.fdt import isa_from_misa
 
 #: What a vCPU offers, for its device tree: guest instructions run on the real hart, and
-#: privileged state is emulated with the machine's own CSR code (the virtual misa is the
-#: hart's, the virtual stimecmp is served by the same update_hwip), so it is the hart's ISA.
-VCPU_ISA = isa_from_misa(MISA_VALUE, HART_EXTENSIONS)
+#: privileged state is emulated with the machine's own CSR code (the virtual stimecmp is
+#: served by the same update_hwip), so it is the hart's ISA -- less H: trap-and-emulate
+#: cannot give a guest VS-mode for guests of its own (vmlab.hv.vcpu clears misa.H).
+VCPU_ISA = isa_from_misa(MISA_VALUE & ~MISA_H, HART_EXTENSIONS)
 
 
 class _GuestDma:

@@ -28,7 +28,7 @@ from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
 from vmlab.isa.causes import cause_name
 from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
-from vmlab.machine.csr import csr_read, csr_written, reset_csrs
+from vmlab.machine.csr import MISA_H, csr_read, csr_written, reset_csrs
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
 from vmlab.machine.names import csr_number
@@ -51,6 +51,7 @@ class VCpu:
         self.id64 = np.int64(vcpu_id)    # as compiled code takes it (converted once)
         self.row = vm.rows[vcpu_id]
         reset_csrs(self.row)
+        self.row[L.MISA] &= ~MISA_H      # no H: this backend cannot run a guest's own guests
         self.row[L.RES_ADDR] = -1
         self.started = False
         # the hypervisor's own words about this vCPU, in an array the compiled fast path

@@ -16,7 +16,7 @@ from vmlab.machine.bits import i64
 from vmlab.machine import snapshot as snapshot_file
 from vmlab.machine.boot import BootImages, check_harts, check_ram, place_images
 from vmlab.machine.console import drain_output, feed_input
-from vmlab.machine.csr import MISA_M, csr_read, csr_write, reset_csrs
+from vmlab.machine.csr import MISA_H, MISA_M, csr_read, csr_write, reset_csrs
 from vmlab.machine.devices import set_irq_line
 from vmlab.machine.elf import load_elf_segments
 from vmlab.machine.errors import BusError, MachineError
@@ -116,17 +116,19 @@ class Machine:
 
     def __init__(self, ram_size: int = 128 << 20, harts: int = 1, drive: str | None = None,
                  readonly: bool = False, ram: np.ndarray | None = None, balloon: bool = False,
-                 m_extension: bool = True):
+                 m_extension: bool = True, h_extension: bool = True):
         """``ram``: a uint8 array of ``ram_size`` bytes to use as RAM as it is (a restored
         snapshot's), instead of a fresh zeroed one.  ``balloon``: plug a virtio-balloon
         into virtio slot 1 (:meth:`attach_balloon`).  ``m_extension=False``: harts without
-        M (misa.M clear), on which mul/div/rem are illegal instructions (lab 01)."""
+        M (misa.M clear), on which mul/div/rem are illegal instructions (lab 01).
+        ``h_extension=False``: harts without the hypervisor extension (misa.H clear), as the
+        shadow hypervisor's vCPUs are."""
         check_harts(harts)
         check_ram(ram_size)
         if ram is not None and (ram.dtype != np.uint8 or ram.shape != (ram_size,)):
             raise MachineError(f"RAM must be uint8[{ram_size}]")
         self.ram_size, self.nharts, self.drive = ram_size, harts, drive
-        self.m_extension = m_extension
+        self.m_extension, self.h_extension = m_extension, h_extension
         self.cpu = np.zeros((harts, L.CPU_WORDS), dtype=np.int64)
         self.mem = np.zeros(ram_size, dtype=np.uint8) if ram is None else ram
         self.tlb = np.zeros((harts, 3, L.TLB_SETS, L.TLB_COLS), dtype=np.int64)
@@ -156,6 +158,8 @@ class Machine:
             reset_csrs(self.cpu[h])
             if not self.m_extension:
                 self.cpu[h, L.MISA] &= ~MISA_M
+            if not self.h_extension:
+                self.cpu[h, L.MISA] &= ~MISA_H
             self.cpu[h, L.RES_ADDR] = -1
             self.cpu[h, L.PC] = L.RAM_BASE
         self.tlb[:] = 0

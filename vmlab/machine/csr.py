@@ -49,6 +49,7 @@ SSTATUS_VIEW = i64(MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | (3 << 32) | (1 
 SSTATUS_WRITABLE = MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | FS_MASK
 # causes 0-10, 12, 13, 15 and the H extension's 20-23 (not ecall from M, not reserved)
 MEDELEG_WRITABLE = 0xF0B7FF
+H_CAUSES = (1 << 10) | (0xF << 20)  # ecall from VS, guest-page faults, virtual instruction
 INT_S_BITS = 0x222                 # SSIP, STIP, SEIP
 MIE_WRITABLE = 0xAAA | MIP_VS_BITS  # SSIE MSIE STIE MTIE SEIE MEIE, VSSIE VSTIE VSEIE
 # hedeleg: what HS-mode may hand on to its guest -- not the ecalls from HS, VS or M, nor the
@@ -88,6 +89,21 @@ def _implemented() -> np.ndarray:
 IMPLEMENTED = _implemented()
 
 
+def _h_only() -> np.ndarray:
+    """The CSRs that exist only with the hypervisor extension (misa.H): a hart whose misa has
+    H clear -- a vCPU of the shadow hypervisor, which cannot run a guest of its own in VS-mode
+    -- traps them as illegal, as a hart built without H would."""
+    t = np.zeros(4096, dtype=np.uint8)
+    for n in (HSTATUS, HEDELEG, HIDELEG, HIE, HTIMEDELTA, HCOUNTEREN, HGEIE, HTVAL, HIP, HVIP,
+              HTINST, HGATP, HENVCFG, HGEIP, VSSTATUS, VSIE, VSTVEC, VSSCRATCH, VSEPC, VSCAUSE,
+              VSTVAL, VSIP, VSATP, MTVAL2, MTINST):
+        t[n] = 1
+    return t
+
+
+H_ONLY = _h_only()
+
+
 def _vs_redirect() -> np.ndarray:
     """CSR number -> the number it means when V=1 (itself for all but the S CSRs with a VS copy)."""
     t = np.arange(4096, dtype=np.int64)
@@ -116,6 +132,12 @@ def csr_written(w):
     return -1
 
 
+@jit(inline="always")
+def has_h(c):
+    """Does this hart (its misa) have the hypervisor extension?"""
+    return (c[MISA] & MISA_H) != 0
+
+
 @jit
 def csr_allowed(c, num, write):
     """May the hart, at its current privilege, access CSR ``num``?  (False: it traps.)"""
@@ -126,7 +148,7 @@ def csr_allowed(c, num, write):
 def csr_access(c, num, write):
     """0 if the hart may access CSR ``num`` now, else the exception the access raises: an
     illegal instruction, or (a guest's access the hypervisor should see) a virtual one."""
-    if IMPLEMENTED[num] == 0:
+    if IMPLEMENTED[num] == 0 or (H_ONLY[num] != 0 and not has_h(c)):
         return CAUSE_ILLEGAL
     priv, level = c[PRIV], (num >> 8) & 3
     if write and (num >> 10) == 3:
@@ -209,7 +231,7 @@ def csr_read(c, dev, ctl, h, num):
         return (c[MIP] | c[HWIP]) & c[MIDELEG]
     if num == TIME:
         return mtime_now(dev, ctl) + (c[HTIMEDELTA] if c[VIRT] != 0 else 0)
-    if (num >> 8) & 3 == 2 or num == MIDELEG:
+    if ((num >> 8) & 3 == 2 or num == MIDELEG) and has_h(c):
         return _h_read(c, num)
     if num == CYCLE:
         return c[MCYCLE]
@@ -289,8 +311,22 @@ def _legal_mstatus(old, v):
 
 
 @jit
+def _without_h(num, v):
+    """``v`` with the bits that only the hypervisor extension makes writable cleared."""
+    if num == MSTATUS:
+        return v & ~(MS_GVA | MS_MPV)
+    if num == MIE or num == MIP:
+        return v & ~MIP_VS_BITS
+    if num == MEDELEG:
+        return v & ~H_CAUSES
+    return v
+
+
+@jit
 def csr_write(c, num, v):
     """Write ``v`` to CSR ``num`` following its WARL rules."""
+    if not has_h(c):                # without H: no GVA/MPV, no VS interrupts, no causes 20-23
+        v = _without_h(num, v)
     if num == MSTATUS:
         c[MSTATUS] = _legal_mstatus(c[MSTATUS], v)
     elif num == SSTATUS:

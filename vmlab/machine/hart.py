@@ -41,7 +41,7 @@ from vmlab.isa.paging import (HGATP_VMID_MASK, HGATP_VMID_SHIFT, SATP_ASID_MASK,
 from vmlab.machine.alu import alu, alu_imm, branch, compute, imm_i, imm_j, imm_u
 from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import sext32, srl
-from vmlab.machine.csr import MISA_M
+from vmlab.machine.csr import MISA_M, has_h
 from vmlab.machine.fetch import NO_WINDOW, fetch_slow, fetch_word, in_window
 from vmlab.machine.fphart import exec_float, is_float
 from vmlab.machine.jit import jit
@@ -194,7 +194,7 @@ def exec_hlsv(r, mem, tlb, dev, io, ctl, c, w, h):
     (or U-mode if hstatus.HU).  A guest (V=1) may not: a virtual-instruction exception.
     Returns a cause for the hot loop like finish_load (CHECK: a fault waits in ctl)."""
     size, signed, hlvx, store = hlsv_form(w)
-    if size == 0:
+    if size == 0 or not has_h(c):
         return CAUSE_ILLEGAL
     if c[VIRT] != 0:
         return CAUSE_VIRTUAL

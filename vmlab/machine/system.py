@@ -10,7 +10,7 @@ from vmlab.machine.jit import jit
 
 from vmlab.isa.paging import HGATP_VMID_MASK, HGATP_VMID_SHIFT
 from vmlab.machine.bits import srl
-from vmlab.machine.csr import (VS_REDIRECT, csr_access, csr_read, csr_write, csr_written,
+from vmlab.machine.csr import (VS_REDIRECT, csr_access, has_h, csr_read, csr_write, csr_written,
                                sensitive_read_leaks)
 from vmlab.machine.layout import (
     C_INSTRET, MCOUNTINHIBIT, CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL, HWIP, MCYCLE, MIE, MINSTRET,
@@ -93,7 +93,7 @@ def priv_check(c, w):
     priv, st, virt = c[PRIV], c[MSTATUS], c[VIRT] != 0
     hs = c[HSTATUS]
     is_fence, is_h = (w >> 25) == 0x09 and ((w >> 7) & 0x1F) == 0, is_hfence(w)
-    if not (w == SRET or w == WFI or is_fence or is_h):
+    if not (w == SRET or w == WFI or is_fence or (is_h and has_h(c))):
         return CAUSE_ILLEGAL
     if w == WFI and priv != PRIV_M and (st & MS_TW):
         return CAUSE_ILLEGAL
