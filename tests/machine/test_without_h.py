@@ -54,3 +54,27 @@ def test_only_h_makes_these_bits_writable():
     isa = {h: Machine(h_extension=h).device_tree().find("/cpus/cpu@0").string("riscv,isa")
            .split("_")[0] for h in (False, True)}
     assert isa == {False: "rv64imafdc", True: "rv64imafdch"}
+
+
+def test_the_h_causes_are_counted_apart_from_causes_4_to_7():
+    """A guest-page fault (21) from HLV with an empty G-stage root: counted as itself, not in
+    the slot of cause 5 (the counters of causes 16-23 live apart from those of 0-15)."""
+    body = """
+    la t0, groot
+    srli t0, t0, 12
+    li t1, 8 << 60              # hgatp: Sv39x4, VMID 0
+    or t0, t0, t1
+    csrw hgatp, t0
+    li sp, 0x80100000
+    hlv.w a0, (sp)
+"""
+    extra = """
+    .balign 16384
+groot: .space 16384
+"""
+    program = assemble(HARNESS.format(body=body, extra=extra), march="rv64imach")
+    m = Machine(ram_size=4 << 20)
+    m.harts[0].pc = m.load_elf(program.elf)
+    assert m.run(instructions=100_000).reason == "halt"
+    assert m.harts[0].reg("s10") == 21
+    assert m.counters["exceptions"] == {"load_guest_page_fault": 1}

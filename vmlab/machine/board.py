@@ -436,7 +436,8 @@ class Machine:
     @property
     def counters(self) -> dict:
         c = self.ctl
-        exc = {CAUSE_NAMES.get(i, str(i)): int(c[L.C_EXC + i]) for i in range(16) if c[L.C_EXC + i]}
+        exc = {CAUSE_NAMES.get(i, str(i)): int(c[L.trap_counter(i, False)])
+               for i in L.COUNTED_EXCEPTIONS if c[L.trap_counter(i, False)]}
         irq = {INTERRUPT_NAMES.get(i, str(i)): int(c[L.C_INT + i]) for i in range(16) if c[L.C_INT + i]}
         return {"instructions": int(c[L.C_INSTRET]), "exceptions": exc, "interrupts": irq,
                 "traps": {**exc, **irq}, "tlb_hits": int(c[L.C_TLB_HIT]),

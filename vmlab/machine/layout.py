@@ -212,3 +212,15 @@ EXIT_TRAP = 7          # F_TRAP_EXIT: the hart trapped; cause, tval, pc in C_TRA
 
 SLICE = 1024           # instructions a hart runs before the next hart's turn
 SLICE_SINGLE = 1 << 16 # with one hart, turns only bound how often time and timers are looked at
+
+
+def trap_counter(cause: int, interrupt: bool) -> int:
+    """The ctl slot that counts traps of ``cause`` (as vmlab.machine.trap.count_trap does in
+    the run loop): interrupts in C_INT, exceptions 0-15 in C_EXC, 16-23 in C_EXC_H."""
+    if interrupt:
+        return C_INT + (cause & 15)
+    return C_EXC + cause if cause < 16 else C_EXC_H + (cause & 7)
+
+
+#: every exception cause the run loop counts (0-15 in C_EXC, 16-23 in C_EXC_H)
+COUNTED_EXCEPTIONS = range(24)

@@ -65,7 +65,8 @@ def enter_trap(c, ctl, cause, tval, interrupt, guest_va):
 
 @jit(inline="always")
 def count_trap(ctl, cause, interrupt):
-    """Count the trap: exceptions 0-15 and interrupts in C_EXC/C_INT, causes 16-23 in C_EXC_H."""
+    """Count the trap: exceptions 0-15 and interrupts in C_EXC/C_INT, causes 16-23 in C_EXC_H
+    (layout.trap_counter says the same for Python)."""
     if interrupt:
         ctl[C_INT + (cause & 15)] += 1
     elif cause < 16:

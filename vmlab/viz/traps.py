@@ -63,7 +63,8 @@ class TrapRecorder:
 
     def _trap_total(self) -> int:
         """All traps the machine counted (cheap: read every chunk, ``counters`` is not)."""
-        return int(self.machine.ctl[_COUNTS].sum())
+        ctl = self.machine.ctl
+        return int(ctl[_COUNTS].sum() + ctl[L.C_EXC_H:L.C_EXC_H + 8].sum())
 
     def run(self, instructions: int):
         """Run up to ``instructions``; returns the machine's last RunResult (budget summed)."""
@@ -94,7 +95,7 @@ class TrapRecorder:
         hart = int(ctl[L.C_CUR_HART])
         irq = bool(ctl[L.C_TRAP_IRQ])
         cause = int(ctl[L.C_TRAP_CAUSE])
-        ctl[(L.C_INT if irq else L.C_EXC) + (cause & 15)] -= 1    # take_trap counts it again
+        ctl[L.trap_counter(cause, irq)] -= 1                       # take_trap counts it again
         flags = ctl[L.C_FLAGS]
         ctl[L.C_FLAGS] = flags & ~L.F_TRAP_EXIT
         take_trap(m.cpu[hart], ctl, cause, int(ctl[L.C_TRAP_TVAL]), irq)
