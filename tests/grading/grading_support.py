@@ -19,3 +19,37 @@ _start: li      t0, 1
 2:      remu    a0, t0, t2
         ecall
 """
+
+
+def answered(lab: Path, answers: dict):
+    """The lab's notebook with each code cell that starts with a key of ``answers`` replaced
+    by its value (a student's worked answer)."""
+    import nbformat
+    nb = nbformat.read(lab, 4)
+    for cell in nb.cells:
+        for start, answer in answers.items():
+            if cell.cell_type == "code" and cell.source.startswith(start):
+                cell.source = answer
+    return nb
+
+
+def grade_answered_and_untouched(tmp_path: Path, lab: Path, assignment: str, answers: dict):
+    """``vmlab grade`` (in a process of its own, as an instructor runs it) on two submissions:
+    the notebook answered with ``answers`` and the notebook as released.  Their totals."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    import nbformat
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nbformat.write(answered(lab, answers), subs / "answered.ipynb")
+    nbformat.write(nbformat.read(lab, 4), subs / "untouched.ipynb")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "vmlab", "grade", str(subs), "--assignment", assignment,
+                        "-j", "1", "--timeout", "900", "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, env=env, timeout=1800)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "gradebook.csv"))}
+    return float(rows["answered"]["total"]), float(rows["untouched"]["total"])

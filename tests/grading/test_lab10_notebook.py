@@ -3,15 +3,9 @@
 untouched notebook gets none of the points that need work."""
 from __future__ import annotations
 
-import csv
-import os
-import subprocess
-import sys
-
-import nbformat
 import pytest
 
-from grading_support import ROOT
+from grading_support import ROOT, grade_answered_and_untouched
 
 LAB = ROOT / "labs" / "10-devices-and-virtio.ipynb"
 ANSWERS = {
@@ -37,26 +31,8 @@ ANSWERS = {
 }
 
 
-def answered() -> nbformat.NotebookNode:
-    nb = nbformat.read(LAB, 4)
-    for cell in nb.cells:
-        for start, answer in ANSWERS.items():
-            if cell.cell_type == "code" and cell.source.startswith(start):
-                cell.source = answer
-    return nb
-
-
 @pytest.mark.slow
 def test_vmlab_grade_on_lab10(tmp_path):
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    nbformat.write(answered(), subs / "una.ipynb")
-    nbformat.write(nbformat.read(LAB, 4), subs / "val.ipynb")            # untouched
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.run([sys.executable, "-m", "vmlab", "grade", str(subs), "--assignment", "lab10",
-                        "-j", "1", "--timeout", "900", "--out", str(tmp_path / "out")],
-                       capture_output=True, text=True, env=env, timeout=1800)
-    assert p.returncode == 0, p.stdout + p.stderr
-    rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "gradebook.csv"))}
-    assert float(rows["una"]["total"]) == 29, rows["una"]
-    assert float(rows["val"]["total"]) == 0, rows["val"]          # no stub earns a point
+    answered, untouched = grade_answered_and_untouched(tmp_path, LAB, "lab10", ANSWERS)
+    assert answered == 29
+    assert untouched == 0                                  # no stub earns a point
