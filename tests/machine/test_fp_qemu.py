@@ -88,9 +88,12 @@ def run_qemu(tmp_path, programs):
     (tmp_path / "fp.s").write_text(assembly(programs))
     subprocess.run([gas, "-march=rv64gc", "-o", tmp_path / "fp.o", tmp_path / "fp.s"], check=True)
     subprocess.run([ld, "-Ttext=0x80000000", "-o", tmp_path / "fp.elf", tmp_path / "fp.o"], check=True)
-    out = subprocess.run([qemu, "-M", "virt", "-m", "64M", "-bios", "none", "-display", "none",
-                          "-serial", "stdio", "-monitor", "none", "-kernel", tmp_path / "fp.elf"],
-                         capture_output=True, text=True, timeout=300, check=True).stdout
+    # the console to a file, not a pipe: QEMU's serial drops bytes when a pipe is full (a busy
+    # host reading it late), and a file never is
+    subprocess.run([qemu, "-M", "virt", "-m", "64M", "-bios", "none", "-display", "none",
+                    "-serial", f"file:{tmp_path / 'console.txt'}", "-monitor", "none",
+                    "-kernel", tmp_path / "fp.elf"], capture_output=True, timeout=300, check=True)
+    out = (tmp_path / "console.txt").read_text()
     words = [int(line, 16) for line in out.split()]
     assert len(words) == len(programs) * SLOTS, "QEMU printed every register of every program"
     return [words[i * SLOTS:(i + 1) * SLOTS] for i in range(len(programs))]
