@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmlab.isa.paging import (PPN_MASK, PTE_A, PTE_D, PTE_G, PTE_PPN_SHIFT, PTE_R,  # noqa: F401
+from vmlab.isa.paging import (PPN_BITS, PPN_MASK, PTE_A, PTE_D, PTE_G, PTE_PPN_SHIFT, PTE_R,  # noqa: F401
                               PTE_U, PTE_V, PTE_W, PTE_X)
 from vmlab.machine.bits import srl
 from vmlab.machine.jit import jit
@@ -115,6 +115,15 @@ def write_pte(mem, off, v):
         mem[off + i] = (v >> (8 * i)) & 0xFF
 
 
+@jit(inline="always")
+def pte_malformed(pte):
+    """A PTE that ends every walk with a page fault whatever the access: not valid, writable
+    but not readable (a reserved encoding), or with bits set above the PPN (reserved; Svpbmt
+    and Svnapot are not implemented).  One rule for the Sv39, G-stage and VS-stage walks."""
+    return (not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R))
+            or srl(pte, PTE_PPN_SHIFT + PPN_BITS) != 0)
+
+
 @jit
 def permitted(pte, acc, ctx):
     """The leaf permission check for one access kind in one context."""
@@ -149,7 +158,7 @@ def walk(mem, ctl, satp, va, acc, ctx):
             return -access_fault_cause(acc) - 1, 0, False
         pte = read_pte(mem, off)
         ctl[C_WALK_REFS] += 1             # one memory reference per level (the labs count them)
-        if not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R)) or srl(pte, 54) != 0:
+        if pte_malformed(pte):
             return page_fault(acc), 0, False
         ppn = srl(pte, PTE_PPN_SHIFT) & PPN_MASK
         if pte & (PTE_R | PTE_X):
@@ -228,7 +237,7 @@ def g_stage(mem, ctl, hgatp, gpa, acc, ctx, implicit):
             return -access_fault_cause(acc) - 1
         pte = read_pte(mem, off)
         ctl[C_WALK_REFS] += 1
-        if not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R)) or srl(pte, 54) != 0:
+        if pte_malformed(pte):
             return guest_page_fault(ctl, acc, gpa, implicit)
         ppn = srl(pte, PTE_PPN_SHIFT) & PPN_MASK
         if pte & (PTE_R | PTE_X):
@@ -278,7 +287,7 @@ def walk_guest(mem, ctl, vsatp, hgatp, gva, acc, ctx):
             return -access_fault_cause(acc) - 1, 0, False
         pte = read_pte(mem, off)
         ctl[C_WALK_REFS] += 1
-        if not (pte & PTE_V) or ((pte & PTE_W) and not (pte & PTE_R)) or srl(pte, 54) != 0:
+        if pte_malformed(pte):
             return page_fault(acc), 0, False
         ppn = srl(pte, PTE_PPN_SHIFT) & PPN_MASK
         if pte & (PTE_R | PTE_X):
