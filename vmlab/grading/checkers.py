@@ -19,7 +19,7 @@ from vmlab.grading.exercise import Case, Line
 MASK64 = (1 << 64) - 1
 
 
-def _problem(artifact, what: str) -> str | None:
+def problem(artifact, what: str) -> str | None:
     """Why an artifact can't be graded (missing, broke while collecting), or None."""
     if artifact is None:
         return f"{what}: nothing was collected (did the notebook run to the end?)"
@@ -28,6 +28,13 @@ def _problem(artifact, what: str) -> str | None:
     if "error" in artifact:
         return f"{what}: collecting it failed ({artifact['error']})"
     return None
+
+
+def unusable(artifact, what: str, cases) -> list[Line] | None:
+    """The exercise's one failing line -- weighing every case -- when the artifact can't be
+    graded (see :func:`problem`), else None: what a checker answers before grading anything."""
+    why = problem(artifact, what)
+    return [Line(False, why, weight=len(cases) or 1)] if why else None
 
 
 # ---- an assembly program on a fresh machine ------------------------------------------------
@@ -53,9 +60,9 @@ class AsmProgram:
 
     def check(self, artifacts, params, cases):
         art = artifacts.get("program")
-        why = _problem(art, f"program `{self.name}`")
-        if why:
-            return [Line(False, why, weight=len(cases) or 1)]
+        failed = unusable(art, f"program `{self.name}`", cases)
+        if failed:
+            return failed
         lines = []
         if self.max_size is not None:
             fits = art["size"] <= self.max_size
@@ -121,9 +128,9 @@ class PageTables:
 
     def check(self, artifacts, params, cases):
         art = artifacts.get("pages")
-        why = _problem(art, "page tables")
-        if why:
-            return [Line(False, why, weight=len(cases) or 1)]
+        failed = unusable(art, "page tables", cases)
+        if failed:
+            return failed
         read64 = table_reader(art)
         satp = int(art["satp"]) & MASK64
         lines = _gate_faults([_probe_line(read64, satp, *c.inputs["probe"]) for c in cases],
@@ -204,9 +211,9 @@ class TraceNumbers:
 
     def check(self, artifacts, params, cases):
         art = artifacts.get("answers")
-        why = _problem(art, f"`{self.name}`")
-        if why:
-            return [Line(False, why, weight=len(cases) or 1)]
+        failed = unusable(art, f"`{self.name}`", cases)
+        if failed:
+            return failed
         answers = art["value"] if isinstance(art["value"], dict) else {}
         truth = self.run(params)
         return [_number_line(c.label, answers.get(c.label), truth.get(c.label, 0)) for c in cases]
@@ -248,7 +255,7 @@ class PythonCalls:
 
     def check(self, artifacts, params, cases):
         art = artifacts.get("calls")
-        why = _problem(art, f"`{self.name}`")
+        why = problem(art, f"`{self.name}`")
         results = (art or {}).get("results") or []
         if why or len(results) != len(cases):
             return [Line(False, why or f"`{self.name}`: wrong number of results", weight=len(cases) or 1)]

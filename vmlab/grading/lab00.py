@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from vmlab.grading.checkers import _problem as problem
+from vmlab.grading.checkers import problem, unusable
 from vmlab.grading.exercise import Assignment, Case, Line
 
 lab00 = Assignment("lab00", title="Lab 00 -- VMs, emulators and hypervisors")
@@ -112,9 +112,9 @@ class Answers:
 
     def check(self, artifacts, params, cases):
         art = artifacts.get("answers")
-        why = problem(art, f"`{self.name}`")
-        if why:
-            return [Line(False, why, weight=len(cases) or 1)]
+        failed = unusable(art, f"`{self.name}`", cases)
+        if failed:
+            return failed
         value = art["value"]
         lines = []
         for c in cases:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import math
 
-from vmlab.grading.checkers import AsmProgram, _problem as problem
+from vmlab.grading.checkers import AsmProgram, unusable
 from vmlab.grading.exercise import Assignment, Case, Line
 from vmlab.isa.instructions import BY_MNEMONIC
 
@@ -215,9 +215,9 @@ class TrapHandler:
 
     def check(self, artifacts, params, cases):
         art = artifacts.get("program")
-        why = problem(art, f"program `{self.name}`")
-        if why:
-            return [Line(False, why, weight=len(cases) or 1)]
+        failed = unusable(art, f"program `{self.name}`", cases)
+        if failed:
+            return failed
         if art["size"] > self.max_size:
             return [Line(False, f"size: {art['size']} bytes (the limit is {self.max_size})",
                          weight=len(cases) or 1)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import random
 
-from vmlab.grading.checkers import _problem
+from vmlab.grading.checkers import problem, unusable
 from vmlab.grading.exercise import Assignment, Case, Line
 from vmlab.grading import lab03 as l3
 
@@ -178,7 +178,7 @@ def _all_results(artifacts, keys, name: str, n: int):
     results = []
     for key in keys:
         art = artifacts.get(key)
-        why = _problem(art, f"`{name}`")
+        why = problem(art, f"`{name}`")
         if why:
             return Line(False, why, weight=n)
         results += list(art.get("results") or [])
@@ -388,9 +388,9 @@ class RedPill:
 
     def check(self, artifacts, params, cases):
         art = artifacts.get("program")
-        why = _problem(art, f"program `{self.name}`")
-        if why:
-            return [Line(False, why, weight=len(cases))]
+        failed = unusable(art, f"program `{self.name}`", cases)
+        if failed:
+            return failed
         elf, entry = base64.b64decode(art["elf"]), int(art["entry"])
         return [self._line(elf, entry, params, c) for c in cases]
 
