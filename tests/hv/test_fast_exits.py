@@ -228,8 +228,10 @@ def assert_same(fast: dict, slow: dict) -> None:
     assert len(fast["trace"]) == len(slow["trace"])
 
 
-def test_teachos_both_ways(tmp_path):
-    teachos = pytest.importorskip("vmlab.guests.teachos").build()
+def teachos_both_ways(tmp_path, **options):
+    """teachos (built with ``options``) with a disk, to its power-off, with the fast path and
+    with Python only: (fast, slow, handled) as both_ways gives them."""
+    teachos = pytest.importorskip("vmlab.guests.teachos").build(**options)
     from vmlab.hv.vm import Hypervisor
     from vmlab.machine import Machine
 
@@ -245,7 +247,11 @@ def test_teachos_both_ways(tmp_path):
         r = vm.run(instructions=200_000_000)
         assert (r.reason, r.exit_code) == ("halt", 0)
 
-    fast, slow, handled = both_ways(start, drive)
+    return both_ways(start, drive)
+
+
+def test_teachos_both_ways(tmp_path):
+    fast, slow, handled = teachos_both_ways(tmp_path)
     assert_same(fast, slow)
     assert handled["csr"] > 100 and handled["timer"] > 3 and handled["interrupt"] > 3
 

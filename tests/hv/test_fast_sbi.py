@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hv_guest import boot, guest
-from test_fast_exits import _pair, _same, assert_same, both_ways
+from test_fast_exits import _pair, _same, assert_same, both_ways, teachos_both_ways
 from test_high_addresses import CORNERS
 
 from vmlab.hv import exits, fastpath, sbi
@@ -339,23 +339,7 @@ def test_ipi_ping_pong_and_rfence_between_two_vcpus_both_ways():
 
 
 def test_teachos_with_the_paravirtual_console_both_ways(tmp_path):
-    teachos = pytest.importorskip("vmlab.guests.teachos").build(pv_console=True)
-    from vmlab.hv.vm import Hypervisor
-    from vmlab.machine import Machine
-
-    def start(fast):
-        disk = tmp_path / f"disk{int(fast)}.img"
-        disk.write_bytes(b"Hello from sector 0 of the disk!\n".ljust(8 * 512, b"\0"))
-        vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(
-            ram_size=128 << 20, drive=disk, fast_exits=fast)
-        vm.boot(kernel=teachos.elf)
-        return vm
-
-    def drive(vm):
-        r = vm.run(instructions=200_000_000)
-        assert (r.reason, r.exit_code) == ("halt", 0)
-
-    fast, slow, handled = both_ways(start, drive)
+    fast, slow, handled = teachos_both_ways(tmp_path, pv_console=True)
     assert_same(fast, slow)
     # (its paravirtual console is one legacy putchar per byte, an SBI exit each)
     assert b"the disk says: Hello from sector 0" in fast["console"]
