@@ -179,32 +179,36 @@ def _escape_params(rng) -> dict:
             "secret": f"{rng.choice(words)}-{rng.randrange(10**5, 10**6)}"}
 
 
+#: what the two read attempts share: the student's RAM and where the other VM's secret is
+_SECRET_SCENE = ("Your guest's RAM is gpa `0x80000000` up to **{ram_end:#x}** ({ram_mib} MiB); "
+                 "another VM keeps a secret of {secret_len} bytes at *its* guest-physical "
+                 "address **{secret_gpa:#x}**. ")
+
+
+def _secret_params(rng) -> dict:
+    p = _escape_params(rng)
+    return dict(p, secret_len=len(p["secret"]))
+
+
 @lab11.exercise(points=5, checker=EscapeAttempt("escape_load_src", "shadow"),
-                prompt="Your guest's RAM is gpa `0x80000000` up to **{ram_end:#x}** "
-                       "({ram_mib} MiB); another VM keeps a secret of {secret_len} bytes at "
-                       "*its* guest-physical address **{secret_gpa:#x}**. A flawed shadow pager "
+                prompt=_SECRET_SCENE + "A flawed shadow pager "
                        "checks the gpa of a guest access against its whole RAM block, where that "
                        "VM's RAM follows yours. Write a guest (`escape_load_src`: `_start`, ending "
                        "with `j shutdown`) that tries to read the secret with plain loads (paging "
                        "off: gva = gpa) and print it (SBI putchar). It must work on the flawed "
                        "hypervisor and fail on the real one.")
 def escape_load(rng):
-    p = _escape_params(rng)
-    return dict(p, secret_len=len(p["secret"]))
+    return _secret_params(rng)
 
 
 @lab11.exercise(points=5, checker=EscapeAttempt("escape_read_src", "dbcn"),
-                prompt="Your guest's RAM is gpa `0x80000000` up to **{ram_end:#x}** "
-                       "({ram_mib} MiB); another VM keeps a secret of {secret_len} bytes at "
-                       "*its* guest-physical address "
-                       "**{secret_gpa:#x}**. A flawed hypervisor checks SBI pointers against its "
+                prompt=_SECRET_SCENE + "A flawed hypervisor checks SBI pointers against its "
                        "whole RAM block, where that VM's RAM follows yours. Write a guest "
                        "(`escape_read_src`: `_start`, ending with `j shutdown`) that tries to "
                        "print the secret with DBCN `console_write`. It must work on the flawed "
                        "hypervisor and fail on the real one.")
 def escape_read(rng):
-    p = _escape_params(rng)
-    return dict(p, secret_len=len(p["secret"]))
+    return _secret_params(rng)
 
 
 @lab11.exercise(points=5, checker=EscapeAttempt("escape_dma_src", "dma"),
