@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from grading_support import ROOT
-from oracles import need_tool
+from oracles import PRINT_WORDS_AND_EXIT, need_tool, qemu_words
 from vmlab.asm import assemble
 from vmlab.grading.artifacts import program
 from vmlab.grading.lab01 import (
@@ -69,35 +69,10 @@ def harness(handler: str, cases) -> str:
         text += ["    csrr x1, mscratch", "    sd x1, 248(t6)"]
         data += [f"in_{i}:"] + [f"    .dword {regs.get(r, 0):#x}" for r in range(32)]
     data += [f"out_{i}:\n    .zero 256" for i in range(len(cases))]
-    text += [PRINT.format(count=32 * len(cases)), "    .balign 4", handler]
+    text += [PRINT_WORDS_AND_EXIT.format(count=32 * len(cases)), "    .balign 4", handler]
     return "\n".join(text + data) + "\n"
 
 
-PRINT = """
-    la s0, out_0
-    li s1, {count}
-    li s2, 0x10000000
-1:  ld a0, 0(s0)
-    li t1, 60
-2:  srl t2, a0, t1
-    andi t2, t2, 15
-    li t3, 10
-    blt t2, t3, 3f
-    addi t2, t2, 39
-3:  addi t2, t2, 48
-    sb t2, 0(s2)
-    addi t1, t1, -4
-    bgez t1, 2b
-    li t2, 10
-    sb t2, 0(s2)
-    addi s0, s0, 8
-    addi s1, s1, -1
-    bnez s1, 1b
-    li t0, 0x100000
-    li t1, 0x5555
-    sw t1, 0(t0)
-4:  j 4b
-"""
 
 
 def build(tmp_path, source: str):
@@ -111,12 +86,8 @@ def build(tmp_path, source: str):
 
 
 def run_qemu(elf, cases, m: bool):
-    qemu = need_tool("qemu-system-riscv64", "qemu-system-misc")
-    out = subprocess.run([qemu, "-M", "virt", "-cpu", f"rv64,m={'true' if m else 'false'}", "-m", "64M",
-                          "-bios", "none", "-display", "none", "-serial", "stdio", "-monitor", "none",
-                          "-kernel", elf], capture_output=True, text=True, timeout=120, check=True).stdout
-    words = [int(w, 16) for w in out.split()]
-    assert len(words) == 32 * len(cases), out[-500:]
+    words = qemu_words(elf, f"rv64,m={'true' if m else 'false'}", timeout=120)
+    assert len(words) == 32 * len(cases), words[-8:]
     return [words[32 * i:32 * i + 32] for i in range(len(cases))]
 
 

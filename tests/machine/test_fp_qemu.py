@@ -15,7 +15,7 @@ import random
 import subprocess
 
 import fpgen
-from oracles import need_tool
+from oracles import PRINT_WORDS_AND_EXIT, need_tool, qemu_words
 
 PROGRAMS = int(os.environ.get("VMLAB_FP_QEMU_PROGRAMS", "300"))
 LENGTH = 24
@@ -40,31 +40,6 @@ def store_state(i):
     return lines
 
 
-PRINT_AND_EXIT = """
-    la s0, out_0
-    li s1, {count}
-    li s2, 0x10000000           # the UART's transmit register
-1:  ld a0, 0(s0)
-    li t1, 60
-2:  srl t2, a0, t1              # one hex digit per nibble, most significant first
-    andi t2, t2, 15
-    li t3, 10
-    blt t2, t3, 3f
-    addi t2, t2, 39             # 'a' - '0' - 10
-3:  addi t2, t2, 48
-    sb t2, 0(s2)
-    addi t1, t1, -4
-    bgez t1, 2b
-    li t2, 10
-    sb t2, 0(s2)
-    addi s0, s0, 8
-    addi s1, s1, -1
-    bnez s1, 1b
-    li t0, 0x100000             # sifive_test: power off
-    li t1, 0x5555
-    sw t1, 0(t0)
-4:  j 4b
-"""
 
 
 def assembly(programs):
@@ -77,24 +52,17 @@ def assembly(programs):
         data += [f"in_{i}:"] + [f"    .dword {v:#x}" for v in f + x + [frm << 5]]
         outs += [f"out_{i}:", f"    .zero {SLOTS * 8}"]
     data += outs
-    text.append(PRINT_AND_EXIT.format(count=len(programs) * SLOTS))
+    text.append(PRINT_WORDS_AND_EXIT.format(count=len(programs) * SLOTS))
     return "\n".join(text + data) + "\n"
 
 
 def run_qemu(tmp_path, programs):
-    qemu = need_tool("qemu-system-riscv64", "qemu-system-misc")
     gas = need_tool("riscv64-unknown-elf-as", "binutils-riscv64-unknown-elf")
     ld = need_tool("riscv64-unknown-elf-ld", "binutils-riscv64-unknown-elf")
     (tmp_path / "fp.s").write_text(assembly(programs))
     subprocess.run([gas, "-march=rv64gc", "-o", tmp_path / "fp.o", tmp_path / "fp.s"], check=True)
     subprocess.run([ld, "-Ttext=0x80000000", "-o", tmp_path / "fp.elf", tmp_path / "fp.o"], check=True)
-    # the console to a file, not a pipe: QEMU's serial drops bytes when a pipe is full (a busy
-    # host reading it late), and a file never is
-    subprocess.run([qemu, "-M", "virt", "-m", "64M", "-bios", "none", "-display", "none",
-                    "-serial", f"file:{tmp_path / 'console.txt'}", "-monitor", "none",
-                    "-kernel", tmp_path / "fp.elf"], capture_output=True, timeout=300, check=True)
-    out = (tmp_path / "console.txt").read_text()
-    words = [int(line, 16) for line in out.split()]
+    words = qemu_words(tmp_path / "fp.elf")
     assert len(words) == len(programs) * SLOTS, "QEMU printed every register of every program"
     return [words[i * SLOTS:(i + 1) * SLOTS] for i in range(len(programs))]
 

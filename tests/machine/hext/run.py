@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from oracles import qemu_words
 from vmlab.machine import Machine
 
 HERE = Path(__file__).parent
@@ -37,11 +38,8 @@ def words(text: str) -> list[int]:
 
 
 def run_qemu(qemu: str, elf: Path) -> list[int]:
-    out = subprocess.run([qemu, "-M", "virt", "-cpu", "rv64,h=true", "-m", "64M", "-bios", "none",
-                          "-display", "none", "-serial", "stdio", "-monitor", "none",
-                          "-kernel", elf], capture_output=True, text=True, timeout=20,
-                         check=True).stdout
-    return words(out)
+    """The words the program printed on QEMU's hart with H (``qemu``: found by the caller)."""
+    return qemu_words(elf, "rv64,h=true", timeout=20)
 
 
 def run_vmlab(elf: Path, budget: int = 2_000_000) -> list[int]:
