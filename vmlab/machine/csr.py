@@ -47,9 +47,9 @@ MSTATUS_WRITABLE = (MS_SIE | MS_MIE | MS_SPIE | MS_MPIE | MS_SPP | MS_MPP | MS_M
                     | MS_MXR | MS_TVM | MS_TW | MS_TSR | FS_MASK | MS_GVA | MS_MPV)
 SSTATUS_VIEW = i64(MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | (3 << 32) | (1 << 63) | (3 << 13))
 SSTATUS_WRITABLE = MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_MXR | FS_MASK
-# causes 0-10, 12, 13, 15 and the H extension's 20-23 (not ecall from M, not reserved)
-MEDELEG_WRITABLE = 0xF0B7FF
 H_CAUSES = (1 << 10) | (0xF << 20)  # ecall from VS, guest-page faults, virtual instruction
+# causes 0-9, 12, 13, 15 and, with H, 10 and 20-23 (not ecall from M, not reserved)
+MEDELEG_WRITABLE = 0xB3FF | H_CAUSES
 INT_S_BITS = 0x222                 # SSIP, STIP, SEIP
 MIE_WRITABLE = 0xAAA | MIP_VS_BITS  # SSIE MSIE STIE MTIE SEIE MEIE, VSSIE VSTIE VSEIE
 # hedeleg: what HS-mode may hand on to its guest -- not the ecalls from HS, VS or M, nor the
@@ -67,6 +67,12 @@ PMPADDR_MASK = (1 << 54) - 1
 PMPCFG_MASK = i64(0x9F9F9F9F9F9F9F9F)   # R W X A L in each byte; bits 5-6 are reserved zero
 
 
+#: the CSRs of the hypervisor extension (a hart with misa.H clear has none of them)
+H_CSRS = (HSTATUS, HEDELEG, HIDELEG, HIE, HTIMEDELTA, HCOUNTEREN, HGEIE, HTVAL, HIP, HVIP,
+          HTINST, HGATP, HENVCFG, HGEIP, VSSTATUS, VSIE, VSTVEC, VSSCRATCH, VSEPC, VSCAUSE,
+          VSTVAL, VSIP, VSATP, MTVAL2, MTINST)
+
+
 def _implemented() -> np.ndarray:
     """A table of the CSR numbers this hart implements (all others trap as illegal)."""
     t = np.zeros(4096, dtype=np.uint8)
@@ -74,10 +80,7 @@ def _implemented() -> np.ndarray:
               SCAUSE, STVAL, SIP, STIMECMP, SATP, MVENDORID, MARCHID, MIMPID, MHARTID,
               MCONFIGPTR, MSTATUS, MISA, MEDELEG, MIDELEG, MIE, MTVEC, MCOUNTEREN, MENVCFG,
               MSCRATCH, MEPC, MCAUSE, MTVAL, MIP, MCYCLE, MINSTRET, MCOUNTINHIBIT,
-              TSELECT, TDATA1, TDATA2, TDATA3, TINFO,
-              HSTATUS, HEDELEG, HIDELEG, HIE, HTIMEDELTA, HCOUNTEREN, HGEIE, HTVAL, HIP, HVIP,
-              HTINST, HGATP, HENVCFG, HGEIP, VSSTATUS, VSIE, VSTVEC, VSSCRATCH, VSEPC, VSCAUSE,
-              VSTVAL, VSIP, VSATP, MTVAL2, MTINST):
+              TSELECT, TDATA1, TDATA2, TDATA3, TINFO, *H_CSRS):
         t[n] = 1
     for i in range(0, 16, 2):      # on RV64 only the even pmpcfg registers exist
         t[PMPCFG0 + i] = 1
@@ -94,10 +97,7 @@ def _h_only() -> np.ndarray:
     H clear -- a vCPU of the shadow hypervisor, which cannot run a guest of its own in VS-mode
     -- traps them as illegal, as a hart built without H would."""
     t = np.zeros(4096, dtype=np.uint8)
-    for n in (HSTATUS, HEDELEG, HIDELEG, HIE, HTIMEDELTA, HCOUNTEREN, HGEIE, HTVAL, HIP, HVIP,
-              HTINST, HGATP, HENVCFG, HGEIP, VSSTATUS, VSIE, VSTVEC, VSSCRATCH, VSEPC, VSCAUSE,
-              VSTVAL, VSIP, VSATP, MTVAL2, MTINST):
-        t[n] = 1
+    t[list(H_CSRS)] = 1
     return t
 
 
