@@ -313,3 +313,61 @@ def test_snapshot_keeps_the_guest_state(tmp_path):
     r = Machine.restore(tmp_path / "h.npz")
     assert np.array_equal(r.cpu, m.cpu) and np.array_equal(r.ctl, m.ctl)
     assert r.harts[0].c[L.VIRT] == 1 and r.csr("hgatp") == (8 << 60) | (5 << 44) | 0x80120
+
+
+FS_DIRTY, SD = 3 << 13, 1 << 63
+
+
+@pytest.mark.parametrize("write", ["csrwi   fflags, 1", "csrwi   frm, 1", "csrw    fcsr, zero"])
+def test_a_guest_fcsr_write_makes_both_fs_dirty(vmlab_words, write):
+    """With V=1 a write to fflags, frm or fcsr changes FP state: mstatus.FS and vsstatus.FS
+    both become Dirty, SD set in both, and vsstatus read from M-mode shows its SD (QEMU 7.2
+    leaves mstatus.FS Clean here and reads vsstatus without SD)."""
+    words = vmlab_words(f"""
+    li      t0, 3 << 13
+    csrc    mstatus, t0
+    csrc    vsstatus, t0
+    li      t0, 2 << 13
+    csrs    mstatus, t0
+    csrs    vsstatus, t0
+    GO      3, 1f
+1:  csrr    t1, sstatus
+    REC     t1
+    {write}
+    csrr    t1, sstatus
+    REC     t1
+    ESC
+    csrr    t1, mstatus
+    REC     t1
+    csrr    t1, vsstatus
+    REC     t1
+    li      t0, 3 << 13
+    csrc    vsstatus, t0
+""")
+    fs_sd = SD | FS_DIRTY
+    assert [w & fs_sd for w in words] == [2 << 13, fs_sd, fs_sd, fs_sd]
+
+
+def test_vsstatus_sd_follows_its_fs(vmlab_words):
+    """vsstatus.SD (read-only) is set exactly while vsstatus.FS is Dirty, whoever wrote FS:
+    HS-mode through vsstatus, the guest through its sstatus (QEMU 7.2 never shows it in
+    vsstatus)."""
+    words = vmlab_words("""
+    li      t0, 3 << 13
+    csrs    vsstatus, t0
+    csrr    t1, vsstatus
+    REC     t1
+    li      t0, 1 << 13
+    csrc    vsstatus, t0
+    csrr    t1, vsstatus
+    REC     t1
+    GO      3, 1f
+1:  li      t0, 1 << 13
+    csrs    sstatus, t0
+    ESC
+    csrr    t1, vsstatus
+    REC     t1
+    li      t0, 3 << 13
+    csrc    vsstatus, t0
+""")
+    assert [w & (SD | FS_DIRTY) for w in words] == [SD | FS_DIRTY, 2 << 13, SD | FS_DIRTY]
