@@ -492,3 +492,95 @@ def test_an_amo_guest_page_fault_is_a_store_amo_fault(vmlab_words):
 TINST = (Path(__file__).parent / "hext" / "tinst.s").read_text()
 TINST_SETUP = TINST.split("# 1. from VS")[0]
 TINST_DATA = "\n#DATA\n" + TINST.split("\n#DATA\n")[1]
+
+
+STCE = 1 << 63
+
+
+def test_henvcfg_stce_is_read_only_zero_while_menvcfg_stce_is_zero(vmlab_words):
+    """henvcfg.STCE cannot be set, and reads 0, while menvcfg.STCE is 0 (QEMU 7.2 lets it
+    be set and reads it)."""
+    words = vmlab_words(f"""
+    li      s3, {STCE}
+    csrc    menvcfg, s3
+    li      t0, -1
+    csrw    henvcfg, t0
+    csrr    t1, henvcfg
+    REC     t1
+    csrs    menvcfg, s3
+    csrw    henvcfg, t0
+    csrr    t1, henvcfg
+    REC     t1
+    csrc    menvcfg, s3
+    csrr    t1, henvcfg
+    REC     t1
+    csrw    henvcfg, zero
+""")
+    assert words == [1, STCE | 1, 1]
+
+
+def test_vstip_is_hvip_or_the_vs_timer_while_both_stce_are_set(vmlab_words):
+    """hip.VSTIP = hvip.VSTIP | (time + htimedelta >= vstimecmp), the timer's part only while
+    menvcfg.STCE and henvcfg.STCE are both 1 -- cleared, VSTIP is hvip's alone (QEMU 7.2
+    keeps the timer's VSTIP, and makes hvip.VSTIP read-only while menvcfg.STCE is 1)."""
+    vstip = "\n".join(f"    csrr    t1, {c}\n    andi    t1, t1, 0x40\n    REC     t1"
+                      for c in ("hip", "hvip", "mip"))
+    words = vmlab_words(f"""
+    li      s3, {STCE}
+    csrs    menvcfg, s3
+    csrs    henvcfg, s3
+    csrw    htimedelta, zero
+    csrw    vstimecmp, zero
+{vstip}
+    csrc    henvcfg, s3
+{vstip}
+    csrs    henvcfg, s3
+    csrc    menvcfg, s3
+{vstip}
+    csrs    menvcfg, s3
+    li      t0, -1
+    csrw    vstimecmp, t0
+    li      t0, 0x40
+    csrw    hvip, t0
+{vstip}
+    csrw    hvip, zero
+    csrw    henvcfg, zero
+    csrc    menvcfg, s3
+""")
+    assert words == [0x40, 0, 0x40] + [0, 0, 0] + [0, 0, 0] + [0x40, 0x40, 0x40]
+
+
+def test_a_guest_waits_in_wfi_for_its_own_timer(vmlab_words):
+    """A guest sets its timer (stimecmp, meaning vstimecmp) 50 ticks ahead in its own time
+    (htimedelta shifted), waits in wfi, and wakes by its own timer interrupt at that time:
+    the machine's idle skip knows the guest's deadline (else it would stop as idle)."""
+    words = vmlab_words(f"""
+    li      s3, {STCE}
+    csrs    menvcfg, s3
+    csrs    henvcfg, s3
+    li      t0, 1 << 40
+    csrw    htimedelta, t0
+    li      t0, 0x40
+    csrw    hideleg, t0
+    GO      3, 1f
+1:  li      t0, 0x20
+    csrs    sie, t0
+    rdtime  s4
+    addi    s4, s4, 50
+    csrw    stimecmp, s4
+    wfi
+    csrs    sstatus, 2
+    nop
+    csrc    sstatus, 2
+    rdtime  t1
+    sub     t1, t1, s4
+    sltu    t1, t1, 5
+    REC     t1
+    ESC
+    csrw    hideleg, zero
+    li      t0, -1
+    csrw    vstimecmp, t0
+    csrw    henvcfg, zero
+    csrc    menvcfg, s3
+""")
+    assert words[:2] == [3, (1 << 63) | 5] and words[-1] == 1
