@@ -59,7 +59,7 @@ from vmlab.machine.loadstore import (
     CHECK, DONE, HTIF, LEAVE, SLOW_LOAD, SLOW_STORE, STOP, DataView, extend, finish_htif,
     finish_load, finish_store, load, store,
 )
-from vmlab.machine.mmu import context, guest_context
+from vmlab.machine.mmu import CTX_VIRT, context, guest_context
 from vmlab.machine.trap import enter_trap
 
 
@@ -251,6 +251,8 @@ def settle(cause, r, mem, tlb, dev, io, ctl, w, raw, dv, pos):
     fault, tval = take_fault(ctl)
     if fault >= 0:
         cause = fault
+        if dv.ctx & CTX_VIRT:                           # a guest's access (V=1, or M-mode's
+            ctl[C_GUEST_VA] = 1                         # MPRV with MPV): tval is a GVA
         if (fault == CAUSE_LOAD_GUEST_PAGE or fault == CAUSE_STORE_GUEST_PAGE) \
                 and ctl[C_FAULT_TINST] == 0:            # explicit: not the walk's own access
             ctl[C_FAULT_TINST] = transformed(w, (raw & 3) != 3, tval - access_va(r, w))
