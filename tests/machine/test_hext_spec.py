@@ -636,3 +636,29 @@ def test_tvm_makes_hgatp_illegal_in_hs_mode(vmlab_words):
     from_hs = MPP_S
     assert words == (trap(M, 2, 0x68002373, status=from_hs) + trap(M, 2, 0x68001073, status=from_hs)
                      + trap(M, 2, 0x18002373, status=from_hs) + [0])
+
+
+def test_a_guest_timer_access_hs_mode_could_not_make_is_illegal(vmlab_words):
+    """From VU-mode stimecmp, and from VS-mode vstimecmp, are virtual instructions only if
+    HS-mode could access them (menvcfg.STCE and mcounteren.TM); else illegal, as for an
+    M-mode CSR (QEMU 7.2 reports every S CSR access from VU-mode as illegal)."""
+    words = vmlab_words(f"""
+    li      s3, {STCE}
+    csrs    menvcfg, s3
+    GO      2, 1f
+1:  csrr    t1, stimecmp
+    ESC
+    GO      3, 1f
+1:  csrr    t1, vstimecmp
+    ESC
+    csrc    menvcfg, s3
+    GO      2, 1f
+1:  csrr    t1, stimecmp
+    ESC
+    GO      3, 1f
+1:  csrr    t1, vstimecmp
+    ESC
+""")
+    vu, vs = MPV, MPV | MPP_S
+    assert words == (trap(M, 22, 0x14D02373, status=vu) + trap(M, 22, 0x24D02373, status=vs)
+                     + trap(M, 2, 0x14D02373, status=vu) + trap(M, 2, 0x24D02373, status=vs))

@@ -166,10 +166,14 @@ def csr_access(c, num, write):
 @jit
 def _guest_access(c, num, priv, level):
     """V=1: M CSRs are illegal; hypervisor and VS CSRs, and S CSRs from VU-mode, are virtual
-    instructions (HS-mode could have done the access, so the hypervisor may emulate it)."""
+    instructions (HS-mode could have done the access, so the hypervisor may emulate it) --
+    unless HS-mode could not either (the Sstc timers while M-mode keeps them from S)."""
     if level == 3:
         return CAUSE_ILLEGAL
     if level == 2 or (level == 1 and priv == PRIV_U):
+        if (num == STIMECMP or num == VSTIMECMP) and not (
+                (c[MENVCFG] & STCE) and (c[MCOUNTEREN] & 2)):
+            return CAUSE_ILLEGAL
         return CAUSE_VIRTUAL
     if num == SATP and (c[HSTATUS] & HS_VTVM):
         return CAUSE_VIRTUAL
