@@ -256,7 +256,8 @@ def g_stage(mem, ctl, hgatp, gpa, acc, ctx, kind):
     low = (1 << (9 * level)) - 1
     if not g_permitted(pte, acc, ctx, kind) or (ppn & low):
         return guest_page_fault(ctl, acc, gpa, kind)
-    mark_accessed(mem, off, pte, kind == IMPLICIT_WRITE or (acc == ACC_STORE and kind == EXPLICIT))
+    store = kind == IMPLICIT_WRITE or (acc == ACC_STORE and kind == EXPLICIT)
+    mark_accessed(mem, off, pte, store)
     return (((ppn & ~low) | (srl(gpa, 12) & low)) << 12) | (gpa & 0xFFF)
 
 
