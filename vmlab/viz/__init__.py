@@ -12,6 +12,9 @@ few times a second, so watching costs the guest only a few percent of its speed.
   searchable, summarised where big
 - :class:`GuestVsShadow`: gva -> gpa -> hpa and the hypervisor's shadow gva -> hpa
 - :class:`TlbView`: the machine's TLB sets, hits and misses, what a flush removed
+- :class:`TwoStageWalkView`: a guest's two-stage (VS over G) translation, every memory
+  reference numbered in the hardware's order -- the 15-reference picture -- beside the
+  shadow walk of the same address
 - :class:`RunControl`, :class:`Dashboard`, :class:`FilterTable`
 - predict-then-reveal: :class:`WalkView` and :class:`ExitCounts` with ``predict=True`` hide
   the answer until the student has given theirs (``answer()``, or the field in the widget)
@@ -53,6 +56,7 @@ from vmlab.viz.dashboard import Dashboard
 from vmlab.viz.exitcounts import ExitCounts
 from vmlab.viz.pagetable import PageTableTree
 from vmlab.viz.walk import WalkView
+from vmlab.viz.walk2 import TwoStageWalkView
 from vmlab.viz.registers import Registers
 from vmlab.viz.runcontrol import RunControl
 from vmlab.viz.shadow import GuestVsShadow
@@ -61,4 +65,5 @@ from vmlab.viz.tlb import TlbView
 from vmlab.viz.traps import TrapLog, TrapRecorder
 
 __all__ = ["Registers", "Console", "TrapLog", "TrapRecorder", "PageTableTree", "WalkView",
-           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "TlbView", "ExitCounts", "Throttle", "machine_read64"]
+           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "TlbView", "ExitCounts", "Throttle", "machine_read64",
+           "TwoStageWalkView"]
