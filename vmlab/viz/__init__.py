@@ -15,6 +15,8 @@ few times a second, so watching costs the guest only a few percent of its speed.
 - :class:`TwoStageWalkView`: a guest's two-stage (VS over G) translation, every memory
   reference numbered in the hardware's order -- the 15-reference picture -- beside the
   shadow walk of the same address
+- :class:`ExitBreakdown`: exits per technique as stacked bars (a segment per handler, with
+  counts and modelled cycles), from traces or a ``vmlab nanobench`` report
 - :class:`RunControl`, :class:`Dashboard`, :class:`FilterTable`
 - predict-then-reveal: :class:`WalkView` and :class:`ExitCounts` with ``predict=True`` hide
   the answer until the student has given theirs (``answer()``, or the field in the widget)
@@ -53,6 +55,7 @@ from __future__ import annotations
 from vmlab.viz._base import Throttle, machine_read64
 from vmlab.viz.console import Console
 from vmlab.viz.dashboard import Dashboard
+from vmlab.viz.exitchart import ExitBreakdown
 from vmlab.viz.exitcounts import ExitCounts
 from vmlab.viz.pagetable import PageTableTree
 from vmlab.viz.walk import WalkView
@@ -66,4 +69,4 @@ from vmlab.viz.traps import TrapLog, TrapRecorder
 
 __all__ = ["Registers", "Console", "TrapLog", "TrapRecorder", "PageTableTree", "WalkView",
            "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "TlbView", "ExitCounts", "Throttle", "machine_read64",
-           "TwoStageWalkView"]
+           "TwoStageWalkView", "ExitBreakdown"]
