@@ -33,6 +33,7 @@ from vmlab.viz.style import EXIT as EXIT_COLOURS
 from vmlab.viz.traps import exit_kind
 
 LEFT, WIDTH, BAR_H, GAP, HEAD = 140, 640, 22, 8, 26
+TOTAL_W = 230                    #: room right of the longest bar for its total
 #: the family (colour) of each handler the hypervisor records; others by their causes
 FAMILY = {"sbi": "ecall", "csr": "csr", "sret": "csr", "mret": "csr", "wfi": "csr",
           "sfence.vma": "csr", "fill": "page", "pt-write": "page", "mmu_update": "page",
@@ -166,6 +167,7 @@ def chart_scene(gs: dict[str, list[Bar]], metric: str = "exits", scale: str = "l
     s.text("axis", LEFT, y + 10, f"bar length: {unit}, {scale} scale (longest bar of a group "
            f"= {WIDTH} px)", "muted")
     s.legend = [[f"exit-{f}", f] for f in (*EXIT_COLOURS, GUEST) if f in families]
+    s.width = max(s.width, LEFT + WIDTH + TOTAL_W)       # (texts have no width of their own)
     return s
 
 

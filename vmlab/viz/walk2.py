@@ -33,8 +33,8 @@ LABEL_W = 190
 GX = (210, 400, 590)             #: x of the G L2, G L1 and G L0 columns
 VSX, RX = 780, 970               #: the VS-PTE column, and the column of a fault's reason
 CELL_W, CELL_H, ROW_H = 170, 38, 56
-TOP = 128                        #: y of the vsatp/hgatp boxes, under the address bar
-GRID = TOP + 84                  #: y of the first row
+TOP = 100                        #: y of the vsatp/hgatp boxes, under the address bar
+GRID = TOP + 70                  #: y of the first row
 SIZES = {0: "4 KiB", 1: "2 MiB", 2: "1 GiB"}
 
 #: colours of the two stages: the guest's (VS, orange) and the hypervisor's (G, green), as the
@@ -53,8 +53,9 @@ WALK2_CSS = (
 
 
 def circled(n: int) -> str:
-    """①..⑳ for the references (a walk makes at most 15), "(n)" past them."""
-    return chr(0x2460 + n - 1) if 1 <= n <= 20 else f"({n})"
+    """A reference's number as the cells print it ("#7"; the circled digits past ⑩ are
+    missing from common monospace fonts)."""
+    return f"#{n}"
 
 
 def _kind(pte: int | None) -> str:
@@ -88,8 +89,7 @@ class _Grid:
     def _link(self, x: int, y: int, cls: str) -> None:
         if self.last_xy is not None:
             (x0, y0) = self.last_xy
-            bend = 0 if y0 == y + CELL_H // 2 else 0.12
-            self.s.arrow(f"a-{self.n}", x0, y0, x - 2, y + CELL_H // 2, cls, bend=bend, step=self.n)
+            self.s.arrow(f"a-{self.n}", x0, y0, x - 2, y + CELL_H // 2, cls, step=self.n)
 
     def g_row(self, row: int, g: sv39.GWalk, y: int) -> bool:
         """The G walk of one guest-physical address; False if it failed."""
@@ -124,7 +124,18 @@ class _Grid:
         step = sv39.Step(vs.level, vs.g.hpa - 8 * vs.index, vs.index, vs.g.hpa, vs.pte)
         _cell(self.s, f"ref-{self.n}", VSX, y, self.n, "VS", step, bad=bad,
               where=f"VS-stage level {vs.level} PTE (GPA {vs.pte_gpa:#x})")
-        self.last_xy = (VSX + CELL_W // 2, y + CELL_H)
+        self.last_xy = (VSX + CELL_W, y + CELL_H // 2)
+        if not bad:
+            # its PPN is the next table's GPA (a leaf's: the data's), where the next row's
+            # walk starts (the arrow runs in the gap between the rows, under nothing)
+            self.s.arrow(f"next-{vs.level}", VSX + CELL_W // 2, y + CELL_H, LABEL_W // 2,
+                         y + ROW_H - 1, "guest", step=self.n)
+            self.last_xy = None
+
+    def start_row(self, y: int) -> None:
+        """A new row's first cell is reached from its label (the GPA being translated)."""
+        if self.last_xy is None:
+            self.last_xy = (LABEL_W, y + CELL_H // 2)
 
 
 def _row_label(s: Scene, row: int, y: int, words: str, cls: str, step: int) -> None:
@@ -161,6 +172,7 @@ def _roots(s: Scene, vsatp: int, hgatp: int) -> None:
     mode, asid, ppn = sv39.satp_fields(vsatp)
     vs_words = f"vsatp: root GPA {ppn << 12:#x}" if mode == sv39.SATP_MODE_SV39 else "vsatp Bare: gpa = gva"
     s.box("vsatp", 0, TOP, LABEL_W + 20, 26, "satp vs", vs_words, title=f"mode {mode}, ASID {asid}")
+    s.arrow("a-vsatp", LABEL_W // 2, TOP + 26, LABEL_W // 2, GRID - 2, "guest")
     g_ppn = hgatp & sv39.HGATP_PPN_MASK
     vmid = hgatp >> sv39.HGATP_VMID_SHIFT & sv39.HGATP_VMID_MASK
     s.box("hgatp", GX[0] + 20, TOP, 250, 26, "satp g", f"hgatp: root host {g_ppn << 12:#x}",
@@ -177,6 +189,7 @@ def _rows(s: Scene, grid: _Grid, w: sv39.Walk2) -> int:
         lv = vs.level
         _row_label(s, row, y, f"VS L{lv}: VPN[{lv}] = {vs.index}\nPTE at GPA {vs.pte_gpa:#x}",
                    f"vpn{lv}", grid.n + 1)
+        grid.start_row(y)
         if not grid.g_row(row, vs.g, y):
             return y + ROW_H
         grid.vs_cell(vs, y)
@@ -184,6 +197,7 @@ def _rows(s: Scene, grid: _Grid, w: sv39.Walk2) -> int:
     if w.gpa is not None:
         size = f"{SIZES[w.level]} guest page" if w.level is not None else "vsatp Bare"
         _row_label(s, len(w.vs_steps), y, f"data: GPA {w.gpa:#x}\n({size})", "offset", grid.n + 1)
+        grid.start_row(y)
         grid.g_row(len(w.vs_steps), w.final, y)
         y += ROW_H
     return y
