@@ -110,3 +110,45 @@ def test_two_stage_walk_and_exit_chart(browser, lab_server):
     assert "log scale" in chart.inner_text()
     chart.screenshot(path=str(SHOTS / "exitchart-log.png"))
     page.close()
+
+
+def test_both_need_only_anywidgets_contract(browser):
+    """As test_notebook7 checks for the other pictures: each module draws on a blank page that
+    gives only anywidget's contract (what VS Code's renderer gives), and redraws on a change."""
+    from test_notebook7 import HOST, _module, _synced
+    from vmlab import sv39
+    from vmlab.viz import ExitBreakdown, TwoStageWalkView
+    mem = {}
+    g_root, vs_root = 0x8001_0000, 0x8000_1000           # G: a 1 GiB page; VS: a 1 GiB page
+    mem[g_root + 8 * 2] = sv39.make_pte(0x8000_0000, 0xDF)
+    mem[vs_root + 8 * 1] = sv39.make_pte(0x8000_0000, 0xC3)
+    walk = TwoStageWalkView(lambda pa: mem.get(pa, 0), 0x4000_1000, vsatp=sv39.make_satp(vs_root),
+                            hgatp=sv39.make_hgatp(g_root))
+    report = {"techniques": ["shadow", "hw"], "results": {"syscall": {
+        "shadow": {"handlers": {"csr": 2.0, "sret": 1.0}, "cycles": 1011.0},
+        "hw": {"handlers": {}, "cycles": 11.0}}}, "cost_model": {"exit": {"switch": 300}}}
+    chart = ExitBreakdown(report)
+    before = {"walk": _synced(walk), "chart": _synced(chart)}
+    walk.show(0x4000_2000 | 1 << 50)                     # not canonical: a fault, no references
+    chart.metric = "cycles"
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_content("<!doctype html><html><body></body></html>")
+    for name, widget in (("walk2", walk), ("exitchart", chart)):
+        state, after = before["walk" if name == "walk2" else "chart"], _synced(widget)
+        changed = {k: v for k, v in after.items() if v != state.get(k)}
+        seen = page.evaluate(HOST, {"esm": _module(widget), "css": widget._css, "state": state,
+                                    "next": changed})
+        assert seen["before"]["svgs"] == 1 and seen["before"]["shapes"] > 0, (name, seen)
+        assert int(seen["after"]["renders"]) > int(seen["before"]["renders"]), (name, seen)
+        if name == "walk2":
+            assert (seen["before"]["refs"], seen["after"]["refs"]) == ("3", "0")
+            assert seen["after"]["fault"] == "13"
+        else:
+            assert (seen["before"]["metric"], seen["after"]["metric"]) == ("exits", "cycles")
+            assert seen["after"]["bars"] == "2"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"anywidget-contract-{name}.png"), full_page=True)
+    assert errors == []
+    page.close()

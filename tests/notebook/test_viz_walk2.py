@@ -162,3 +162,33 @@ def test_non_canonical_and_bare():
     assert "fault" in scene.get("field-sign")["cls"]
     w, scene = walk2_scene(trees.read64, 0, 0, 0x8000_1234)       # both stages Bare
     assert w.ok and w.hpa == 0x8000_1234 and not scene.ids("ref-") and scene.steps == 1
+
+
+def test_a_guest_run_by_the_h_extension():
+    """A real guest in VS-mode (vmlab.hv.hwassist, G stage filled on demand): the view reads
+    the hart's vsatp (Bare) and hgatp and walks the data page the guest loaded from -- three
+    references, to the frame the VM's memory gave that page; the next, never touched page
+    ends in the guest-page fault the hardware would take."""
+    from vmlab.asm import assemble
+    from vmlab.hv.hwassist import GStage, HwVcpu, VS_ECALL
+    from vmlab.hv.memory import FrameAllocator, GuestMemory
+    guest = ("_start: la t0, data\n ld a0, 0(t0)\n ecall\n1: j 1b\n"
+             ".data\n.balign 4096\ndata: .dword 42\n.balign 4096\nnext: .dword 0\n")
+    m = Machine(ram_size=8 << 20)
+    frames = FrameAllocator(m.mem, RAM_BASE, first=RAM_BASE + (1 << 20))
+    mem = GuestMemory(frames, vm_id=1, gpa_base=RAM_BASE, size=1 << 20)
+    prog = assemble(guest, base=RAM_BASE)
+    for section in prog.sections.values():
+        if section.size and "a" in section.flags:
+            mem.write(section.addr, bytes(section.data))
+    vcpu = HwVcpu(m, GStage(m, frames, mem, vmid=2), RAM_BASE + 0x1000)
+    vcpu.enter(prog.symbols["_start"])
+    assert vcpu.run().cause == VS_ECALL and m.reg("a0") == 42
+    data = prog.symbols["data"]
+    v = TwoStageWalkView(m, data)
+    assert v.walk["ok"] and v.walk["refs"] == 3 and v.walk["stages"] == "GGG"
+    assert v.result.hpa == mem.hpa(data, allocate=False)
+    assert int.from_bytes(m.read_mem(v.result.hpa, 8), "little") == 42
+    v.show(prog.symbols["next"], "store")
+    assert v.walk["fault"] == 23 and v.result.fault_gpa == prog.symbols["next"]
+    assert v.walk["refs"] == 3 and "GPA 0x" in v.text()
