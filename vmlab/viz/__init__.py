@@ -38,6 +38,9 @@ faults             red outline, a cross and the word "fault", with the walker's 
 shadow paging      guest's map (gva -> gpa) orange arrows, hypervisor's map (gpa -> hpa)
                    green, shadow (gva -> hpa) blue; filled: solid pale blue, not yet:
                    dashed white; narrowed permissions: amber with the reason in words
+two-stage walks    the same roles: VS stage (the guest's tables) orange, G stage (the
+                   hypervisor's) green, the shadow walk beside them blue; each memory
+                   reference numbered #1..#15 in the order the hardware makes it
 privilege          U green, S blue, M purple (``style.PRIV``)
 kinds of exit      ecall/SBI blue, CSR/privileged instruction purple, page fault orange,
                    MMIO teal, interrupt grey (``style.EXIT``)

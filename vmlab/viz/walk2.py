@@ -262,11 +262,12 @@ def walk2_text(w: sv39.Walk2) -> str:
     return "\n".join(lines)
 
 
-def guest_view(machine) -> dict:
+def guest_view(machine, hart: int = 0) -> dict:
     """vsatp, hgatp and the guest's SUM/MXR (vsstatus) and the hypervisor's MXR (mstatus),
-    as the hart holds them now."""
-    vsstatus, mstatus = machine.csr("vsstatus"), machine.csr("mstatus")
-    return {"vsatp": machine.csr("vsatp") & MASK64, "hgatp": machine.csr("hgatp") & MASK64,
+    as hart ``hart`` holds them now."""
+    h = machine.harts[hart] if hasattr(machine, "harts") else machine
+    vsstatus, mstatus = h.csr("vsstatus"), h.csr("mstatus")
+    return {"vsatp": h.csr("vsatp") & MASK64, "hgatp": h.csr("hgatp") & MASK64,
             "sum": bool(vsstatus >> 18 & 1), "mxr": bool((vsstatus | mstatus) >> 19 & 1),
             "gmxr": bool(mstatus >> 19 & 1)}
 
@@ -274,7 +275,7 @@ def guest_view(machine) -> dict:
 class TwoStageWalkView(Widget):
     """One two-stage translation drawn reference by reference.
 
-    ``source`` is a Machine (its RAM is read, and -- unless given -- its hart's vsatp,
+    ``source`` is a Machine (its RAM is read, and -- unless given -- hart ``hart``'s vsatp,
     hgatp, vsstatus.SUM/MXR and mstatus.MXR) or a ``read64(hpa)`` function with explicit
     ``vsatp`` and ``hgatp``.  ``shadow_satp`` adds the shadow walk of the same address (a
     satp value naming the hypervisor's shadow root).  ``predict=True`` hides each new walk
@@ -291,14 +292,14 @@ class TwoStageWalkView(Widget):
     def __init__(self, source, gva: int = 0, access: str = "load", *, vsatp: int | None = None,
                  hgatp: int | None = None, priv: str = "S", sum: bool = False, mxr: bool = False,
                  gmxr: bool = False, shadow_satp: int | None = None, predict: bool = False,
-                 **kwargs):
+                 hart: int = 0, **kwargs):
         super().__init__(predict=predict, **kwargs)
         self.source, self.read64 = source, reader(source)
         self._from_machine = vsatp is None and hgatp is None and hasattr(source, "csr")
         if not self._from_machine and (vsatp is None or hgatp is None):
             raise ValueError("give both vsatp and hgatp, or a Machine to read them from")
         self.regs = {"vsatp": vsatp, "hgatp": hgatp, "sum": sum, "mxr": mxr, "gmxr": gmxr}
-        self.priv, self.shadow_satp = priv, shadow_satp
+        self.priv, self.shadow_satp, self.hart = priv, shadow_satp, hart
         self.predictions: list[dict] = []
         self._hidden = None
         self.result: sv39.Walk2 | None = None
@@ -306,7 +307,7 @@ class TwoStageWalkView(Widget):
         self.show(gva, access)
 
     def _regs(self) -> dict:
-        return guest_view(self.source) if self._from_machine else dict(self.regs)
+        return guest_view(self.source, self.hart) if self._from_machine else dict(self.regs)
 
     def show(self, gva: int, access: str = "load") -> sv39.Walk2:
         """Walk ``gva`` for ``access`` and draw it (the browser animates the new walk)."""
