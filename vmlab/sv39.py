@@ -400,6 +400,9 @@ class Walk2:
     fault_gpa: int | None = None
     reason: str = ""
     level: int | None = None        #: the VS-stage leaf's level (None: Bare vsatp or fault)
+    #: a guest-page fault in the G walk of a VS-stage table read (an *implicit* access: the
+    #: hart reports it with htinst = a pseudoinstruction, 0x3000, rather than 0)
+    implicit: bool = False
 
     @property
     def ok(self) -> bool:
@@ -429,7 +432,9 @@ def g_walk(read64: ReadU64, hgatp: int, gpa: int, access: str, what: str = "data
            mxr: bool = False, write64: WriteU64 | None = None) -> GWalk:
     """Translate guest-physical ``gpa`` through ``hgatp`` (Sv39x4, or Bare: hpa = gpa).
 
-    ``what`` other than ``"data"`` marks a VS-stage table read (needs R, never sets D).
+    ``what`` other than ``"data"`` marks a VS-stage table read (needs R, never sets D; the
+    spec also asks for W when the walk then sets the VS PTE's A/D bits, which the machine,
+    and so this reference, does not check).
     ``mxr`` is the hypervisor's own mstatus.MXR (the guest's does not reach the G stage).
     """
     g = GWalk(gpa, what)
@@ -571,5 +576,5 @@ def _g_failed(w: Walk2, g: GWalk) -> Walk2:
     """A G walk failed: a guest-page fault reporting its GPA (or an access fault)."""
     w.fault, w.reason = g.fault, g.reason
     if g.fault in _GUEST_PAGE_FAULT.values():
-        w.fault_gpa = g.gpa
+        w.fault_gpa, w.implicit = g.gpa, g.what != "data"
     return w

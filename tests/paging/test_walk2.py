@@ -108,7 +108,7 @@ def test_guest_page_fault_in_a_vs_table_read_reports_the_pte_gpa():
     vs_map(mem, 0)
     mem.set(G_L0, (VS_L1 - RAM_BASE) >> 12, 0)
     w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "load")
-    assert w.fault == 21 and w.fault_gpa == VS_L1 + 8 * 0
+    assert w.fault == 21 and w.fault_gpa == VS_L1 + 8 * 0 and w.implicit
     assert len(w.refs) == 4 + 3               # the root's G walk + PTE, then G reads to the hole
     assert w.vs_steps[-1].pte is None and "not valid" in w.reason
 
@@ -120,9 +120,10 @@ def test_g_stage_leaf_without_u_and_vs_table_without_r():
     mem.set(G_L0, (DATA_GPA - RAM_BASE) >> 12, make_pte(DATA_GPA, LEAF))          # no U
     w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "store")
     assert w.fault == 23 and w.fault_gpa == DATA_GPA + 0x238 and "without U" in w.reason
+    assert not w.implicit                       # the data's own G walk: an explicit access
     mem.set(G_L0, (VS_L0 - RAM_BASE) >> 12, make_pte(VS_L0, PTE_V | PTE_X | PTE_U))  # X only
     w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "fetch")
-    assert w.fault == 20 and w.fault_gpa == VS_L0 + 8 and "without R" in w.reason
+    assert w.fault == 20 and w.fault_gpa == VS_L0 + 8 and "without R" in w.reason and w.implicit
 
 
 def test_vs_stage_faults_are_page_faults():

@@ -25,6 +25,7 @@ PC_OF = {"load": 0, "store": 4}
 TRAP = CODE_HPA + 0x800                        # M-mode's vector (no translation in M)
 MS_SUM, MS_MXR = 1 << 18, 1 << 19
 CODE_LEAF = PTE_V | PTE_R | PTE_X | PTE_A
+IMPLICIT_LOAD = 0x3000          #: mtinst's pseudoinstruction for a fault reading a VS table
 
 
 def guest_machine(seed: int):
@@ -88,6 +89,7 @@ def test_vs_mode_accesses_agree_with_the_reference():
             assert m.csr("mtval") == gva, where
             if w.fault_gpa is not None:
                 assert m.csr("mtval2") == reported_gpa(w) >> 2, where
+                assert m.csr("mtinst") == (IMPLICIT_LOAD if w.implicit else 0), where
             assert int(m.ctl[L.C_WALK_REFS]) - refs0 == fetch_refs + len(w.refs), where
             seen["guest-page" if w.fault_gpa is not None else "page"] += 1
         else:
