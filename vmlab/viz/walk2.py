@@ -219,6 +219,7 @@ def _outcome(s: Scene, w: sv39.Walk2, grid: _Grid, y: int, step: int) -> None:
     what = f"✗ fault {w.fault}\n({c.description if c else 'unknown cause'})"
     if w.fault_gpa is not None:
         what += f"\nGPA {w.fault_gpa:#x}\n(htval = GPA >> 2)"
+        what += "\nreading a VS table\n(htinst = 0x3000)" if w.implicit else ""
     label = what + "\n" + _wrap(w.reason, 25)
     s.box("fault", RX, max(GRID, y - ROW_H), CELL_W + 10, 14 * label.count("\n") + 24, "fault", label,
           step=step, title=w.reason)
