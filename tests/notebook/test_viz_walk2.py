@@ -192,3 +192,28 @@ def test_a_guest_run_by_the_h_extension():
     v.show(prog.symbols["next"], "store")
     assert v.walk["fault"] == 23 and v.result.fault_gpa == prog.symbols["next"]
     assert v.walk["refs"] == 3 and "GPA 0x" in v.text()
+
+
+def test_the_shadow_walk_of_a_real_shadow_tree():
+    """Beside the two-stage walk, the shadow tree a trap-and-emulate VM really built (teachos
+    under vmlab.hv), read from that VM's host machine: for a gva it filled, three references
+    ending at the host frame the shadow maps."""
+    from vmlab.guests import teachos
+    from vmlab.hv import Hypervisor
+    from vmlab.viz import machine_read64
+    vm = Hypervisor().create_vm(ram_size=64 << 20)
+    vm.boot(kernel=teachos.build().elf)
+    vm.run(instructions=2_000_000)
+    host = machine_read64(vm.machine)
+    root = next(r for r in reversed(vm.shadow.roots.values()) if not r.direct
+                and any(True for _ in sv39.mappings(host, r.tree.root_hpa)))
+    leaf = next(mp for mp in sv39.mappings(host, root.tree.root_hpa) if mp.level == 0)
+    m, trees, gva = _fifteen()
+    v = TwoStageWalkView(trees.read64, leaf.va | 0x18, vsatp=trees.vsatp, hgatp=trees.hgatp,
+                         shadow_satp=root, shadow_source=vm.machine)
+    shapes = {s["id"]: s for s in v.scene["shapes"]}
+    assert [i for i in shapes if i.startswith("shadow-") and i[7:].isdigit()] == \
+        ["shadow-1", "shadow-2", "shadow-3"]
+    assert f"{leaf.pa | 0x18:#x}" in shapes["shadow-result"]["label"]
+    assert f"{leaf.pte:#018x}" in shapes["shadow-3"]["label"]
+    assert f"{root.tree.root_hpa:#x}" in shapes["shadow-root"]["label"]

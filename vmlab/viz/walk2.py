@@ -144,11 +144,13 @@ def _row_label(s: Scene, row: int, y: int, words: str, cls: str, step: int) -> N
 
 def walk2_scene(read64, vsatp: int, hgatp: int, gva: int, access: str = "load", *,
                 priv: str = "S", sum: bool = False, mxr: bool = False, gmxr: bool = False,
-                shadow_satp: int | None = None) -> tuple[sv39.Walk2, Scene]:
+                shadow_satp: int | None = None, shadow_read64=None) -> tuple[sv39.Walk2, Scene]:
     """Walk ``gva`` in two stages with the reference walker and draw every reference.
 
     Step 0 is the address, vsatp and hgatp; step k (1..n) is the k-th memory reference; the
     last step (n + 1) is the result: the host physical address, or the fault.
+    ``shadow_satp`` adds the shadow walk of the same gva, read through ``shadow_read64``
+    (default: ``read64``).
     """
     gva &= MASK64
     w = sv39.walk2(read64, vsatp & MASK64, hgatp & MASK64, gva, access, priv=priv, sum=sum,
@@ -163,7 +165,7 @@ def walk2_scene(read64, vsatp: int, hgatp: int, gva: int, access: str = "load", 
     end = len(w.refs) + 1
     _outcome(s, w, grid, y, end)
     if shadow_satp is not None:
-        _shadow(s, read64, shadow_satp & MASK64, w, y + 70)
+        _shadow(s, shadow_read64 or read64, shadow_satp & MASK64, w, y + 70)
     s.steps = end
     return w, s
 
@@ -278,8 +280,10 @@ class TwoStageWalkView(Widget):
 
     ``source`` is a Machine (its RAM is read, and -- unless given -- hart ``hart``'s vsatp,
     hgatp, vsstatus.SUM/MXR and mstatus.MXR) or a ``read64(hpa)`` function with explicit
-    ``vsatp`` and ``hgatp``.  ``shadow_satp`` adds the shadow walk of the same address (a
-    satp value naming the hypervisor's shadow root).  ``predict=True`` hides each new walk
+    ``vsatp`` and ``hgatp``.  ``shadow_satp`` adds the shadow walk of the same address: a
+    satp value naming a shadow root, or a shadow tree of ``vmlab.hv`` (``vm.shadow``'s
+    roots), read from ``shadow_source`` (a Machine or ``read64``; default ``source``) -- the
+    same guest run under trap-and-emulate.  ``predict=True`` hides each new walk
     until the student has said how many memory references it will take (:meth:`answer`).
     """
 
@@ -292,15 +296,17 @@ class TwoStageWalkView(Widget):
 
     def __init__(self, source, gva: int = 0, access: str = "load", *, vsatp: int | None = None,
                  hgatp: int | None = None, priv: str = "S", sum: bool = False, mxr: bool = False,
-                 gmxr: bool = False, shadow_satp: int | None = None, predict: bool = False,
-                 hart: int = 0, **kwargs):
+                 gmxr: bool = False, shadow_satp=None, shadow_source=None,
+                 predict: bool = False, hart: int = 0, **kwargs):
         super().__init__(predict=predict, **kwargs)
         self.source, self.read64 = source, reader(source)
         self._from_machine = vsatp is None and hgatp is None and hasattr(source, "csr")
         if not self._from_machine and (vsatp is None or hgatp is None):
             raise ValueError("give both vsatp and hgatp, or a Machine to read them from")
         self.regs = {"vsatp": vsatp, "hgatp": hgatp, "sum": sum, "mxr": mxr, "gmxr": gmxr}
-        self.priv, self.shadow_satp, self.hart = priv, shadow_satp, hart
+        self.priv, self.hart = priv, hart
+        self.shadow_satp = getattr(shadow_satp, "satp", shadow_satp)     # a Root: its satp
+        self.shadow_read64 = reader(shadow_source) if shadow_source is not None else None
         self.predictions: list[dict] = []
         self._hidden = None
         self.result: sv39.Walk2 | None = None
@@ -315,7 +321,7 @@ class TwoStageWalkView(Widget):
         r = self._regs()
         w, scene = walk2_scene(self.read64, r["vsatp"], r["hgatp"], gva, access, priv=self.priv,
                                sum=r["sum"], mxr=r["mxr"], gmxr=r["gmxr"],
-                               shadow_satp=self.shadow_satp)
+                               shadow_satp=self.shadow_satp, shadow_read64=self.shadow_read64)
         self.result = w
         if self.predict:
             self._ask(w, scene)
