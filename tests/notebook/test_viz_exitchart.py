@@ -133,3 +133,19 @@ def test_bad_input_says_what_is_wrong(report):
         ExitBreakdown(report, metric="seconds")
     with pytest.raises(TypeError, match="technique: trace"):
         ExitBreakdown([1, 2])
+
+
+def test_traces_by_cause():
+    """Cut by trap cause instead: the segments are the trace's causes, with their counts."""
+    from vmlab.viz.traps import cause_text
+    vm = run_ptemod("write-protect")
+    view = ExitBreakdown({"write-protect": vm}, by="cause")
+    rec = vm.trace.records(EXIT)
+    want = Counter(cause_text(int(c)) for c in rec["cause"].tolist())
+    got = {s["id"].split(":")[2]: s for s in bars_of(view.scene, 0)["write-protect"]}
+    assert set(got) == set(want) and "Store/AMO page fault" in got
+    for name, k in want.items():
+        assert f"{name}: {k} exits" in got[name]["title"]
+    assert "exit-page" in got["Store/AMO page fault"]["cls"]
+    with pytest.raises(ValueError, match="by handler only"):
+        ExitBreakdown(nanobench(n=2, names=["syscall"], repeats=1), by="cause")

@@ -14,7 +14,8 @@ one technique exits a thousand times more than another).
 The input is either
 
 - ``{technique: trace}`` -- hypervisor traces (``vm.trace``; a VM is taken for its trace):
-  every exit the trace holds, by handler, with the cost the trace recorded; one group; or
+  every exit the trace holds, by handler (or by cause), with the cost the trace recorded;
+  one group; or
 - the report of ``vmlab nanobench`` (:func:`vmlab.bench.nanobench.nanobench`): one group
   per benchmark, exits and cycles *per operation*; cycles not spent in exits are drawn as
   the guest's own work; techniques the report lists as pending are drawn as not measured.
@@ -30,7 +31,7 @@ from vmlab.hv.trace import EXIT
 from vmlab.viz._base import CSS, Widget, scene_esm
 from vmlab.viz.scene import Scene
 from vmlab.viz.style import EXIT as EXIT_COLOURS
-from vmlab.viz.traps import exit_kind
+from vmlab.viz.traps import cause_text, exit_kind
 
 LEFT, WIDTH, BAR_H, GAP, HEAD = 140, 640, 22, 8, 26
 TOTAL_W = 230                    #: room right of the longest bar for its total
@@ -83,17 +84,18 @@ def _trace_of(source):
     return trace
 
 
-def trace_bar(technique: str, trace) -> Bar:
-    """A trace's exits by handler: count, recorded cost, family (from the handler's name,
-    else the causes its exits had)."""
+def trace_bar(technique: str, trace, by: str = "handler") -> Bar:
+    """A trace's exits by handler (or by cause): count, recorded cost, and family -- from the
+    handler's name, else from the causes its exits had."""
     rec = trace.records(EXIT)
     bar = Bar(technique)
-    for hid in sorted(set(rec["handler"].tolist())):
-        mine = rec[rec["handler"] == hid]
-        name = trace.names[hid]
-        causes = [exit_kind(int(c)) for c in mine["cause"].tolist()]
-        family = FAMILY.get(name) or max(set(causes), key=causes.count)
-        bar.segments.append(Segment(name, len(mine), float(mine["cost"].sum()), family))
+    for value in sorted(set(rec[by].tolist())):
+        mine = rec[rec[by] == value]
+        kinds = [exit_kind(int(c)) for c in mine["cause"].tolist()]
+        name = trace.names[value] if by == "handler" else cause_text(int(value))
+        family = FAMILY.get(name) if by == "handler" else None
+        bar.segments.append(Segment(name, len(mine), float(mine["cost"].sum()),
+                                    family or max(set(kinds), key=kinds.count)))
     bar.segments.sort(key=lambda s: (-s.count, s.kind))
     return bar
 
@@ -122,9 +124,13 @@ def _techniques(report: dict) -> list[str]:
     return names + [p for p in report.get("pending", []) if p not in names]
 
 
-def groups(source, bench=None) -> dict[str, list[Bar]]:
+def groups(source, bench=None, by: str = "handler") -> dict[str, list[Bar]]:
     """{group title: bars}: one group for traces, one per benchmark for a report."""
+    if by not in ("handler", "cause"):
+        raise ValueError(f"by must be 'handler' or 'cause', not {by!r}")
     if isinstance(source, dict) and "results" in source:
+        if by != "handler":
+            raise ValueError("a nanobench report counts exits by handler only")
         names = [bench] if isinstance(bench, str) else list(bench or source["results"])
         missing = [b for b in names if b not in source["results"]]
         if missing:
@@ -135,7 +141,7 @@ def groups(source, bench=None) -> dict[str, list[Bar]]:
                 for b in names}
     if not isinstance(source, dict) or not source:
         raise TypeError("ExitBreakdown wants {technique: trace} or a nanobench report")
-    return {"exits by handler": [trace_bar(t, _trace_of(tr)) for t, tr in source.items()]}
+    return {f"exits by {by}": [trace_bar(t, _trace_of(tr), by) for t, tr in source.items()]}
 
 
 # --- the picture ------------------------------------------------------------------------------
@@ -219,8 +225,8 @@ def chart_text(gs: dict[str, list[Bar]]) -> str:
 
 class ExitBreakdown(Widget):
     """The per-technique exit chart of ``source`` (see the module's docstring); ``bench``
-    picks one benchmark (or a list) of a nanobench report.  :meth:`refresh` re-reads live
-    traces."""
+    picks one benchmark (or a list) of a nanobench report; ``by="cause"`` cuts traces' bars
+    by trap cause instead of by handler.  :meth:`refresh` re-reads live traces."""
 
     _esm = scene_esm("exitchart")
     _css = CSS + EXITCHART_CSS
@@ -229,11 +235,11 @@ class ExitBreakdown(Widget):
     scale = traitlets.Unicode("linear").tag(sync=True)
 
     def __init__(self, source, *, metric: str = "exits", scale: str = "linear", bench=None,
-                 **kwargs):
+                 by: str = "handler", **kwargs):
         _check(metric, scale)
         super().__init__(metric=metric, scale=scale, **kwargs)
-        self.source, self.bench = source, bench
-        self.groups = groups(source, bench)
+        self.source, self.bench, self.by = source, bench, by
+        self.groups = groups(source, bench, by)
         self.on_msg(self._on_msg)
         self.observe(lambda _: self._draw(), names=["metric", "scale"])
         self._draw()
@@ -245,7 +251,7 @@ class ExitBreakdown(Widget):
             self.updates += 1
 
     def refresh(self) -> None:
-        self.groups = groups(self.source, self.bench)
+        self.groups = groups(self.source, self.bench, self.by)
         self._draw()
 
     def text(self) -> str:
