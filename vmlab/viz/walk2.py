@@ -64,7 +64,7 @@ def _kind(pte: int | None) -> str:
     return "leaf" if pte & (sv39.PTE_R | sv39.PTE_W | sv39.PTE_X) else "table"
 
 
-def _cell(s: Scene, id: str, x: int, y: int, n: int, stage: str, step: sv39.Step | None,
+def _cell(s: Scene, id: str, x: int, y: int, n: int, stage: str, step: sv39.Step,
           *, where: str, bad: bool = False) -> None:
     """One memory reference: its number, the table slot, the PTE and its flags."""
     cls = f"{stage.lower()} {_kind(step.pte)}" + (" fault" if bad else "")
@@ -124,18 +124,15 @@ class _Grid:
         step = sv39.Step(vs.level, vs.g.hpa - 8 * vs.index, vs.index, vs.g.hpa, vs.pte)
         _cell(self.s, f"ref-{self.n}", VSX, y, self.n, "VS", step, bad=bad,
               where=f"VS-stage level {vs.level} PTE (GPA {vs.pte_gpa:#x})")
-        self.last_xy = (VSX + CELL_W, y + CELL_H // 2)
         if not bad:
             # its PPN is the next table's GPA (a leaf's: the data's), where the next row's
             # walk starts (the arrow runs in the gap between the rows, under nothing)
             self.s.arrow(f"next-{vs.level}", VSX + CELL_W // 2, y + CELL_H, LABEL_W // 2,
                          y + ROW_H - 1, "guest", step=self.n)
-            self.last_xy = None
 
     def start_row(self, y: int) -> None:
         """A new row's first cell is reached from its label (the GPA being translated)."""
-        if self.last_xy is None:
-            self.last_xy = (LABEL_W, y + CELL_H // 2)
+        self.last_xy = (LABEL_W, y + CELL_H // 2)
 
 
 def _row_label(s: Scene, row: int, y: int, words: str, cls: str, step: int) -> None:
