@@ -44,6 +44,7 @@ WALK2_CSS = (
     ".vmlab-scene rect.g { stroke: var(--vmlab-vpn1); stroke-width: 2; }\n"
     ".vmlab-scene rect.sh { stroke: var(--vmlab-vpn0); stroke-width: 2; }\n"
     ".vmlab-scene rect.hpa { fill: var(--vmlab-leaf); stroke: var(--vmlab-ink); }\n"
+    ".vmlab-scene rect.fault.g, .vmlab-scene rect.fault.vs { stroke: var(--vmlab-fault); }\n"
     ".vmlab-scene text.g { fill: #1d6b47; } .vmlab-scene text.vs { fill: #9a5b00; }\n"
     ".vmlab-legend rect.g { stroke: var(--vmlab-vpn1); stroke-width: 2; }\n"
     ".vmlab-legend rect.vs { stroke: var(--vmlab-vpn2); stroke-width: 2; }\n"
@@ -76,7 +77,7 @@ def _cell(s: Scene, id: str, x: int, y: int, n: int, stage: str, step: sv39.Step
 
 def _missing(s: Scene, id: str, x: int, y: int, words: str, step: int) -> None:
     """A read the walk never made: a superpage ended it above this level."""
-    s.text(id, x + CELL_W // 2, y + CELL_H // 2 + 4, words, "muted", anchor="middle", step=step)
+    s.text(id, x + CELL_W // 2, y + 10, words, "muted", anchor="middle", step=step)   # (above the arrow)
 
 
 class _Grid:
@@ -215,7 +216,7 @@ def _outcome(s: Scene, w: sv39.Walk2, grid: _Grid, y: int, step: int) -> None:
                f"{count}", "ok", step=step)
         return
     c = cause_of(w.fault)
-    what = f"✗ fault {w.fault}\n({c.description if c else 'unknown cause'})"
+    what = f"✗ fault {w.fault}\n" + _wrap(f"({c.description if c else 'unknown cause'})", 25)
     if w.fault_gpa is not None:
         what += f"\nGPA {w.fault_gpa:#x}\n(htval = GPA >> 2)"
         what += "\nreading a VS table\n(htinst = 0x3000)" if w.implicit else ""
