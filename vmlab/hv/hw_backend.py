@@ -56,6 +56,11 @@ class NoShadow:
         """An SBI remote sfence.vma: HFENCE.VVMA on the target's next entry."""
         vcpu.tlb_stale = True
 
+    def after_pt_write(self, vcpu, gpa: int) -> None:
+        """The hypervisor wrote a guest PTE for it (paravirtual MMU_UPDATE): the hart may
+        hold the old translation, so HFENCE.VVMA before the guest runs again."""
+        vcpu.tlb_stale = True
+
     def invalidate_gpa(self, gpa: int) -> None:
         """The page's host frame changed (swap, sharing, balloon): drop its G-stage entry."""
         self.backend.unmap(gpa)
