@@ -313,3 +313,130 @@ def test_snapshot_keeps_the_guest_state(tmp_path):
     r = Machine.restore(tmp_path / "h.npz")
     assert np.array_equal(r.cpu, m.cpu) and np.array_equal(r.ctl, m.ctl)
     assert r.harts[0].c[L.VIRT] == 1 and r.csr("hgatp") == (8 << 60) | (5 << 44) | 0x80120
+
+
+FS_DIRTY, SD = 3 << 13, 1 << 63
+
+
+@pytest.mark.parametrize("write", ["csrwi   fflags, 1", "csrwi   frm, 1", "csrw    fcsr, zero"])
+def test_a_guest_fcsr_write_makes_both_fs_dirty(vmlab_words, write):
+    """With V=1 a write to fflags, frm or fcsr changes FP state: mstatus.FS and vsstatus.FS
+    both become Dirty, SD set in both, and vsstatus read from M-mode shows its SD (QEMU 7.2
+    leaves mstatus.FS Clean here and reads vsstatus without SD)."""
+    words = vmlab_words(f"""
+    li      t0, 3 << 13
+    csrc    mstatus, t0
+    csrc    vsstatus, t0
+    li      t0, 2 << 13
+    csrs    mstatus, t0
+    csrs    vsstatus, t0
+    GO      3, 1f
+1:  csrr    t1, sstatus
+    REC     t1
+    {write}
+    csrr    t1, sstatus
+    REC     t1
+    ESC
+    csrr    t1, mstatus
+    REC     t1
+    csrr    t1, vsstatus
+    REC     t1
+    li      t0, 3 << 13
+    csrc    vsstatus, t0
+""")
+    fs_sd = SD | FS_DIRTY
+    assert [w & fs_sd for w in words] == [2 << 13, fs_sd, fs_sd, fs_sd]
+
+
+def test_vsstatus_sd_follows_its_fs(vmlab_words):
+    """vsstatus.SD (read-only) is set exactly while vsstatus.FS is Dirty, whoever wrote FS:
+    HS-mode through vsstatus, the guest through its sstatus (QEMU 7.2 never shows it in
+    vsstatus)."""
+    words = vmlab_words("""
+    li      t0, 3 << 13
+    csrs    vsstatus, t0
+    csrr    t1, vsstatus
+    REC     t1
+    li      t0, 1 << 13
+    csrc    vsstatus, t0
+    csrr    t1, vsstatus
+    REC     t1
+    GO      3, 1f
+1:  li      t0, 1 << 13
+    csrs    sstatus, t0
+    ESC
+    csrr    t1, vsstatus
+    REC     t1
+    li      t0, 3 << 13
+    csrc    vsstatus, t0
+""")
+    assert [w & (SD | FS_DIRTY) for w in words] == [SD | FS_DIRTY, 2 << 13, SD | FS_DIRTY]
+
+
+VS_AD = (Path(__file__).parent / "hext" / "vs_ad.s").read_text()
+VS_AD_SETUP = VS_AD.split("# 1. through table A")[0]
+VS_AD_DATA = "\n#DATA\n" + VS_AD.split("\n#DATA\n")[1]
+VS_AD_END = """
+    csrw    medeleg, zero
+    csrw    hgatp, zero
+    csrw    vsatp, zero
+"""
+TABLE_B_GPA = 0xC000_1000          # where vs_ad.s's table B lies (G-stage read-only)
+TINST_WRITE = 0x3020               # the pseudoinstruction of a VS-stage PTE write
+
+
+def test_vs_ad_update_sets_the_g_stage_a_and_d_bits(vmlab_words):
+    """The A/D update of a VS-stage PTE is an implicit store at the G-stage: the G-stage leaf
+    of the page holding the VS table gets A and D (QEMU 7.2: A only)."""
+    words = vmlab_words(VS_AD_SETUP + """
+    GO      3, 1f
+1:  li      s1, 0x40000000
+    ld      t1, 0(s1)
+    ESC
+    RECPTE  g0, 0
+    RECPTE  vstab_a, 0
+""" + VS_AD_END + VS_AD_DATA)
+    assert words == [0xD7, 0x47]     # G: U R W + A D; VS: R W + A
+
+
+def test_vs_ad_update_needs_g_stage_write_permission(vmlab_words):
+    """Where the G-stage maps a VS table read-only, an access that must set A or D in it is a
+    guest-page fault of the access's own kind (load, store, fetch), htval the PTE's GPA >> 2,
+    htinst the write pseudoinstruction 0x3020; the PTE stays as it was.  To M as well, and
+    for HLV from HS-mode.  (QEMU 7.2 sets the bits without a G-stage check.)"""
+    words = vmlab_words(VS_AD_SETUP + """
+    GO      3, 1f
+1:  li      s1, 0x40200000
+    ld      t1, 0(s1)
+    li      s1, 0x40201000
+    sd      t1, 8(s1)
+    la      ra, 2f
+    li      s1, 0x40202000
+    jr      s1
+2:  ESC
+    csrw    medeleg, zero
+    GO      3, 1f
+1:  li      s1, 0x40200000
+    lw      t1, 4(s1)
+    ESC
+    li      t0, 1 << 21
+    csrw    medeleg, t0
+    GO      1, 1f
+1:  li      t0, 1 << 8
+    csrs    hstatus, t0
+    li      s1, 0x40200000
+    hlv.d   t1, (s1)
+    csrc    hstatus, t0
+    ESC
+    RECPTE  vstab_b, 0
+    RECPTE  vstab_b, 1
+    RECPTE  vstab_b, 2
+""" + VS_AD_END + VS_AD_DATA)
+    from_vs = GVA_H | SPV | SPVP | 1
+    b = TABLE_B_GPA >> 2
+    assert words == (trap(HS, 21, 0x40200000, b, TINST_WRITE, from_vs)
+                     + trap(HS, 23, 0x40201008, b + 2, TINST_WRITE, from_vs)
+                     + trap(HS, 20, 0x40202000, b + 4, TINST_WRITE, from_vs)
+                     + trap(M, 21, 0x40200004, b, TINST_WRITE, MPV | MPP_S | GVA_M)
+                     + trap(HS, 21, 0x40200000, b, TINST_WRITE, GVA_H | SPVP | 1)
+                     + [0x07, 0x47, 0x0B])
