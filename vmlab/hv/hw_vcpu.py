@@ -22,7 +22,7 @@ from vmlab.hv import hw_exits
 from vmlab.hv.exit_types import Exit
 from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
-from vmlab.machine.csr import MISA_H, reset_csrs
+from vmlab.machine.csr import reset_csrs
 from vmlab.machine.devices import plic_best
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.mmu import CTX_SPACE, CTX_VIRT, CTX_VMID_SHIFT, tlb_flush
@@ -41,8 +41,8 @@ class HwVCpu:
     def __init__(self, vm, vcpu_id: int, hart: int = 0):
         self.vm, self.id, self.hart = vm, vcpu_id, hart
         self.row = vm.rows[vcpu_id]
-        reset_csrs(self.row)
-        self.row[L.MISA] &= ~MISA_H          # (the guest's own misa is not readable anyway)
+        reset_csrs(self.row)                 # (misa keeps H: this row is the real hart;
+        #                                      the guest learns its ISA from its device tree)
         self.row[L.RES_ADDR] = -1
         self.started = False
         self.sbi_timer = MASK64               # SBI set_timer / stimecmp deadline, mtime ticks
@@ -133,6 +133,7 @@ class HwVCpu:
                       CTX_VIRT | (self.vm.hw.vmid << CTX_VMID_SHIFT), CTX_SPACE)
             self.tlb_stale = False
         hv.last_on_hart[self.hart] = self
+        hw_exits.trap_bare_vsatp(self.row)
         m.cpu[self.hart] = self.row
         return host
 
