@@ -584,3 +584,55 @@ def test_a_guest_waits_in_wfi_for_its_own_timer(vmlab_words):
     csrc    menvcfg, s3
 """)
     assert words[:2] == [3, (1 << 63) | 5] and words[-1] == 1
+
+
+MPRV = (Path(__file__).parent / "hext" / "mprv.s").read_text()
+MPRV_SETUP = MPRV.split("# 1. through the guest's view")[0]
+MPRV_DATA = "\n#DATA\n" + MPRV.split("\n#DATA\n")[1]
+
+
+def test_mprv_with_mpv_faults_are_guest_page_faults_with_gva(vmlab_words):
+    """M-mode's loads and stores with MPRV=1, MPV=1 translate in two stages, so a G-stage
+    refusal is a guest-page fault (21, 23) whose mtval is a guest virtual address: GVA=1,
+    mtval2 the GPA >> 2, mtinst the transformed instruction; the trap comes from M-mode, so
+    MPP=M and MPV=0 (QEMU 7.2 reports page faults 13/15 with GVA=0)."""
+    words = vmlab_words(MPRV_SETUP + """
+    li      s3, MPRV_S_V
+    li      t0, 3 << 11
+    csrc    mstatus, t0
+    csrs    mstatus, s3
+    ld      s4, 0(a2)
+    li      t0, 3 << 11
+    csrc    mstatus, t0
+    csrs    mstatus, s3
+    sw      zero, 4(a1)
+    csrc    mstatus, s3
+    csrw    hgatp, zero
+""" + MPRV_DATA)
+    from_m = 3 * MPP_S | GVA_M
+    alias = words[6 + 2]                 # the store's address: `word` + 4, less 1 GiB
+    assert alias >> 30 == 1
+    assert words == (trap(M, 21, 0xC0000040, 0xC0000040 >> 2, 0x3A03, from_m)     # ld s4
+                     + trap(M, 23, alias, alias >> 2, 0x2023, from_m))            # sw zero
+
+
+def test_tvm_makes_hgatp_illegal_in_hs_mode(vmlab_words):
+    """mstatus.TVM=1: HS-mode's accesses to hgatp, like those to satp, are illegal
+    instructions; vsatp stays accessible (QEMU 7.2 lets hgatp through)."""
+    words = vmlab_words("""
+    li      t0, 1 << 20
+    csrs    mstatus, t0
+    GO      1, 1f
+1:  csrr    t1, hgatp
+    csrw    hgatp, zero
+    csrr    t1, satp
+    li      t1, 7
+    csrr    t1, vsatp
+    REC     t1
+    ESC
+    li      t0, 1 << 20
+    csrc    mstatus, t0
+""")
+    from_hs = MPP_S
+    assert words == (trap(M, 2, 0x68002373, status=from_hs) + trap(M, 2, 0x68001073, status=from_hs)
+                     + trap(M, 2, 0x18002373, status=from_hs) + [0])

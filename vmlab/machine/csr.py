@@ -158,7 +158,7 @@ def csr_access(c, num, write):
         return _guest_access(c, num, priv, level)
     if priv < (PRIV_S if level == 2 else level):   # hypervisor CSRs: HS-mode and M-mode
         return CAUSE_ILLEGAL
-    if num == SATP and priv == PRIV_S and (c[MSTATUS] & MS_TVM):
+    if (num == SATP or num == HGATP) and priv == PRIV_S and (c[MSTATUS] & MS_TVM):
         return CAUSE_ILLEGAL
     return _common_access(c, num, priv)
 

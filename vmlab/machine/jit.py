@@ -26,7 +26,7 @@ from numba import njit
 #: the modules whose compiled code ends up in the cache (rvc.py: its table is cached there too)
 COMPILED_MODULES = ("layout", "jit", "bits", "csr", "trap", "mmu", "devices", "bus", "rvc",
                     "alu", "loadstore", "fetch",
-                    "hart", "atomics", "system", "loop",
+                    "hart", "tinst", "atomics", "system", "loop",
                     "fpformat", "fpround", "fpwide", "fparith", "fpfma", "fpcmp", "fpcvt", "fpexec",
                     "fpstate", "fphart")
 

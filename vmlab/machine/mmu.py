@@ -36,6 +36,7 @@ from vmlab.isa.paging import (PPN_BITS, PPN_MASK, PTE_A, PTE_D, PTE_G, PTE_PPN_S
                               PTE_U, PTE_V, PTE_W, PTE_X)
 from vmlab.machine.bits import srl
 from vmlab.machine.jit import jit
+from vmlab.machine.tinst import TINST_IMPLICIT_LOAD, TINST_IMPLICIT_STORE
 from vmlab.isa.paging import (GPA_BITS, GSTAGE_ROOT_INDEX_BITS, HGATP_MODE_BARE, HGATP_MODE_SHIFT,
                               HGATP_PPN_MASK, SATP_MODE_SHIFT, SATP_MODE_SV39, VPN_BITS)
 from vmlab.machine.layout import (
@@ -185,10 +186,6 @@ def walk(mem, ctl, satp, va, acc, ctx):
 #: walk makes (implicit): reading a VS-stage PTE, or writing one to set its A/D bits.
 #: (numpy scalars: numba would compile a copy of g_stage for each literal int.)
 EXPLICIT, IMPLICIT_READ, IMPLICIT_WRITE = np.int64(0), np.int64(1), np.int64(2)
-#: htinst/mtinst for a guest-page fault of an implicit access: the spec's pseudoinstructions for
-#: a 64-bit read (an ld's encoding with every register and offset field 0 and bits 1:0 clear)
-#: and a 64-bit write (sd's, likewise)
-TINST_IMPLICIT_LOAD, TINST_IMPLICIT_STORE = 0x3000, 0x3020
 
 
 @jit
