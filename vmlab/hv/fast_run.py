@@ -25,7 +25,7 @@ from vmlab.hv.fast_vhart import charge, next_deadline, now_ns, record, update_li
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
 from vmlab.machine import layout as L
 from vmlab.machine.fpstate import FS_CLEAN, FS_DIRTY, FS_MASK, SD
-from vmlab.machine.loop import run as machine_run
+from vmlab.machine.loop import run_flat
 from vmlab.machine.system import ECALL, WFI
 from vmlab.machine.trap import pending_interrupt, take_trap
 
@@ -188,12 +188,13 @@ def yields(code, ctl, st):
 
 
 @jit
-def run_guest(cpu, mem, tlb, dev, io, ctl, rvc, st, limit):
-    """VCpu._run_real: the machine's run loop in hypervisor mode; (exit code, steps)."""
+def run_guest(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, st, limit):
+    """VCpu._run_real: the machine's run loop in hypervisor mode; (exit code, steps).
+    (``tlbf``: the TLB flat, made once per fast_run call.)"""
     ctl[L.C_FLAGS] = L.F_TRAP_EXIT
     ctl[L.C_CUR_HART] = st[S_HART]
     ctl[L.C_BUDGET] = limit
-    code = machine_run(cpu, mem, tlb, dev, io, ctl, rvc)
+    code = run_flat(cpu, mem, tlb, tlbf, dev, io, ctl, rvc)
     return code, limit - ctl[L.C_BUDGET]
 
 
@@ -231,8 +232,9 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, 
     """
     done = 0
     row = rows[st[S_ID]]
+    tlbf = tlb.reshape(tlb.size)
     while True:
-        code, steps = run_guest(cpu, mem, tlb, dev, io, ctl, rvc, st, limit)
+        code, steps = run_guest(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, st, limit)
         leave(cpu, row, st)
         done += steps
         now = now_ns(dev, ctl)
