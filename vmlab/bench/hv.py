@@ -101,12 +101,20 @@ def run_guest(work) -> dict:
             "mips": r.instructions / seconds / 1e6, "exits": vm.trace.count(EXIT)}
 
 
-def exit_rates(n: int, fast: bool = True) -> dict:
-    """Exits per second of each kind (the guest's own instructions included)."""
-    from vmlab.asm import assemble
+def exit_rates(n: int, fast: bool = True, repeats: int = 1) -> dict:
+    """Exits per second of each kind (the guest's own instructions included); with
+    ``repeats``, the best of that many runs (a shared host's other jobs only slow a run)."""
     rates = {}
     for name, (body, handler) in EXIT_KINDS.items():
-        src = rf'''
+        runs = [_exit_run(name, body, handler, n, fast) for _ in range(max(1, repeats))]
+        rates[name] = min(runs, key=lambda r: r["cpu_seconds"])
+    return rates
+
+
+def _exit_run(name: str, body: str, handler: str, n: int, fast: bool) -> dict:
+    """One run of the loop of ``body``, n times, in a fresh VM."""
+    from vmlab.asm import assemble
+    src = rf'''
             .text
             .globl _start
 _start:     li s0, {n}
@@ -122,29 +130,28 @@ _start:     li s0, {n}
             li a0, 0
             ecall
 '''
-        vm = _hv_vm(ram_size=((n * 4096) >> 20) + 16 << 20, fast=fast)
-        vm.boot(kernel=assemble(src).elf)
-        if name in BACKED:
-            for i in range(n):
-                vm.mem.hpa(FRESH_PAGES + i * 4096)
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        r = vm.run()
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        count = vm.trace.handler_counts[handler]
-        if r.reason != "halt" or count < n:
-            raise RuntimeError(f"{name}: {count} {handler} exits of {n}, stopped by {r.reason}")
-        # per_second: per CPU second of this process, which another job on a shared host
-        # disturbs less than the wall clock (also given)
-        rates[name] = {"exits": count, "seconds": seconds, "cpu_seconds": cpu,
-                       "per_second": count / max(cpu, 1e-9), "per_wall_second": count / seconds}
-    return rates
+    vm = _hv_vm(ram_size=((n * 4096) >> 20) + 16 << 20, fast=fast)
+    vm.boot(kernel=assemble(src).elf)
+    if name in BACKED:
+        for i in range(n):
+            vm.mem.hpa(FRESH_PAGES + i * 4096)
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    r = vm.run()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    count = vm.trace.handler_counts[handler]
+    if r.reason != "halt" or count < n:
+        raise RuntimeError(f"{name}: {count} {handler} exits of {n}, stopped by {r.reason}")
+    # per_second: per CPU second of this process, which another job on a shared host
+    # disturbs less than the wall clock (also given)
+    return {"exits": count, "seconds": seconds, "cpu_seconds": cpu,
+            "per_second": count / max(cpu, 1e-9), "per_wall_second": count / seconds}
 
 
 def both_paths(n: int) -> dict:
     """exit_rates with the fast path on and off: {kind: {"fast": ..., "python": ...}}."""
     exit_rates(50, True)               # load (or compile) both paths before timing them
     exit_rates(50, False)
-    fast, python = exit_rates(n, True), exit_rates(n, False)
+    fast, python = exit_rates(n, True, REPEATS), exit_rates(n, False, REPEATS)
     return {k: {"fast": fast[k], "python": python[k],
                 "speedup": fast[k]["per_second"] / python[k]["per_second"]} for k in fast}
 
