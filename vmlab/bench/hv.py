@@ -111,8 +111,10 @@ def exit_rates(n: int, fast: bool = True, repeats: int = 1) -> dict:
     return rates
 
 
-def _exit_run(name: str, body: str, handler: str, n: int, fast: bool) -> dict:
-    """One run of the loop of ``body``, n times, in a fresh VM."""
+def _exit_run(name: str, body: str, handler: str, n: int, fast: bool,
+              ram_size: int | None = None) -> dict:
+    """One run of the loop of ``body``, n times, in a fresh VM (of ``ram_size`` bytes: by
+    default enough for a page-fault loop's n pages)."""
     from vmlab.asm import assemble
     src = rf'''
             .text
@@ -130,7 +132,7 @@ _start:     li s0, {n}
             li a0, 0
             ecall
 '''
-    vm = _hv_vm(ram_size=((n * 4096) >> 20) + 16 << 20, fast=fast)
+    vm = _hv_vm(ram_size=ram_size or ((n * 4096) >> 20) + 16 << 20, fast=fast)
     vm.boot(kernel=assemble(src).elf)
     if name in BACKED:
         for i in range(n):

@@ -8,7 +8,7 @@
 - ``_nrt=False``: no reference counting.  Compiled code here never allocates an array; it
   only works on the arrays Python passed in (which Python keeps alive), so numba's atomic
   increments and decrements on every array handed to a function that is not inlined buy
-  nothing -- and they were 45 % of the CPU time of a hypervisor exit (``perf`` on the CSR
+  nothing -- and they were 46 % of the CPU time of a hypervisor exit (``perf`` on the CSR
   exit benchmark: NRT_incref/NRT_decref on top), 670k -> 1.34M exits/s without them.
   An allocation in compiled code now fails to compile, loudly.
 
