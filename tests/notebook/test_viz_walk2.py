@@ -59,6 +59,9 @@ def check(scene, w: sv39.Walk2) -> None:
     bad = [s for s in scene.shapes if s["id"].startswith("ref-") and "fault" in s["cls"].split()]
     if w.fault in (12, 13, 15) and refs:             # a VS-stage PTE was wrong: that cell
         assert [s["id"] for s in bad] == [f"ref-{refs[-1].n}"] and refs[-1].stage == "VS"
+    elif w.fault in (20, 21, 23) and w.implicit == "write":    # the VS leaf it could not mark
+        assert [s["id"] for s in bad] == [f"ref-{refs[-1].n}"] and refs[-1].stage == "VS"
+        assert "setting A/D" in fault["label"]
     elif w.fault in (20, 21, 23) and w.fault_gpa >> 41 == 0:
         assert [s["id"] for s in bad] == [f"ref-{refs[-1].n}"] and refs[-1].stage == "G"
     elif w.fault in (1, 5, 7):
@@ -72,7 +75,7 @@ def test_two_stage_picture_matches_the_reference_walker(seed):
     trees = TwoStageTrees(m, rng, RAM_SIZE)
     if seed == 2:
         trees.vsatp = 0
-    seen = {"ok": 0, "vs fault": 0, "g fault": 0, "g super": 0, "vs super": 0}
+    seen = {"ok": 0, "vs fault": 0, "g fault": 0, "g super": 0, "vs super": 0, "a/d refused": 0}
     for _ in range(400):
         gva = trees.gva()
         trees.grow(gva)
@@ -87,9 +90,10 @@ def test_two_stage_picture_matches_the_reference_walker(seed):
         seen["g fault"] += ref.fault in (20, 21, 23)
         seen["g super"] += any(g.ok and g.steps and g.steps[-1].level for g in ref.g_walks)
         seen["vs super"] += bool(ref.ok and ref.level)
+        seen["a/d refused"] += ref.implicit == "write"
     if seed == 2:
-        assert seen["vs fault"] == seen["vs super"] == 0
-        del seen["vs fault"], seen["vs super"]
+        assert seen["vs fault"] == seen["vs super"] == seen["a/d refused"] == 0
+        del seen["vs fault"], seen["vs super"], seen["a/d refused"]
     assert min(seen.values()) > 0, seen
 
 

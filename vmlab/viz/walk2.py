@@ -36,6 +36,9 @@ CELL_W, CELL_H, ROW_H = 170, 38, 56
 TOP = 100                        #: y of the vsatp/hgatp boxes, under the address bar
 GRID = TOP + 70                  #: y of the first row
 SIZES = {0: "4 KiB", 1: "2 MiB", 2: "1 GiB"}
+#: what an implicit access's guest-page fault was doing (htinst holds a pseudoinstruction)
+IMPLICIT_WORDS = {"read": "\nwhile reading a\nVS-stage PTE",
+                  "write": "\nwhile setting A/D\nin the VS-stage PTE\n(a store to its page)"}
 
 #: colours of the two stages: the guest's (VS, orange) and the hypervisor's (G, green), as the
 #: shadow view draws the guest's and the hypervisor's maps; the shadow's walk is blue
@@ -219,7 +222,7 @@ def _outcome(s: Scene, w: sv39.Walk2, grid: _Grid, y: int, step: int) -> None:
     what = f"✗ fault {w.fault}\n" + _wrap(f"({c.description if c else 'unknown cause'})", 25)
     if w.fault_gpa is not None:
         what += f"\nGPA {w.fault_gpa:#x}\n(htval = GPA >> 2)"
-        what += "\nreading a VS table\n(htinst = 0x3000)" if w.implicit else ""
+        what += IMPLICIT_WORDS.get(w.implicit, "")
     label = what + "\n" + _wrap(w.reason, 25)
     s.box("fault", RX, max(GRID, y - ROW_H), CELL_W + 10, 14 * label.count("\n") + 24, "fault", label,
           step=step, title=w.reason)
