@@ -221,3 +221,41 @@ def test_the_shadow_walk_of_a_real_shadow_tree():
     assert f"{leaf.pa | 0x18:#x}" in shapes["shadow-result"]["label"]
     assert f"{leaf.pte:#018x}" in shapes["shadow-3"]["label"]
     assert f"{root.tree.root_hpa:#x}" in shapes["shadow-root"]["label"]
+
+
+def test_a_vm_of_the_hw_backend():
+    """teachos booted with create_vm(backend="hw"): the view reads the vCPU's saved vsatp and
+    hgatp (the hart holds them only while it runs) and walks the guest's own tables through
+    the real G stage.  For each mapping the guest made, the two-stage walk must end where the
+    guest's one-stage walk (read through the VM's GPA -> HPA map) and that map put it -- or,
+    for a guest page the G stage has not been filled for yet, fault there (a g-fill exit)."""
+    from vmlab.guests import teachos
+    from vmlab.hv import Hypervisor
+    vm = Hypervisor().create_vm(ram_size=64 << 20, backend="hw")
+    vm.boot(kernel=teachos.build().elf)
+    vm.run(instructions=3_000_000)
+    vcpu = vm.vcpus[0]
+
+    def guest_read64(gpa):
+        data = vm.mem.read(gpa, 8)
+        return None if data is None else int.from_bytes(data, "little")
+    root = sv39.satp_fields(vcpu.csr("vsatp"))[2] << 12
+    leaves = [mp for mp in sv39.mappings(guest_read64, root) if vm.mem.contains(mp.pa)]
+    assert any(mp.flags[4] == "U" for mp in leaves) and any(mp.level == 2 for mp in leaves)
+    view = TwoStageWalkView(vm, leaves[0].va)
+    pc_page = vcpu.pc & ~0xFFF                       # a kernel page the guest surely touched
+    filled = 0
+    for mp in leaves:
+        priv = "U" if mp.flags[4] == "U" else "S"
+        gva = (pc_page if mp.va <= pc_page < mp.va + mp.size else mp.va) | 0x28
+        view.priv = priv
+        w = view.show(gva, "load")
+        one = sv39.walk(guest_read64, vcpu.csr("vsatp"), gva, "load", priv=priv)
+        assert one.ok and view.walk["refs"] == len(w.refs), hex(gva)
+        if w.ok:
+            assert w.gpa == one.pa and w.hpa == vm.mem.hpa(w.gpa, allocate=False)
+            filled += 1
+        else:                                        # only the data's own G walk may miss
+            assert (w.fault, w.fault_gpa, w.implicit) == (21, one.pa, ""), (hex(gva), w.reason)
+    assert filled >= 2                  # at least the user pages the guest ran in
+    assert TwoStageWalkView(vcpu, leaves[0].va).walk == TwoStageWalkView(vm, leaves[0].va).walk
