@@ -307,8 +307,10 @@ def _mappings(read64: ReadU64, table: int, level: int, va_base: int) -> Iterator
 #
 # Sv39x4 is Sv39 with a 41-bit input: the root table has 2048 entries (16 KiB) indexed by GPA
 # bits 40..30.  Every G-stage access is checked as a U-mode access (U must be set); a VS-stage
-# table read needs R.  A fault in the G stage is a *guest-page fault* (20/21/23 by the kind
-# of the original access) and reports the GPA; one in the VS stage is the usual page fault.
+# table read is an *implicit* load (needs R), and setting a VS-stage PTE's A/D bits an implicit
+# store (needs W, and sets the G-stage leaf's A and D).  A fault in the G stage is a
+# *guest-page fault* (20/21/23 by the kind of the original access) and reports the GPA; one
+# in the VS stage is the usual page fault.
 
 FETCH_GUEST_PAGE_FAULT, LOAD_GUEST_PAGE_FAULT, STORE_GUEST_PAGE_FAULT = (
     exception_code(n) for n in ("fetch_guest_page_fault", "load_guest_page_fault",
@@ -338,11 +340,13 @@ class GWalk:
     """One G-stage walk: guest-physical ``gpa`` to host-physical ``hpa``.
 
     ``what`` says why the hardware walks it: ``"vs2"``/``"vs1"``/``"vs0"`` for the VS-stage
-    PTE of that level (an *implicit* access, needing R), ``"data"`` for the final address.
+    PTE of that level (an *implicit* access: a read, needing R, or with ``write`` the store
+    that sets the PTE's A/D bits, needing W), ``"data"`` for the final address.
     """
 
     gpa: int
     what: str
+    write: bool = False
     steps: list[Step] = field(default_factory=list)
     hpa: int | None = None
     fault: int | None = None
@@ -400,9 +404,13 @@ class Walk2:
     fault_gpa: int | None = None
     reason: str = ""
     level: int | None = None        #: the VS-stage leaf's level (None: Bare vsatp or fault)
-    #: a guest-page fault in the G walk of a VS-stage table read (an *implicit* access: the
-    #: hart reports it with htinst = a pseudoinstruction, 0x3000, rather than 0)
-    implicit: bool = False
+    #: a guest-page fault of an *implicit* access: "read" (of a VS-stage PTE) or "write"
+    #: (setting its A/D bits); the hart reports those with a pseudoinstruction in htinst.
+    #: "" for the access's own (explicit) G walk
+    implicit: str = ""
+    #: the G-stage check of the VS leaf's A/D update (None when no update was needed).  A
+    #: real MMU still holds the leaf it read that PTE through: it makes no memory reference
+    ad_walk: GWalk | None = None
 
     @property
     def ok(self) -> bool:
@@ -429,15 +437,15 @@ class Walk2:
 
 
 def g_walk(read64: ReadU64, hgatp: int, gpa: int, access: str, what: str = "data", *,
-           mxr: bool = False, write64: WriteU64 | None = None) -> GWalk:
+           write: bool = False, mxr: bool = False, write64: WriteU64 | None = None) -> GWalk:
     """Translate guest-physical ``gpa`` through ``hgatp`` (Sv39x4, or Bare: hpa = gpa).
 
-    ``what`` other than ``"data"`` marks a VS-stage table read (needs R, never sets D; the
-    spec also asks for W when the walk then sets the VS PTE's A/D bits, which the machine,
-    and so this reference, does not check).
-    ``mxr`` is the hypervisor's own mstatus.MXR (the guest's does not reach the G stage).
+    ``what`` other than ``"data"`` marks an implicit access of the VS-stage walk: a read of
+    its PTE (needs R, sets A) or, with ``write``, the store of its A/D bits (needs W, sets A
+    and D).  ``mxr`` is the hypervisor's own mstatus.MXR (the guest's does not reach the G
+    stage).
     """
-    g = GWalk(gpa, what)
+    g = GWalk(gpa, what, write)
     mode = hgatp >> HGATP_MODE_SHIFT
     if mode == HGATP_MODE_BARE:
         g.hpa, g.reason = gpa, "hgatp Bare: host physical = guest physical"
@@ -479,7 +487,9 @@ def _g_leaf(g: GWalk, step: Step, access: str, mxr: bool, write64: WriteU64 | No
     pte, implicit = step.pte, g.what != "data"
     if not pte & PTE_U:
         return _gfail(g, access, "G-stage leaf without U (every guest access is checked as U-mode)")
-    if implicit:
+    if implicit and g.write:
+        why = "" if pte & PTE_W else "G-stage page without W holds a VS-stage PTE whose A/D bits must be set"
+    elif implicit:
         why = "" if pte & PTE_R else "G-stage page without R holds a VS-stage page table"
     else:
         why = _permission_problem(pte, access, "U", False, mxr)
@@ -488,7 +498,7 @@ def _g_leaf(g: GWalk, step: Step, access: str, mxr: bool, write64: WriteU64 | No
     low = (1 << (9 * step.level)) - 1
     if pte_ppn(pte) & low:
         return _gfail(g, access, f"misaligned G-stage superpage at level {step.level}")
-    _set_ad(step, access == "store" and not implicit, write64)
+    _set_ad(step, g.write or access == "store" and not implicit, write64)
     bits = 12 + 9 * step.level
     g.hpa = (pte_ppn(pte) << 12 & ~((1 << bits) - 1)) | (g.gpa & ((1 << bits) - 1))
     g.reason = f"G-stage level-{step.level} leaf: {size_words(step.level)} page"
@@ -514,9 +524,10 @@ def walk2(read64: ReadU64, vsatp: int, hgatp: int, gva: int, access: str = "load
     ``priv`` is the guest's privilege ("S" for VS-mode, "U" for VU-mode), ``sum``/``mxr``
     the guest's vsstatus bits (``mxr`` is also true when the hypervisor's MXR is), ``gmxr``
     the hypervisor's mstatus.MXR, which alone governs the G stage.  A Bare vsatp makes the
-    GVA the GPA: only the G-stage walk is left.  With ``write64`` the A/D bits are set at
-    both stages as the walk goes (the VS leaf's before the final G walk, as the hardware
-    does).
+    GVA the GPA: only the G-stage walk is left.  The VS leaf's A/D update is checked by the
+    G stage as an implicit store whether or not ``write64`` is given; with it, the A/D bits
+    are also set, at both stages, as the walk goes (the VS leaf's before the final G walk,
+    as the hardware does).
     """
     if access not in _PAGE_FAULT:
         raise ValueError(f"access must be fetch, load or store, not {access!r}")
@@ -554,7 +565,14 @@ def _vs_leaf(w: Walk2, vs: VSStep, read64, hgatp, priv, sum, mxr, gmxr, write64)
     low = (1 << (9 * vs.level)) - 1
     if pte_ppn(vs.pte) & low:
         return _fail(w, _PAGE_FAULT[w.access], f"misaligned VS-stage superpage at level {vs.level}")
-    _set_ad(Step(vs.level, 0, vs.index, vs.g.hpa, vs.pte), w.access == "store", write64)
+    new = vs.pte | PTE_A | (PTE_D if w.access == "store" else 0)
+    if new != vs.pte:              # writing the PTE is a store to guest memory: G must allow it
+        w.ad_walk = g_walk(read64, hgatp, vs.pte_gpa, w.access, f"vs{vs.level}", write=True,
+                           mxr=gmxr, write64=write64)
+        if not w.ad_walk.ok:
+            return _g_failed(w, w.ad_walk)        # (the PTE is left as it was)
+        if write64 is not None:
+            write64(vs.g.hpa, new)
     bits = 12 + 9 * vs.level
     w.level = vs.level
     w.gpa = (pte_ppn(vs.pte) << 12 & ~((1 << bits) - 1)) | (w.gva & ((1 << bits) - 1))
@@ -576,5 +594,6 @@ def _g_failed(w: Walk2, g: GWalk) -> Walk2:
     """A G walk failed: a guest-page fault reporting its GPA (or an access fault)."""
     w.fault, w.reason = g.fault, g.reason
     if g.fault in _GUEST_PAGE_FAULT.values():
-        w.fault_gpa, w.implicit = g.gpa, g.what != "data"
+        w.fault_gpa = g.gpa
+        w.implicit = "" if g.what == "data" else "write" if g.write else "read"
     return w

@@ -108,7 +108,7 @@ def test_guest_page_fault_in_a_vs_table_read_reports_the_pte_gpa():
     vs_map(mem, 0)
     mem.set(G_L0, (VS_L1 - RAM_BASE) >> 12, 0)
     w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "load")
-    assert w.fault == 21 and w.fault_gpa == VS_L1 + 8 * 0 and w.implicit
+    assert w.fault == 21 and w.fault_gpa == VS_L1 + 8 * 0 and w.implicit == "read"
     assert len(w.refs) == 4 + 3               # the root's G walk + PTE, then G reads to the hole
     assert w.vs_steps[-1].pte is None and "not valid" in w.reason
 
@@ -123,7 +123,8 @@ def test_g_stage_leaf_without_u_and_vs_table_without_r():
     assert not w.implicit                       # the data's own G walk: an explicit access
     mem.set(G_L0, (VS_L0 - RAM_BASE) >> 12, make_pte(VS_L0, PTE_V | PTE_X | PTE_U))  # X only
     w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "fetch")
-    assert w.fault == 20 and w.fault_gpa == VS_L0 + 8 and "without R" in w.reason and w.implicit
+    assert w.fault == 20 and w.fault_gpa == VS_L0 + 8 and "without R" in w.reason
+    assert w.implicit == "read"
 
 
 def test_vs_stage_faults_are_page_faults():
@@ -138,16 +139,39 @@ def test_vs_stage_faults_are_page_faults():
     assert w.fault == 13 and "without U" in w.reason
 
 
+def test_setting_a_vs_pte_s_a_d_bits_is_a_g_stage_store():
+    """The G page holding the VS level-0 table is read-only: the walk may read the PTE, but
+    setting its A bit is a store the G stage refuses -- a guest-page fault of the access's own
+    kind, reporting the PTE's GPA, the PTE untouched.  With A already set nothing is written:
+    the same load succeeds."""
+    mem = Words()
+    g_identity(mem, 0)
+    vs_map(mem, 0, LEAF & ~(PTE_A | PTE_D))
+    mem.set(G_L0, (VS_L0 - RAM_BASE) >> 12, make_pte(VS_L0, PTE_V | PTE_R | PTE_U | PTE_A))
+    w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "load", write64=mem.write64)
+    assert w.fault == 21 and w.fault_gpa == VS_L0 + 8 and w.implicit == "write"
+    assert "without W" in w.reason and len(w.refs) == 12 and w.final is None
+    assert mem.words[VS_L0 + 8] & PTE_A == 0
+    mem.words[VS_L0 + 8] |= PTE_A
+    w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "load", write64=mem.write64)
+    assert w.ok and w.ad_walk is None and len(w.refs) == 15
+    w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "store", write64=mem.write64)
+    assert w.fault == 23 and w.implicit == "write"       # D is not set: a store must write it
+
+
 def test_a_and_d_set_at_both_stages():
     mem = Words()
     g_identity(mem, 0)
     vs_map(mem, 0, LEAF & ~(PTE_A | PTE_D))
     data_slot = G_L0 + 8 * ((DATA_GPA - RAM_BASE) >> 12)
     mem.words[data_slot] &= ~(PTE_A | PTE_D)
+    table_slot = G_L0 + 8 * ((VS_L0 - RAM_BASE) >> 12)      # the G leaf of the VS L0 table
+    mem.words[table_slot] &= ~(PTE_A | PTE_D)
     w = sv39.walk2(mem.read64, VSATP, HGATP, GVA, "store", write64=mem.write64)
     assert w.ok
     assert mem.words[VS_L0 + 8] & (PTE_A | PTE_D) == PTE_A | PTE_D
     assert mem.words[data_slot] & (PTE_A | PTE_D) == PTE_A | PTE_D
+    assert mem.words[table_slot] & (PTE_A | PTE_D) == PTE_A | PTE_D   # the A/D store's
 
 
 # --- against the machine's jitted walk -----------------------------------------------------

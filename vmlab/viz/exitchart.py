@@ -37,7 +37,8 @@ LEFT, WIDTH, BAR_H, GAP, HEAD = 140, 640, 22, 8, 26
 TOTAL_W = 230                    #: room right of the longest bar for its total
 #: the family (colour) of each handler the hypervisor records; others by their causes
 FAMILY = {"sbi": "ecall", "csr": "csr", "sret": "csr", "mret": "csr", "wfi": "csr",
-          "sfence.vma": "csr", "fill": "page", "pt-write": "page", "mmu_update": "page",
+          "sfence.vma": "csr", "fill": "page", "g-fill": "page", "pt-write": "page",
+          "mmu_update": "page",
           "mmio": "mmio", "timer": "interrupt", "interrupt": "interrupt"}
 GUEST = "guest"                  #: the segment of cycles spent running guest instructions
 

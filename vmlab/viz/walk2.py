@@ -36,6 +36,9 @@ CELL_W, CELL_H, ROW_H = 170, 38, 56
 TOP = 100                        #: y of the vsatp/hgatp boxes, under the address bar
 GRID = TOP + 70                  #: y of the first row
 SIZES = {0: "4 KiB", 1: "2 MiB", 2: "1 GiB"}
+#: what an implicit access's guest-page fault was doing (htinst holds a pseudoinstruction)
+IMPLICIT_WORDS = {"read": "\nwhile reading a\nVS-stage PTE",
+                  "write": "\nwhile setting A/D\nin the VS-stage PTE\n(a store to its page)"}
 
 #: colours of the two stages: the guest's (VS, orange) and the hypervisor's (G, green), as the
 #: shadow view draws the guest's and the hypervisor's maps; the shadow's walk is blue
@@ -219,7 +222,7 @@ def _outcome(s: Scene, w: sv39.Walk2, grid: _Grid, y: int, step: int) -> None:
     what = f"✗ fault {w.fault}\n" + _wrap(f"({c.description if c else 'unknown cause'})", 25)
     if w.fault_gpa is not None:
         what += f"\nGPA {w.fault_gpa:#x}\n(htval = GPA >> 2)"
-        what += "\nreading a VS table\n(htinst = 0x3000)" if w.implicit else ""
+        what += IMPLICIT_WORDS.get(w.implicit, "")
     label = what + "\n" + _wrap(w.reason, 25)
     s.box("fault", RX, max(GRID, y - ROW_H), CELL_W + 10, 14 * label.count("\n") + 24, "fault", label,
           step=step, title=w.reason)
@@ -263,12 +266,24 @@ def walk2_text(w: sv39.Walk2) -> str:
     return "\n".join(lines)
 
 
-def guest_view(machine, hart: int = 0) -> dict:
+def resolve(source, hart: int = 0):
+    """(memory, CSRs) of a source: a VM of the hw backend (its host machine's RAM, its vCPU
+    ``hart``'s saved CSRs -- the hart's own hold them only while the vCPU runs), such a vCPU,
+    a Machine (its hart ``hart``), or a ``read64`` function (no CSRs)."""
+    if hasattr(source, "vcpus") and hasattr(source, "machine"):
+        return source.machine, source.vcpus[hart]
+    if hasattr(source, "vm") and hasattr(source, "csr"):
+        return source.vm.machine, source
+    if hasattr(source, "harts"):
+        return source, source.harts[hart]
+    return source, None
+
+
+def guest_view(regs) -> dict:
     """vsatp, hgatp and the guest's SUM/MXR (vsstatus) and the hypervisor's MXR (mstatus),
-    as hart ``hart`` holds them now."""
-    h = machine.harts[hart] if hasattr(machine, "harts") else machine
-    vsstatus, mstatus = h.csr("vsstatus"), h.csr("mstatus")
-    return {"vsatp": h.csr("vsatp") & MASK64, "hgatp": h.csr("hgatp") & MASK64,
+    as ``regs`` (a hart or a vCPU: anything with ``csr(name)``) holds them now."""
+    vsstatus, mstatus = regs.csr("vsstatus"), regs.csr("mstatus")
+    return {"vsatp": regs.csr("vsatp") & MASK64, "hgatp": regs.csr("hgatp") & MASK64,
             "sum": bool(vsstatus >> 18 & 1), "mxr": bool((vsstatus | mstatus) >> 19 & 1),
             "gmxr": bool(mstatus >> 19 & 1)}
 
@@ -276,9 +291,9 @@ def guest_view(machine, hart: int = 0) -> dict:
 class TwoStageWalkView(Widget):
     """One two-stage translation drawn reference by reference.
 
-    ``source`` is a Machine (its RAM is read, and -- unless given -- hart ``hart``'s vsatp,
-    hgatp, vsstatus.SUM/MXR and mstatus.MXR) or a ``read64(hpa)`` function with explicit
-    ``vsatp`` and ``hgatp``.  ``shadow_satp`` adds the shadow walk of the same address: a
+    ``source`` is a VM of the hw backend or one of its vCPUs, or a Machine (their RAM is
+    read, and -- unless given -- vCPU or hart ``hart``'s vsatp, hgatp, vsstatus.SUM/MXR and
+    mstatus.MXR), or a ``read64(hpa)`` function with explicit ``vsatp`` and ``hgatp``.  ``shadow_satp`` adds the shadow walk of the same address: a
     satp value naming a shadow root, or a shadow tree of ``vmlab.hv`` (``vm.shadow``'s
     roots), read from ``shadow_source`` (a Machine or ``read64``; default ``source``) -- the
     same guest run under trap-and-emulate.  ``predict=True`` hides each new walk
@@ -297,12 +312,13 @@ class TwoStageWalkView(Widget):
                  gmxr: bool = False, shadow_satp=None, shadow_source=None,
                  predict: bool = False, hart: int = 0, **kwargs):
         super().__init__(predict=predict, **kwargs)
-        self.source, self.read64 = source, reader(source)
-        self._from_machine = vsatp is None and hgatp is None and hasattr(source, "csr")
+        memory, self.csrs = resolve(source, hart)
+        self.source, self.read64 = source, reader(memory)
+        self._from_machine = vsatp is None and hgatp is None and self.csrs is not None
         if not self._from_machine and (vsatp is None or hgatp is None):
             raise ValueError("give both vsatp and hgatp, or a Machine to read them from")
         self.regs = {"vsatp": vsatp, "hgatp": hgatp, "sum": sum, "mxr": mxr, "gmxr": gmxr}
-        self.priv, self.hart = priv, hart
+        self.priv = priv
         self.shadow_satp = getattr(shadow_satp, "satp", shadow_satp)     # a Root: its satp
         self.shadow_read64 = reader(shadow_source) if shadow_source is not None else None
         self.predictions: list[dict] = []
@@ -312,7 +328,7 @@ class TwoStageWalkView(Widget):
         self.show(gva, access)
 
     def _regs(self) -> dict:
-        return guest_view(self.source, self.hart) if self._from_machine else dict(self.regs)
+        return guest_view(self.csrs) if self._from_machine else dict(self.regs)
 
     def show(self, gva: int, access: str = "load") -> sv39.Walk2:
         """Walk ``gva`` for ``access`` and draw it (the browser animates the new walk)."""
