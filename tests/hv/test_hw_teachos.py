@@ -114,3 +114,14 @@ def test_hw_vm_says_it_has_no_shadow_and_no_h_for_the_guest(teachos):
         vm.boot(bios=teachos.elf, kernel=teachos.elf)
     with pytest.raises(HvError, match="unknown backend 'vtx'"):
         hv.create_vm(ram_size=16 << 20, backend="vtx")
+
+
+def test_widgets_and_the_guests_csrs_under_hw(both):
+    """The shadow widget says there is nothing to show; the exit chart shows H's causes;
+    the guest's satp is the hart's vsatp (teachos left Sv39 on)."""
+    from vmlab.viz import ExitCounts, GuestVsShadow
+    hw = both[1]
+    assert "(no shadow trees yet)" in GuestVsShadow(hw).text()
+    assert "guest-page fault" in ExitCounts(hw.trace).text()
+    v = hw.vcpus[0]
+    assert v.csr("satp") >> 60 == 8 and v.csr("satp") == v.csr("vsatp")

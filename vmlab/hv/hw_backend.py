@@ -52,6 +52,10 @@ class NoShadow:
         self.roots: dict = {}
         self.counters: Counter = Counter()
 
+    def key_for(self, vcpu) -> None:
+        """(No shadow tree is in use for any vCPU.)"""
+        return None
+
     def sfence(self, vcpu, gva=None, asid=None) -> None:
         """An SBI remote sfence.vma: HFENCE.VVMA on the target's next entry."""
         vcpu.tlb_stale = True

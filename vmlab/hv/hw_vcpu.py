@@ -22,9 +22,10 @@ from vmlab.hv import hw_exits
 from vmlab.hv.exit_types import Exit
 from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
-from vmlab.machine.csr import reset_csrs
+from vmlab.machine.csr import VS_REDIRECT, reset_csrs
 from vmlab.machine.devices import plic_best
 from vmlab.machine.loop import run as machine_run
+from vmlab.machine.names import csr_number
 from vmlab.machine.mmu import CTX_SPACE, CTX_VIRT, CTX_VMID_SHIFT, tlb_flush
 from vmlab.machine.rvc import expansion_table
 from vmlab.machine.trap import sret
@@ -72,10 +73,11 @@ class HwVCpu:
         if i:
             self.row[L.XREG + i] = i64(value)
 
-    def csr(self, name: str) -> int:
-        """A CSR of the hart row by its name (the guest's satp is ``vsatp``)."""
-        from vmlab.machine.names import csr_number
-        return u64(self.row[csr_number(name)])
+    def csr(self, name_or_number) -> int:
+        """A CSR as the guest reads it: its satp, sstatus, stvec ... are the hart's VS
+        copies (the machine's own redirect table); stored values, views not applied."""
+        num = csr_number(name_or_number) if isinstance(name_or_number, str) else name_or_number
+        return u64(self.row[VS_REDIRECT[num]])
 
     def retire(self, insn: int = 0) -> None:
         """An instruction the hypervisor emulated completed: count it in minstret."""
