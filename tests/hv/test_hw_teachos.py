@@ -125,3 +125,25 @@ def test_widgets_and_the_guests_csrs_under_hw(both):
     assert "guest-page fault" in ExitCounts(hw.trace).text()
     v = hw.vcpus[0]
     assert v.csr("satp") >> 60 == 8 and v.csr("satp") == v.csr("vsatp")
+
+
+def test_a_shadow_vm_and_a_hw_vm_take_turns_on_one_hart(teachos):
+    """The world switch leaves the real hart as the shadow backend expects it (U-mode, no
+    V, its own delegation) and the exit vector's breakpoints armed only while a hw vCPU
+    runs, so both kinds of VM run on one hypervisor, interleaved, to the same power-off."""
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    hv = Hypervisor(Machine(ram_size=192 << 20))
+    vms = [hv.create_vm(ram_size=64 << 20, backend=b) for b in ("shadow", "hw")]
+    for vm in vms:
+        vm.boot(kernel=teachos.elf)
+    for _ in range(400):
+        for vm in vms:
+            if not vm.stopped:
+                vm.run(instructions=500_000)
+                assert not hv.machine.breakpoints
+        if all(vm.stopped for vm in vms):
+            break
+    assert [vm.stopped for vm in vms] == [("halt", 0)] * 2
+    assert vms[0].console_output == vms[1].console_output
+    assert "teachos: powering off" in vms[1].console_output

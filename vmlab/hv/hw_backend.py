@@ -5,9 +5,9 @@
 - the VM's **G-stage** (:class:`vmlab.hv.hwassist.GStage`, Sv39x4, tagged with the VM's
   VMID): filled on demand from the same GPA -> HPA map the shadow backend composes its
   shadow tables from -- one entry per guest page serves every guest mapping of it;
-- the **exit vector**: HS-mode's stvec, an address with a machine breakpoint, where the run
-  stops when the hart sends a trap to HS-mode (and a second one on mtvec, which nothing
-  should ever reach);
+- the **exit vector**: HS-mode's stvec, an address with a machine breakpoint (armed while a
+  hw vCPU runs), where the run stops when the hart sends a trap to HS-mode (and a second one
+  on mtvec, which nothing should ever reach);
 - the hand-over: each vCPU's hart row set up as a hypervisor leaves a hart before its sret
   into the guest (:meth:`HwBackend.hand_over`).
 
@@ -82,9 +82,7 @@ class HwBackend:
     def __init__(self, vm):
         self.vm, self.vmid = vm, vm.id + 1
         self.gstage = GStage(vm.machine, vm.frames, vm.mem, self.vmid)
-        self.exit_vector = EXIT_VECTOR
-        for pc in (EXIT_VECTOR, M_VECTOR):
-            vm.machine.add_breakpoint(pc)
+        self.exit_vector, self.vectors = EXIT_VECTOR, (EXIT_VECTOR, M_VECTOR)
         self.shadow = NoShadow(self)
 
     def new_vcpu(self, vcpu_id: int) -> HwVCpu:

@@ -137,10 +137,14 @@ class HwVCpu:
         hv.last_on_hart[self.hart] = self
         hw_exits.trap_bare_vsatp(self.row)
         m.cpu[self.hart] = self.row
+        for pc in self.vm.hw.vectors:          # armed only while a hw guest is on the hart:
+            m.add_breakpoint(pc)               # a shadow guest's pc may have any value
         return host
 
     def _leave(self, host: np.ndarray) -> None:
         m = self.vm.machine
+        for pc in self.vm.hw.vectors:
+            m.remove_breakpoint(pc)
         self.row[:] = m.cpu[self.hart]
         m.cpu[self.hart] = host
 
