@@ -84,6 +84,8 @@ class HwBackend:
         self.gstage = GStage(vm.machine, vm.frames, vm.mem, self.vmid)
         self.exit_vector, self.vectors = EXIT_VECTOR, (EXIT_VECTOR, M_VECTOR)
         self.shadow = NoShadow(self)
+        if vm.mem.on_remap is None:             # (HostMemory sets it to the same, attached)
+            vm.mem.on_remap = self.shadow.invalidate_gpa
 
     def new_vcpu(self, vcpu_id: int) -> HwVCpu:
         return HwVCpu(self.vm, vcpu_id)

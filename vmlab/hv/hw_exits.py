@@ -70,7 +70,7 @@ def guest_page_fault(vcpu, ex: Exit, trap: HsTrap) -> str:
     vm = vcpu.vm
     gpa = trap.gpa | (trap.tval & 3)
     ex.gpa = gpa
-    if vm.hw.gstage.fill(gpa):
+    if vm.hw.gstage.fill(gpa, write=trap.cause == L.CAUSE_STORE_GUEST_PAGE):
         return "g-fill"
     access_fault = {L.CAUSE_FETCH_GUEST_PAGE: L.CAUSE_FETCH_ACCESS,
                     L.CAUSE_LOAD_GUEST_PAGE: L.CAUSE_LOAD_ACCESS}.get(trap.cause,
