@@ -52,14 +52,15 @@ from vmlab.machine.layout import (
     PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, MCOUNTINHIBIT, SCOUNTEREN, TLB_COLS, TLB_SETS,
     XREG, C_HGATP, C_VSATP, HCOUNTEREN, HGATP, HTIMEDELTA, MS_MPV, VIRT, VSATP, VSSTATUS,
     C_EXIT, C_GUEST_VA, C_MMIO_RD, C_MMIO_SIGNED, CAUSE_VIRTUAL, EXIT_MMIO, EXIT_NONE,
-    HS_HU, HS_SPVP, HSTATUS, PRIV_U,
+    HS_HU, HS_SPVP, HSTATUS, PRIV_U, C_FAULT_TINST, CAUSE_LOAD_GUEST_PAGE, CAUSE_STORE_GUEST_PAGE,
 )
 from vmlab.machine.bus import load_slow, store_slow
 from vmlab.machine.loadstore import (
     CHECK, DONE, HTIF, LEAVE, SLOW_LOAD, SLOW_STORE, STOP, DataView, extend, finish_htif,
     finish_load, finish_store, load, store,
 )
-from vmlab.machine.mmu import context, guest_context
+from vmlab.machine.mmu import CTX_VIRT, context, guest_context
+from vmlab.machine.tinst import access_va, transformed
 from vmlab.machine.trap import enter_trap
 
 
@@ -251,6 +252,11 @@ def settle(cause, r, mem, tlb, dev, io, ctl, w, raw, dv, pos):
     fault, tval = take_fault(ctl)
     if fault >= 0:
         cause = fault
+        if dv.ctx & CTX_VIRT:                           # a guest's access (V=1, or M-mode's
+            ctl[C_GUEST_VA] = 1                         # MPRV with MPV): tval is a GVA
+        if (fault == CAUSE_LOAD_GUEST_PAGE or fault == CAUSE_STORE_GUEST_PAGE) \
+                and ctl[C_FAULT_TINST] == 0:            # explicit: not the walk's own access
+            ctl[C_FAULT_TINST] = transformed(w, (raw & 3) != 3, tval - access_va(r, w))
     elif cause == CHECK:
         cause = DONE
     if cause == CAUSE_ILLEGAL or cause == CAUSE_VIRTUAL:
