@@ -94,7 +94,8 @@ class HwBackend:
         """The vCPU's hart as HS-mode leaves it for the guest kernel: VS-mode (V=1, S),
         traps to HS at the exit vector, the guest's own traps delegated to it, its
         interrupts (VS*) to it through hideleg, wfi trapping (VTW), counters readable,
-        Sstc's stimecmp on (a virtual instruction: emulated), FP on at the HS level."""
+        Sstc's stimecmp on (henvcfg.STCE: the guest's stimecmp is the hart's vstimecmp, its
+        timer never exits), FP on at the HS level."""
         r = v.row
         r[L.PRIV], r[L.VIRT] = L.PRIV_S, 1
         r[L.STVEC], r[L.MTVEC] = EXIT_VECTOR, M_VECTOR
@@ -103,7 +104,7 @@ class HwBackend:
         r[L.HSTATUS] |= L.HS_SPV | L.HS_SPVP | L.HS_VTW
         r[L.HGATP] = i64(self.gstage.hgatp)
         r[L.MCOUNTEREN] = r[L.HCOUNTEREN] = 7
-        r[L.MENVCFG] = STCE
+        r[L.MENVCFG] = r[L.HENVCFG] = STCE     # Sstc for the guest: stimecmp is vstimecmp
         r[L.MSTATUS] |= MS_FS
         r[L.MIE] = 0                           # the guest's vsie starts off
 

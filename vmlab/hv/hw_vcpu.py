@@ -22,7 +22,7 @@ from vmlab.hv import hw_exits
 from vmlab.hv.exit_types import Exit
 from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
-from vmlab.machine.csr import VS_REDIRECT, reset_csrs
+from vmlab.machine.csr import STCE, VS_REDIRECT, reset_csrs
 from vmlab.machine.devices import plic_best
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.names import csr_number
@@ -112,17 +112,38 @@ class HwVCpu:
             mip = (mip & ~L.MIP_SSIP) | L.MIP_VSSIP
         row[L.MIP] = (mip & ~DRIVEN) | lines
         row[L.MIP] &= ~L.MIP_STIP            # (the shared SBI code clears the S bit)
+        own = L.MIP_VSTIP if self._vstimecmp_due(now) else 0
+        row[L.HWIP] = (int(row[L.HWIP]) & ~L.MIP_VSTIP) | own    # (as the hart computes it)
 
-    def next_deadline(self) -> int:
-        """Simulated ns of the next timer event (FAR: none, or its line is already up)."""
+    def _vstimecmp(self) -> int:
+        """The guest's own timer deadline in its mtime ticks (Sstc: vstimecmp), or FAR."""
+        row = self.row
+        if not (row[L.HENVCFG] & STCE and row[L.MENVCFG] & STCE):
+            return FAR
+        return min(u64(row[L.VSTIMECMP]) - u64(row[L.HTIMEDELTA]) & MASK64, FAR)
+
+    def _vstimecmp_due(self, now: int) -> bool:
+        return now // NS_PER_TICK >= self._vstimecmp()
+
+    def exit_deadline(self) -> int:
+        """Simulated ns at which the run must stop for the host timer: the SBI timer's
+        deadline (FAR: none, or its line is already up).  The guest's vstimecmp needs no
+        exit: the hart raises VSTIP itself."""
         t = self.sbi_timer
         if t >= FAR // NS_PER_TICK or self.row[L.MIP] & L.MIP_VSTIP:
             return FAR
         return t * NS_PER_TICK
 
+    def next_deadline(self) -> int:
+        """Simulated ns of the next timer event of either kind: how far an idle VM may
+        skip its clock while every vCPU waits."""
+        own = self._vstimecmp()
+        own = FAR if own >= FAR // NS_PER_TICK else own * NS_PER_TICK
+        return min(self.exit_deadline(), own)
+
     def pending(self) -> int:
         """VS interrupts pending and enabled (vsie): what wakes a wfi."""
-        return int(self.row[L.MIP] & self.row[L.MIE] & L.MIP_VS_BITS)
+        return int((self.row[L.MIP] | self.row[L.HWIP]) & self.row[L.MIE] & L.MIP_VS_BITS)
 
     # --- the world switch -----------------------------------------------------------------
     def _enter(self) -> np.ndarray:
@@ -173,7 +194,7 @@ class HwVCpu:
             if not self.pending():
                 return Exit("idle", pc=self.pc, priv=self.priv)
             self.row[L.WAITING] = 0
-        now, deadline = vm.time(), self.next_deadline()
+        now, deadline = vm.time(), self.exit_deadline()
         limit = max(1, min(budget, deadline - now) if deadline > now else budget)
         host = self._enter()
         code, steps = self._run_real(limit)
