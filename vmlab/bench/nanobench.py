@@ -31,8 +31,8 @@ Under ``hw`` an exit is charged the same way (the same switch cost: the hypervis
 and restores the guest's registers as under shadow), but far fewer operations exit: the
 hart delegates the guest's own traps to it (hedeleg/hideleg), its CSRs are the hart's VS
 CSRs and its page-table stores need no coherence -- the hart walks them itself.  What is
-left: SBI calls, device accesses, G-stage fills (``COSTS["g-fill"]``, once per guest
-page), and stimecmp writes (the hart has no vstimecmp).
+left: SBI calls, device accesses and G-stage fills (``COSTS["g-fill"]``, once per guest
+page); a stimecmp write goes to the hart's vstimecmp (Sstc for guests) and does not exit.
 
 A second table counts memory references per page walk on a TLB-miss-heavy loop (511
 pages in turn, 4 KiB each): an Sv39 walk reads three PTEs, bare and under shadow paging

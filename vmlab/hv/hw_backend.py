@@ -5,9 +5,9 @@
 - the VM's **G-stage** (:class:`vmlab.hv.hwassist.GStage`, Sv39x4, tagged with the VM's
   VMID): filled on demand from the same GPA -> HPA map the shadow backend composes its
   shadow tables from -- one entry per guest page serves every guest mapping of it;
-- the **exit vector**: HS-mode's stvec, an address with a machine breakpoint, where the run
-  stops when the hart sends a trap to HS-mode (and a second one on mtvec, which nothing
-  should ever reach);
+- the **exit vector**: HS-mode's stvec, an address with a machine breakpoint (armed while a
+  hw vCPU runs), where the run stops when the hart sends a trap to HS-mode (and a second one
+  on mtvec, which nothing should ever reach);
 - the hand-over: each vCPU's hart row set up as a hypervisor leaves a hart before its sret
   into the guest (:meth:`HwBackend.hand_over`).
 
@@ -52,6 +52,10 @@ class NoShadow:
         self.roots: dict = {}
         self.counters: Counter = Counter()
 
+    def key_for(self, vcpu) -> None:
+        """(No shadow tree is in use for any vCPU.)"""
+        return None
+
     def sfence(self, vcpu, gva=None, asid=None) -> None:
         """An SBI remote sfence.vma: HFENCE.VVMA on the target's next entry."""
         vcpu.tlb_stale = True
@@ -78,10 +82,10 @@ class HwBackend:
     def __init__(self, vm):
         self.vm, self.vmid = vm, vm.id + 1
         self.gstage = GStage(vm.machine, vm.frames, vm.mem, self.vmid)
-        self.exit_vector = EXIT_VECTOR
-        for pc in (EXIT_VECTOR, M_VECTOR):
-            vm.machine.add_breakpoint(pc)
+        self.exit_vector, self.vectors = EXIT_VECTOR, (EXIT_VECTOR, M_VECTOR)
         self.shadow = NoShadow(self)
+        if vm.mem.on_remap is None:             # (HostMemory sets it to the same, attached)
+            vm.mem.on_remap = self.shadow.invalidate_gpa
 
     def new_vcpu(self, vcpu_id: int) -> HwVCpu:
         return HwVCpu(self.vm, vcpu_id)
@@ -90,7 +94,8 @@ class HwBackend:
         """The vCPU's hart as HS-mode leaves it for the guest kernel: VS-mode (V=1, S),
         traps to HS at the exit vector, the guest's own traps delegated to it, its
         interrupts (VS*) to it through hideleg, wfi trapping (VTW), counters readable,
-        Sstc's stimecmp on (a virtual instruction: emulated), FP on at the HS level."""
+        Sstc's stimecmp on (henvcfg.STCE: the guest's stimecmp is the hart's vstimecmp, its
+        timer never exits), FP on at the HS level."""
         r = v.row
         r[L.PRIV], r[L.VIRT] = L.PRIV_S, 1
         r[L.STVEC], r[L.MTVEC] = EXIT_VECTOR, M_VECTOR
@@ -99,7 +104,7 @@ class HwBackend:
         r[L.HSTATUS] |= L.HS_SPV | L.HS_SPVP | L.HS_VTW
         r[L.HGATP] = i64(self.gstage.hgatp)
         r[L.MCOUNTEREN] = r[L.HCOUNTEREN] = 7
-        r[L.MENVCFG] = STCE
+        r[L.MENVCFG] = r[L.HENVCFG] = STCE     # Sstc for the guest: stimecmp is vstimecmp
         r[L.MSTATUS] |= MS_FS
         r[L.MIE] = 0                           # the guest's vsie starts off
 

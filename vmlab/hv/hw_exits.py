@@ -6,8 +6,9 @@ guest-page fault 20/21/23   guest RAM: fill the G-stage from the VM's GPA -> HPA
                             device: emulate the access ("mmio")
 ecall from VS (10)          an SBI call: the same handlers as under shadow ("sbi")
 virtual instruction (22)    wfi under hstatus.VTW ("wfi": idle until the next
-                            virtual interrupt), a stimecmp access (no vstimecmp in
-                            the hart: emulated, "csr"), satp and sfence.vma while
+                            virtual interrupt), a stimecmp access if henvcfg.STCE
+                            is off (emulated, "csr"; the backend turns it on, the
+                            guest's timer is then its vstimecmp), satp and sfence.vma while
                             the guest's vsatp is Bare (a workaround, below); anything
                             else is an illegal instruction for the guest ("reflect")
 host timer                  the run reached a virtual timer deadline ("timer"):
@@ -70,7 +71,7 @@ def guest_page_fault(vcpu, ex: Exit, trap: HsTrap) -> str:
     vm = vcpu.vm
     gpa = trap.gpa | (trap.tval & 3)
     ex.gpa = gpa
-    if vm.hw.gstage.fill(gpa):
+    if vm.hw.gstage.fill(gpa, write=trap.cause == L.CAUSE_STORE_GUEST_PAGE):
         return "g-fill"
     access_fault = {L.CAUSE_FETCH_GUEST_PAGE: L.CAUSE_FETCH_ACCESS,
                     L.CAUSE_LOAD_GUEST_PAGE: L.CAUSE_LOAD_ACCESS}.get(trap.cause,
@@ -179,8 +180,8 @@ def _flush_guest(vcpu) -> None:
 
 
 def _stimecmp(vcpu, word: int, pc: int) -> str:
-    """csrrw/csrrs/csrrc (and their immediate forms) on stimecmp: the guest's timer deadline,
-    kept where the SBI timer's is (the hart has no vstimecmp)."""
+    """csrrw/csrrs/csrrc (and their immediate forms) on stimecmp while henvcfg.STCE is off:
+    the guest's timer deadline, kept where the SBI timer's is."""
     old = vcpu.sbi_timer
     new, writes = _csr_op(vcpu, word, old)
     if writes:

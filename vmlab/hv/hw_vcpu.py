@@ -22,9 +22,10 @@ from vmlab.hv import hw_exits
 from vmlab.hv.exit_types import Exit
 from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
-from vmlab.machine.csr import reset_csrs
+from vmlab.machine.csr import STCE, VS_REDIRECT, reset_csrs
 from vmlab.machine.devices import plic_best
 from vmlab.machine.loop import run as machine_run
+from vmlab.machine.names import csr_number
 from vmlab.machine.mmu import CTX_SPACE, CTX_VIRT, CTX_VMID_SHIFT, tlb_flush
 from vmlab.machine.rvc import expansion_table
 from vmlab.machine.trap import sret
@@ -72,10 +73,11 @@ class HwVCpu:
         if i:
             self.row[L.XREG + i] = i64(value)
 
-    def csr(self, name: str) -> int:
-        """A CSR of the hart row by its name (the guest's satp is ``vsatp``)."""
-        from vmlab.machine.names import csr_number
-        return u64(self.row[csr_number(name)])
+    def csr(self, name_or_number) -> int:
+        """A CSR as the guest reads it: its satp, sstatus, stvec ... are the hart's VS
+        copies (the machine's own redirect table); stored values, views not applied."""
+        num = csr_number(name_or_number) if isinstance(name_or_number, str) else name_or_number
+        return u64(self.row[VS_REDIRECT[num]])
 
     def retire(self, insn: int = 0) -> None:
         """An instruction the hypervisor emulated completed: count it in minstret."""
@@ -110,17 +112,38 @@ class HwVCpu:
             mip = (mip & ~L.MIP_SSIP) | L.MIP_VSSIP
         row[L.MIP] = (mip & ~DRIVEN) | lines
         row[L.MIP] &= ~L.MIP_STIP            # (the shared SBI code clears the S bit)
+        own = L.MIP_VSTIP if self._vstimecmp_due(now) else 0
+        row[L.HWIP] = (int(row[L.HWIP]) & ~L.MIP_VSTIP) | own    # (as the hart computes it)
 
-    def next_deadline(self) -> int:
-        """Simulated ns of the next timer event (FAR: none, or its line is already up)."""
+    def _vstimecmp(self) -> int:
+        """The guest's own timer deadline in its mtime ticks (Sstc: vstimecmp), or FAR."""
+        row = self.row
+        if not (row[L.HENVCFG] & STCE and row[L.MENVCFG] & STCE):
+            return FAR
+        return min(u64(row[L.VSTIMECMP]) - u64(row[L.HTIMEDELTA]) & MASK64, FAR)
+
+    def _vstimecmp_due(self, now: int) -> bool:
+        return now // NS_PER_TICK >= self._vstimecmp()
+
+    def exit_deadline(self) -> int:
+        """Simulated ns at which the run must stop for the host timer: the SBI timer's
+        deadline (FAR: none, or its line is already up).  The guest's vstimecmp needs no
+        exit: the hart raises VSTIP itself."""
         t = self.sbi_timer
         if t >= FAR // NS_PER_TICK or self.row[L.MIP] & L.MIP_VSTIP:
             return FAR
         return t * NS_PER_TICK
 
+    def next_deadline(self) -> int:
+        """Simulated ns of the next timer event of either kind: how far an idle VM may
+        skip its clock while every vCPU waits."""
+        own = self._vstimecmp()
+        own = FAR if own >= FAR // NS_PER_TICK else own * NS_PER_TICK
+        return min(self.exit_deadline(), own)
+
     def pending(self) -> int:
         """VS interrupts pending and enabled (vsie): what wakes a wfi."""
-        return int(self.row[L.MIP] & self.row[L.MIE] & L.MIP_VS_BITS)
+        return int((self.row[L.MIP] | self.row[L.HWIP]) & self.row[L.MIE] & L.MIP_VS_BITS)
 
     # --- the world switch -----------------------------------------------------------------
     def _enter(self) -> np.ndarray:
@@ -135,10 +158,14 @@ class HwVCpu:
         hv.last_on_hart[self.hart] = self
         hw_exits.trap_bare_vsatp(self.row)
         m.cpu[self.hart] = self.row
+        for pc in self.vm.hw.vectors:          # armed only while a hw guest is on the hart:
+            m.add_breakpoint(pc)               # a shadow guest's pc may have any value
         return host
 
     def _leave(self, host: np.ndarray) -> None:
         m = self.vm.machine
+        for pc in self.vm.hw.vectors:
+            m.remove_breakpoint(pc)
         self.row[:] = m.cpu[self.hart]
         m.cpu[self.hart] = host
 
@@ -167,7 +194,7 @@ class HwVCpu:
             if not self.pending():
                 return Exit("idle", pc=self.pc, priv=self.priv)
             self.row[L.WAITING] = 0
-        now, deadline = vm.time(), self.next_deadline()
+        now, deadline = vm.time(), self.exit_deadline()
         limit = max(1, min(budget, deadline - now) if deadline > now else budget)
         host = self._enter()
         code, steps = self._run_real(limit)
