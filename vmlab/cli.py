@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "grade": ("vmlab.grading.cli", "grade submissions of an assignment in a sandbox (locally or on Dask)"),
     "assign": ("vmlab.grading.assign", "make the student and instructor versions of lab notebooks"),
     "fuzz": ("vmlab.fuzz.cli", "run random hostile guests (bare and under the hypervisor) and report"),
-    "nanobench": ("vmlab.bench.nanobench", "Adams & Agesen's nanobenchmarks: bare vs trap-and-emulate, exits and cycles"),
+    "nanobench": ("vmlab.bench.nanobench", "Adams & Agesen's nanobenchmarks: bare, trap-and-emulate, paravirtual and the H extension"),
 }
 
 #: with ``--hv``, these subcommands run the same images as guests of the hypervisor

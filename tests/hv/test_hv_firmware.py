@@ -64,3 +64,17 @@ def test_opensbi_with_two_vcpus_boots_uboot_on_one_and_parks_the_other(opensbi_f
     assert "Domain0 HARTs             : 0*,1*" in vm.console_output
     assert {v.priv for v in vm.vcpus} == {1, 3}          # U-Boot in vS, the other in vM
     assert vm.trace.count(SCHED) > 0 and vm.trace.handler_counts["wfi"] > 0
+
+
+def test_uboot_under_the_hw_backend_from_the_command_line(uboot_smode):
+    """`--backend hw`: the same console; the exits are G-stage fills, not shadow fills."""
+    p = _vmlab_run("--kernel", str(uboot_smode), "--backend", "hw")
+    assert p.returncode == 0, p.stderr
+    assert "U-Boot 2023.01" in p.stdout and p.stdout.rstrip().endswith("GNU ld")
+    assert "handler g-fill" in p.stderr and "handler fill" not in p.stderr
+
+
+def test_firmware_under_the_hw_backend_is_one_line_and_status_1(opensbi_fw_jump, uboot_smode):
+    p = _vmlab_run("--bios", str(opensbi_fw_jump), "--kernel", str(uboot_smode), "--backend", "hw")
+    assert p.returncode == 1
+    assert len(p.stderr.strip().splitlines()) == 1 and "bios" in p.stderr

@@ -1,4 +1,4 @@
-"""vmlab.hv: the trap-and-emulate hypervisor.
+"""vmlab.hv: the hypervisor -- trap-and-emulate (shadow paging) or hardware-assisted.
 
 The guest runs deprivileged (real U-mode) on the machine; every privileged act traps out
 of the machine's run loop as an exit, and the hypervisor emulates it on the vCPU's virtual
@@ -21,6 +21,10 @@ state, or reflects it into the guest as the hardware would have.  Modules:
                 virtio balloon, and the policy that chooses between them
 - ``trace``     the typed log of exits, injections and shadow-paging events
 - ``paravirt``  per-VM paravirtual switches (MMU_UPDATE: batched page-table updates)
+- ``hwassist``, ``hw_backend``, ``hw_vcpu``, ``hw_exits``
+                the hardware-assisted backend (``create_vm(backend="hw")``): the guest runs in
+                VS/VU on the H extension; only G-stage faults, SBI ecalls and virtual
+                instructions exit
 - ``translate`` binary translation for a hart with the Popek-Goldberg quirk
 - ``sched``     many VMs on few physical CPUs: the Host, vCPU scheduling policies, metrics
                 and a libvirt-style management API

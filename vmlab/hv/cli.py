@@ -28,6 +28,9 @@ def register(parser) -> None:
     parser.add_argument("--hv", action="store_true", help="run as a guest of the hypervisor")
     parser.add_argument("--shadow", default="sfence", choices=("sfence", "write-protect"),
                         help="shadow page-table coherence strategy (default: sfence)")
+    parser.add_argument("--backend", default="shadow", choices=("shadow", "hw"),
+                        help="with --hv: trap-and-emulate with shadow page tables, or the H "
+                             "extension's two-stage translation (default: shadow)")
 
 
 def build_vm(args):
@@ -42,7 +45,8 @@ def build_vm(args):
     try:
         ram = check_ram(machine_cli.ram_size(args), RAM_MAX - HOST_EXTRA)
         hv = Hypervisor(Machine(ram_size=ram + HOST_EXTRA))
-        vm = hv.create_vm(ram_size=ram, vcpus=args.harts, drive=drive, shadow=args.shadow)
+        vm = hv.create_vm(ram_size=ram, vcpus=args.harts, drive=drive, shadow=args.shadow,
+                          backend=args.backend)
         if readonly and vm.devices.virtio is not None:
             vm.devices.virtio.make_read_only()
         if getattr(args, "balloon", False):

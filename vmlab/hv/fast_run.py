@@ -25,7 +25,7 @@ from vmlab.hv.fast_vhart import charge, next_deadline, now_ns, record, update_li
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
 from vmlab.machine import layout as L
 from vmlab.machine.fpstate import FS_CLEAN, FS_DIRTY, FS_MASK, SD
-from vmlab.machine.loop import run as machine_run
+from vmlab.machine.loop import run_flat
 from vmlab.machine.system import ECALL, WFI
 from vmlab.machine.trap import pending_interrupt, take_trap
 
@@ -83,7 +83,7 @@ def enter_hart(cpu, tlb, row, st, real_satp):
         st[S_TLB_STALE] = 0
 
 
-@jit
+@jit(inline="always")
 def enter(cpu, tlb, row, st, roots, log, now):
     """Load the guest onto the real hart; False (nothing changed) if its root is not built."""
     i = find_root(roots, row)
@@ -98,7 +98,7 @@ def enter(cpu, tlb, row, st, roots, log, now):
     return True
 
 
-@jit
+@jit(inline="always")
 def leave(cpu, row, st):
     """The real hart's registers back into the virtual hart.  Only a run that dirtied the
     real FS copies FP state back (most exits do not), and it makes the *virtual* FS Dirty
@@ -121,7 +121,7 @@ def exit_cost(st, kind):
     return st[COST_BASE + K_SWITCH] + st[COST_BASE + kind]
 
 
-@jit
+@jit(inline="always")
 def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, supers, log, fills,
                 bt_pages, cause, tval, pc, now):
     """exits.dispatch for the exits handled here: the cost charged, or -1 (nothing changed:
@@ -154,7 +154,7 @@ def handle_trap(mem, page_map, rows, vdev, vio, vctl, notlb, rvc, st, roots, sup
     return cost
 
 
-@jit
+@jit(inline="always")
 def inject(rows, vdev, vctl, st, log, dev, ctl):
     """VCpu.inject: deliver the highest-priority pending, enabled virtual interrupt."""
     now = now_ns(dev, ctl)
@@ -187,17 +187,35 @@ def yields(code, ctl, st):
             and ctl[L.C_TRAP_TVAL] & 0xFFFFFFFF == WFI)
 
 
-@jit
-def run_guest(cpu, mem, tlb, dev, io, ctl, rvc, st, limit):
-    """VCpu._run_real: the machine's run loop in hypervisor mode; (exit code, steps)."""
+@jit(inline="always")
+def run_guest(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, st, limit):
+    """VCpu._run_real: the machine's run loop in hypervisor mode; (exit code, steps).
+    (``tlbf``: the TLB flat, made once per fast_run call.)"""
     ctl[L.C_FLAGS] = L.F_TRAP_EXIT
     ctl[L.C_CUR_HART] = st[S_HART]
     ctl[L.C_BUDGET] = limit
-    code = machine_run(cpu, mem, tlb, dev, io, ctl, rvc)
+    code = run_flat(cpu, mem, tlb, tlbf, dev, io, ctl, rvc)
     return code, limit - ctl[L.C_BUDGET]
 
 
 @jit
+def run_between(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, st, real_satp, now, left):
+    """The Python path's compiled steps between two exits, as one call (each call from
+    Python costs about a microsecond before it does anything): the next virtual timer
+    deadline (VCpu.next_deadline), the world switch in (enter_hart, onto the root the pager
+    chose: ``real_satp``), the machine's run loop, the switch out (leave).  Returns (exit
+    code, steps); the entry time and the deadline are left in st[S_NOW], st[S_DEADLINE]."""
+    row = rows[st[S_ID]]
+    deadline = next_deadline(rows, vdev, st)
+    st[S_NOW], st[S_DEADLINE] = now, deadline
+    limit = max(1, min(left, deadline - now) if deadline > now else left)
+    enter_hart(cpu, tlb, row, st, real_satp)
+    code, steps = run_guest(cpu, mem, tlb, tlb.reshape(tlb.size), dev, io, ctl, rvc, st, limit)
+    leave(cpu, row, st)
+    return code, steps
+
+
+@jit(inline="always")
 def prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, left):
     """Everything VCpu.run does before a run: inject, deadline, enter.  The run's
     instruction limit, or -1 where Python must go on (after the injection)."""
@@ -231,8 +249,9 @@ def fast_run(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vio, vctl, page_map, 
     """
     done = 0
     row = rows[st[S_ID]]
+    tlbf = tlb.reshape(tlb.size)
     while True:
-        code, steps = run_guest(cpu, mem, tlb, dev, io, ctl, rvc, st, limit)
+        code, steps = run_guest(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, st, limit)
         leave(cpu, row, st)
         done += steps
         now = now_ns(dev, ctl)

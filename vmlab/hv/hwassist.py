@@ -1,6 +1,8 @@
-"""The hardware-assisted backend's first pieces: a guest run in VS/VU mode by the H extension.
+"""The hardware-assisted backend's pieces: a guest run in VS/VU mode by the H extension.
 
-Not wired into :class:`vmlab.hv.vm.VM` yet.  Under trap-and-emulate (``shadow``) the guest
+The VM's backend (``create_vm(backend="hw")``) is vmlab.hv.hw_backend, its vCPUs
+vmlab.hv.hw_vcpu and its exits vmlab.hv.hw_exits; :class:`GStage` here is its G-stage, and
+:class:`HwVcpu` the smallest hypervisor on it (no devices), for the machine's tests.  Under trap-and-emulate (``shadow``) the guest
 kernel runs in real U-mode and every privileged instruction, every page-table change the
 shadow must follow, every system call of its programs exits to the hypervisor.  Here the hart
 runs the guest in VS-mode: its CSR accesses, its own page tables (vsatp), the traps it
@@ -66,11 +68,15 @@ class GStage:
         return (HGATP_MODE_SV39X4 << HGATP_MODE_SHIFT) | (self.vmid << HGATP_VMID_SHIFT) \
             | (self.root_hpa >> 12)
 
-    def fill(self, gpa: int) -> bool:
-        """Map the guest page holding ``gpa`` (a 4 KiB leaf); False if it is no guest RAM."""
+    def fill(self, gpa: int, write: bool = True) -> bool:
+        """Map the guest page holding ``gpa`` (a 4 KiB leaf); False if it is no guest RAM.
+        A page that shares its frame with others (page sharing) is mapped read-only unless
+        the fault was a store (``write``): the store that comes later faults again, and
+        the page gets its own copy then."""
         if not self.mem.contains(gpa):
             return False
-        hpa, _ = self.mem.backing(gpa, write=True)
+        hpa, read_only = self.mem.backing(gpa, write=write)
+        leaf = LEAF & ~PTE_W if read_only else LEAF
         table = self.root_hpa
         for level in (2, 1):
             bits = GSTAGE_ROOT_INDEX_BITS if level == 2 else VPN_BITS
@@ -80,8 +86,29 @@ class GStage:
                 pte = (self.frames.alloc(-2) >> 12) << PTE_PPN_SHIFT | PTE_V
                 self._write(table, index, pte)
             table = (pte >> PTE_PPN_SHIFT) << 12
-        self._write(table, (gpa >> 12) & 0x1FF, (hpa >> 12) << PTE_PPN_SHIFT | LEAF)
+        self._write(table, (gpa >> 12) & 0x1FF, (hpa >> 12) << PTE_PPN_SHIFT | leaf)
         self.fills += 1
+        return True
+
+    def leaf(self, gpa: int) -> tuple[int, int] | None:
+        """(hpa of the last-level table, the leaf PTE) for ``gpa``'s page, or None if no
+        table on the way there exists yet."""
+        table = self.root_hpa
+        for level in (2, 1):
+            bits = GSTAGE_ROOT_INDEX_BITS if level == 2 else VPN_BITS
+            pte = self._read(table, (gpa >> (12 + 9 * level)) & ((1 << bits) - 1))
+            if not pte & PTE_V:
+                return None
+            table = (pte >> PTE_PPN_SHIFT) << 12
+        return table, self._read(table, (gpa >> 12) & 0x1FF)
+
+    def unmap(self, gpa: int) -> bool:
+        """Drop the leaf for ``gpa``'s page (its host frame changed); True if there was one.
+        The caller flushes the VMID's translations."""
+        found = self.leaf(gpa)
+        if found is None or not found[1] & PTE_V:
+            return False
+        self._write(found[0], (gpa >> 12) & 0x1FF, 0)
         return True
 
     def _read(self, table: int, index: int) -> int:

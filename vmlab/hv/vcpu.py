@@ -167,14 +167,19 @@ class VCpu:
     def _enter(self) -> None:
         """Load the guest onto the real hart: registers, pc, counters, FP state (compiled:
         fast_run.load_hart says what and why) and the shadow root the pager picks."""
-        m, vm = self.vm.machine, self.vm
+        m = self.vm.machine
+        fast_run.enter_hart(m.cpu, m.tlb, self.row, self.hvstate, self._entry_satp())
+
+    def _entry_satp(self) -> int:
+        """The real satp for the next entry: the shadow root the pager picks."""
+        vm = self.vm
         satp = i64(vm.shadow.root_for(self))
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
         # real TLB is emptied only when another vCPU (maybe another VM's) held the hart.
         if vm.hv.last_on_hart.get(self.hart) is not self:
             self.tlb_stale = True
         vm.hv.last_on_hart[self.hart] = self
-        fast_run.enter_hart(m.cpu, m.tlb, self.row, self.hvstate, satp)
+        return satp
 
     def retire(self, insn: int = 0) -> None:
         """An emulated instruction completed: count it in minstret, as the hart would have
@@ -198,6 +203,15 @@ class VCpu:
         code = machine_run(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl, expansion_table())
         return int(code), budget - int(m.ctl[L.C_BUDGET])
 
+    def _run_between(self, now: int, left: int) -> tuple[int, int]:
+        """The Python path's entry, run and exit (fast_run.run_between): the next deadline,
+        _enter, _run_real and _leave in one compiled call."""
+        vm, m = self.vm, self.vm.machine
+        code, steps = fast_run.run_between(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl,
+                                           expansion_table(), vm.rows, vm.devices.dev,
+                                           self.hvstate, self._entry_satp(), now, left)
+        return int(code), int(steps)
+
     # --- KVM_RUN ----------------------------------------------------------------------------
     def run(self, budget: int = 2_000_000) -> exits.Exit:
         """Run the guest until an exit Python must handle (handled before returning) or
@@ -217,17 +231,16 @@ class VCpu:
                     return exits.Exit("idle", pc=self.pc, priv=self.priv, instructions=done)
                 self.row[L.WAITING] = 0
             now = vm.time()
-            deadline = self.next_deadline()
             left = budget - done
-            limit = max(1, min(left, deadline - now) if deadline > now else left)
-            self._enter()
             if vm.fast_exits:
+                deadline = self.next_deadline()
+                limit = max(1, min(left, deadline - now) if deadline > now else left)
+                self._enter()
                 code, steps = self._run_fast(now, deadline, limit, left)
-                st = self.hvstate            # (the last entry's, for the budget's end)
-                now, deadline = int(st[fastpath.S_NOW]), int(st[fastpath.S_DEADLINE])
-            else:
-                code, steps = self._run_real(limit)
-                self._leave()
+            else:                           # (deadline, enter, run, leave: one compiled call)
+                code, steps = self._run_between(now, left)
+            st = self.hvstate                # (the last entry's, for the budget's end)
+            now, deadline = int(st[fastpath.S_NOW]), int(st[fastpath.S_DEADLINE])
             done += steps
             self.instructions += steps
             if code != fastpath.RESUME:     # (RESUME: injected, Python enters from here)

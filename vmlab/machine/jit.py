@@ -5,6 +5,12 @@
 - ``error_model="numpy"``: integer division does not check for zero or raise (our callers
   handle /0 themselves, as RISC-V defines it), which keeps exception paths out of the loop.
 - ``nogil=True``: a notebook can run a machine in a thread and stay responsive.
+- ``_nrt=False``: no reference counting.  Compiled code here never allocates an array; it
+  only works on the arrays Python passed in (which Python keeps alive), so numba's atomic
+  increments and decrements on every array handed to a function that is not inlined buy
+  nothing -- and they were 46 % of the CPU time of a hypervisor exit (``perf`` on the CSR
+  exit benchmark: NRT_incref/NRT_decref on top), 670k -> 1.34M exits/s without them.
+  An allocation in compiled code now fails to compile, loudly.
 
 Where the cache lives: numba checks a cached function only against its *own* source file, not
 against the functions it calls in other files -- edit ``bus.py`` and the cached ``exec_hart``
@@ -58,7 +64,7 @@ def _use_versioned_cache(keep: int = 4) -> None:
 
 _use_versioned_cache()
 
-FLAGS = dict(cache=True, error_model="numpy", nogil=True)
+FLAGS = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)  # (see above)
 
 
 def jit(fn=None, **extra):
