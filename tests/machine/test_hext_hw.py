@@ -66,3 +66,42 @@ def test_guest_runs_in_vs_mode_and_exits_only_to_hs():
     third = vcpu.run()
     assert third.cause == VIRTUAL_INSTRUCTION and third.gva == 0x10500073
     assert m.ctl[69] > 0                                     # two-stage walks were counted
+
+
+BARE_TO_SV39_GUEST = """
+    .globl _start
+_start:
+    la      t0, table                  # an Sv39 root with nothing in it: every fetch faults
+    srli    t0, t0, 12
+    li      t1, 8 << 60
+    or      t0, t0, t1
+    sfence.vma
+    csrw    satp, t0                   # (V=1: vsatp) the MMU on
+    li      a0, 1                      # must not run: a fetch page fault (12) instead
+    ecall
+    .data
+    .balign 4096
+table:
+    .zero   4096
+"""
+
+
+def test_fetch_after_enabling_vs_stage_translation_faults():
+    """A guest's translations made while vsatp was Bare do not answer once it writes vsatp
+    = Sv39 (no fence after the write): the next fetch faults (12) instead of running the
+    ecall.  (The TLB context carries the VS-stage mode.)"""
+    m = Machine(ram_size=8 << 20)
+    frames = FrameAllocator(m.mem, 0x8000_0000, first=0x8010_0000)
+    mem = GuestMemory(frames, vm_id=1, gpa_base=0x8000_0000, size=1 << 20)
+    prog = assemble(BARE_TO_SV39_GUEST, base=0x8000_0000)
+    for section in prog.sections.values():
+        if section.size and "a" in section.flags:
+            mem.write(section.addr, bytes(section.data))
+    vcpu = HwVcpu(m, GStage(m, frames, mem, vmid=1), 0x8000_1000 + (4 << 20))
+    vcpu.enter(prog.symbols["_start"])
+    m.set_csr("mtvec", 0x100)
+    m.add_breakpoint(0x100)
+    vcpu.run(budget=10_000)
+    assert (m.csr("mcause"), m.reg("a0")) == (12, 0)
+    assert m.csr("scause") == 20     # HS last saw the G-stage fill of the table's page, not
+                                     # the ecall (10)

@@ -662,3 +662,13 @@ def test_a_guest_timer_access_hs_mode_could_not_make_is_illegal(vmlab_words):
     vu, vs = MPV, MPV | MPP_S
     assert words == (trap(M, 22, 0x14D02373, status=vu) + trap(M, 22, 0x24D02373, status=vs)
                      + trap(M, 2, 0x14D02373, status=vu) + trap(M, 2, 0x24D02373, status=vs))
+
+
+def test_hs_mode_turning_satp_on_fetches_through_the_new_tables(vmlab_words):
+    """As hext/satp_on.s does for a guest's vsatp, for HS-mode's satp (V=0): after
+    `csrw satp` (Bare -> Sv39, no fence) the next fetch faults, its page being unmapped; the
+    trap to M has GVA 0, the pc being no guest address (QEMU 7.2 sets GVA here)."""
+    program = (Path(__file__).parent / "hext" / "satp_on.s").read_text().replace(
+        "    GO      3, 1f\n", "    GO      1, 1f\n", 1)
+    words = vmlab_words(program)
+    assert words[:2] == [M, 12] and words[3:6] == [0, 0, MPP_S] and words[6] == 4

@@ -59,7 +59,7 @@ from vmlab.machine.loadstore import (
     CHECK, DONE, HTIF, LEAVE, SLOW_LOAD, SLOW_STORE, STOP, DataView, extend, finish_htif,
     finish_load, finish_store, load, store,
 )
-from vmlab.machine.mmu import CTX_VIRT, context, guest_context
+from vmlab.machine.mmu import CTX_VIRT, context, guest_context, vs_mode_bit
 from vmlab.machine.tinst import access_va, transformed
 from vmlab.machine.trap import enter_trap
 
@@ -104,7 +104,7 @@ def data_view(c, dev, ctl, h):
         ctx = guest_context(srl(c[VSATP], SATP_ASID_SHIFT) & SATP_ASID_MASK,
                             srl(c[HGATP], HGATP_VMID_SHIFT) & HGATP_VMID_MASK, priv,
                             (vs & MS_SUM) != 0, ((vs | st) & MS_MXR) != 0, (st & MS_MXR) != 0,
-                            False)
+                            False) | vs_mode_bit(c[VSATP])
         return DataView((h * 3 + ACC_LOAD) * TLB_SETS * TLB_COLS,
                         (h * 3 + ACC_STORE) * TLB_SETS * TLB_COLS, True, ctx, ctl[C_RAM_BASE],
                         ctl[C_RAM_SIZE], dev[D_TOHOST], c[VSATP], h)
@@ -123,7 +123,7 @@ def fetch_context(c):
     if c[VIRT] != 0:
         return True, guest_context(srl(c[VSATP], SATP_ASID_SHIFT) & SATP_ASID_MASK,
                                    srl(c[HGATP], HGATP_VMID_SHIFT) & HGATP_VMID_MASK, priv,
-                                   False, False, False, False)
+                                   False, False, False, False) | vs_mode_bit(c[VSATP])
     satp = c[SATP]
     vm = srl(satp, SATP_MODE_SHIFT) == SATP_MODE_SV39 and priv != PRIV_M
     return vm, context(srl(satp, SATP_ASID_SHIFT) & SATP_ASID_MASK, priv, False, False)
@@ -206,7 +206,7 @@ def exec_hlsv(r, mem, tlb, dev, io, ctl, c, w, h):
     ctx = guest_context(srl(c[VSATP], SATP_ASID_SHIFT) & SATP_ASID_MASK,
                         srl(c[HGATP], HGATP_VMID_SHIFT) & HGATP_VMID_MASK,
                         PRIV_S if c[HSTATUS] & HS_SPVP else PRIV_U, (vs & MS_SUM) != 0,
-                        ((vs | st) & MS_MXR) != 0, (st & MS_MXR) != 0, hlvx)
+                        ((vs | st) & MS_MXR) != 0, (st & MS_MXR) != 0, hlvx) | vs_mode_bit(c[VSATP])
     va, mmio = r[(w >> 15) & 31], ctl[C_MMIO]
     if store:
         store_slow(tlb, mem, dev, io, ctl, h, c[VSATP], va, size, r[(w >> 20) & 31], ctx, True)

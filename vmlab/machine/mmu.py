@@ -55,6 +55,10 @@ CTX_VMID_SHIFT = 20
 CTX_HLVX = 1 << 34
 CTX_GMXR = 1 << 35
 CTX_SPACE = CTX_VIRT | (((1 << 14) - 1) << CTX_VMID_SHIFT)   # V and VMID: the address space
+# vsatp is Bare: the entry maps GVA = GPA through the G-stage alone.  Part of the context so
+# that once the guest writes vsatp (Bare -> Sv39 or back, no fence needed) none of those
+# identity entries answers for the new mode -- with ASID 0 both would be tagged alike.
+CTX_VS_BARE = 1 << 36
 
 
 @jit(inline="always")
@@ -80,6 +84,12 @@ def guest_context(asid, vmid, priv, sum_, mxr, gmxr, hlvx):
     if hlvx:
         ctx |= CTX_HLVX
     return ctx
+
+
+@jit(inline="always")
+def vs_mode_bit(vsatp):
+    """The context bit of a guest's VS-stage mode: CTX_VS_BARE while vsatp is Bare."""
+    return CTX_VS_BARE if srl(vsatp, SATP_MODE_SHIFT) != SATP_MODE_SV39 else 0
 
 
 @jit
