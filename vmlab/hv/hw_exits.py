@@ -8,9 +8,8 @@ ecall from VS (10)          an SBI call: the same handlers as under shadow ("sbi
 virtual instruction (22)    wfi under hstatus.VTW ("wfi": idle until the next
                             virtual interrupt), a stimecmp access if henvcfg.STCE
                             is off (emulated, "csr"; the backend turns it on, the
-                            guest's timer is then its vstimecmp), satp and sfence.vma while
-                            the guest's vsatp is Bare (a workaround, below); anything
-                            else is an illegal instruction for the guest ("reflect")
+                            guest's timer is then its vstimecmp); anything else is
+                            an illegal instruction for the guest ("reflect")
 host timer                  the run reached a virtual timer deadline ("timer"):
                             VSTIP goes up in hvip, the guest takes it itself
 ==========================  ===================================================
@@ -27,12 +26,10 @@ from vmlab.hv import mmio, sbi
 from vmlab.hv.exit_types import COSTS, RETIRED, Exit, reflect
 from vmlab.hv.trace import EXIT, INTERRUPT_FLAG
 from vmlab.machine import layout as L
-from vmlab.machine.bits import MASK64, i64, u64
-from vmlab.machine.csr import csr_write
+from vmlab.machine.bits import MASK64
 
 GUEST_PAGE_FAULTS = (L.CAUSE_FETCH_GUEST_PAGE, L.CAUSE_LOAD_GUEST_PAGE, L.CAUSE_STORE_GUEST_PAGE)
 WFI = 0x10500073
-SFENCE_VMA = 0x12000073          # (rs1, rs2 masked out)
 CSR_OPCODE = 0x73
 
 
@@ -128,12 +125,6 @@ def virtual_instruction(vcpu, ex: Exit, trap: HsTrap) -> str:
         return "wfi"
     if word & 0x7F == CSR_OPCODE and word >> 20 == L.STIMECMP and (word >> 12) & 3:
         return _stimecmp(vcpu, word, trap.pc)
-    if word & 0x7F == CSR_OPCODE and word >> 20 == L.SATP and (word >> 12) & 3:
-        return _satp(vcpu, word, trap.pc)
-    if word & 0xFE007FFF == SFENCE_VMA:
-        _flush_guest(vcpu)
-        vcpu.set_pc(trap.pc + 4)
-        return "sfence.vma"
     return reflect(vcpu, ex, L.CAUSE_ILLEGAL, word)
 
 
@@ -145,38 +136,6 @@ def _csr_op(vcpu, word: int, old: int) -> tuple[int, bool]:
     op = f3 & 3
     new = src if op == 1 else old | src if op == 2 else old & ~src
     return new & MASK64, op == 1 or rs1 != 0
-
-
-# --- a workaround: the machine's TLB does not tell a guest's Bare vsatp from Sv39 ----------
-# A two-stage TLB entry made while vsatp is Bare (the guest's identity map, G-stage only) is
-# tagged with ASID 0 like an Sv39 entry of ASID 0, so after the guest's ``csrw satp`` that
-# turns its MMU on, the hart still fetches through the identity entry instead of faulting
-# (Linux's relocate_enable_mmu depends on that fault).  Until the machine tags Bare entries
-# apart, the guest's satp accesses trap (hstatus.VTVM) while its vsatp is Bare: the write is
-# emulated and the VMID's translations flushed -- one or two exits per boot.
-def trap_bare_vsatp(row) -> None:
-    """hstatus.VTVM on exactly while the guest's vsatp is Bare (called on every entry)."""
-    if u64(row[L.VSATP]) >> 60 == 0:
-        row[L.HSTATUS] |= L.HS_VTVM
-    else:
-        row[L.HSTATUS] &= ~L.HS_VTVM
-
-
-def _satp(vcpu, word: int, pc: int) -> str:
-    """csrrw/csrrs/csrrc on satp under VTVM: vsatp with its WARL rules (the machine's own
-    csr_write), then a flush of what the hart cached for the guest."""
-    old = u64(vcpu.row[L.VSATP])
-    new, writes = _csr_op(vcpu, word, old)
-    if writes:
-        csr_write(vcpu.row, i64(L.VSATP), i64(new))
-        _flush_guest(vcpu)
-    vcpu.set_reg((word >> 7) & 31, old)
-    vcpu.set_pc(pc + 4)
-    return "csr"
-
-
-def _flush_guest(vcpu) -> None:
-    vcpu.tlb_stale = True                  # HFENCE.GVMA of the VMID on the next entry
 
 
 def _stimecmp(vcpu, word: int, pc: int) -> str:

@@ -156,7 +156,6 @@ class HwVCpu:
                       CTX_VIRT | (self.vm.hw.vmid << CTX_VMID_SHIFT), CTX_SPACE)
             self.tlb_stale = False
         hv.last_on_hart[self.hart] = self
-        hw_exits.trap_bare_vsatp(self.row)
         m.cpu[self.hart] = self.row
         for pc in self.vm.hw.vectors:          # armed only while a hw guest is on the hart:
             m.add_breakpoint(pc)               # a shadow guest's pc may have any value
