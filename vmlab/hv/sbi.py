@@ -234,8 +234,7 @@ EXTENSIONS = {EXT_BASE: base, EXT_TIME: time, EXT_IPI: ipi, EXT_RFENCE: rfence,
 
 def call(vcpu) -> None:
     """Serve the SBI call in the vCPU's registers (a7 = extension, a6 = function)."""
-    eid, fid = vcpu.reg(17), vcpu.reg(16)
-    a = [vcpu.reg(10 + i) for i in range(6)]
+    *a, fid, eid = vcpu.regs(10, 8)    # a0..a5 the arguments, a6 the function, a7 the extension
     fn = EXTENSIONS.get(eid)
     if eid in EXTENSIONS and fn is None:
         vcpu.set_reg(10, legacy(vcpu, eid, a))
