@@ -35,6 +35,7 @@ from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
 from vmlab.machine.names import csr_number
 from vmlab.machine.rvc import expansion_table
+from vmlab.machine.system import exec_csr
 from vmlab.machine.trap import take_trap
 
 FAR = 1 << 62
@@ -80,7 +81,8 @@ class VCpu:
         # path then handles one exit and returns, so the scheduler sees runs end exactly
         # where the Python path ends them (and decides the same), only sooner.
         self.each_exit = False
-        self._between = self._due = None     # the Python path's compiled calls (bind_calls)
+        # the Python path's compiled calls, their arrays bound (bind_calls)
+        self._between = self._due = self._exec_csr = None
 
     @property
     def sbi_timer(self) -> int:
@@ -235,13 +237,23 @@ class VCpu:
 
     def bind_calls(self) -> None:
         """The compiled calls the Python path makes on every exit, with the arrays bound
-        (:func:`bound`): run_between and due_interrupt."""
+        (:func:`bound`): run_between, due_interrupt and the machine's exec_csr."""
         vm, m = self.vm, self.vm.machine
         self._between = bound(fast_run.run_between, m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl,
                               expansion_table(), vm.rows, vm.devices.dev, self.hvstate,
                               then=(0, 0, 0))
         self._due = bound(fast_vhart.due_interrupt, vm.rows, vm.devices.dev, vm.devices.ctl,
                           self.hvstate, then=(0,))
+        self._exec_csr = bound(exec_csr, self.row, vm.devices.dev, vm.devices.ctl, self.id64,
+                               then=(0,))
+
+    def exec_csr(self, insn: int) -> bool:
+        """The machine's own ``exec_csr(row, dev, ctl, hart, insn)`` on this virtual hart,
+        with the VM's virtual devices: the Zicsr instruction ``insn`` done, or False if the
+        virtual mode may not do it (csr_emul.emulate_csr)."""
+        if self._exec_csr is None:
+            self.bind_calls()
+        return self._exec_csr(insn)
 
     # --- KVM_RUN ----------------------------------------------------------------------------
     def run(self, budget: int = 2_000_000) -> exits.Exit:
