@@ -75,7 +75,12 @@ def targets(vcpu, hart_mask: int, hart_mask_base: int):
     vcpus = vcpu.vm.vcpus
     if hart_mask_base & MASK64 == MASK64:
         return list(vcpus)
-    chosen = [hart_mask_base + i for i in range(64) if hart_mask >> i & 1]
+    chosen = []
+    hart_mask &= MASK64
+    while hart_mask:                    # (only the bits that are set: usually one)
+        low = hart_mask & -hart_mask
+        chosen.append(hart_mask_base + low.bit_length() - 1)
+        hart_mask ^= low
     if any(h >= len(vcpus) or h < 0 for h in chosen):
         return None
     return [vcpus[h] for h in chosen]
