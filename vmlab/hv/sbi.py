@@ -237,9 +237,16 @@ EXTENSIONS = {EXT_BASE: base, EXT_TIME: time, EXT_IPI: ipi, EXT_RFENCE: rfence,
               LEGACY_SHUTDOWN: None}
 
 
+def _a0_to_a7(vcpu) -> list[int]:
+    """The call's registers, unsigned: in one read where the vCPU offers it (VCpu.regs),
+    else one by one (any vCPU with reg(), such as the hw backend's)."""
+    regs = getattr(vcpu, "regs", None)
+    return regs(10, 8) if regs is not None else [vcpu.reg(10 + i) for i in range(8)]
+
+
 def call(vcpu) -> None:
     """Serve the SBI call in the vCPU's registers (a7 = extension, a6 = function)."""
-    *a, fid, eid = vcpu.regs(10, 8)    # a0..a5 the arguments, a6 the function, a7 the extension
+    *a, fid, eid = _a0_to_a7(vcpu)     # a0..a5 the arguments, a6 the function, a7 the extension
     fn = EXTENSIONS.get(eid)
     if eid in EXTENSIONS and fn is None:
         vcpu.set_reg(10, legacy(vcpu, eid, a))
