@@ -35,7 +35,8 @@ def _records(n: int, seed: int = 1) -> list[dict]:
                         pc=HIGH + 4 * i if i % 3 else 0x8000_0000 + i,
                         insn=int(rng.integers(0, 1 << 32)),
                         tval=(1 << 64) - 1 - i if i % 5 == 0 else i,
-                        handler=("csr", "sbi", "fill", "mmio")[i % 4], cost=int(rng.integers(0, 500))))
+                        handler=("csr", "sbi", "fill", "mmio")[i % 4],
+                        cost=int(rng.integers(0, 500))))
     return out
 
 
@@ -117,8 +118,9 @@ def test_bound_exec_csr_agrees_with_the_compiled_function():
     vm = _csr_vm()
     v = vm.vcpus[0]
     twin = v.row.copy()
+    # csrw sscratch, csrr sscratch, csrr mstatus (vS may not: False), csrw sstatus
     for insn, value in ((0x14041073, 0x1234), (0x14002373, 0), (0x30002373, 0),
-                        (0x10041073, 1 << 63 | 0x22)):   # csrw/csrr sscratch, csrr mstatus (vS: not allowed), csrw sstatus
+                        (0x10041073, 1 << 63 | 0x22)):
         v.set_reg(8, value)
         twin[L.XREG + 8] = i64(value)
         ok = v.exec_csr(insn)
