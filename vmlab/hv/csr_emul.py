@@ -13,7 +13,7 @@ import numpy as np
 
 from vmlab.hv.exit_types import Exit, reflect
 from vmlab.machine import layout as L
-from vmlab.machine.system import MRET, SRET, WFI, exec_csr, exec_priv
+from vmlab.machine.system import MRET, SRET, WFI, exec_priv
 
 NO_TLB = np.zeros((1, 3, L.TLB_SETS, 4), dtype=np.int64)   # exec_priv's sfence needs one
 _ZERO = np.int64(0)
@@ -39,10 +39,10 @@ LINE_CSRS = frozenset((L.MIP, L.SIP, L.TIME))
 
 def emulate_csr(vcpu, ex: Exit) -> str:
     """csrrw/csrrs/csrrc and the immediate forms on the virtual CSR file."""
-    vm = vcpu.vm
     if ex.insn >> 20 in LINE_CSRS:
         vcpu.update_lines()             # sip/mip/time must see the virtual device lines
-    if not exec_csr(vcpu.row, vm.devices.dev, vm.devices.ctl, vcpu.id64, np.int64(ex.insn)):
+    # the machine's exec_csr(row, dev, ctl, hart, insn) on the virtual hart and devices
+    if not vcpu.exec_csr(ex.insn):
         return reflect(vcpu, ex, L.CAUSE_ILLEGAL, ex.insn)
     vcpu.row[L.XREG] = 0
     vcpu.set_pc(ex.pc + 4)

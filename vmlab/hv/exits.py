@@ -81,10 +81,10 @@ def dispatch(vcpu, cause: int, tval: int, pc: int) -> Exit:
     if handler in RETIRED:
         vcpu.retire(ex.insn)
     ex.handler = handler
-    ex.cost = COSTS["switch"] + COSTS.get(handler, 0)
+    ex.cost = cost = COSTS["switch"] + COSTS.get(handler, 0)
     vm.trace.record(EXIT, time=time, vm=vm.id, vcpu=vcpu.id, cause=ex.cause, pc=pc,
-                    insn=ex.insn, tval=tval, handler=handler, cost=ex.cost)
-    vm.charge(ex.cost)
+                    insn=ex.insn, tval=tval, handler=handler, cost=cost)
+    vm.charge(cost)
     return ex
 
 

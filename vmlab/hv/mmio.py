@@ -55,6 +55,11 @@ def decode_access(word: int) -> Access | None:
 
 def fetch_insn(vcpu, gva: int) -> int | None:
     """The instruction bits at guest pc ``gva`` (16 or 32 bits), or None if unreadable."""
+    if gva & 0xFFF <= 0xFFC:            # all four bytes in one page: one translation, one read
+        four = vcpu.read_guest(gva, 4, "fetch")
+        if four is not None:
+            word = int.from_bytes(four, "little")
+            return word if word & 3 == 3 else word & 0xFFFF
     low = vcpu.read_guest(gva, 2, "fetch")
     if low is None:
         return None

@@ -75,7 +75,12 @@ def targets(vcpu, hart_mask: int, hart_mask_base: int):
     vcpus = vcpu.vm.vcpus
     if hart_mask_base & MASK64 == MASK64:
         return list(vcpus)
-    chosen = [hart_mask_base + i for i in range(64) if hart_mask >> i & 1]
+    chosen = []
+    hart_mask &= MASK64
+    while hart_mask:                    # (only the bits that are set: usually one)
+        low = hart_mask & -hart_mask
+        chosen.append(hart_mask_base + low.bit_length() - 1)
+        hart_mask ^= low
     if any(h >= len(vcpus) or h < 0 for h in chosen):
         return None
     return [vcpus[h] for h in chosen]
@@ -232,10 +237,16 @@ EXTENSIONS = {EXT_BASE: base, EXT_TIME: time, EXT_IPI: ipi, EXT_RFENCE: rfence,
               LEGACY_SHUTDOWN: None}
 
 
+def _a0_to_a7(vcpu) -> list[int]:
+    """The call's registers, unsigned: in one read where the vCPU offers it (VCpu.regs),
+    else one by one (any vCPU with reg(), such as the hw backend's)."""
+    regs = getattr(vcpu, "regs", None)
+    return regs(10, 8) if regs is not None else [vcpu.reg(10 + i) for i in range(8)]
+
+
 def call(vcpu) -> None:
     """Serve the SBI call in the vCPU's registers (a7 = extension, a6 = function)."""
-    eid, fid = vcpu.reg(17), vcpu.reg(16)
-    a = [vcpu.reg(10 + i) for i in range(6)]
+    *a, fid, eid = _a0_to_a7(vcpu)     # a0..a5 the arguments, a6 the function, a7 the extension
     fn = EXTENSIONS.get(eid)
     if eid in EXTENSIONS and fn is None:
         vcpu.set_reg(10, legacy(vcpu, eid, a))

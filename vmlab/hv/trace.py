@@ -17,9 +17,12 @@ Record kinds:
 from __future__ import annotations
 
 from collections import Counter
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
+
+from vmlab.machine.bits import MASK64
 
 EXIT, INJECT, SHADOW, SCHED = 0, 1, 2, 3
 KIND_NAMES = ("exit", "inject", "shadow", "sched")
@@ -40,8 +43,11 @@ RECORD = np.dtype([
 
 INTERRUPT_FLAG = 0x8000_0000
 SMALL_BATCH = 32         # Trace.extend appends batches up to this size row by row
+PENDING = 1024           # Trace.record keeps up to this many records aside, then stores them
+SIGN = 1 << 63           # (pc and tval go into the pending list as int64 bit patterns)
 #: a field's column in the int64 blocks Trace.extend takes (the fields after seq)
 BLOCK_COLUMN = {name: i for i, name in enumerate(RECORD.names[1:])}
+BLOCK_WORDS = len(BLOCK_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -66,17 +72,23 @@ class Trace:
 
     ``capacity`` records are kept (the oldest are dropped first, as a ring); counters
     by (kind, cause) and by handler cover the *whole* run, dropped records included.
+
+    :meth:`record` (the Python exit path's one call per record) only appends a tuple to a
+    list: writing one record into the numpy ring costs more than the rest of a simple exit's
+    bookkeeping.  The list goes into the ring in one batch (:meth:`extend`'s column copy)
+    when it is long, and before anything reads the trace, so readers never see a difference.
     """
 
     def __init__(self, capacity: int = 1 << 18):
         self.capacity = capacity
         self._buf = np.zeros(capacity, dtype=RECORD)
-        self._next = 0                       # sequence number of the next record
+        self._next = 0                       # sequence number of the next record in the ring
+        self._pending: list[tuple] = []      # records not yet in the ring (record)
         self.names: list[str] = []           # handler names, indexed by RECORD.handler
         self._name_ids: dict[str, int] = {}
-        self.counts: Counter = Counter()     # (kind, cause) -> count
-        self.handler_counts: Counter = Counter()
-        self.handler_cost: Counter = Counter()
+        self._counts: Counter = Counter()    # (kind, cause) -> count
+        self._handler_counts: Counter = Counter()
+        self._handler_cost: Counter = Counter()
 
     # --- writing ---------------------------------------------------------------------------
     def handler_id(self, name: str) -> int:
@@ -88,9 +100,26 @@ class Trace:
 
     def record(self, kind: int, *, time: int, vm: int = 0, vcpu: int = 0, cause: int = 0,
                pc: int = 0, insn: int = 0, tval: int = 0, handler: str = "", cost: int = 0) -> int:
-        """Append one record; returns its sequence number."""
-        return self._append((time, kind, vm, vcpu, cause, pc, insn, tval,
-                             self.handler_id(handler), cost), handler)
+        """Append one record; returns its sequence number.  (Into the pending list, as the
+        int64 row extend takes: pc and tval, unsigned, as their bit patterns.)"""
+        hid = self._name_ids.get(handler)
+        if hid is None:
+            hid = self.handler_id(handler)
+        pending = self._pending
+        pending.append((time, kind, vm, vcpu, cause, ((pc + SIGN) & MASK64) - SIGN,
+                        insn & 0xFFFF_FFFF, ((tval + SIGN) & MASK64) - SIGN, hid, cost))
+        if len(pending) >= PENDING:
+            self._flush()
+        return self.total - 1
+
+    def _flush(self) -> None:
+        """The pending records into the ring (one batch, as the fast path's go)."""
+        pending = self._pending
+        if pending:
+            block = np.fromiter(chain.from_iterable(pending), dtype=np.int64,
+                                count=len(pending) * BLOCK_WORDS).reshape(-1, BLOCK_WORDS)
+            self._pending = []
+            self._store(block)
 
     def _append(self, r, handler: str) -> int:
         """One record from its fields after seq (RECORD's order, handler as its id)."""
@@ -101,15 +130,20 @@ class Trace:
                                           pc & 0xFFFF_FFFF_FFFF_FFFF, insn & 0xFFFF_FFFF,
                                           tval & 0xFFFF_FFFF_FFFF_FFFF, hid, cost)
         self._next = seq + 1
-        self.counts[(kind, cause)] += 1
-        self.handler_counts[handler] += 1
-        self.handler_cost[handler] += cost
+        self._counts[(kind, cause)] += 1
+        self._handler_counts[handler] += 1
+        self._handler_cost[handler] += cost
         return seq
 
     def extend(self, block: np.ndarray) -> None:
         """Append records written by compiled code (vmlab.hv.fastpath): an int64 array, one
         row per record with the fields from ``time`` on, in RECORD's order; handler ids
         already this trace's.  The same result as calling :meth:`record` for each row."""
+        self._flush()                       # (records made before these go first)
+        self._store(block)
+
+    def _store(self, block: np.ndarray) -> None:
+        """extend's work: the rows into the ring, and into the whole-run counters."""
         n = len(block)
         if n == 0:
             return
@@ -144,27 +178,46 @@ class Trace:
         keys, counts = np.unique(block[:, col["kind"]] << 48 | block[:, col["cause"]],
                                  return_counts=True)
         for key, k in zip(keys.tolist(), counts.tolist()):
-            self.counts[(key >> 48, key & ((1 << 48) - 1))] += k
+            self._counts[(key >> 48, key & ((1 << 48) - 1))] += k
         handler = block[:, col["handler"]]
         seen = np.bincount(handler, minlength=len(self.names))
         cost = np.bincount(handler, weights=block[:, col["cost"]], minlength=len(self.names))
         for hid in np.flatnonzero(seen).tolist():
             name = self.names[hid]
-            self.handler_counts[name] += int(seen[hid])
-            self.handler_cost[name] += int(cost[hid])
+            self._handler_counts[name] += int(seen[hid])
+            self._handler_cost[name] += int(cost[hid])
 
-    # --- reading ---------------------------------------------------------------------------
+    # --- reading (each reader first stores what record() left pending) -------------------------
+    @property
+    def counts(self) -> Counter:
+        """(kind, cause) -> records ever written."""
+        self._flush()
+        return self._counts
+
+    @property
+    def handler_counts(self) -> Counter:
+        """handler name -> records ever written with it."""
+        self._flush()
+        return self._handler_counts
+
+    @property
+    def handler_cost(self) -> Counter:
+        """handler name -> the simulated ns its records cost, in all."""
+        self._flush()
+        return self._handler_cost
+
     def __len__(self) -> int:
         """Records still held (at most ``capacity``)."""
-        return min(self._next, self.capacity)
+        return min(self.total, self.capacity)
 
     @property
     def total(self) -> int:
         """Records ever written."""
-        return self._next
+        return self._next + len(self._pending)
 
     def since(self, seq: int = 0) -> np.ndarray:
         """Records with sequence number >= ``seq`` that are still held, oldest first (a copy)."""
+        self._flush()
         first = max(seq, self._next - self.capacity, 0)
         if first >= self._next:
             return self._buf[:0].copy()
@@ -194,7 +247,7 @@ class Trace:
 
     def clear(self) -> None:
         """Forget everything (counters included); sequence numbers keep increasing."""
-        first = self._next
+        first = self.total
         self.__init__(self.capacity)
         self._next = first
 

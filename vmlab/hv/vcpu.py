@@ -17,6 +17,8 @@ allowed exactly when the real FS is on.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from vmlab import sv39
@@ -33,6 +35,7 @@ from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
 from vmlab.machine.names import csr_number
 from vmlab.machine.rvc import expansion_table
+from vmlab.machine.system import exec_csr
 from vmlab.machine.trap import take_trap
 
 FAR = 1 << 62
@@ -41,6 +44,16 @@ SMALL_BLOCK = 32                             # records: fewer are cheaper as Pyt
 #: the fast path's counters that are the shadow pager's
 DRAINED_SHADOW = ((fastpath.S_SFENCES, "sfences"), (fastpath.S_FLUSHES, "flushes"),
                   (fastpath.S_MMIO_FAULTS, "mmio_faults"), (fastpath.S_AD_UPDATES, "ad_updates"))
+
+
+def bound(dispatcher, *fixed, then=()):
+    """``dispatcher`` (a compiled function) with its array arguments bound, for a call
+    from Python on every exit.  numba looks at the type of every argument of every call to
+    pick the compiled code (about 50 ns an array: run_between takes ten); these arrays
+    live as long as the VM, so the code is picked once here, from their types and those of
+    the scalars ``then`` stands for.  The same compiled code runs either way."""
+    sig = tuple(dispatcher.typeof_pyval(a) for a in fixed + then)
+    return partial(dispatcher.compile(sig), *fixed)
 
 
 class VCpu:
@@ -68,6 +81,8 @@ class VCpu:
         # path then handles one exit and returns, so the scheduler sees runs end exactly
         # where the Python path ends them (and decides the same), only sooner.
         self.each_exit = False
+        # the Python path's compiled calls, their arrays bound (bind_calls)
+        self._between = self._due = self._exec_csr = None
 
     @property
     def sbi_timer(self) -> int:
@@ -119,6 +134,11 @@ class VCpu:
     def reg(self, i: int) -> int:
         return u64(self.row[L.XREG + i])
 
+    def regs(self, first: int, n: int) -> list[int]:
+        """x[first] .. x[first + n - 1], unsigned: one numpy read instead of n (the row's
+        int64 bit patterns read as uint64, which is what u64 does to each)."""
+        return self.row[L.XREG + first:L.XREG + first + n].view(np.uint64).tolist()
+
     def set_reg(self, i: int, value: int) -> None:
         if i:
             self.row[L.XREG + i] = i64(value)
@@ -150,8 +170,9 @@ class VCpu:
     def inject(self) -> int:
         """Deliver the highest-priority pending, enabled virtual interrupt, if any."""
         vm = self.vm
-        irq = int(fast_vhart.due_interrupt(vm.rows, vm.devices.dev, vm.devices.ctl,
-                                           self.hvstate, vm.time()))
+        if self._due is None:
+            self.bind_calls()
+        irq = self._due(vm.time())          # (fast_vhart.due_interrupt: lines, then pending)
         if irq < 0:
             return -1
         self.row[L.WAITING] = 0
@@ -176,9 +197,10 @@ class VCpu:
         satp = i64(vm.shadow.root_for(self))
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
         # real TLB is emptied only when another vCPU (maybe another VM's) held the hart.
-        if vm.hv.last_on_hart.get(self.hart) is not self:
+        on_hart = vm.hv.last_on_hart
+        if on_hart.get(self.hart) is not self:
             self.tlb_stale = True
-        vm.hv.last_on_hart[self.hart] = self
+            on_hart[self.hart] = self
         return satp
 
     def retire(self, insn: int = 0) -> None:
@@ -186,9 +208,12 @@ class VCpu:
         (the real hart already counted the cycle of the trapping step).  An instruction that
         wrote minstret itself is not counted: the value written is what the next instruction
         reads, exactly as on the bare hart."""
-        if self.row[L.MCOUNTINHIBIT] & 4 or csr_written(insn) == L.MINSTRET:
+        row = self.row
+        if row[L.MCOUNTINHIBIT] & 4:
             return
-        self.row[L.MINSTRET] += 1
+        if insn >> 20 == L.MINSTRET and csr_written(insn) == L.MINSTRET:
+            return                      # (only an instruction naming minstret can write it)
+        row[L.MINSTRET] += 1
 
     def _leave(self) -> None:
         """The real hart's registers back into the virtual hart (fast_run.leave)."""
@@ -206,11 +231,29 @@ class VCpu:
     def _run_between(self, now: int, left: int) -> tuple[int, int]:
         """The Python path's entry, run and exit (fast_run.run_between): the next deadline,
         _enter, _run_real and _leave in one compiled call."""
+        if self._between is None:
+            self.bind_calls()
+        return self._between(self._entry_satp(), now, left)
+
+    def bind_calls(self) -> None:
+        """The compiled calls the Python path makes on every exit, with the arrays bound
+        (:func:`bound`): run_between, due_interrupt and the machine's exec_csr."""
         vm, m = self.vm, self.vm.machine
-        code, steps = fast_run.run_between(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl,
-                                           expansion_table(), vm.rows, vm.devices.dev,
-                                           self.hvstate, self._entry_satp(), now, left)
-        return int(code), int(steps)
+        self._between = bound(fast_run.run_between, m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl,
+                              expansion_table(), vm.rows, vm.devices.dev, self.hvstate,
+                              then=(0, 0, 0))
+        self._due = bound(fast_vhart.due_interrupt, vm.rows, vm.devices.dev, vm.devices.ctl,
+                          self.hvstate, then=(0,))
+        self._exec_csr = bound(exec_csr, self.row, vm.devices.dev, vm.devices.ctl, self.id64,
+                               then=(0,))
+
+    def exec_csr(self, insn: int) -> bool:
+        """The machine's own ``exec_csr(row, dev, ctl, hart, insn)`` on this virtual hart,
+        with the VM's virtual devices: the Zicsr instruction ``insn`` done, or False if the
+        virtual mode may not do it (csr_emul.emulate_csr)."""
+        if self._exec_csr is None:
+            self.bind_calls()
+        return self._exec_csr(insn)
 
     # --- KVM_RUN ----------------------------------------------------------------------------
     def run(self, budget: int = 2_000_000) -> exits.Exit:
@@ -239,27 +282,27 @@ class VCpu:
                 code, steps = self._run_fast(now, deadline, limit, left)
             else:                           # (deadline, enter, run, leave: one compiled call)
                 code, steps = self._run_between(now, left)
-            st = self.hvstate                # (the last entry's, for the budget's end)
-            now, deadline = int(st[fastpath.S_NOW]), int(st[fastpath.S_DEADLINE])
             done += steps
             self.instructions += steps
             if code != fastpath.RESUME:     # (RESUME: injected, Python enters from here)
                 break
-        ex = self._after_run(code, deadline, now, steps)
+        ex = self._after_run(code, steps)
         ex.instructions = done
         if vm.stopped:
             ex.reason = vm.stopped[0]
         return ex                       # a virtual interrupt now due is injected on entry
 
-    def _after_run(self, code: int, deadline: int, now: int, steps: int) -> exits.Exit:
+    def _after_run(self, code: int, steps: int) -> exits.Exit:
         """The exit that ended the run, handled (by Python) or described (fast path)."""
         vm = self.vm
         if code == L.EXIT_TRAP:
-            m = vm.machine
-            cause, tval = int(m.ctl[L.C_TRAP_CAUSE]), u64(m.ctl[L.C_TRAP_TVAL])
-            return self._handle(cause, tval, u64(m.ctl[L.C_TRAP_PC]))
+            ctl = vm.machine.ctl
+            return self._handle(int(ctl[L.C_TRAP_CAUSE]), u64(ctl[L.C_TRAP_TVAL]),
+                                u64(ctl[L.C_TRAP_PC]))
         if code == fastpath.HANDLED:
             return self._last_fast_exit
+        st = self.hvstate                   # (the last entry's time and timer deadline)
+        now, deadline = int(st[fastpath.S_NOW]), int(st[fastpath.S_DEADLINE])
         if code == L.EXIT_BUDGET and deadline > now and vm.time() >= deadline:
             return exits.timer_exit(self, self._deadline_irq, steps)
         if code == L.EXIT_BUDGET:
