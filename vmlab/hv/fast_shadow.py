@@ -4,8 +4,8 @@ filling a shadow leaf for a page the guest maps.
 The shadow pager (vmlab.hv.shadow) stays the owner of the trees: it builds roots, allocates
 table frames, drops leaves and keeps the indexes that make sfence and write-protect work.
 What is done here only ever *adds* to what is already there -- a leaf into an empty slot of
-existing tables -- and logs it (the fill log) so that Python indexes it exactly as its own
-fill would (ShadowPaging.catch_up_fills).  Anything that would need more returns -1 before
+existing tables -- and logs it (the fill log, with the slot it wrote) so that Python can index
+it exactly as its own fill would, when it needs to (ShadowPaging.catch_up_fills, settle).  Anything that would need more returns -1 before
 changing anything.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from vmlab.hv.fast_guest import (ACC_FETCH, ACC_LOAD, ACC_STORE, guest_bytes, gu
                                  set_guest64, writable_ram, write_hpa64)
 from vmlab.hv.fast_jit import jit
 from vmlab.hv.fast_state import (COST_BASE, F_GPA_PAGE, F_GVA_PAGE, F_HPA_PAGE, F_LEVEL,
-                                 F_NPTES, F_PERMS, F_PTE0, F_TAG, FILL_EVENT, H_SFENCE,
+                                 F_NPTES, F_PERMS, F_PTE0, F_SLOT, F_TAG, FILL_EVENT, H_SFENCE,
                                  H_SHADOW_FILL, H_SHADOW_SFENCE, K_FILL, K_SWITCH, KIND_DIRECT,
                                  KIND_MPRV, KIND_SV39, R_KIND, R_MXR, R_PRIV, R_REAL_SATP,
                                  R_SATP, R_SUM, R_SUPER, R_TAG, R_VALID, S_AD_UPDATES, S_FILLS,
@@ -242,7 +242,7 @@ def fill(mem, page_map, vctl, st, roots, fills, bt_pages, cause, gva, pc, row, l
     hpa_page = (entry & ~PAGE_FLAGS) >> PAGE_SHIFT
     write_hpa64(mem, shadow_slot,
                 hpa_page << PTE_PPN_SHIFT | PTE_V | perms | PTE_U | PTE_A | PTE_D)
-    log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, mem, page_map, vctl)
+    log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, shadow_slot, mem, page_map, vctl)
     if level:
         roots[slot, R_SUPER] = 1        # (until Python has indexed the piece: catch_up_fills)
     record(log, st, SHADOW, now, FILL_EVENT, row[L.PC], gpa >> PAGE_SHIFT,
@@ -251,10 +251,11 @@ def fill(mem, page_map, vctl, st, roots, fills, bt_pages, cause, gva, pc, row, l
 
 
 @jit
-def log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, mem, page_map, vctl):
-    """What Python needs to index the new leaf (shadow._remember): the guest PTEs read."""
+def log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, shadow_slot, mem, page_map, vctl):
+    """What Python needs to index the new leaf (shadow._remember): the guest PTEs read, and
+    the shadow PTE's address (so that it need not walk the tree again to find it)."""
     f = fills[st[S_FILLS]]
-    f[F_TAG], f[F_GVA_PAGE] = r[R_TAG], (gva & VA_BITS) >> PAGE_SHIFT
+    f[F_TAG], f[F_GVA_PAGE], f[F_SLOT] = r[R_TAG], (gva & VA_BITS) >> PAGE_SHIFT, shadow_slot
     f[F_GPA_PAGE], f[F_HPA_PAGE] = gpa >> PAGE_SHIFT, hpa_page
     f[F_PERMS], f[F_LEVEL], f[F_NPTES] = perms, level, 0
     if r[R_KIND] == KIND_SV39:

@@ -64,8 +64,8 @@ KIND_DIRECT, KIND_SV39, KIND_MPRV = 0, 1, 2
 ROOT_SWITCH_EVENT, SFENCE_EVENT, MMIO_EVENT, FILL_EVENT = 9, 7, 4, 1
 # --- the fill log: the leaves the fast path put into shadow trees, for Python's bookkeeping ---
 (F_TAG, F_GVA_PAGE, F_GPA_PAGE, F_HPA_PAGE, F_PERMS, F_LEVEL, F_NPTES, F_PTE0, F_PTE1,
- F_PTE2) = range(10)
-FILL_WORDS = 10
+ F_PTE2, F_SLOT) = range(11)
+FILL_WORDS = 11                   # F_SLOT: host address of the shadow PTE written
 VA_BITS = (1 << (PAGE_SHIFT + LEVELS * VPN_BITS)) - 1    # Sv39: the low 39 bits
 
 # --- the record log: the trace's fields after seq (Trace.extend), as int64 ---------------------

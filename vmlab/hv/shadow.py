@@ -96,6 +96,8 @@ COUNTERS = ("fills", "dirty_upgrades", "guest_faults", "mmio_faults", "wp_faults
             "resets", "recycles")
 
 VA_BITS = (1 << 39) - 1
+assert F.F_PTE0 == F.F_NPTES + 1 and F.F_SLOT == F.F_PTE0 + 3 == F.FILL_WORDS - 1
+SETTLE_AT = 1 << 16        # compiled fills kept unindexed at most (rows of 88 bytes)
 
 
 
@@ -215,9 +217,13 @@ class ShadowPaging:
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.device_ranges = DEVICE_RANGES
         self._current: dict[int, tuple] = {}         # vcpu id -> key of the tree it runs on
-        self._deps: dict[int, set] = {}              # guest PTE gpa -> {(key, gva page)}
-        self._pt_refs: Counter = Counter()           # guest page -> leaves depending on its PTEs
-        self._by_target: dict[int, set] = {}         # gpa page -> {(key, gva page)} mapping it
+        # the coherence indexes (read them as _deps, _pt_refs, _by_target: see settle)
+        self._dep_index: dict[int, set] = {}        # guest PTE gpa -> {(key, gva page)}
+        self._pt_ref_counts: Counter = Counter()    # guest page -> leaves depending on its PTEs
+        self._target_index: dict[int, set] = {}     # gpa page -> {(key, gva page)} mapping it
+        # blocks of the fast path's fill log not indexed yet (catch_up_fills, settle)
+        self._pending: list[np.ndarray] = []
+        self._pending_keys: set[int] = set()    # their (tag << 32 | gva page), see _settle_for
         # the root cache as the compiled fast path sees it (vmlab.hv.fastpath): one row per
         # cached tree, at a slot that stays the tree's while it is cached
         self.mirror = np.zeros((TAGS_PER_VM, F.ROOT_WORDS), dtype=np.int64)
@@ -232,6 +238,22 @@ class ShadowPaging:
     @property
     def write_protect(self) -> bool:
         return self.strategy == "write-protect"
+
+    # (the coherence indexes, complete: with the compiled fills' leaves in them)
+    @property
+    def _deps(self) -> dict[int, set]:
+        self.settle()
+        return self._dep_index
+
+    @property
+    def _pt_refs(self) -> Counter:
+        self.settle()
+        return self._pt_ref_counts
+
+    @property
+    def _by_target(self) -> dict[int, set]:
+        self.settle()
+        return self._target_index
 
     # === roots ================================================================================
     def key_for(self, vcpu) -> tuple:
@@ -269,9 +291,10 @@ class ShadowPaging:
         return root
 
     def _build(self, key: tuple) -> Root:
+        self.settle()                        # (an evicted tree's tag must be resolved first)
         while len(self.roots) >= self.max_roots and self._evict_one():
             pass
-        root = Root(key, self._free_tag(), ShadowTree(self.vm.frames))
+        root = Root(key, self._free_tag(), ShadowTree(self.vm.frames, settle=self.settle))
         if key != DIRECT:
             _, root.guest_satp, root.priv, root.sum, root.mxr = key
         self.roots[key] = root
@@ -360,17 +383,54 @@ class ShadowPaging:
             self.counters["root_switches"] += 1
 
     def catch_up_fills(self, fills) -> None:
-        """Index the leaves the fast path put into trees (rows of fastpath's fill log), as
-        :meth:`_fill` does for its own: the same Leaf, dependencies and counters."""
-        for row in fills.tolist():
-            root = self.roots[self._by_tag[row[F.F_TAG]]]
-            ptes = tuple(row[F.F_PTE0:F.F_PTE0 + row[F.F_NPTES]])
-            leaf = Leaf(row[F.F_GVA_PAGE], row[F.F_GPA_PAGE], row[F.F_HPA_PAGE],
-                        row[F.F_PERMS], row[F.F_LEVEL], ptes)
-            root.tree.put(leaf)              # (rewrites the same PTE; records its slot)
-            self._remember(root, leaf)
-            self.counters["fills"] += 1
-            if leaf.level:                   # indexed now: the fast path's "unsure" ends
+        """The leaves the fast path put into trees (rows of fastpath's fill log): counted
+        now, indexed when something first needs the index (:meth:`settle`).
+
+        What must Python know about a compiled fill, and when?  Its trace record, at once
+        (written by then); the count, at once (here).  The leaf's bookkeeping -- a
+        :class:`Leaf`, the guest PTEs it depends on, the frame it maps -- is needed only
+        when something asks: a fault, an sfence or PT write that may drop leaves, the host
+        changing a frame, a view reading the trees.  Until then it stays a row of the log,
+        a copy of which is kept (the fast path reuses its array)."""
+        n = len(fills)
+        if not n:
+            return
+        self._pending.append(fills.copy())
+        self._pending_keys.update((fills[:, F.F_TAG] << 32 | fills[:, F.F_GVA_PAGE]).tolist())
+        self.counters["fills"] += n
+        if len(self._pending_keys) >= SETTLE_AT:     # (a bound on the memory rows take)
+            self.settle()
+
+    def settle(self) -> None:
+        """Index the leaves the fast path filled since the last call, exactly as
+        :meth:`_fill` does for its own (the same Leaf, dependencies and superpage index).
+        Every reader of the bookkeeping calls it first; it costs nothing when done."""
+        if not self._pending:
+            return
+        blocks, self._pending = self._pending, []
+        self._pending_keys.clear()
+        for block in blocks:
+            self._index_fills(block)
+
+    def _settle_for(self, root: Root, gva: int) -> None:
+        """What a fault needs of the fills not indexed yet: only a leaf of this very page
+        (which the fill replaces: a clean page's first store) -- then all of them.  (A
+        recycle, the other reader on a fill's way, settles for itself.)"""
+        if self._pending and root.tag << 32 | (gva & VA_BITS) >> 12 in self._pending_keys:
+            self.settle()
+
+    def _index_fills(self, block: np.ndarray) -> None:
+        """Leaves, dependencies and superpage index for one block of the fill log (its rows
+        unpacked in fast_state's order: tag ... F_NPTES, the three PTE words, F_SLOT)."""
+        roots, by_tag, remember = self.roots, self._by_tag, self._remember
+        for (tag, gva_page, gpa_page, hpa_page, perms, level, nptes, *ptes,
+             slot_hpa) in block.tolist():
+            root = roots[by_tag[tag]]
+            leaf = Leaf(gva_page, gpa_page, hpa_page, perms, level, tuple(ptes[:nptes]),
+                        slot_hpa)
+            root.tree.adopt(leaf)            # (its PTE is in the tree's memory already)
+            remember(root, leaf)
+            if level:                        # indexed now: the fast path's "unsure" ends
                 slot = self._slots[root.key]
                 self.mirror[slot, F.R_SUPER] = slot in self._super_full
 
@@ -384,6 +444,7 @@ class ShadowPaging:
         gva &= MASK64
         access = _ACCESS.get(cause)
         root = self.roots.get(self.key_for(vcpu)) or self._root(vcpu)   # the tree it ran on
+        self._settle_for(root, gva)
         if access is None or cause == _ACCESS_FAULT[access]:
             # the shadow never maps non-RAM, so a real access fault is not ours to fix
             return self._guest_fault(vcpu, cause, gva, "not a page fault of the shadow")
@@ -481,7 +542,7 @@ class ShadowPaging:
 
     def _is_pt_page(self, gpa_page: int, pte_gpas) -> bool:
         """Is this page one of the guest's page tables (already, or by this very walk)?"""
-        return self._pt_refs[gpa_page] > 0 or any(p >> 12 == gpa_page for p in pte_gpas)
+        return self._pt_ref_counts[gpa_page] > 0 or any(p >> 12 == gpa_page for p in pte_gpas)
 
     def _fill(self, vcpu, root: Root, leaf: Leaf, gpa: int) -> None:
         if sum(len(r.tree.tables) for r in self.roots.values()) + 2 > self.max_tables:
@@ -505,6 +566,7 @@ class ShadowPaging:
         """A guest that touches addresses all over its address space could make us build
         tables until the host runs out of frames.  At the bound, every tree is emptied
         (roots stay) and refills on demand: the guest runs slower, the host stays safe."""
+        self.settle()
         dropped = sum(self._forget_tree(r, free=False) for r in self.roots.values())
         self.counters["recycles"] += 1
         self._record(vcpu, RECYCLE, 0, dropped)
@@ -550,11 +612,11 @@ class ShadowPaging:
         """Index a new leaf by the guest PTEs it came from and the gpa page it maps."""
         ref = (root.key, leaf.gva_page)
         for pte_gpa in leaf.pte_gpas:
-            self._deps.setdefault(pte_gpa, set()).add(ref)
-            self._pt_refs[pte_gpa >> 12] += 1
-            if self._pt_refs[pte_gpa >> 12] == 1 and self.write_protect:
+            self._dep_index.setdefault(pte_gpa, set()).add(ref)
+            self._pt_ref_counts[pte_gpa >> 12] += 1
+            if self._pt_ref_counts[pte_gpa >> 12] == 1 and self.write_protect:
                 self._protect(pte_gpa >> 12)
-        self._by_target.setdefault(leaf.gpa_page, set()).add(ref)
+        self._target_index.setdefault(leaf.gpa_page, set()).add(ref)
         if leaf.level:
             group = (leaf.level, leaf.gva_page >> (9 * leaf.level))
             members = root.super.setdefault(group, set())
@@ -566,19 +628,19 @@ class ShadowPaging:
         """Undo :meth:`_remember` (the leaf is gone from the tree already)."""
         ref = (root.key, leaf.gva_page)
         for pte_gpa in leaf.pte_gpas:
-            deps = self._deps.get(pte_gpa)
+            deps = self._dep_index.get(pte_gpa)
             if deps is not None:
                 deps.discard(ref)
                 if not deps:
-                    del self._deps[pte_gpa]
-            self._pt_refs[pte_gpa >> 12] -= 1
-            if self._pt_refs[pte_gpa >> 12] <= 0:
-                del self._pt_refs[pte_gpa >> 12]   # no longer a page table we depend on
-        targets = self._by_target.get(leaf.gpa_page)
+                    del self._dep_index[pte_gpa]
+            self._pt_ref_counts[pte_gpa >> 12] -= 1
+            if self._pt_ref_counts[pte_gpa >> 12] <= 0:
+                del self._pt_ref_counts[pte_gpa >> 12]   # no longer a page table we depend on
+        targets = self._target_index.get(leaf.gpa_page)
         if targets is not None:
             targets.discard(ref)
             if not targets:
-                del self._by_target[leaf.gpa_page]
+                del self._target_index[leaf.gpa_page]
         if leaf.level:
             key = (leaf.level, leaf.gva_page >> (9 * leaf.level))
             group = root.super.get(key)
@@ -590,7 +652,7 @@ class ShadowPaging:
         """A guest page just became a page-table page: take W away from every leaf mapping it."""
         self.counters["pages_protected"] += 1
         self._record(None, PROTECT, gpa_page << 12, 0)
-        for key, gva_page in list(self._by_target.get(gpa_page, ())):
+        for key, gva_page in list(self._target_index.get(gpa_page, ())):
             root = self.roots[key]
             leaf = root.tree.leaves[gva_page]
             if leaf.perms & PTE_W:
@@ -622,10 +684,11 @@ class ShadowPaging:
     def after_pt_write(self, vcpu, gpa: int) -> None:
         """The core emulated a store into a guest page table at ``gpa``: every shadow leaf
         whose guest walk read that PTE may now be wrong, so it goes (and refills on demand)."""
+        self.settle()
         self.counters["pt_writes"] += 1
         dropped = 0
         for pte_gpa in {gpa & ~7, (gpa + 7) & ~7} if gpa & 7 else {gpa}:
-            for key, gva_page in list(self._deps.get(pte_gpa, ())):
+            for key, gva_page in list(self._dep_index.get(pte_gpa, ())):
                 dropped += self._drop(self.roots[key], gva_page)
         self._record(vcpu, PT_WRITE, gpa, dropped)
 
@@ -633,8 +696,9 @@ class ShadowPaging:
         """The host changed what backs guest page ``gpa`` (swapped, ballooned, shared or
         moved it): drop every shadow leaf, in every tree, that points at the old frame.
         Returns how many went; they refill from the new gpa -> hpa map on demand."""
+        self.settle()
         dropped = 0
-        for key, gva_page in list(self._by_target.get(gpa >> 12, ())):
+        for key, gva_page in list(self._target_index.get(gpa >> 12, ())):
             dropped += self._drop(self.roots[key], gva_page)
         return dropped
 
@@ -647,6 +711,7 @@ class ShadowPaging:
         than the spec requires, which is always allowed.  With write-protect there is
         nothing stale to drop.
         """
+        self.settle()
         self.counters["sfences"] += 1
         dropped = 0
         if not self.write_protect:
@@ -668,6 +733,7 @@ class ShadowPaging:
 
     def reset(self) -> None:
         """Forget every tree and free its frames (VM reset); counters keep counting."""
+        self.settle()
         n = len(self.roots)
         for root in self.roots.values():
             self._forget_tree(root, free=True)
@@ -675,9 +741,9 @@ class ShadowPaging:
             self._mirror_drop(root)
         self.roots.clear()
         self._current.clear()
-        self._deps.clear()
-        self._pt_refs.clear()
-        self._by_target.clear()
+        self._dep_index.clear()
+        self._pt_ref_counts.clear()
+        self._target_index.clear()
         self.counters["resets"] += 1
         self._record(None, RESET, 0, n)
 
@@ -704,6 +770,7 @@ class ShadowPaging:
 
     def trees(self) -> list[dict]:
         """One line per cached tree, least recently used first (for views and --stats)."""
+        self.settle()
         on = {}
         for vcpu_id, key in self._current.items():
             on.setdefault(key, []).append(vcpu_id)

@@ -53,7 +53,7 @@ def shadow_pte(hpa_page: int, perms: int) -> int:
     return sv39.make_pte(hpa_page, PTE_V | perms | PTE_U | PTE_A | PTE_D)
 
 
-@dataclass
+@dataclass(slots=True)
 class Leaf:
     """Bookkeeping for one shadow leaf: where it came from, so it can be dropped exactly.
 
@@ -79,11 +79,25 @@ class ShadowTree:
     frames: FrameAllocator
     root_hpa: int = 0
     tables: list[int] = field(default_factory=list)     #: every table frame, root first
-    leaves: dict[int, Leaf] = field(default_factory=dict)   #: gva page -> leaf
+    _leaves: dict[int, Leaf] = field(default_factory=dict)
+    #: called before the leaves are read: the pager's catch-up with leaves that compiled
+    #: code put into this tree's memory and only logged (ShadowPaging.settle)
+    settle: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.root_hpa = self.frames.alloc(FrameAllocator.SHADOW)
         self.tables.append(self.root_hpa)
+
+    @property
+    def leaves(self) -> dict[int, Leaf]:
+        """gva page -> leaf, every leaf of the tree (those filled in compiled code too)."""
+        if self.settle is not None:
+            self.settle()
+        return self._leaves
+
+    def adopt(self, leaf: Leaf) -> None:
+        """Take into the bookkeeping a leaf already written at ``leaf.slot_hpa``."""
+        self._leaves[leaf.gva_page] = leaf
 
     # --- host memory -----------------------------------------------------------------------
     def read64(self, hpa: int) -> int | None:
@@ -116,19 +130,19 @@ class ShadowTree:
         """Install (or replace) the shadow leaf for ``leaf.gva_page``."""
         leaf.slot_hpa = self.slot(leaf.gva_page << 12)
         self._write64(leaf.slot_hpa, shadow_pte(leaf.hpa_page << 12, leaf.perms))
-        self.leaves[leaf.gva_page] = leaf
+        self._leaves[leaf.gva_page] = leaf
 
     def remove(self, gva_page: int) -> Leaf | None:
         """Clear one shadow leaf (its tables stay: they are cheap and likely reused)."""
-        leaf = self.leaves.pop(gva_page, None)
+        leaf = self._leaves.pop(gva_page, None)
         if leaf is not None:
             self._write64(leaf.slot_hpa, 0)
         return leaf
 
     def clear(self) -> list[Leaf]:
         """Drop every leaf and every table but the (zeroed) root; return the leaves."""
-        dropped = list(self.leaves.values())
-        self.leaves.clear()
+        dropped = list(self._leaves.values())
+        self._leaves.clear()
         for hpa in self.tables:
             off = hpa - self.frames.ram_base
             self.frames.ram[off: off + PAGE] = 0     # a freed frame keeps no host addresses
