@@ -19,7 +19,7 @@ from vmlab.machine.bus import fault, translate
 from vmlab.machine.jit import jit
 from vmlab.machine.layout import (
     ACC_FETCH, C_BP, C_EXIT, C_NBP, C_RAM_BASE, C_RAM_SIZE, CAUSE_FETCH_ACCESS,
-    EXIT_BREAKPOINT, SATP, C_FAULT_GPA, C_FAULT_TINST, CAUSE_FETCH_GUEST_PAGE,
+    EXIT_BREAKPOINT, SATP,
 )
 from vmlab.machine.loadstore import u16, u32
 
@@ -69,14 +69,9 @@ def breakpoint_in_page(ctl, page):
 
 @jit
 def fetch_page(tlb, mem, ctl, h, c, pc, vm, ctx):
-    """RAM offset of the 4 KiB page holding ``pc``, or -cause-1 (page or access fault).
-    The page is translated, not pc itself: so when the final G-stage walk of a guest's fetch
-    faults, the guest-physical address it leaves for htval/mtval2 is put back together with
-    pc's offset in the page (that of a VS-stage table entry stays as it is)."""
+    """RAM offset of the 4 KiB page holding ``pc``, or -cause-1 (page or access fault)."""
     pa = translate(tlb, mem, ctl, h, c[SATP], pc & ~0xFFF, ACC_FETCH, ctx, vm)
     if pa < 0:
-        if -pa - 1 == CAUSE_FETCH_GUEST_PAGE and ctl[C_FAULT_TINST] == 0:
-            ctl[C_FAULT_GPA] |= pc & 0xFFF
         return pa
     off = pa - ctl[C_RAM_BASE]
     if off < 0 or off > ctl[C_RAM_SIZE] - 4096:
