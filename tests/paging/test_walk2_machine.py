@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
 
 from twostage_trees import CODE_HPA, FIXED, RAM_BASE, TwoStageTrees, ram_io
 from vmlab import sv39
@@ -95,7 +94,7 @@ def test_vs_mode_accesses_agree_with_the_reference():
             assert trapped and m.csr("mcause") == w.fault, where
             assert m.csr("mtval") == gva, where
             if w.fault_gpa is not None:
-                assert m.csr("mtval2") == reported_gpa(w) >> 2, where
+                assert m.csr("mtval2") == w.fault_gpa >> 2, where
                 assert m.csr("mtinst") == expected_tinst(w), where
             assert int(m.ctl[L.C_WALK_REFS]) - refs0 == fetch_refs + len(w.refs), where
             seen["guest-page" if w.fault_gpa is not None else "page"] += 1
@@ -116,15 +115,6 @@ def expected_tinst(w: sv39.Walk2) -> int:
     return TRANSFORMED.get(w.access, 0)
 
 
-def reported_gpa(w: sv39.Walk2) -> int:
-    """The GPA the machine reports today: the full address, except for an instruction fetch
-    whose final G walk faults -- the machine translates fetches a page at a time, so bits
-    11..2 are lost there (test_fetch_guest_page_fault_reports_the_whole_gpa)."""
-    if w.access == "fetch" and w.final is not None and not w.final.ok:
-        return w.fault_gpa & ~0xFFF
-    return w.fault_gpa
-
-
 def _check_success(m: Machine, w: sv39.Walk2, access: str, marker: int, trapped: bool, where: str):
     """The access reached w.hpa: the loaded word, the stored word, or the fetch TLB's entry."""
     if access == "load":
@@ -141,8 +131,6 @@ def _check_success(m: Machine, w: sv39.Walk2, access: str, marker: int, trapped:
         assert e[L.TLB_TAG] == w.gva >> 12 and e[L.TLB_PPAGE] == w.hpa & ~0xFFF, where
 
 
-@pytest.mark.xfail(strict=True, reason="the machine reports a fetch's guest-page fault with "
-                   "the GPA of the page, not of the instruction (htval bits 9..0 zero)")
 def test_fetch_guest_page_fault_reports_the_whole_gpa():
     """htval/mtval2 hold the faulting GPA >> 2 (a hypervisor rebuilds it as htval << 2 |
     stval & 3): for a fetch from a guest page the G stage does not map, that GPA is the

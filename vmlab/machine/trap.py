@@ -44,7 +44,10 @@ def enter_trap(c, ctl, cause, tval, interrupt, guest_va):
     gva = guest_va and not interrupt and _tval_is_address(cause)
     gpa = tinst = 0
     if _is_guest_page_fault(cause) and not interrupt:
-        gpa, tinst = ctl[C_FAULT_GPA] >> 2, ctl[C_FAULT_TINST]
+        gpa, tinst = ctl[C_FAULT_GPA], ctl[C_FAULT_TINST]
+        if cause == CAUSE_FETCH_GUEST_PAGE and tinst == 0:
+            gpa |= tval & 0xFFF  # a fetch translates its page: the instruction's offset back
+        gpa >>= 2
     if target == PRIV_M:
         trap_to_m(c, code, tval, gva, gpa, tinst)
         vec = c[MTVEC]

@@ -73,8 +73,9 @@
     li      s1, 0x40201000
     jalr    s1                      # execute-only at both stages: runs its `ret`
     la      ra, 2f
-    li      s1, 0x40206000
-    jr      s1                      # VS executable, G not: instruction guest-page fault (20)
+    li      s1, 0x40206010
+    jr      s1                      # VS executable, G not: instruction guest-page fault (20),
+                                    # htval the instruction's GPA >> 2 (its offset in the page too)
 2:  la      ra, 3f
     li      s1, 0x40200000
     jr      s1                      # VS not executable: instruction page fault (12)
