@@ -64,7 +64,7 @@ def test_two_stage_refs_feedback_does_not_give_the_count():
     truth = R.count_walk_refs(*S_args(p["scenario"]))["refs"]
     out = grade("two_stage_refs", "ana", {"two_stage_refs": S.refs_no_final_g}, hidden=False)
     line = out.lines[0]
-    assert not line.ok and str(truth) not in line.text and "fewer" in line.text
+    assert not line.ok and str(truth) not in line.text and "the MMU made more" in line.text
 
 
 def S_args(s):
@@ -105,6 +105,14 @@ def test_a_fill_may_not_name_a_frame_it_was_not_given():
         return True
     out = grade("gstage_fill", "ana", {"gfill": gfill}, hidden=False)
     assert out.score == 0 and "hpa_of did not give" in out.lines[0].text
+
+
+def test_a_fill_that_raises_is_one_line():
+    def gfill(req):
+        raise KeyError("oops")
+    out = grade("gstage_fill", "ana", {"gfill": gfill}, hidden=False)
+    assert out.score == 0 and "your fill raised KeyError" in out.lines[0].text
+    assert "\n" not in out.lines[0].text
 
 
 def test_a_fill_that_maps_the_device_is_caught():

@@ -65,7 +65,7 @@ class Counted(PythonCalls):
         got, want = result.get("value"), self.expected(params, case.inputs["args"])
         if got == want and type(got) is int:
             return Line(True, f"{where}: {got} references, as the MMU counted", hidden=case.hidden)
-        side = "more" if isinstance(got, int) and got > want else "fewer"
+        side = "fewer" if isinstance(got, int) and got > want else "more"
         what = f"{got!r} is not a whole number" if type(got) is not int else \
             f"{got} -- the MMU made {side} memory references"
         return Line(False, f"{where}: {what}", hidden=case.hidden)
@@ -134,7 +134,7 @@ def _layout_text(layout: dict) -> str:
                     "G-stage from `req.root` with `req.read_pte(table, index)`, making tables "
                     "with `req.new_table()` and `req.write_pte(table, index, pte)`, write a 4 KiB "
                     "leaf the hardware accepts, and return True. Your guest (`lab06_run."
-                    "fill_run(gfill, P['layout'])`): " + _layout_text(p["layout"]) +
+                    "fill_run(gfill, P2['layout'])`): " + _layout_text(p["layout"]) +
                     ". It is graded by running your guest and hidden ones in VS-mode on your fill."))
 def gstage_fill(rng):
     return {"layout": gstage_layout(rng)}
@@ -210,7 +210,7 @@ def _close(got, want: float, tolerance: float) -> bool:
 
 def _workloads_text(p) -> str:
     return "; ".join(f"**{k}** ({WORKLOAD_KINDS[k]}): {w['syscall']} system calls, {w['ptemod']} "
-                     f"PTE updates, {w['tlb']} passes over the 511 pages"
+                     f"PTE updates, {w['tlb']} pass{'' if w['tlb'] == 1 else 'es'} over the 511 pages"
                      for k, w in sorted(p["workloads"].items()))
 
 

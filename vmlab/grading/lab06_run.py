@@ -307,7 +307,12 @@ class FillHypervisor:
             raise FillError(f"guest-page fault again at the same guest page right after your "
                             f"fill returned True ({_cause_word(cause)}): the hardware's walk "
                             f"still fails there")
-        mapped = self.fill(FillRequest(self, cause, htval, gva))
+        try:
+            mapped = self.fill(FillRequest(self, cause, htval, gva))
+        except FillError:
+            raise
+        except Exception as exc:      # the student's bug: one line, the host untouched
+            raise FillError(f"your fill raised {type(exc).__name__}: {exc}") from exc
         if mapped is True:
             self.fills, self.last_fault = self.fills + 1, (cause, gpa >> 12)
             return self._resume(0)
@@ -445,3 +450,24 @@ def per_op_costs(n: int = 50) -> dict:
         _COSTS_CACHE[n] = table
     return _COSTS_CACHE[n]
 
+
+
+# ---- the lab's first guest: what still exits ----------------------------------------------------
+def vs_guest(source: str, ram_pages: int = 256):
+    """``source`` assembled at GPA 0x8000_0000 as a guest of ``ram_pages`` pages, ready to
+    run in VS-mode: a :class:`vmlab.hv.hwassist.HwVcpu` (its G-stage empty, filled on
+    demand) and the program (for its symbols)."""
+    from vmlab.asm import assemble
+    from vmlab.hv.hwassist import GStage, HwVcpu
+    from vmlab.hv.memory import FrameAllocator, GuestMemory
+    from vmlab.machine import Machine
+    m = Machine(ram_size=8 << 20)
+    frames = FrameAllocator(m.mem, RAM, first=RAM + (1 << 20))
+    mem = GuestMemory(frames, vm_id=1, gpa_base=RAM, size=ram_pages << 12)
+    prog = assemble(source, base=RAM, filename="lab06-guest.s")
+    for s in prog.sections.values():
+        if s.size and "a" in s.flags and not s.nobits:
+            mem.write(s.addr, bytes(s.data))
+    vcpu = HwVcpu(m, GStage(m, frames, mem, vmid=1), EXIT_VECTOR)
+    vcpu.enter(prog.symbols["_start"])
+    return vcpu, prog
