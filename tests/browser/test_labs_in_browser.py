@@ -459,6 +459,19 @@ def test_lab08_trap_and_emulate_end_to_end(browser, lab_server):
     page.close()
 
 
+def test_lab06_hardware_assist(browser, lab_server):
+    page = open_and_run(browser, lab_server, "06-hardware-assist.ipynb")
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert "load_guest_page_fault" in text and "virtual_supervisor_ecall" in text
+    assert "virtual_instruction at" in text and "0x10500073" in text      # wfi under VTW
+    assert "a0 = 42   vsscratch = 42" in text                              # no exit for the CSRs
+    assert "4 KiB over 4 KiB: {'walks': 1, 'refs': 15}" in text            # the two-stage walk
+    assert "hardware assist (VS-mode):     6 exits" in text
+    assert text.count("(visible tests; hidden ones run when graded)") == 3
+    shoot(page, "06-hardware-assist")
+    page.close()
+
+
 def test_lab07_popek_goldberg(browser, lab_server):
     page = open_and_run(browser, lab_server, "07-popek-goldberg.ipynb")
     text = page.locator(".jp-Notebook").first.inner_text()
