@@ -158,3 +158,18 @@ def test_the_measured_costs_teach_adams_and_agesen():
     for student in ("ana", "ben", "cy", "dee"):
         row = prices(lab06.exercises["which_wins"].params(student))
         assert [min(row[k], key=row[k].get) for k in "ABC"] == ["hw", "hw", "sfence"], student
+
+
+@pytest.mark.slow
+def test_vmlab_grade_on_lab06_notebooks(tmp_path):
+    """End to end in the sandbox: the instructor's answers pasted into the notebook get full
+    marks, the untouched notebook none."""
+    from grading_support import ROOT, grade_answered_and_untouched
+    solutions = (ROOT / "tests" / "grading" / "lab06_solutions.py").read_text()
+    answers = {"def two_stage_refs(": solutions, "def gfill(req):": "gfill = make_fill()",
+               "which_wins = {": ("from vmlab.grading.lab06 import prices\n"
+                                  "which_wins = {k: dict(v, choice=min(v, key=v.get))\n"
+                                  "              for k, v in prices(P3).items()}\n")}
+    answered, untouched = grade_answered_and_untouched(
+        tmp_path, ROOT / "labs" / "06-hardware-assist.ipynb", "lab06", answers)
+    assert answered == lab06.points and untouched == 0
