@@ -33,6 +33,9 @@ from vmlab.isa.paging import (FLAG_NAMES, LEVELS, PAGE_SIZE, PPN_MASK, PTE_A, PT
                               PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, SATP_ASID_MASK,
                               SATP_ASID_SHIFT, SATP_MODE_BARE, SATP_MODE_SHIFT,
                               SATP_MODE_SV39, SATP_PPN_MASK)
+from vmlab.isa.paging import (GPA_BITS, GSTAGE_ROOT_INDEX_BITS, HGATP_MODE_BARE, HGATP_MODE_SHIFT,
+                              HGATP_MODE_SV39X4, HGATP_PPN_MASK, HGATP_VMID_MASK,
+                              HGATP_VMID_SHIFT)
 
 #: exception codes of the three page faults (vmlab.isa.causes: the spec's "mcause values")
 FETCH_PAGE_FAULT, LOAD_PAGE_FAULT, STORE_PAGE_FAULT = (
@@ -285,3 +288,293 @@ def _mappings(read64: ReadU64, table: int, level: int, va_base: int) -> Iterator
             yield Mapping(canonical_va(va), pte_ppn(pte) << 12, level, table + 8 * index, pte)
         elif level > 0:
             yield from _mappings(read64, pte_ppn(pte) << 12, level - 1, va)
+
+
+# --- two-stage translation (the hypervisor extension) -------------------------------------------
+#
+# A guest running with V=1 translates twice: its own Sv39 tables (vsatp, the *VS stage*) map a
+# guest-virtual address to a guest-physical one, and the hypervisor's Sv39x4 tables (hgatp, the
+# *G stage*) map every guest-physical address to a host-physical one.  "Every" is the point: the
+# guest's tables live in guest-physical memory, so each VS-stage PTE read is first a G-stage
+# walk of the PTE's own address::
+#
+#     vsatp ─▶ VS L2 ─▶ VS L1 ─▶ VS L0 ─▶ data GPA
+#               ▲         ▲         ▲         ▲
+#            G walk    G walk    G walk    G walk      (3 reads each for 4 KiB G pages)
+#
+# so a 4 KiB page over 4 KiB G-stage pages costs 3 × (3 + 1) + 3 = 15 memory references,
+# where one-stage Sv39 (or a shadow table) costs 3.
+#
+# Sv39x4 is Sv39 with a 41-bit input: the root table has 2048 entries (16 KiB) indexed by GPA
+# bits 40..30.  Every G-stage access is checked as a U-mode access (U must be set); a VS-stage
+# table read needs R.  A fault in the G stage is a *guest-page fault* (20/21/23 by the kind
+# of the original access) and reports the GPA; one in the VS stage is the usual page fault.
+
+FETCH_GUEST_PAGE_FAULT, LOAD_GUEST_PAGE_FAULT, STORE_GUEST_PAGE_FAULT = (
+    exception_code(n) for n in ("fetch_guest_page_fault", "load_guest_page_fault",
+                                "store_guest_page_fault"))
+_GUEST_PAGE_FAULT = {"fetch": FETCH_GUEST_PAGE_FAULT, "load": LOAD_GUEST_PAGE_FAULT,
+                     "store": STORE_GUEST_PAGE_FAULT}
+
+
+def size_words(level: int) -> str:
+    """A level's page size as a student says it: "4 KiB", "2 MiB", "1 GiB"."""
+    return ("4 KiB", "2 MiB", "1 GiB")[level]
+
+
+def gpa_index(gpa: int, level: int) -> int:
+    """The index into the level-``level`` G-stage table: 11 bits at the root, else 9."""
+    bits = GSTAGE_ROOT_INDEX_BITS if level == LEVELS - 1 else 9
+    return (gpa >> (12 + 9 * level)) & ((1 << bits) - 1)
+
+
+def make_hgatp(root_pa: int, vmid: int = 0, mode: int = HGATP_MODE_SV39X4) -> int:
+    """hgatp for an Sv39x4 root at ``root_pa`` (16 KiB aligned)."""
+    return mode << HGATP_MODE_SHIFT | (vmid & HGATP_VMID_MASK) << HGATP_VMID_SHIFT | (root_pa >> 12)
+
+
+@dataclass
+class GWalk:
+    """One G-stage walk: guest-physical ``gpa`` to host-physical ``hpa``.
+
+    ``what`` says why the hardware walks it: ``"vs2"``/``"vs1"``/``"vs0"`` for the VS-stage
+    PTE of that level (an *implicit* access, needing R), ``"data"`` for the final address.
+    """
+
+    gpa: int
+    what: str
+    steps: list[Step] = field(default_factory=list)
+    hpa: int | None = None
+    fault: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.fault is None
+
+
+@dataclass
+class VSStep:
+    """One VS-stage level: the G-stage walk of the PTE's address, then the PTE read."""
+
+    level: int
+    table_gpa: int
+    index: int
+    g: GWalk            #: the G-stage walk of ``pte_gpa``
+    pte: int | None = None    #: the VS-stage PTE, None when its G walk or read failed
+
+    @property
+    def pte_gpa(self) -> int:
+        return self.table_gpa + 8 * self.index
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.pte is not None and bool(self.pte & (PTE_R | PTE_W | PTE_X))
+
+
+@dataclass
+class Ref:
+    """One memory reference of a two-stage walk, numbered in the order the hardware makes it."""
+
+    n: int
+    stage: str          #: "G" (an hgatp table) or "VS" (a vsatp table)
+    level: int
+    pte_hpa: int
+    pte: int
+    what: str           #: for G: the address being translated ("vs2" .. "data"); for VS: "vsN"
+
+
+@dataclass
+class Walk2:
+    """A two-stage translation: every VS-stage step (each with its G walk), then the final
+    G walk; the GPA and HPA, or the fault with the address it reports."""
+
+    gva: int
+    access: str
+    vs_steps: list[VSStep] = field(default_factory=list)
+    final: GWalk | None = None
+    gpa: int | None = None
+    hpa: int | None = None
+    fault: int | None = None
+    #: the guest-physical address a guest-page fault reports (htval/mtval2 hold it >> 2)
+    fault_gpa: int | None = None
+    reason: str = ""
+    level: int | None = None        #: the VS-stage leaf's level (None: Bare vsatp or fault)
+    #: a guest-page fault in the G walk of a VS-stage table read (an *implicit* access: the
+    #: hart reports it with htinst = a pseudoinstruction, 0x3000, rather than 0)
+    implicit: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.fault is None
+
+    @property
+    def g_walks(self) -> list[GWalk]:
+        return [s.g for s in self.vs_steps] + ([self.final] if self.final else [])
+
+    @property
+    def refs(self) -> list[Ref]:
+        """Every PTE read, in the hardware's order: each VS level's G walk and then its PTE,
+        then the final G walk."""
+        out: list[Ref] = []
+        for vs in self.vs_steps:
+            out += [Ref(len(out) + i + 1, "G", st.level, st.pte_pa, st.pte, vs.g.what)
+                    for i, st in enumerate(vs.g.steps)]
+            if vs.pte is not None:
+                out.append(Ref(len(out) + 1, "VS", vs.level, vs.g.hpa, vs.pte, vs.g.what))
+        if self.final:
+            out += [Ref(len(out) + i + 1, "G", st.level, st.pte_pa, st.pte, "data")
+                    for i, st in enumerate(self.final.steps)]
+        return out
+
+
+def g_walk(read64: ReadU64, hgatp: int, gpa: int, access: str, what: str = "data", *,
+           mxr: bool = False, write64: WriteU64 | None = None) -> GWalk:
+    """Translate guest-physical ``gpa`` through ``hgatp`` (Sv39x4, or Bare: hpa = gpa).
+
+    ``what`` other than ``"data"`` marks a VS-stage table read (needs R, never sets D; the
+    spec also asks for W when the walk then sets the VS PTE's A/D bits, which the machine,
+    and so this reference, does not check).
+    ``mxr`` is the hypervisor's own mstatus.MXR (the guest's does not reach the G stage).
+    """
+    g = GWalk(gpa, what)
+    mode = hgatp >> HGATP_MODE_SHIFT
+    if mode == HGATP_MODE_BARE:
+        g.hpa, g.reason = gpa, "hgatp Bare: host physical = guest physical"
+        return g
+    if mode != HGATP_MODE_SV39X4:
+        raise ValueError(f"hgatp mode {mode} is not Sv39x4")
+    if gpa >> GPA_BITS:
+        return _gfail(g, access, f"the guest-physical address has bits above bit {GPA_BITS - 1}")
+    table = (hgatp & HGATP_PPN_MASK) << 12
+    for level in range(LEVELS - 1, -1, -1):
+        pte_pa = table + 8 * gpa_index(gpa, level)
+        pte = read64(pte_pa)
+        if pte is None:
+            g.fault, g.reason = _ACCESS_FAULT[access], f"the G-stage level-{level} PTE at {pte_pa:#x} is not in memory"
+            return g
+        step = Step(level, table, gpa_index(gpa, level), pte_pa, pte)
+        g.steps.append(step)
+        why = _malformed(pte, level)
+        if why:
+            return _gfail(g, access, "G-stage " + why)
+        if step.is_leaf:
+            return _g_leaf(g, step, access, mxr, write64)
+        table = pte_ppn(pte) << 12
+    return _gfail(g, access, "G-stage level 0 PTE is not a leaf")
+
+
+def _malformed(pte: int, level: int) -> str:
+    """Why a PTE ends any walk (both stages share the rule), or ""."""
+    if not pte & PTE_V:
+        return f"level-{level} PTE is not valid (V=0)"
+    if pte & PTE_W and not pte & PTE_R:
+        return "W without R is a reserved combination"
+    if pte >> 54:
+        return "reserved PTE bits 63..54 are set"
+    return ""
+
+
+def _g_leaf(g: GWalk, step: Step, access: str, mxr: bool, write64: WriteU64 | None) -> GWalk:
+    pte, implicit = step.pte, g.what != "data"
+    if not pte & PTE_U:
+        return _gfail(g, access, "G-stage leaf without U (every guest access is checked as U-mode)")
+    if implicit:
+        why = "" if pte & PTE_R else "G-stage page without R holds a VS-stage page table"
+    else:
+        why = _permission_problem(pte, access, "U", False, mxr)
+    if why:
+        return _gfail(g, access, why if implicit else "G-stage " + why)
+    low = (1 << (9 * step.level)) - 1
+    if pte_ppn(pte) & low:
+        return _gfail(g, access, f"misaligned G-stage superpage at level {step.level}")
+    _set_ad(step, access == "store" and not implicit, write64)
+    bits = 12 + 9 * step.level
+    g.hpa = (pte_ppn(pte) << 12 & ~((1 << bits) - 1)) | (g.gpa & ((1 << bits) - 1))
+    g.reason = f"G-stage level-{step.level} leaf: {size_words(step.level)} page"
+    return g
+
+
+def _set_ad(step: Step, store: bool, write64: WriteU64 | None) -> None:
+    new = step.pte | PTE_A | (PTE_D if store else 0)
+    if new != step.pte and write64 is not None:
+        write64(step.pte_pa, new)
+
+
+def _gfail(g: GWalk, access: str, reason: str) -> GWalk:
+    g.fault, g.reason = _GUEST_PAGE_FAULT[access], reason
+    return g
+
+
+def walk2(read64: ReadU64, vsatp: int, hgatp: int, gva: int, access: str = "load", *,
+          priv: str = "S", sum: bool = False, mxr: bool = False, gmxr: bool = False,
+          write64: WriteU64 | None = None) -> Walk2:
+    """Translate guest-virtual ``gva`` as a hart with V=1 does for ``access``.
+
+    ``priv`` is the guest's privilege ("S" for VS-mode, "U" for VU-mode), ``sum``/``mxr``
+    the guest's vsstatus bits (``mxr`` is also true when the hypervisor's MXR is), ``gmxr``
+    the hypervisor's mstatus.MXR, which alone governs the G stage.  A Bare vsatp makes the
+    GVA the GPA: only the G-stage walk is left.  With ``write64`` the A/D bits are set at
+    both stages as the walk goes (the VS leaf's before the final G walk, as the hardware
+    does).
+    """
+    if access not in _PAGE_FAULT:
+        raise ValueError(f"access must be fetch, load or store, not {access!r}")
+    w = Walk2(gva, access)
+    mode, _asid, root_ppn = satp_fields(vsatp)
+    if mode != SATP_MODE_SV39:
+        w.gpa = gva
+        return _final(w, read64, hgatp, gmxr, write64)
+    if not canonical(gva):
+        return _fail(w, _PAGE_FAULT[access], "bits 63..39 of the address are not copies of bit 38")
+    table_gpa = root_ppn << 12
+    for level in range(LEVELS - 1, -1, -1):
+        vs = VSStep(level, table_gpa, vpn(gva, level), None)
+        vs.g = g_walk(read64, hgatp, vs.pte_gpa, access, f"vs{level}", mxr=gmxr, write64=write64)
+        w.vs_steps.append(vs)
+        if not vs.g.ok:
+            return _g_failed(w, vs.g)
+        vs.pte = read64(vs.g.hpa)
+        if vs.pte is None:
+            return _fail(w, _ACCESS_FAULT[access], f"the VS-stage level-{level} PTE at host {vs.g.hpa:#x} is not in memory")
+        why = _malformed(vs.pte, level)
+        if why:
+            return _fail(w, _PAGE_FAULT[access], "VS-stage " + why)
+        if vs.is_leaf:
+            return _vs_leaf(w, vs, read64, hgatp, priv, sum, mxr, gmxr, write64)
+        table_gpa = pte_ppn(vs.pte) << 12
+    return _fail(w, _PAGE_FAULT[access], "VS-stage level 0 PTE is not a leaf")
+
+
+def _vs_leaf(w: Walk2, vs: VSStep, read64, hgatp, priv, sum, mxr, gmxr, write64) -> Walk2:
+    """The VS-stage leaf: its permission check, its A/D bits, the GPA, then the final G walk."""
+    why = _permission_problem(vs.pte, w.access, priv, sum, mxr)
+    if why:
+        return _fail(w, _PAGE_FAULT[w.access], "VS-stage " + why)
+    low = (1 << (9 * vs.level)) - 1
+    if pte_ppn(vs.pte) & low:
+        return _fail(w, _PAGE_FAULT[w.access], f"misaligned VS-stage superpage at level {vs.level}")
+    _set_ad(Step(vs.level, 0, vs.index, vs.g.hpa, vs.pte), w.access == "store", write64)
+    bits = 12 + 9 * vs.level
+    w.level = vs.level
+    w.gpa = (pte_ppn(vs.pte) << 12 & ~((1 << bits) - 1)) | (w.gva & ((1 << bits) - 1))
+    return _final(w, read64, hgatp, gmxr, write64)
+
+
+def _final(w: Walk2, read64, hgatp: int, gmxr: bool, write64) -> Walk2:
+    """The G walk of the final guest-physical address."""
+    w.final = g_walk(read64, hgatp, w.gpa, w.access, "data", mxr=gmxr, write64=write64)
+    if not w.final.ok:
+        return _g_failed(w, w.final)
+    w.hpa = w.final.hpa
+    size = f"{size_words(w.level)} guest page, " if w.level is not None else "vsatp Bare, "
+    w.reason = size + w.final.reason
+    return w
+
+
+def _g_failed(w: Walk2, g: GWalk) -> Walk2:
+    """A G walk failed: a guest-page fault reporting its GPA (or an access fault)."""
+    w.fault, w.reason = g.fault, g.reason
+    if g.fault in _GUEST_PAGE_FAULT.values():
+        w.fault_gpa, w.implicit = g.gpa, g.what != "data"
+    return w

@@ -20,6 +20,10 @@ COSTS = {
     "sbi": 150, "mmio": 250, "fill": 200, "pt-write": 300,
     "reflect": 100,      # enter the guest's own trap handler
     "timer": 0,          # the host timer that ends a slice at a virtual deadline
+    # the hw backend (vmlab.hv.hw_exits): a G-stage fill finds the page's host frame and
+    # writes one leaf (and at most two new intermediate tables) -- a shadow fill's work
+    # without its walk of the guest's own table, which the hart does itself under hw
+    "g-fill": 150,
 }
 
 #: handlers that complete the guest's instruction (the others reflect a trap, retry it, or,

@@ -1,6 +1,8 @@
-"""The hardware-assisted backend's first pieces: a guest run in VS/VU mode by the H extension.
+"""The hardware-assisted backend's pieces: a guest run in VS/VU mode by the H extension.
 
-Not wired into :class:`vmlab.hv.vm.VM` yet.  Under trap-and-emulate (``shadow``) the guest
+The VM's backend (``create_vm(backend="hw")``) is vmlab.hv.hw_backend, its vCPUs
+vmlab.hv.hw_vcpu and its exits vmlab.hv.hw_exits; :class:`GStage` here is its G-stage, and
+:class:`HwVcpu` the smallest hypervisor on it (no devices), for the machine's tests.  Under trap-and-emulate (``shadow``) the guest
 kernel runs in real U-mode and every privileged instruction, every page-table change the
 shadow must follow, every system call of its programs exits to the hypervisor.  Here the hart
 runs the guest in VS-mode: its CSR accesses, its own page tables (vsatp), the traps it
@@ -82,6 +84,21 @@ class GStage:
             table = (pte >> PTE_PPN_SHIFT) << 12
         self._write(table, (gpa >> 12) & 0x1FF, (hpa >> 12) << PTE_PPN_SHIFT | LEAF)
         self.fills += 1
+        return True
+
+    def unmap(self, gpa: int) -> bool:
+        """Drop the leaf for ``gpa``'s page (its host frame changed); True if there was one.
+        The caller flushes the VMID's translations."""
+        table = self.root_hpa
+        for level in (2, 1):
+            bits = GSTAGE_ROOT_INDEX_BITS if level == 2 else VPN_BITS
+            pte = self._read(table, (gpa >> (12 + 9 * level)) & ((1 << bits) - 1))
+            if not pte & PTE_V:
+                return False
+            table = (pte >> PTE_PPN_SHIFT) << 12
+        if not self._read(table, (gpa >> 12) & 0x1FF) & PTE_V:
+            return False
+        self._write(table, (gpa >> 12) & 0x1FF, 0)
         return True
 
     def _read(self, table: int, index: int) -> int:

@@ -42,6 +42,7 @@ VS_MEDELEG = 0xB1FF
 VS_MIDELEG = L.MIP_SSIP | L.MIP_STIP | L.MIP_SEIP
 CHUNK = 2_000_000
 QUANTUM = 50_000         # instructions per vCPU turn when several share the hart
+BACKENDS = ("shadow", "hw")
 
 
 class HvError(Exception):
@@ -69,11 +70,17 @@ class Hypervisor:
         machine.dev[L.D_MTIMECMP:L.D_MTIMECMP + L.MAX_HARTS] = -1
 
     def create_vm(self, ram_size: int = 128 << 20, vcpus: int = 1, drive=None,
-                  shadow: str = "sfence", fast_exits: bool = True) -> "VM":
+                  shadow: str = "sfence", fast_exits: bool = True,
+                  backend: str = "shadow") -> "VM":
         """``fast_exits``: the hot exits are handled in compiled code (vmlab.hv.fastpath);
-        False sends every exit through the Python handlers, to step through them."""
-        vm = VM(self, len(self.vms), ram_size, vcpus, drive, shadow)
-        vm.fast_exits = fast_exits
+        False sends every exit through the Python handlers, to step through them.
+        ``backend``: "shadow" (trap-and-emulate, shadow page tables) or "hw" (the guest in
+        VS/VU mode on the H extension, two-stage translation: vmlab.hv.hw_backend; its
+        few exits always go through Python)."""
+        if backend not in BACKENDS:
+            raise HvError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+        vm = VM(self, len(self.vms), ram_size, vcpus, drive, shadow, backend)
+        vm.fast_exits = fast_exits and backend == "shadow"
         self.vms.append(vm)
         return vm
 
@@ -81,15 +88,20 @@ class Hypervisor:
 class VM:
     """One virtual machine: guest RAM at gpa 0x8000_0000, the virt board's devices, vCPUs."""
 
-    def __init__(self, hv: Hypervisor, vm_id: int, ram_size: int, vcpus: int, drive, shadow: str):
+    def __init__(self, hv: Hypervisor, vm_id: int, ram_size: int, vcpus: int, drive, shadow: str,
+                 backend: str = "shadow"):
         check_harts(vcpus)          # the machine's one limit, for vCPUs too
         self.hv, self.id, self.machine, self.frames = hv, vm_id, hv.machine, hv.frames
         self.mem = GuestMemory(hv.frames, vm_id, L.RAM_BASE, ram_size)
         self.trace = Trace()
         self.rows = np.zeros((vcpus, L.CPU_WORDS), dtype=np.int64)
         self.devices = VirtualDevices(self.mem, vcpus, drive)
-        self.vcpus = [VCpu(self, i) for i in range(vcpus)]
-        self.shadow = make_shadow(self, shadow)
+        self.backend, self.hw = backend, None
+        if backend == "hw":                     # the H-extension backend: vmlab.hv.hw_backend
+            from vmlab.hv.hw_backend import HwBackend
+            self.hw = HwBackend(self)
+        self.vcpus = [self._new_vcpu(i) for i in range(vcpus)]
+        self.shadow = self.hw.shadow if self.hw else make_shadow(self, shadow)
         self.sbi_from_hv = False
         self.fast_exits = True            # vmlab.hv.fastpath handles the hot exits
         self.sbi_calls: Counter = Counter()
@@ -98,6 +110,9 @@ class VM:
         self._images = None
         self.htif = None                 # riscv-tests' tohost/fromhost, when the ELF has them
         self._turn = self._last = 0
+
+    def _new_vcpu(self, i: int):
+        return self.hw.new_vcpu(i) if self.hw else VCpu(self, i)
 
     # --- time ---------------------------------------------------------------------------------
     def time(self) -> int:
@@ -145,6 +160,9 @@ class VM:
         """
         if kernel is None and bios is None:
             raise HvError("nothing to boot: give a kernel or a bios")
+        if bios is not None and self.hw:
+            raise HvError("the hw backend starts a kernel in VS-mode; firmware (bios) needs "
+                          "a virtual M-mode, which only the shadow backend has")
         self._images = (kernel, bios, bootargs, initrd, dtb)
         images = BootImages(bios, kernel, initrd, bootargs, dtb)
         try:
@@ -159,7 +177,7 @@ class VM:
             v.set_reg(10, v.id)
             v.set_reg(11, dtb_gpa)
             if bios is None:
-                self._as_firmware_would(v)
+                (self.hw.hand_over if self.hw else self._as_firmware_would)(v)
             v.started = bios is not None or v.id == 0
         self.dtb_gpa = dtb_gpa
         return dtb_gpa
@@ -203,7 +221,7 @@ class VM:
             device.reset()                                     # reset as on a real board
             self.devices.add_slot(base, size, irq, device, dt_node)
         self.rows[:] = 0
-        self.vcpus = [VCpu(self, i) for i in range(len(self.vcpus))]
+        self.vcpus = [self._new_vcpu(i) for i in range(len(self.vcpus))]
         self.shadow.reset()
         self.stopped = None
         kernel, bios, bootargs, initrd, dtb = self._images

@@ -28,7 +28,7 @@ from vmlab.machine.layout import (
     CAUSE_ILLEGAL, CAUSE_VIRTUAL, VIRT,
     HSTATUS, HEDELEG, HIDELEG, HIE, HTIMEDELTA, HCOUNTEREN, HGEIE, HTVAL, HIP, HVIP, HTINST,
     HGATP, HENVCFG, HGEIP, VSSTATUS, VSIE, VSTVEC, VSSCRATCH, VSEPC, VSCAUSE, VSTVAL, VSIP,
-    VSATP, MTVAL2, MTINST, HS_GVA, HS_SPV, HS_SPVP, HS_HU, HS_VTVM, HS_VTW, HS_VTSR, HS_VSXL,
+    VSATP, MTVAL2, MTINST, VSTIMECMP, HS_GVA, HS_SPV, HS_SPVP, HS_HU, HS_VTVM, HS_VTW, HS_VTSR, HS_VSXL,
     MIP_VS_BITS, MIP_VSSIP,
 )
 from vmlab.isa.paging import HGATP_MODE_BARE, HGATP_MODE_SHIFT, HGATP_MODE_SV39X4
@@ -60,7 +60,8 @@ HGATP_VMID_PPN = i64((((1 << 14) - 1) << 44) | ((1 << 44) - 4))   # PPN bits 1:0
 # When V=1 a guest's S CSRs are its VS CSRs: csrr sstatus in VS-mode reads vsstatus, and so on
 # (the hart keeps HS-mode's own S CSRs untouched meanwhile: nothing to swap on entry or exit).
 _VS_OF = ((SSTATUS, VSSTATUS), (SIE, VSIE), (STVEC, VSTVEC), (SSCRATCH, VSSCRATCH),
-          (SEPC, VSEPC), (SCAUSE, VSCAUSE), (STVAL, VSTVAL), (SIP, VSIP), (SATP, VSATP))
+          (SEPC, VSEPC), (SCAUSE, VSCAUSE), (STVAL, VSTVAL), (SIP, VSIP), (SATP, VSATP),
+          (STIMECMP, VSTIMECMP))
 STCE = i64(1 << 63)                    # menvcfg: Sstc's stimecmp enabled
 MENVCFG_WRITABLE = STCE | 1        # STCE, FIOM
 PMPADDR_MASK = (1 << 54) - 1
@@ -70,7 +71,7 @@ PMPCFG_MASK = i64(0x9F9F9F9F9F9F9F9F)   # R W X A L in each byte; bits 5-6 are r
 #: the CSRs of the hypervisor extension (a hart with misa.H clear has none of them)
 H_CSRS = (HSTATUS, HEDELEG, HIDELEG, HIE, HTIMEDELTA, HCOUNTEREN, HGEIE, HTVAL, HIP, HVIP,
           HTINST, HGATP, HENVCFG, HGEIP, VSSTATUS, VSIE, VSTVEC, VSSCRATCH, VSEPC, VSCAUSE,
-          VSTVAL, VSIP, VSATP, MTVAL2, MTINST)
+          VSTVAL, VSIP, VSATP, MTVAL2, MTINST, VSTIMECMP)
 
 
 def _implemented() -> np.ndarray:
@@ -188,11 +189,11 @@ def _common_access(c, num, priv):
             return CAUSE_VIRTUAL if c[VIRT] != 0 else CAUSE_ILLEGAL
     if is_fp_csr(num) and not fp_enabled(c):
         return CAUSE_ILLEGAL                      # FS = Off
-    if num == STIMECMP and priv == PRIV_S:
+    if (num == STIMECMP or num == VSTIMECMP) and priv == PRIV_S:
         if not (c[MENVCFG] & STCE) or not (c[MCOUNTEREN] & 2):
-            return CAUSE_ILLEGAL
-        if c[VIRT] != 0:
-            return CAUSE_VIRTUAL                  # (no vstimecmp: the hypervisor emulates it)
+            return CAUSE_ILLEGAL                  # Sstc off for S-mode, or time not allowed
+        if c[VIRT] != 0 and (not (c[HENVCFG] & STCE) or not (c[HCOUNTEREN] & 2)):
+            return CAUSE_VIRTUAL                  # not for this guest: the hypervisor emulates
     return 0
 
 
@@ -263,6 +264,8 @@ def _h_read(c, num):
         return (c[MIE] & c[HIDELEG] & MIP_VS_BITS) >> 1
     if num == VSIP:
         return (pend & c[HIDELEG] & MIP_VS_BITS) >> 1
+    if num == HENVCFG:
+        return c[HENVCFG] & (c[MENVCFG] | ~STCE)  # STCE reads 0 while menvcfg's is 0
     return c[num]
 
 
@@ -292,8 +295,8 @@ def _h_write(c, num, v):
             c[HGATP] = (v & HGATP_VMID_PPN) | (mode << HGATP_MODE_SHIFT)
     elif num == HCOUNTEREN:
         c[num] = v & 7
-    elif num == HENVCFG:
-        c[num] = v & 1
+    elif num == HENVCFG:                          # FIOM; STCE only if menvcfg has it
+        c[num] = v & (1 | (c[MENVCFG] & STCE))
     elif num == HGEIE or num == HTINST:
         c[num] = 0                                # no guest external interrupts (GEILEN 0);
                                                   # htinst holds only what traps write (WARL)
@@ -390,4 +393,5 @@ def reset_csrs(c: np.ndarray) -> None:
     c[VIRT] = 0
     c[MISA] = MISA_VALUE
     c[STIMECMP] = -1
+    c[VSTIMECMP] = -1
     c[PRIV] = PRIV_M

@@ -29,7 +29,7 @@ from vmlab.machine.layout import (
     C_EXIT, C_EXIT_ARG, C_FLAGS, C_HARTS, C_IN_HEAD, C_IN_TAIL, C_OUT_HEAD, C_OUT_TAIL,
     CLINT_BASE, CLINT_SIZE, D_MSIP, D_MTIMECMP, D_TEST_STATUS, EXIT_HALT, EXIT_OUTPUT,
     EXIT_RESET, F_EXIT_ON_OUTPUT, HWIP, IN_BYTES, MENVCFG, MIP_MEIP, MIP_MSIP, MIP_MTIP,
-    MIP_SEIP, MIP_STIP, OUT_BYTES, P_CLAIMED, P_ENABLE, P_LEVEL, P_PENDING, P_PRIO,
+    MIP_SEIP, MIP_STIP, MIP_VSTIP, HENVCFG, HTIMEDELTA, VSTIMECMP, OUT_BYTES, P_CLAIMED, P_ENABLE, P_LEVEL, P_PENDING, P_PRIO,
     P_THRESHOLD, PLIC_BASE, PLIC_SIZE, STIMECMP, TEST_BASE, TEST_SIZE, U_DLL, U_DLM, U_FCR,
     U_IER, U_LCR, U_MCR, U_SCR, U_THRE_IP, UART_BASE, UART_IRQ, UART_SIZE,
 )
@@ -84,15 +84,28 @@ def update_hwip(cpu, dev, ctl, h):
         hw |= MIP_SEIP
     if (c[MENVCFG] & STCE) and not ltu(now, c[STIMECMP]):
         hw |= MIP_STIP
+    if vstimer_on(c) and not ltu(now + c[HTIMEDELTA], c[VSTIMECMP]):
+        hw |= MIP_VSTIP             # a guest's own timer (Sstc for VS): time as it sees it
     c[HWIP] = hw
+
+
+@jit(inline="always")
+def vstimer_on(c):
+    """Does vstimecmp drive hip.VSTIP?  Only while both menvcfg and henvcfg enable Sstc
+    (else VSTIP is hvip's alone, and the hypervisor emulates a guest's timer)."""
+    return (c[MENVCFG] & STCE) != 0 and (c[HENVCFG] & STCE) != 0
 
 
 @jit
 def next_timer_ns(cpu, dev, h):
-    """Simulated ns at which hart h's next timer interrupt becomes pending (or a huge value)."""
+    """Simulated ns at which hart h's next timer interrupt becomes pending (or a huge value).
+    A guest's vstimecmp is compared with time + htimedelta: its deadline in mtime ticks is
+    vstimecmp - htimedelta."""
     far = 1 << 62
     t = far
-    for cmp in (dev[D_MTIMECMP + h], cpu[h, STIMECMP] if cpu[h, MENVCFG] & STCE else -1):
+    c = cpu[h]
+    vs = c[VSTIMECMP] - c[HTIMEDELTA] if vstimer_on(c) else -1
+    for cmp in (dev[D_MTIMECMP + h], c[STIMECMP] if c[MENVCFG] & STCE else -1, vs):
         if cmp >= 0 and cmp < far // 100:
             t = min(t, cmp * 100)
     return t

@@ -38,7 +38,7 @@ import numpy as np
 from vmlab.isa.instructions import BY_MNEMONIC
 from vmlab.isa.paging import (HGATP_VMID_MASK, HGATP_VMID_SHIFT, SATP_ASID_MASK, SATP_ASID_SHIFT,
                               SATP_MODE_SHIFT, SATP_MODE_SV39)
-from vmlab.machine.alu import alu, alu_imm, branch, compute, imm_i, imm_j, imm_u
+from vmlab.machine.alu import alu, alu_imm, branch, compute, imm_i, imm_j, imm_s, imm_u
 from vmlab.machine.atomics import exec_amo
 from vmlab.machine.bits import sext32, srl
 from vmlab.machine.csr import MISA_M, has_h
@@ -52,7 +52,7 @@ from vmlab.machine.layout import (
     PRIV, PRIV_M, PRIV_S, SATP, MCOUNTEREN, MCOUNTINHIBIT, SCOUNTEREN, TLB_COLS, TLB_SETS,
     XREG, C_HGATP, C_VSATP, HCOUNTEREN, HGATP, HTIMEDELTA, MS_MPV, VIRT, VSATP, VSSTATUS,
     C_EXIT, C_GUEST_VA, C_MMIO_RD, C_MMIO_SIGNED, CAUSE_VIRTUAL, EXIT_MMIO, EXIT_NONE,
-    HS_HU, HS_SPVP, HSTATUS, PRIV_U,
+    HS_HU, HS_SPVP, HSTATUS, PRIV_U, C_FAULT_TINST, CAUSE_LOAD_GUEST_PAGE, CAUSE_STORE_GUEST_PAGE,
 )
 from vmlab.machine.bus import load_slow, store_slow
 from vmlab.machine.loadstore import (
@@ -251,11 +251,48 @@ def settle(cause, r, mem, tlb, dev, io, ctl, w, raw, dv, pos):
     fault, tval = take_fault(ctl)
     if fault >= 0:
         cause = fault
+        if (fault == CAUSE_LOAD_GUEST_PAGE or fault == CAUSE_STORE_GUEST_PAGE) \
+                and ctl[C_FAULT_TINST] == 0:            # explicit: not the walk's own access
+            ctl[C_FAULT_TINST] = transformed(w, (raw & 3) != 3, tval - access_va(r, w))
     elif cause == CHECK:
         cause = DONE
     if cause == CAUSE_ILLEGAL or cause == CAUSE_VIRTUAL:
         tval = raw
     return cause, tval
+
+
+@jit
+def access_va(r, w):
+    """The address a load, store, AMO or HLV/HSV ``w`` names (registers as before it ran)."""
+    op = w & 0x7F
+    if op == 0x03 or op == 0x07:
+        return r[(w >> 15) & 31] + imm_i(w)
+    if op == 0x23 or op == 0x27:
+        return r[(w >> 15) & 31] + imm_s(w)
+    return r[(w >> 15) & 31]
+
+
+@jit
+def transformed(w, compressed, offset):
+    """What htinst/mtinst get for a guest-page fault of an explicit access: the spec's
+    *transformed instruction*, so that a hypervisor can emulate an MMIO access without
+    reading the guest's code.  A load keeps funct3, rd and opcode, a store rs2, funct3 and
+    opcode (their immediates become 0); an AMO/LR/SC or HLV/HSV keeps everything but rs1.  rs1's
+    field holds the offset of the faulting address in the access (nonzero only when a
+    misaligned access faults on its second page).  Bit 1 is cleared for a compressed
+    instruction (``w`` is its 32-bit expansion).  0 for an instruction with no
+    transformation."""
+    op = w & 0x7F
+    if op == 0x03 or op == 0x07:
+        t = w & 0x7FFF
+    elif op == 0x23 or op == 0x27:
+        t = w & 0x01F0707F
+    elif op == 0x2F or (op == 0x73 and ((w >> 12) & 7) == 4):
+        t = w & ~(31 << 15)
+    else:
+        return 0
+    t |= (offset & 31) << 15
+    return t & ~2 if compressed else t
 
 
 @jit

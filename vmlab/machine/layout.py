@@ -57,6 +57,7 @@ MAX_HARTS = 8
     "hstatus", "hedeleg", "hideleg", "hie", "htimedelta", "hcounteren", "hgeie", "htval", "hip",
     "hvip", "htinst", "hgatp", "henvcfg", "hgeip", "vsstatus", "vsie", "vstvec", "vsscratch",
     "vsepc", "vscause", "vstval", "vsip", "vsatp", "mtval2", "mtinst"))
+VSTIMECMP = number_of("vstimecmp")   # Sstc for guests: the timer a guest's stimecmp means
 
 XREG = 4096            # cpu[h, XREG + i] is register xi
 PC = XREG + 32

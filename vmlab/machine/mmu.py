@@ -181,17 +181,24 @@ def walk(mem, ctl, satp, va, acc, ctx):
     return page, level, (pte & PTE_G) != 0
 
 
-#: htinst/mtinst for a guest-page fault in a VS-stage table read: the spec's pseudoinstruction
-#: for an implicit 64-bit load (an ld's encoding with every register and offset field 0)
-TINST_IMPLICIT_LOAD = 0x3000
+#: What a G-stage translation is for: the guest's own (explicit) access, or one the VS-stage
+#: walk makes (implicit): reading a VS-stage PTE, or writing one to set its A/D bits.
+#: (numpy scalars: numba would compile a copy of g_stage for each literal int.)
+EXPLICIT, IMPLICIT_READ, IMPLICIT_WRITE = np.int64(0), np.int64(1), np.int64(2)
+#: htinst/mtinst for a guest-page fault of an implicit access: the spec's pseudoinstructions for
+#: a 64-bit read (an ld's encoding with every register and offset field 0 and bits 1:0 clear)
+#: and a 64-bit write (sd's, likewise)
+TINST_IMPLICIT_LOAD, TINST_IMPLICIT_STORE = 0x3000, 0x3020
 
 
 @jit
-def guest_page_fault(ctl, acc, gpa, implicit):
+def guest_page_fault(ctl, acc, gpa, kind):
     """A guest-page fault for an access kind, as -cause-1, remembering the guest-physical
-    address for htval/mtval2 and, for a VS-stage table read, the pseudoinstruction for htinst."""
+    address for htval/mtval2 and, for an implicit access, the pseudoinstruction for htinst.
+    The cause is always the original access's (an A/D update for a load is a load fault)."""
     ctl[C_FAULT_GPA] = gpa
-    ctl[C_FAULT_TINST] = TINST_IMPLICIT_LOAD if implicit else 0
+    ctl[C_FAULT_TINST] = (TINST_IMPLICIT_LOAD if kind == IMPLICIT_READ
+                          else TINST_IMPLICIT_STORE if kind == IMPLICIT_WRITE else 0)
     if acc == ACC_FETCH:
         return -CAUSE_FETCH_GUEST_PAGE - 1
     if acc == ACC_LOAD:
@@ -200,13 +207,16 @@ def guest_page_fault(ctl, acc, gpa, implicit):
 
 
 @jit
-def g_permitted(pte, acc, ctx, implicit):
-    """The G-stage leaf check: every access is checked as U-mode, so U must be set; a VS-stage
-    table read (``implicit``) needs R; HLVX needs X."""
+def g_permitted(pte, acc, ctx, kind):
+    """The G-stage leaf check: every access is checked as U-mode, so U must be set; the VS-stage
+    walk's own accesses as implicit loads (R) and stores (W), whatever the original access;
+    HLVX needs X."""
     if not (pte & PTE_U):
         return False
-    if implicit:
+    if kind == IMPLICIT_READ:
         return (pte & PTE_R) != 0
+    if kind == IMPLICIT_WRITE:
+        return (pte & PTE_W) != 0
     if acc == ACC_FETCH or (ctx & CTX_HLVX):
         return (pte & PTE_X) != 0
     if acc == ACC_LOAD:
@@ -215,18 +225,18 @@ def g_permitted(pte, acc, ctx, implicit):
 
 
 @jit
-def g_stage(mem, ctl, hgatp, gpa, acc, ctx, implicit):
+def g_stage(mem, ctl, hgatp, gpa, acc, ctx, kind):
     """Guest-physical to host-physical through hgatp (Sv39x4): the host address, or -cause-1
     (a guest-page fault, with the GPA in ctl[C_FAULT_GPA], or an access fault).
 
     Sv39x4 is Sv39 with a 41-bit input: the root table has 2048 entries (16 KiB), indexed
-    by GPA bits 40:30.  ``implicit``: the access reads a VS-stage page table for the walk."""
+    by GPA bits 40:30.  ``kind``: EXPLICIT, or the VS-stage walk's IMPLICIT_READ/WRITE."""
     if srl(hgatp, HGATP_MODE_SHIFT) == HGATP_MODE_BARE:
         if gpa < 0 or gpa >= (1 << 56):
             return -access_fault_cause(acc) - 1
         return gpa
     if srl(gpa, GPA_BITS) != 0:
-        return guest_page_fault(ctl, acc, gpa, implicit)
+        return guest_page_fault(ctl, acc, gpa, kind)
     ram_base, ram_size = ctl[C_RAM_BASE], ctl[C_RAM_SIZE]
     table = (hgatp & HGATP_PPN_MASK) << 12
     level = 2
@@ -238,18 +248,18 @@ def g_stage(mem, ctl, hgatp, gpa, acc, ctx, implicit):
         pte = read_pte(mem, off)
         ctl[C_WALK_REFS] += 1
         if pte_malformed(pte):
-            return guest_page_fault(ctl, acc, gpa, implicit)
+            return guest_page_fault(ctl, acc, gpa, kind)
         ppn = srl(pte, PTE_PPN_SHIFT) & PPN_MASK
         if pte & (PTE_R | PTE_X):
             break
         level -= 1
         if level < 0:
-            return guest_page_fault(ctl, acc, gpa, implicit)
+            return guest_page_fault(ctl, acc, gpa, kind)
         table = ppn << 12
     low = (1 << (9 * level)) - 1
-    if not g_permitted(pte, acc, ctx, implicit) or (ppn & low):
-        return guest_page_fault(ctl, acc, gpa, implicit)
-    mark_accessed(mem, off, pte, acc == ACC_STORE and not implicit)
+    if not g_permitted(pte, acc, ctx, kind) or (ppn & low):
+        return guest_page_fault(ctl, acc, gpa, kind)
+    mark_accessed(mem, off, pte, kind == IMPLICIT_WRITE or (acc == ACC_STORE and kind == EXPLICIT))
     return (((ppn & ~low) | (srl(gpa, 12) & low)) << 12) | (gpa & 0xFFF)
 
 
@@ -269,7 +279,7 @@ def walk_guest(mem, ctl, vsatp, hgatp, gva, acc, ctx):
     whose every table read is itself a G-stage walk, then the G-stage for the final GPA --
     up to 3 x 3 + 3 + 3 = 15 memory references.  Returns walk()'s (page, level, global)."""
     if srl(vsatp, SATP_MODE_SHIFT) != SATP_MODE_SV39:
-        hpa = g_stage(mem, ctl, hgatp, gva, acc, ctx, False)   # vsatp Bare: GVA = GPA
+        hpa = g_stage(mem, ctl, hgatp, gva, acc, ctx, EXPLICIT)   # vsatp Bare: GVA = GPA
         return (hpa if hpa < 0 else hpa & ~0xFFF), 0, False
     top = gva >> 38
     if top != 0 and top != -1:
@@ -278,8 +288,8 @@ def walk_guest(mem, ctl, vsatp, hgatp, gva, acc, ctx):
     table_gpa = (vsatp & PPN_MASK) << 12
     level = 2
     while True:
-        pte_hpa = g_stage(mem, ctl, hgatp, table_gpa + (srl(gva, 12 + 9 * level) & 0x1FF) * 8,
-                          acc, ctx, True)
+        pte_gpa = table_gpa + (srl(gva, 12 + 9 * level) & 0x1FF) * 8
+        pte_hpa = g_stage(mem, ctl, hgatp, pte_gpa, acc, ctx, IMPLICIT_READ)
         if pte_hpa < 0:
             return pte_hpa, 0, False
         off = pte_hpa - ram_base
@@ -299,10 +309,35 @@ def walk_guest(mem, ctl, vsatp, hgatp, gva, acc, ctx):
     low = (1 << (9 * level)) - 1
     if not permitted(pte, ACC_FETCH if ctx & CTX_HLVX else acc, ctx) or (ppn & low):
         return page_fault(acc), 0, False
-    mark_accessed(mem, off, pte, acc == ACC_STORE)
+    fault = update_vs_ad(mem, ctl, hgatp, pte_gpa, off, pte, acc, ctx)
+    if fault < 0:
+        return fault, 0, False
     gpa = (((ppn & ~low) | (srl(gva, 12) & low)) << 12) | (gva & 0xFFF)
-    hpa = g_stage(mem, ctl, hgatp, gpa, acc, ctx, False)
+    hpa = g_stage(mem, ctl, hgatp, gpa, acc, ctx, EXPLICIT)
     return (hpa if hpa < 0 else hpa & ~0xFFF), level, (pte & PTE_G) != 0
+
+
+@jit
+def update_vs_ad(mem, ctl, hgatp, pte_gpa, off, pte, acc, ctx):
+    """Set A (and D for a store) in a VS-stage leaf PTE (at guest-physical ``pte_gpa``, RAM
+    offset ``off``).  This is a write to guest memory, so the G-stage must allow it as an
+    implicit store -- W, and it sets the G-stage leaf's A and D -- or the access ends in a
+    guest-page fault of its own kind, htval the PTE's GPA >> 2, htinst 0x3020, the PTE left
+    as it was.  Returns 0 or that fault (-cause-1).  The G-stage leaf is the one the walk
+    just read this PTE through, so the check re-reads nothing a real MMU would not still
+    hold: it is not counted in C_WALK_REFS."""
+    new = pte | PTE_A
+    if acc == ACC_STORE:
+        new |= PTE_D
+    if new == pte:
+        return 0
+    refs = ctl[C_WALK_REFS]
+    hpa = g_stage(mem, ctl, hgatp, pte_gpa, acc, ctx, IMPLICIT_WRITE)
+    ctl[C_WALK_REFS] = refs
+    if hpa < 0:
+        return hpa
+    write_pte(mem, off, new)
+    return 0
 
 
 @jit

@@ -12,6 +12,11 @@ few times a second, so watching costs the guest only a few percent of its speed.
   searchable, summarised where big
 - :class:`GuestVsShadow`: gva -> gpa -> hpa and the hypervisor's shadow gva -> hpa
 - :class:`TlbView`: the machine's TLB sets, hits and misses, what a flush removed
+- :class:`TwoStageWalkView`: a guest's two-stage (VS over G) translation, every memory
+  reference numbered in the hardware's order -- the 15-reference picture -- beside the
+  shadow walk of the same address
+- :class:`ExitBreakdown`: exits per technique as stacked bars (a segment per handler, with
+  counts and modelled cycles), from traces or a ``vmlab nanobench`` report
 - :class:`RunControl`, :class:`Dashboard`, :class:`FilterTable`
 - predict-then-reveal: :class:`WalkView` and :class:`ExitCounts` with ``predict=True`` hide
   the answer until the student has given theirs (``answer()``, or the field in the widget)
@@ -33,6 +38,9 @@ faults             red outline, a cross and the word "fault", with the walker's 
 shadow paging      guest's map (gva -> gpa) orange arrows, hypervisor's map (gpa -> hpa)
                    green, shadow (gva -> hpa) blue; filled: solid pale blue, not yet:
                    dashed white; narrowed permissions: amber with the reason in words
+two-stage walks    the same roles: VS stage (the guest's tables) orange, G stage (the
+                   hypervisor's) green, the shadow walk beside them blue; each memory
+                   reference numbered #1..#15 in the order the hardware makes it
 privilege          U green, S blue, M purple (``style.PRIV``)
 kinds of exit      ecall/SBI blue, CSR/privileged instruction purple, page fault orange,
                    MMIO teal, interrupt grey (``style.EXIT``)
@@ -50,9 +58,11 @@ from __future__ import annotations
 from vmlab.viz._base import Throttle, machine_read64
 from vmlab.viz.console import Console
 from vmlab.viz.dashboard import Dashboard
+from vmlab.viz.exitchart import ExitBreakdown
 from vmlab.viz.exitcounts import ExitCounts
 from vmlab.viz.pagetable import PageTableTree
 from vmlab.viz.walk import WalkView
+from vmlab.viz.walk2 import TwoStageWalkView
 from vmlab.viz.registers import Registers
 from vmlab.viz.runcontrol import RunControl
 from vmlab.viz.shadow import GuestVsShadow
@@ -61,4 +71,5 @@ from vmlab.viz.tlb import TlbView
 from vmlab.viz.traps import TrapLog, TrapRecorder
 
 __all__ = ["Registers", "Console", "TrapLog", "TrapRecorder", "PageTableTree", "WalkView",
-           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "TlbView", "ExitCounts", "Throttle", "machine_read64"]
+           "RunControl", "Dashboard", "FilterTable", "GuestVsShadow", "TlbView", "ExitCounts", "Throttle", "machine_read64",
+           "TwoStageWalkView", "ExitBreakdown"]

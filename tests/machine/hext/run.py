@@ -24,11 +24,15 @@ def source(program: Path | str) -> str:
     return (HERE / "harness.s").read_text().replace("#BODY", body).replace("#DATA", data)
 
 
-def build(program: Path | str, tmp: Path, gnu_as: str, gnu_ld: str, name: str = "") -> Path:
+def build(program: Path | str, tmp: Path, gnu_as: str, gnu_ld: str, name: str = "",
+          raw_tinst: bool = False) -> Path:
+    """The program's ELF.  ``raw_tinst``: record transformed instructions in mtinst/htinst
+    as they are (else as 0, as QEMU 7.2 writes them: see harness.s)."""
     stem = program.stem if isinstance(program, Path) else name or "program"
     src, obj, elf = tmp / f"{stem}.s", tmp / f"{stem}.o", tmp / f"{stem}.elf"
     src.write_text(source(program))
-    subprocess.run([gnu_as, "-march=rv64gch", "-mno-relax", "-o", obj, src], check=True)
+    defsym = ["--defsym", "RAW_TINST=1"] if raw_tinst else []
+    subprocess.run([gnu_as, "-march=rv64gch", "-mno-relax", *defsym, "-o", obj, src], check=True)
     subprocess.run([gnu_ld, "-N", "-Ttext=0x80000000", "-e", "_start", "--no-warn-rwx-segments", "-o", elf, obj], check=True)
     return elf
 
