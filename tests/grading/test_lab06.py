@@ -74,7 +74,21 @@ def S_args(s):
 def test_gstage_fill_right_gets_full_marks():
     out = grade("gstage_fill", "ana", {"gfill": S.gfill})
     assert out.passed and out.score == lab06.exercises["gstage_fill"].points, out.feedback()
-    assert "guest-page faults filled" in out.lines[0].text
+    assert out.lines[0].text.startswith("teachos under the hw backend: ")
+    assert all("guest-page faults filled" in line.text for line in out.lines[:2])
+
+
+def test_teachos_boots_on_a_fill_given_to_the_hw_backend():
+    """The student's fill installed as the hw backend's G-stage fill: teachos prints what it
+    prints on the backend's own fill, with as many fills, and nothing maps behind its back."""
+    own = R.teachos_run("hw")
+    theirs = R.teachos_run("hw", S.gfill)
+    assert theirs.console_output == own.console_output
+    assert "teachos: powering off" in theirs.console_output
+    assert theirs.owner.fills == own.hw.gstage.fills == theirs.hw.gstage.fills > 0
+    assert (theirs.result.reason, theirs.result.exit_code) == ("halt", 0)
+    without_u = R.fill_run(S.make_fill(flags=R.G_LEAF & ~S.PTE_U), "teachos")
+    assert "again at the same guest page" in without_u["error"]
 
 
 @pytest.mark.parametrize("wrong, words", [

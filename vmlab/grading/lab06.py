@@ -8,7 +8,8 @@
 2. ``gstage_fill``: the student writes the hypervisor's handler for a guest-page fault --
    the GPA from htval, a walk of the G-stage (16 KiB root, 11-bit root index), a leaf the
    hardware accepts -- graded by running a guest in VS-mode on their fill
-   (:mod:`vmlab.grading.lab06_run`) for their own seeded memory layout and hidden ones.
+   (:mod:`vmlab.grading.lab06_run`) for their own seeded memory layout and hidden ones, and
+   by booting teachos under the hw backend with it as the VM's G-stage fill.
 3. ``which_wins``: three seeded workloads (system calls, PTE updates, TLB misses); the
    student measures the per-operation costs of each technique, prices each workload, and
    chooses the cheaper technique for each.
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 from vmlab.grading.checkers import PythonCalls
 from vmlab.grading.exercise import Assignment, Case, Line
-from vmlab.grading.lab06_run import (DATA_GVA, DATA_SPAN, TLB_SETS, count_walk_refs,
-                                     fill_run, gstage_layout)
+from vmlab.grading.lab06_run import (DATA_GVA, DATA_SPAN, TECHNIQUES, TLB_SETS,
+                                     count_walk_refs, fill_run, gstage_layout)
 
 lab06 = Assignment("lab06", title="Lab 06 -- hardware assist")
 LEVEL_NAMES = {0: "4 KiB", 1: "2 MiB", 2: "1 GiB"}
@@ -90,7 +91,8 @@ def two_stage_refs(rng):
 
 # ---- 2. the G-stage fill -----------------------------------------------------------------------
 def _fill_cases(params, rng):
-    return ([Case({"args": [params["layout"]]}, label="your guest")]
+    return ([Case({"args": ["teachos"]}, label="teachos under the hw backend"),
+             Case({"args": [params["layout"]]}, label="your guest")]
             + [Case({"args": [gstage_layout(rng)]}, True, f"hidden guest {i + 1}") for i in range(2)])
 
 
@@ -105,10 +107,12 @@ def _judge_fill(got, want, case) -> tuple[bool, str]:
     if got.get("error"):
         return False, got["error"]
     for key, what in (("mmio", "the device saw other stores"), ("answer", "the guest computed "
-                      "a different checksum: some page reads another page's frame")):
+                      "a different checksum: some page reads another page's frame"),
+                      ("reason", "the guest ended otherwise than on the reference fill"),
+                      ("console", "the guest's console differs from the reference run's")):
         if got.get(key) != want.get(key):
             return False, what
-    return True, f"{got['fills']} guest-page faults filled; the guest's checksum and device right"
+    return True, f"{got['fills']} guest-page faults filled; the guest ran as on the reference fill"
 
 
 class FillJudged(PythonCalls):
@@ -135,13 +139,13 @@ def _layout_text(layout: dict) -> str:
                     "with `req.new_table()` and `req.write_pte(table, index, pte)`, write a 4 KiB "
                     "leaf the hardware accepts, and return True. Your guest (`lab06_run."
                     "fill_run(gfill, P2['layout'])`): " + _layout_text(p["layout"]) +
-                    ". It is graded by running your guest and hidden ones in VS-mode on your fill."))
+                    ". It is graded by booting teachos under the hw backend with your fill as "
+                    "its G-stage fill, and by running your guest and hidden ones in VS-mode on it."))
 def gstage_fill(rng):
     return {"layout": gstage_layout(rng)}
 
 
 # ---- 3. which technique wins? --------------------------------------------------------------------
-TECHNIQUES = ("sfence", "write-protect", "hw")
 WORKLOAD_KINDS = {"A": "system-call-heavy", "B": "page-table-update-heavy", "C": "TLB-miss-heavy"}
 
 

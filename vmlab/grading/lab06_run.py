@@ -102,8 +102,10 @@ def _check_level(name: str, level) -> int:
     return level
 
 
-def two_stage_machine(vs_leaf_level: int, g_leaf_tables: int, g_leaf_data: int, program):
-    """A machine whose hart 0 is in VS-mode at the program's start, every table built."""
+def two_stage_machine(vs_leaf_level: int, g_leaf_tables: int, g_leaf_data: int, program=None):
+    """A machine whose hart 0 is in VS-mode at the program's start (if any), every table
+    built; and the satp of a shadow table for the same data window, as trap-and-emulate would
+    compose it (gva -> hpa, 4 KiB leaves, walked as U: the guest kernel runs in real U-mode)."""
     from vmlab.machine import Machine
     m = Machine(ram_size=16 << 20)
     t = TableWriter(m)
@@ -114,11 +116,14 @@ def two_stage_machine(vs_leaf_level: int, g_leaf_tables: int, g_leaf_data: int, 
     vs_root = t.table()
     t.set(vs_root, CODE_GVA >> 30, leaf(RAM, SUPERVISOR_LEAF))
     t.map(vs_root, DATA_GVA >> 30, DATA_GPA, DATA_SPAN, vs_leaf_level, SUPERVISOR_LEAF)
-    for s in program.sections.values():
+    shadow_root = t.table()
+    t.map(shadow_root, DATA_GVA >> 30, RAM, DATA_SPAN, 0, SUPERVISOR_LEAF | PTE_U)
+    for s in (program.sections.values() if program else ()):
         if s.size and "a" in s.flags:
             m.write_mem(s.addr, bytes(s.data))
-    enter_vs(m, program.symbols["_start"], hgatp(G_ROOT_HPA), SATP_MODE_SV39 << 60 | vs_root >> 12)
-    return m
+    enter_vs(m, program.symbols["_start"] if program else CODE_GVA, hgatp(G_ROOT_HPA),
+             SATP_MODE_SV39 << 60 | vs_root >> 12)
+    return m, SATP_MODE_SV39 << 60 | shadow_root >> 12
 
 
 def count_walk_refs(vs_leaf_level: int, g_leaf_tables: int, g_leaf_data: int, loads) -> dict:
@@ -132,7 +137,7 @@ def count_walk_refs(vs_leaf_level: int, g_leaf_tables: int, g_leaf_data: int, lo
         raise ValueError(f"loads must lie in the data window {DATA_GVA:#x}.."
                          f"{DATA_GVA + DATA_SPAN:#x}")
     prog = loads_program(loads)
-    m = two_stage_machine(*levels, prog)
+    m, _ = two_stage_machine(*levels, prog)
     counts = []
     for label in ("begin", "end"):
         m.add_breakpoint(prog.symbols[label])
@@ -207,67 +212,39 @@ class FillRequest:
     """What a G-stage fill gets: one guest-page fault, the G-stage, and the host frames the
     hypervisor allows it to name (every PTE it writes is checked against them)."""
 
-    def __init__(self, hv: "FillHypervisor", cause: int, htval: int, gva: int):
-        self._hv, self.cause, self.htval, self.gva = hv, cause, htval, gva
-        self.root = hv.root_hpa
+    def __init__(self, owner: "GStageOwner", cause: int | None, htval: int):
+        self._owner, self.cause, self.htval = owner, cause, htval
+        self.root = owner.root_hpa
 
     def hpa_of(self, gpa: int) -> int | None:
         """The host frame backing the guest page holding ``gpa``, or None: no guest RAM."""
-        return self._hv.ram.hpa_of(int(gpa))
+        return self._owner.hpa_of(int(gpa))
 
     def new_table(self) -> int:
         """A fresh, zeroed 4 KiB table in host memory (its host-physical address)."""
-        return self._hv.new_table()
+        return self._owner.new_table()
 
     def read_pte(self, table: int, index: int) -> int:
-        self._hv.check_slot(table, index)
-        return int.from_bytes(self._hv.m.read_mem(table + 8 * index, 8), "little")
+        self._owner.check_slot(table, index)
+        return int.from_bytes(self._owner.m.read_mem(table + 8 * index, 8), "little")
 
     def write_pte(self, table: int, index: int, pte: int) -> None:
-        self._hv.check_slot(table, index)
-        self._hv.check_pte(int(pte))
-        self._hv.m.write_mem(table + 8 * index, int(pte).to_bytes(8, "little"))
+        self._owner.check_slot(table, index)
+        self._owner.check_pte(int(pte))
+        self._owner.m.write_mem(table + 8 * index, int(pte).to_bytes(8, "little"))
 
 
 class FillError(Exception):
     """What a fill did wrong, in one line for the student."""
 
 
-class FillHypervisor:
-    """The smallest hardware-assisted hypervisor: run the guest, take its exits, fill its
-    G-stage on guest-page faults with ``fill``, emulate its device, stop at its SBI ecall."""
+class GStageOwner:
+    """The hypervisor's side of a fill: what a fill may touch (the root, the tables
+    new_table made, the frames hpa_of gave) and how its answer is judged."""
 
-    MAX_EXITS = 200
-
-    def __init__(self, layout: dict, fill):
-        from vmlab.asm import assemble
-        from vmlab.machine import Machine
-        self.m, self.fill, self.layout = Machine(ram_size=HOST_RAM), fill, layout
-        self.ram = GuestRam(self.m, layout)
-        self.root_hpa = self._root()
-        self.tables = {self.root_hpa}
-        prog = assemble(fill_guest_source(layout), base=GUEST_CODE_GPA, filename="lab06-fill.s")
-        for s in prog.sections.values():
-            if s.size and "a" in s.flags:
-                self.ram.write(s.addr, bytes(s.data))
-        self.fills, self.mmio, self.last_fault = 0, [], None
-        self.m.set_csr("stvec", EXIT_VECTOR)
-        self.m.set_csr("medeleg", sum(1 << c for c in (*GUEST_PAGE_FAULTS, VS_ECALL)))
-        self.m.set_csr("hstatus", 1 << 7)
-        self.m.add_breakpoint(EXIT_VECTOR)
-        enter_vs(self.m, prog.symbols["_start"], hgatp(self.root_hpa))
-
-    def _root(self) -> int:
-        self.next_table = (self.ram.next_table + 0x3FFF) & ~0x3FFF
-        root, self.next_table = self.next_table, self.next_table + 0x4000
-        return root
-
-    def new_table(self) -> int:
-        if self.next_table + 4096 > RAM + HOST_RAM:
-            raise FillError("new_table: out of host memory (a table per fault is too many)")
-        addr, self.next_table = self.next_table, self.next_table + 4096
-        self.tables.add(addr)
-        return addr
+    def __init__(self, m, root_hpa: int):
+        self.m, self.root_hpa, self.tables = m, root_hpa, {root_hpa}
+        self.fills, self.last_fault = 0, None
 
     def check_slot(self, table: int, index: int) -> None:
         size = (1 << GSTAGE_ROOT_INDEX_BITS) if table == self.root_hpa else 512
@@ -282,10 +259,75 @@ class FillHypervisor:
             return
         target = (pte >> PTE_PPN_SHIFT) << 12
         if pte & (PTE_R | PTE_W | PTE_X):
-            if target not in self.ram.frame_of.values():
+            if not self.is_frame(target):
                 raise FillError(f"a leaf names host frame {target:#x}, which hpa_of did not give")
         elif target not in self.tables:
             raise FillError(f"a pointer names {target:#x}, which is no table new_table gave")
+
+    def ask(self, fill, cause: int | None, htval: int) -> bool:
+        """Hand one guest-page fault to ``fill``; True if it mapped guest RAM.  A fill that
+        raises, or that the hardware still rejects (the same page faults again at once), or
+        that leaves guest RAM unmapped, ends the run with one line."""
+        page = (htval << 2) >> 12
+        if self.last_fault == (cause, page):
+            raise FillError(f"guest-page fault again at the same guest page right after your "
+                            f"fill returned True ({_cause_word(cause)}): the hardware's walk "
+                            f"still fails there")
+        try:
+            mapped = fill(FillRequest(self, cause, htval))
+        except FillError:
+            raise
+        except Exception as exc:      # the student's bug: one line, the host untouched
+            raise FillError(f"your fill raised {type(exc).__name__}: {exc}") from exc
+        if mapped is True:
+            self.fills, self.last_fault = self.fills + 1, (cause, page)
+            return True
+        if self.is_ram(htval << 2):
+            raise FillError(f"your fill did not map a page of guest RAM ({_cause_word(cause)})")
+        self.last_fault = None
+        return False
+
+
+class FillHypervisor(GStageOwner):
+    """The smallest hardware-assisted hypervisor: run the guest, take its exits, fill its
+    G-stage on guest-page faults with ``fill``, emulate its device, stop at its SBI ecall."""
+
+    MAX_EXITS = 200
+
+    def __init__(self, layout: dict, fill):
+        from vmlab.asm import assemble
+        from vmlab.machine import Machine
+        m = Machine(ram_size=HOST_RAM)
+        self.fill, self.layout, self.ram = fill, layout, GuestRam(m, layout)
+        self.next_table = (self.ram.next_table + 0x3FFF) & ~0x3FFF     # the 16 KiB root
+        super().__init__(m, self.next_table)
+        self.next_table += 0x4000
+        prog = assemble(fill_guest_source(layout), base=GUEST_CODE_GPA, filename="lab06-fill.s")
+        for s in prog.sections.values():
+            if s.size and "a" in s.flags:
+                self.ram.write(s.addr, bytes(s.data))
+        self.mmio = []
+        m.set_csr("stvec", EXIT_VECTOR)
+        m.set_csr("medeleg", sum(1 << c for c in (*GUEST_PAGE_FAULTS, VS_ECALL)))
+        m.set_csr("hstatus", 1 << 7)
+        m.add_breakpoint(EXIT_VECTOR)
+        enter_vs(m, prog.symbols["_start"], hgatp(self.root_hpa))
+
+    def hpa_of(self, gpa: int) -> int | None:
+        return self.ram.hpa_of(gpa)
+
+    def is_ram(self, gpa: int) -> bool:
+        return self.ram.hpa_of(gpa) is not None
+
+    def is_frame(self, hpa: int) -> bool:
+        return hpa in self.ram.frame_of.values()
+
+    def new_table(self) -> int:
+        if self.next_table + 4096 > RAM + HOST_RAM:
+            raise FillError("new_table: out of host memory (a table per fault is too many)")
+        addr, self.next_table = self.next_table, self.next_table + 4096
+        self.tables.add(addr)
+        return addr
 
     def run(self) -> dict:
         for _ in range(self.MAX_EXITS):
@@ -297,35 +339,17 @@ class FillHypervisor:
                 return {"answer": self.m.reg("a0"), "mmio": self.mmio, "fills": self.fills}
             if cause not in GUEST_PAGE_FAULTS:
                 raise FillError(f"the guest took exception {cause} at {self.m.csr('sepc'):#x}")
-            self._fault(cause)
+            if self.ask(self.fill, cause, self.m.csr("htval")):
+                self._resume(0)
+            else:
+                self._emulate(self.m.csr("htval") << 2 | (self.m.csr("stval") & 3))
         raise FillError(f"more than {self.MAX_EXITS} exits: the guest keeps faulting")
-
-    def _fault(self, cause: int) -> None:
-        htval, gva = self.m.csr("htval"), self.m.csr("stval")
-        gpa = (htval << 2) | (gva & 3)
-        if self.last_fault == (cause, gpa >> 12):
-            raise FillError(f"guest-page fault again at the same guest page right after your "
-                            f"fill returned True ({_cause_word(cause)}): the hardware's walk "
-                            f"still fails there")
-        try:
-            mapped = self.fill(FillRequest(self, cause, htval, gva))
-        except FillError:
-            raise
-        except Exception as exc:      # the student's bug: one line, the host untouched
-            raise FillError(f"your fill raised {type(exc).__name__}: {exc}") from exc
-        if mapped is True:
-            self.fills, self.last_fault = self.fills + 1, (cause, gpa >> 12)
-            return self._resume(0)
-        if self.ram.hpa_of(gpa) is not None:
-            raise FillError(f"your fill did not map a page of guest RAM ({_cause_word(cause)})")
-        self._emulate(gpa)
 
     def _emulate(self, gpa: int) -> None:
         """The device: a store of a0's byte (the guest's only device access); skip it."""
         dev = self.layout["device"]
         if cause_is_store(self.m.csr("scause")) and dev <= gpa < dev + 4096:
             self.mmio.append([gpa - dev, self.m.reg("a0" if gpa == dev else "a1") & 0xFF])
-            self.last_fault = None
             return self._resume(4)
         raise FillError(f"the guest touched guest-physical {gpa:#x}, which is neither RAM nor "
                         "its device")
@@ -338,22 +362,104 @@ class FillHypervisor:
         sret(self.m.harts[0].c)
 
 
+class VmFill(GStageOwner):
+    """A fill function as the G-stage fill of a VM under the hw backend (its gstage.fill
+    replaced): the hypervisor's own frames and tables, the student's walk."""
+
+    def __init__(self, vm):
+        super().__init__(vm.machine, vm.hw.gstage.root_hpa)
+        self.vm, self.given = vm, set()
+
+    def hpa_of(self, gpa: int) -> int | None:
+        if not self.vm.mem.contains(gpa):
+            return None
+        hpa = self.vm.mem.backing(gpa, write=True)[0] & ~0xFFF
+        self.given.add(hpa)
+        return hpa
+
+    def is_ram(self, gpa: int) -> bool:
+        return self.vm.mem.contains(gpa)
+
+    def is_frame(self, hpa: int) -> bool:
+        return hpa in self.given
+
+    def new_table(self) -> int:
+        from vmlab.hv.memory import FrameAllocator
+        addr = self.vm.frames.alloc(FrameAllocator.SHADOW)      # zeroed
+        self.tables.add(addr)
+        return addr
+
+
+def install_fill(vm, fill) -> VmFill:
+    """Make ``fill`` the G-stage fill of ``vm`` (created with ``backend="hw"``)."""
+    owner = VmFill(vm)
+    gstage = vm.hw.gstage
+
+    def filled(gpa: int) -> bool:
+        ok = owner.ask(fill, None, gpa >> 2)
+        gstage.fills += ok
+        return ok
+    gstage.fill = filled
+    return owner
+
+
 def cause_is_store(cause: int) -> bool:
     return cause == 23
 
 
-def _cause_word(cause: int) -> str:
-    return {20: "a fetch", 21: "a load", 23: "a store"}[cause]
+def _cause_word(cause: int | None) -> str:
+    return {20: "a fetch", 21: "a load", 23: "a store"}.get(cause, "a guest access")
 
 
-def fill_run(fill, layout: dict) -> dict:
-    """Driver: run the guest of ``layout`` on ``fill``; its checksum, its device stores and
-    how many faults the fill answered -- or the one line saying what went wrong."""
-    hv = FillHypervisor(layout, fill)
+TEACHOS_DISK = b"Hello from sector 0 of the disk!\n"
+
+
+def teachos_run(backend: str, fill=None):
+    """teachos with a small disk, booted to its power-off under ``backend`` ("shadow" or
+    "hw"; with ``fill``, the G-stage fill of the hw backend); the VM, its devices closed."""
+    import tempfile
+    from pathlib import Path
+    from vmlab.guests import teachos
+    from vmlab.hv.vm import Hypervisor
+    from vmlab.machine import Machine
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = Path(tmp) / "disk.img"
+        disk.write_bytes(TEACHOS_DISK.ljust(8 * 512, b"\0"))
+        vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(ram_size=128 << 20, drive=disk,
+                                                                backend=backend)
+        vm.owner = install_fill(vm, fill) if fill else None
+        vm.boot(kernel=teachos.build().elf)
+        try:
+            vm.result = vm.run(instructions=400_000_000)
+        finally:
+            vm.close_devices()
+    return vm
+
+
+def fill_run(fill, guest) -> dict:
+    """Driver: run ``guest`` (a layout of :func:`gstage_layout`, or "teachos": booted under
+    the hw backend) on ``fill``; what the guest computed and how many faults the fill
+    answered -- or the one line saying what went wrong."""
+    if guest == "teachos":
+        return _teachos_fill(fill)
+    hv = FillHypervisor(guest, fill)
     try:
         return hv.run()
     except FillError as exc:
         return {"error": str(exc), "fills": hv.fills}
+
+
+def _teachos_fill(fill) -> dict:
+    try:
+        vm = teachos_run("hw", fill)
+    except Exception as exc:
+        cause = exc
+        while cause is not None and not isinstance(cause, FillError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        return {"error": str(cause)}
+    return {"console": vm.console_output, "reason": vm.result.reason, "fills": vm.owner.fills}
 
 
 def reference_fill(req) -> bool:
@@ -375,81 +481,34 @@ def reference_fill(req) -> bool:
     return True
 
 
-# ---- 3. the nanobenchmarks under the H extension -------------------------------------------------
-NANO_HOST_RAM, NANO_GUEST_RAM = 48 << 20, 16 << 20
+# ---- 3. the nanobenchmarks, three techniques ----------------------------------------------------
 NANO_OPS = ("syscall", "ptemod", "tlb")
+TECHNIQUES = ("sfence", "write-protect", "hw")
 
 
-def run_nano_hw(name: str, n: int) -> dict:
-    """Nanobenchmark ``name`` (:mod:`vmlab.guests.nano`) with ``n`` iterations as a guest in
-    VS-mode: its G-stage filled on demand, its SBI calls the only other exits.  Counts of the
-    whole run: instructions, exits by handler, walks and walk references."""
-    from vmlab.guests import nano
-    from vmlab.hv.hwassist import (GUEST_PAGE_FAULTS as GPF, HEDELEG_GUEST, MEDELEG_HW, GStage,
-                                   HwVcpu)
-    from vmlab.hv.memory import FrameAllocator, GuestMemory
-    from vmlab.machine import Machine
-    prog = nano.build(name, n)
-    m = Machine(ram_size=NANO_HOST_RAM)
-    frames = FrameAllocator(m.mem, RAM, first=RAM + (1 << 20))
-    mem = GuestMemory(frames, vm_id=1, gpa_base=RAM, size=NANO_GUEST_RAM)
-    for s in prog.sections.values():
-        if s.size and "a" in s.flags and not s.nobits:
-            mem.write(s.addr, bytes(s.data))
-    vcpu = HwVcpu(m, GStage(m, frames, mem, vmid=1), EXIT_VECTOR)
-    vcpu.enter(prog.symbols["s_start"])
-    # the traps hedeleg gives the guest must pass medeleg first (M -> HS -> VS)
-    m.set_csr("medeleg", MEDELEG_HW | HEDELEG_GUEST)
-    while True:
-        ex = vcpu.run(budget=50_000_000)
-        if ex is None or ex.cause != VS_ECALL:
-            raise RuntimeError(f"nano {name} under hw stopped at {m.pc:#x}: {ex}")
-        if m.reg("a7") == nano.EXT_SRST:
-            break
-        vcpu.resume(skip=4)            # putchar, timer: nothing these three rows call
-    handlers = {"fill": sum(e.cause in GPF for e in vcpu.exits),
-                "sbi": sum(e.cause == VS_ECALL for e in vcpu.exits)}
-    return {"instructions": int(m.ctl[L.C_INSTRET]), "handlers": handlers,
-            "walks": int(m.ctl[L.C_TLB_MISS]), "refs": int(m.ctl[L.C_WALK_REFS])}
+def costs_of(report: dict) -> dict:
+    """{technique: {op: {exits, cycles, walks, refs}}} per operation from a
+    :func:`vmlab.bench.nanobench.nanobench` report (refs: memory references of page walks)."""
+    return {t: {op: {"exits": c[t]["exits"], "cycles": c[t]["cycles"], "walks": c[t]["walks"],
+                     "refs": c[t]["walks"] * c[t]["refs_per_walk"]}
+                for op, c in report["results"].items()} for t in report["techniques"]}
 
 
-def hw_cycles(run: dict) -> int:
-    """The nanobenchmark cost model (vmlab.bench.nanobench): an instruction is a cycle; an
-    exit costs the switch plus its handler."""
-    from vmlab.hv.exit_types import COSTS
-    return run["instructions"] + sum(k * (COSTS["switch"] + COSTS[h])
-                                     for h, k in run["handlers"].items())
-
-
-def per_op_hw(name: str, n: int) -> dict:
-    """One operation under hw: the difference of an n-iteration and a 0-iteration run."""
-    from vmlab.bench.nanobench import iterations
-    k = iterations(name, n)
-    a, b = run_nano_hw(name, 0), run_nano_hw(name, k)
-    exits = sum(b["handlers"].values()) - sum(a["handlers"].values())
-    return {"exits": exits / k, "cycles": (hw_cycles(b) - hw_cycles(a)) / k,
-            "refs": (b["refs"] - a["refs"]) / k, "walks": (b["walks"] - a["walks"]) / k}
-
-
-def per_op_shadow(name: str, technique: str, n: int) -> dict:
-    from vmlab.bench.nanobench import measure
-    c = measure(name, technique, n)
-    return {"exits": c.exits, "cycles": c.cycles, "refs": c.walks * c.refs_per_walk,
-            "walks": c.walks}
+def nano_report(n: int = 50) -> dict:
+    """The three rows the decision exercise prices, under its three techniques."""
+    from vmlab.bench.nanobench import nanobench
+    return nanobench(n, NANO_OPS, TECHNIQUES, repeats=1)
 
 
 _COSTS_CACHE: dict = {}
 
 
 def per_op_costs(n: int = 50) -> dict:
-    """{technique: {op: {exits, cycles, refs, walks}}} for the three operations the
-    decision exercise prices (measured once per process: the counts are deterministic)."""
+    """:func:`costs_of` the :func:`nano_report`, measured once per process (the counts and
+    simulated cycles are deterministic: the grader's measurement is the student's)."""
     if n not in _COSTS_CACHE:
-        table = {t: {op: per_op_shadow(op, t, n) for op in NANO_OPS} for t in ("sfence", "write-protect")}
-        table["hw"] = {op: per_op_hw(op, n) for op in NANO_OPS}
-        _COSTS_CACHE[n] = table
+        _COSTS_CACHE[n] = costs_of(nano_report(n))
     return _COSTS_CACHE[n]
-
 
 
 # ---- the lab's first guest: what still exits ----------------------------------------------------
