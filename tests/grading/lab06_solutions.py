@@ -1,7 +1,6 @@
 """Instructor's solutions for lab 06, right and subtly wrong (the grading tests use them)."""
-from vmlab.grading.lab06_run import DATA_GVA, TLB_SETS, G_LEAF, leaf, pointer
-
-PTE_V, PTE_U = 1, 1 << 4
+from vmlab.grading.lab06_run import TLB_SETS, G_LEAF, leaf, pointer
+from vmlab.isa.paging import PTE_PPN_SHIFT, PTE_U, PTE_V
 
 
 def two_stage_refs(vs_leaf_level, g_leaf_tables, g_leaf_data, loads, final_g=True,
@@ -44,7 +43,7 @@ def make_fill(shift=2, root_bits=11, flags=G_LEAF):
             if not pte & PTE_V:
                 pte = pointer(req.new_table())
                 req.write_pte(table, index, pte)
-            table = (pte >> 10) << 12
+            table = (pte >> PTE_PPN_SHIFT) << 12
         req.write_pte(table, (gpa >> 12) & 0x1FF, leaf(hpa, flags))
         return True
     return gfill

@@ -1,7 +1,7 @@
 """Lab 06's machines and drivers: guests run in VS-mode on the machine's H extension.
 
 Two small set-ups, each a bare program the hart runs with V = 1 (no hypervisor backend
-needed, only the machine's two-stage translation):
+needed, only the machine's two-stage translation), and what the lab runs on the hw backend:
 
 - :func:`count_walk_refs` -- page tables built in advance (VS-stage Sv39 over G-stage
   Sv39x4, leaves at the levels asked for), a program of loads, and the MMU's own count of
@@ -9,7 +9,11 @@ needed, only the machine's two-stage translation):
 - :func:`fill_run` -- an empty G-stage, a guest that reads and writes its RAM (spread over two
   regions, one above 512 GiB of guest-physical space) and stores to a device, and a
   hypervisor loop that hands every guest-page fault to a fill function: the student's in the
-  lab, :func:`reference_fill` in the grader.
+  lab, :func:`reference_fill` in the grader;
+- :func:`teachos_run` -- teachos under ``create_vm(backend=...)``, under hw optionally with a
+  fill function as the VM's G-stage fill (:func:`install_fill`);
+- :func:`per_op_costs` -- ``vmlab nanobench``'s system-call, PTE-update and TLB rows under
+  sfence, write-protect and hw, per operation.
 
 Guest-physical and host-physical addresses are kept apart in names: ``gpa`` / ``hpa``.
 """
@@ -22,6 +26,8 @@ import numpy as np
 from vmlab.isa.paging import (GSTAGE_ROOT_INDEX_BITS, HGATP_MODE_SHIFT, HGATP_MODE_SV39X4,
                               HGATP_VMID_SHIFT, PTE_A, PTE_D, PTE_PPN_SHIFT, PTE_R, PTE_U, PTE_V,
                               PTE_W, PTE_X, SATP_MODE_SV39)
+from vmlab.hv.hwassist import GUEST_PAGE_FAULTS, VS_ECALL
+from vmlab.isa.causes import exception_code
 from vmlab.machine import layout as L
 
 RAM = 0x8000_0000
@@ -34,7 +40,6 @@ G_ROOT_HPA = RAM + 0x20_0000           # 16 KiB, 16 KiB aligned
 FIRST_TABLE = RAM + 0x21_0000
 SUPERVISOR_LEAF = PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D
 G_LEAF = SUPERVISOR_LEAF | PTE_U       # G-stage permissions are checked as for U-mode
-SPAN_AT = {2: 1 << 30, 1: 1 << 21, 0: 1 << 12}
 
 
 def pointer(table: int) -> int:
@@ -154,8 +159,9 @@ GUEST_CODE_GPA = RAM                    # the guest's code: the first page of it
 HOST_RAM = 8 << 20
 HOST_FRAMES = RAM + 0x10_0000           # guest frames and G-stage tables come from here up
 EXIT_VECTOR = RAM + 0x1000              # "HS-mode": a breakpoint, the hypervisor in Python
-GUEST_PAGE_FAULTS = (20, 21, 23)
-VS_ECALL = 10
+STORE_GUEST_PAGE_FAULT = exception_code("store_guest_page_fault")
+ACCESS_WORDS = {exception_code("fetch_guest_page_fault"): "a fetch",
+                exception_code("load_guest_page_fault"): "a load", STORE_GUEST_PAGE_FAULT: "a store"}
 
 
 def gstage_layout(rng) -> dict:
@@ -309,7 +315,7 @@ class FillHypervisor(GStageOwner):
         self.mmio = []
         m.set_csr("stvec", EXIT_VECTOR)
         m.set_csr("medeleg", sum(1 << c for c in (*GUEST_PAGE_FAULTS, VS_ECALL)))
-        m.set_csr("hstatus", 1 << 7)
+        m.set_csr("hstatus", L.HS_SPV)
         m.add_breakpoint(EXIT_VECTOR)
         enter_vs(m, prog.symbols["_start"], hgatp(self.root_hpa))
 
@@ -348,7 +354,7 @@ class FillHypervisor(GStageOwner):
     def _emulate(self, gpa: int) -> None:
         """The device: a store of a0's byte (the guest's only device access); skip it."""
         dev = self.layout["device"]
-        if cause_is_store(self.m.csr("scause")) and dev <= gpa < dev + 4096:
+        if self.m.csr("scause") == STORE_GUEST_PAGE_FAULT and dev <= gpa < dev + 4096:
             self.mmio.append([gpa - dev, self.m.reg("a0" if gpa == dev else "a1") & 0xFF])
             return self._resume(4)
         raise FillError(f"the guest touched guest-physical {gpa:#x}, which is neither RAM nor "
@@ -358,7 +364,7 @@ class FillHypervisor(GStageOwner):
         from vmlab.machine.trap import sret
         if skip:
             self.m.set_csr("sepc", (self.m.csr("sepc") + skip) & ((1 << 64) - 1))
-        self.m.set_csr("hstatus", self.m.csr("hstatus") | (1 << 7))
+        self.m.set_csr("hstatus", self.m.csr("hstatus") | L.HS_SPV)
         sret(self.m.harts[0].c)
 
 
@@ -403,12 +409,8 @@ def install_fill(vm, fill) -> VmFill:
     return owner
 
 
-def cause_is_store(cause: int) -> bool:
-    return cause == 23
-
-
 def _cause_word(cause: int | None) -> str:
-    return {20: "a fetch", 21: "a load", 23: "a store"}.get(cause, "a guest access")
+    return ACCESS_WORDS.get(cause, "a guest access")
 
 
 TEACHOS_DISK = b"Hello from sector 0 of the disk!\n"
