@@ -479,6 +479,7 @@ def test_lab06_hardware_assist(browser, lab_server):
     assert text.count("(visible tests; hidden ones run when graded)") == 3
     shoot(page, "06-hardware-assist")
     shot_of(page, ".vmlab-walk2", "06-two-stage-walk")
+    shot_of(page, ".vmlab-exitchart", "06-teachos-exits")
     page.close()
 
 
