@@ -459,6 +459,30 @@ def test_lab08_trap_and_emulate_end_to_end(browser, lab_server):
     page.close()
 
 
+def test_lab06_hardware_assist(browser, lab_server):
+    page = open_and_run(browser, lab_server, "06-hardware-assist.ipynb")
+    text = page.locator(".jp-Notebook").first.inner_text()
+    assert "load_guest_page_fault" in text and "virtual_supervisor_ecall" in text
+    assert "virtual_instruction at" in text and "0x10500073" in text      # wfi under VTW
+    assert "a0 = 42   vsscratch = 42" in text                              # no exit for the CSRs
+    assert "the same console both ways: True" in text                      # teachos, shadow and hw
+    assert "shadow fills:   0" in text and "g-fill" in text
+    assert "4 KiB over 4 KiB: {'walks': 1, 'refs': 15}" in text            # the MMU's count
+    assert page.locator(".vmlab-exitchart").count() == 2
+    walk = page.locator(".vmlab-walk2").first
+    assert walk.get_attribute("data-asking") == "true"                     # predict first
+    walk.locator("input.vmlab-guess").fill("15")
+    walk.locator("button.vmlab-reveal").click()
+    page.wait_for_function("""() => (document.querySelector('.vmlab-walk2').dataset.verdict
+        || '').includes('right')""", timeout=60_000)
+    assert walk.get_attribute("data-refs") == "15" and walk.get_attribute("data-asking") == "false"
+    assert text.count("(visible tests; hidden ones run when graded)") == 3
+    shoot(page, "06-hardware-assist")
+    shot_of(page, ".vmlab-walk2", "06-two-stage-walk")
+    shot_of(page, ".vmlab-exitchart", "06-teachos-exits")
+    page.close()
+
+
 def test_lab07_popek_goldberg(browser, lab_server):
     page = open_and_run(browser, lab_server, "07-popek-goldberg.ipynb")
     text = page.locator(".jp-Notebook").first.inner_text()
