@@ -369,8 +369,8 @@ class FillHypervisor(GStageOwner):
 
 
 class VmFill(GStageOwner):
-    """A fill function as the G-stage fill of a VM under the hw backend (its gstage.fill
-    replaced): the hypervisor's own frames and tables, the student's walk."""
+    """A fill function as the G-stage fill of a VM under the hw backend
+    (``vm.hw.gstage.set_fill``): the hypervisor's own frames and tables, the student's walk."""
 
     def __init__(self, vm):
         super().__init__(vm.machine, vm.hw.gstage.root_hpa)
@@ -401,11 +401,11 @@ def install_fill(vm, fill) -> VmFill:
     owner = VmFill(vm)
     gstage = vm.hw.gstage
 
-    def filled(gpa: int) -> bool:
-        ok = owner.ask(fill, None, gpa >> 2)
+    def filled(gpa: int, write: bool) -> bool:
+        ok = owner.ask(fill, None, gpa >> 2)     # (the student's leaves are always writable)
         gstage.fills += ok
         return ok
-    gstage.fill = filled
+    gstage.set_fill(filled)
     return owner
 
 
