@@ -165,3 +165,39 @@ function stepper(view, holder) {
     },
   };
 }
+
+// The walk widgets' address line: an address, load/store/fetch and a "walk" button that sends
+// {type: "walk", [key]: address, access}.  Returns the line and its two fields.
+function addressForm(model, label, key) {
+  const form = document.createElement("div");
+  const input = document.createElement("input");
+  input.className = "vmlab-va";
+  const access = document.createElement("select");
+  for (const a of ["load", "store", "fetch"]) access.add(new Option(a, a));
+  const go = document.createElement("button");
+  go.textContent = "walk";
+  go.className = "vmlab-btn";
+  const send = () => model.send({ type: "walk", [key]: input.value, access: access.value });
+  go.addEventListener("click", send);
+  input.addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
+  form.append(label + " ", input, " ", access, " ", go);
+  return { form, input, access };
+}
+
+// Predict-then-reveal: a field for the student's answer while a walk is hidden, sent as
+// {type: "predict", answer}.
+function predictForm(model, placeholder) {
+  const ask = document.createElement("div");
+  ask.className = "vmlab-predict";
+  const guess = document.createElement("input");
+  guess.className = "vmlab-guess";
+  guess.placeholder = placeholder;
+  const reveal = document.createElement("button");
+  reveal.textContent = "reveal";
+  reveal.className = "vmlab-btn vmlab-reveal";
+  const answer = () => model.send({ type: "predict", answer: guess.value });
+  reveal.addEventListener("click", answer);
+  guess.addEventListener("keydown", (e) => { if (e.key === "Enter") answer(); });
+  ask.append("your prediction ", guess, " ", reveal);
+  return ask;
+}

@@ -2,33 +2,11 @@
 // animates level by level; the stepper's buttons and slider go back and forth.
 function render({ model, el }) {
   el.classList.add("vmlab-walk");
-  const form = document.createElement("div");
-  const va = document.createElement("input");
-  va.className = "vmlab-va";
-  const access = document.createElement("select");
-  for (const a of ["load", "store", "fetch"]) access.add(new Option(a, a));
-  const go = document.createElement("button");
-  go.textContent = "walk";
-  go.className = "vmlab-btn";
-  const send = () => model.send({ type: "walk", va: va.value, access: access.value });
-  go.addEventListener("click", send);
-  va.addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
-  form.append("virtual address ", va, " ", access, " ", go);
+  const { form, input: va, access } = addressForm(model, "virtual address", "va");
   const result = document.createElement("div");
   const pic = document.createElement("div");
   // predict-then-reveal: a field for the student's answer while a walk is hidden
-  const ask = document.createElement("div");
-  ask.className = "vmlab-predict";
-  const guess = document.createElement("input");
-  guess.className = "vmlab-guess";
-  guess.placeholder = "0x... or page fault / access fault";
-  const reveal = document.createElement("button");
-  reveal.textContent = "reveal";
-  reveal.className = "vmlab-btn vmlab-reveal";
-  const answer = () => model.send({ type: "predict", answer: guess.value });
-  reveal.addEventListener("click", answer);
-  guess.addEventListener("keydown", (e) => { if (e.key === "Enter") answer(); });
-  ask.append("your prediction ", guess, " ", reveal);
+  const ask = predictForm(model, "0x... or page fault / access fault");
   const verdict = document.createElement("div");
   verdict.className = "vmlab-verdict";
   el.replaceChildren(form, ask, pic, result, verdict);

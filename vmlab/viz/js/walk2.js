@@ -3,30 +3,8 @@
 // walk is hidden (predict=True) a field asks for the number of references first.
 function render({ model, el }) {
   el.classList.add("vmlab-walk2");
-  const form = document.createElement("div");
-  const gva = document.createElement("input");
-  gva.className = "vmlab-va";
-  const access = document.createElement("select");
-  for (const a of ["load", "store", "fetch"]) access.add(new Option(a, a));
-  const go = document.createElement("button");
-  go.textContent = "walk";
-  go.className = "vmlab-btn";
-  const send = () => model.send({ type: "walk", gva: gva.value, access: access.value });
-  go.addEventListener("click", send);
-  gva.addEventListener("keydown", (e) => { if (e.key === "Enter") send(); });
-  form.append("guest virtual address ", gva, " ", access, " ", go);
-  const ask = document.createElement("div");
-  ask.className = "vmlab-predict";
-  const guess = document.createElement("input");
-  guess.className = "vmlab-guess";
-  guess.placeholder = "how many memory references?";
-  const reveal = document.createElement("button");
-  reveal.textContent = "reveal";
-  reveal.className = "vmlab-btn vmlab-reveal";
-  const answer = () => model.send({ type: "predict", answer: guess.value });
-  reveal.addEventListener("click", answer);
-  guess.addEventListener("keydown", (e) => { if (e.key === "Enter") answer(); });
-  ask.append("your prediction ", guess, " ", reveal);
+  const { form, input: gva, access } = addressForm(model, "guest virtual address", "gva");
+  const ask = predictForm(model, "how many memory references?");
   const count = document.createElement("div");
   count.className = "vmlab-count";
   const pic = document.createElement("div");
