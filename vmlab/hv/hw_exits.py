@@ -90,21 +90,8 @@ def emulate_mmio(vcpu, ex: Exit, trap: HsTrap, gpa: int, access_fault: int) -> s
         return reflect(vcpu, ex, access_fault, trap.tval)
     if trap.tinst & 1:                      # transformed: bit 1 says 32-bit or compressed
         acc = type(acc)(acc.store, acc.size, acc.signed, acc.reg, 4 if trap.tinst & 2 else 2)
-    ex.insn = word
-    devices, row = vcpu.vm.devices, vcpu.row
-    devices.sync_time(vcpu.vm.time())
-    if acc.store:
-        value = int(row[L.XREG + acc.reg]) & ((1 << 8 * acc.size) - 1)
-        if not devices.write(gpa, acc.size, value):
-            return reflect(vcpu, ex, access_fault, trap.tval)
-        vcpu.vm.check_halt()
-    else:
-        value = devices.read(gpa, acc.size)
-        if value is None:
-            return reflect(vcpu, ex, access_fault, trap.tval)
-        vcpu.set_reg(acc.reg, mmio._extend(value, acc.size, acc.signed))
-    vcpu.set_pc(trap.pc + acc.length)
-    return "mmio"
+    ex.insn = word                          # (ex.pc and ex.tval are the trap's sepc and stval)
+    return mmio.device_access(vcpu, ex, acc, gpa, access_fault, access_fault)
 
 
 def vs_ecall(vcpu, ex: Exit, trap: HsTrap) -> str:

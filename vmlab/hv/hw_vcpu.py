@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmlab import sv39
 from vmlab.hv import hw_exits
 from vmlab.hv.exit_types import Exit
+from vmlab.hv.vcpu import VCpu, guest_gpa
 from vmlab.machine import layout as L
 from vmlab.machine.bits import MASK64, i64, u64
 from vmlab.machine.csr import STCE, VS_REDIRECT, reset_csrs
@@ -231,16 +231,10 @@ class HwVCpu:
     # --- reading guest memory as the guest sees it ------------------------------------------
     def gva_to_gpa(self, gva: int, access: str = "load") -> int | None:
         """Translate with the guest's own tables (vsatp, the reference walker)."""
-        vsatp, vsstatus = u64(self.row[L.VSATP]), int(self.row[L.VSSTATUS])
-        if vsatp >> 60 == 0:
-            return gva & MASK64
-        w = sv39.walk(self.vm.mem.read64, vsatp, gva & MASK64, access, priv="US"[self.priv],
-                      sum=bool(vsstatus & L.MS_SUM), mxr=bool(vsstatus & L.MS_MXR))
-        return w.pa if w.ok else None
+        return guest_gpa(self.vm.mem, u64(self.row[L.VSATP]), int(self.row[L.VSSTATUS]), gva,
+                         access, self.priv)
 
-    def read_guest(self, gva: int, n: int, access: str = "load") -> bytes | None:
-        gpa = self.gva_to_gpa(gva, access)
-        return None if gpa is None else self.vm.mem.read(gpa, n)
+    read_guest = VCpu.read_guest          # the same read, through this vCPU's gva_to_gpa
 
     def __repr__(self) -> str:
         return f"<HwVCpu {self.vm.id}.{self.id} V{'US'[min(self.priv, 1)]} pc={self.pc:#x}>"

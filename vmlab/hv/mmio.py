@@ -83,17 +83,25 @@ def emulate(vcpu, ex: Exit, gpa: int) -> str:
     if acc is None or ex.cause == L.CAUSE_FETCH_PAGE:
         return reflect(vcpu, ex, _access_fault(ex), ex.tval)
     ex.insn = word
+    return device_access(vcpu, ex, acc, gpa, L.CAUSE_LOAD_ACCESS, L.CAUSE_STORE_ACCESS)
+
+
+def device_access(vcpu, ex: Exit, acc: Access, gpa: int, load_fault: int,
+                  store_fault: int) -> str:
+    """Do the decoded access ``acc`` on the VM's device at ``gpa`` and step past it; where
+    no device answers, the guest gets ``load_fault`` / ``store_fault``.  Both backends'
+    device exits end here (only how they learn the instruction differs)."""
     devices, row = vcpu.vm.devices, vcpu.row
     devices.sync_time(vcpu.vm.time())
     if acc.store:
         value = int(row[L.XREG + acc.reg]) & ((1 << 8 * acc.size) - 1)
         if not devices.write(gpa, acc.size, value):
-            return reflect(vcpu, ex, L.CAUSE_STORE_ACCESS, ex.tval)
+            return reflect(vcpu, ex, store_fault, ex.tval)
         vcpu.vm.check_halt()
     else:
         value = devices.read(gpa, acc.size)
         if value is None:
-            return reflect(vcpu, ex, L.CAUSE_LOAD_ACCESS, ex.tval)
+            return reflect(vcpu, ex, load_fault, ex.tval)
         vcpu.set_reg(acc.reg, _extend(value, acc.size, acc.signed))
     vcpu.set_pc(ex.pc + acc.length)
     return "mmio"

@@ -56,6 +56,17 @@ def bound(dispatcher, *fixed, then=()):
     return partial(dispatcher.compile(sig), *fixed)
 
 
+def guest_gpa(mem, satp: int, status: int, gva: int, access: str, priv: int) -> int | None:
+    """``gva`` -> gpa through the guest's own page tables (``satp``; SUM and MXR from
+    ``status``) for an access from ``priv`` (U or S), as its hart would translate it: identity
+    while satp is Bare, None on a fault.  Both backends' vCPUs read guest memory this way."""
+    if satp >> 60 == 0:
+        return gva & MASK64
+    w = sv39.walk(mem.read64, satp, gva & MASK64, access, priv="US"[priv],
+                  sum=bool(status & L.MS_SUM), mxr=bool(status & L.MS_MXR))
+    return w.pa if w.ok else None
+
+
 class VCpu:
     """One virtual hart of ``vm``; runs on real hart ``hart`` of the machine."""
 
@@ -385,12 +396,9 @@ class VCpu:
         mstatus = int(self.row[L.MSTATUS])
         if access != "fetch" and priv == L.PRIV_M and mstatus & L.MS_MPRV:
             priv = (mstatus >> L.MS_MPP_SHIFT) & 3
-        satp = int(self.row[L.SATP]) & MASK64
-        if priv == L.PRIV_M or satp >> 60 == 0:
+        if priv == L.PRIV_M:
             return gva & MASK64
-        w = sv39.walk(self.vm.mem.read64, satp, gva & MASK64, access, priv="US"[priv],
-                      sum=bool(mstatus & L.MS_SUM), mxr=bool(mstatus & L.MS_MXR))
-        return w.pa if w.ok else None
+        return guest_gpa(self.vm.mem, int(self.row[L.SATP]) & MASK64, mstatus, gva, access, priv)
 
     def read_guest(self, gva: int, n: int, access: str = "load") -> bytes | None:
         """``n`` bytes at ``gva`` (within one page), or None if they are not guest RAM."""
