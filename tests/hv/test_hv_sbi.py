@@ -125,8 +125,8 @@ def test_srst_reboot_starts_the_guest_again_with_ram_kept():
     assert vm.console_output == "boot\nboot\n"
 
 
-def test_ipi_to_itself_is_a_supervisor_software_interrupt():
-    body = r'''
+#: a guest that sends itself an IPI and waits in its handler for scause (in s0)
+IPI_BODY = r'''
         la t0, trap
         csrw stvec, t0
         csrsi sie, 2            # SSIE
@@ -143,8 +143,11 @@ def test_ipi_to_itself_is_a_supervisor_software_interrupt():
 trap:   csrr s0, scause
         csrci sip, 2            # acknowledge
         sret
-    '''
-    _, vm = boot(guest(body))
+'''
+
+
+def test_ipi_to_itself_is_a_supervisor_software_interrupt():
+    _, vm = boot(guest(IPI_BODY))
     assert vm.run(instructions=10_000).reason == "halt"
     assert vm.vcpus[0].reg(8) == (1 << 63) | 1
     assert vm.trace.count(INJECT, INTERRUPT_FLAG | 1) == 1

@@ -39,24 +39,7 @@ def test_the_shadow_sbi_tests_pass_under_hw(name, hw_boot):
 def test_ipi_is_taken_by_the_guest_itself(hw_boot):
     """test_hv_sbi's IPI guest: the software interrupt reaches the guest's handler (scause =
     interrupt 1, as on a bare hart) through hvip.VSSIP -- no injection record."""
-    _, vm = test_hv_sbi.boot(test_hv_sbi.guest(r'''
-        la t0, trap
-        csrw stvec, t0
-        csrsi sie, 2
-        csrsi sstatus, 2
-        li a7, 0x735049
-        li a6, 0
-        li a0, 1
-        li a1, 0
-        ecall
-1:      beqz s0, 1b
-        li a1, 0
-        j shutdown
-        .balign 4
-trap:   csrr s0, scause
-        csrci sip, 2
-        sret
-    '''))
+    _, vm = test_hv_sbi.boot(test_hv_sbi.guest(test_hv_sbi.IPI_BODY))
     assert vm.run(instructions=10_000).reason == "halt"
     assert vm.vcpus[0].reg(8) == (1 << 63) | 1
     assert vm.backend == "hw" and vm.trace.count(INJECT, INTERRUPT_FLAG | 1) == 0
