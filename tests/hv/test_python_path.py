@@ -7,10 +7,16 @@
 - VCpu.regs reads registers in one go: the same unsigned values as reg().
 - mmio.fetch_insn reads four bytes at once when they are in one page: the same words as
   two halfword reads, compressed or not, at a page's end too.
+- bits.words reads and writes state words as unsigned ints: the values u64/i64 give.
+- fast_args describes arrays by address and shape: compiled code sees the same memory.
+- VM.run lets a lone vCPU go on from one exit to the next (vcpu.run's ``again``), and the
+  shadow pager answers a repeated root_for from its memo: runs with and without either
+  must be the same, record for record, stopping at the same place.
 """
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vmlab.asm import assemble
 from vmlab.hv import trace as trace_mod
@@ -20,7 +26,7 @@ from vmlab.hv.trace import EXIT, INJECT, SHADOW, Trace
 from vmlab.hv.vm import Hypervisor
 from vmlab.machine import Machine
 from vmlab.machine import layout as L
-from vmlab.machine.bits import i64
+from vmlab.machine.bits import MASK64, i64, s64, u64, words
 from vmlab.machine.system import exec_csr
 
 HIGH = 0xFFFF_FFFF_8000_1000          # a pc with bit 63 set: stored as a negative int64
@@ -170,3 +176,78 @@ def test_dispatch_still_records_one_exit_per_call():
     assert ex.handler == "csr" and vm.trace.total == before + 1
     last = vm.trace.since(before)[0]
     assert vm.trace.names[last["handler"]] == "csr" and int(last["insn"]) == 0x14002373
+
+
+def test_words_are_the_unsigned_values_and_store_bit_patterns():
+    a = np.array([0, -1, 1 << 62, -(1 << 63), 5], dtype=np.int64)
+    w, sw = words(a), words(a, signed=True)
+    assert w.tolist() == [u64(x) for x in a]
+    assert sw.tolist() == [int(x) for x in a]
+    w[4] = MASK64
+    assert a[4] == -1 and sw[4] == -1
+    w[0] = 1 << 63
+    assert a[0] == -(1 << 63)
+    for bad in (-1, 1 << 64):                       # out of range: refused, nothing written
+        with pytest.raises((ValueError, OverflowError)):
+            w[2] = bad
+    assert a[2] == 1 << 62
+    assert [s64(v) for v in (0, MASK64, 1 << 63, (1 << 63) - 1, -5, 1 << 64)] == \
+        [int(i64(v)) for v in (0, MASK64, 1 << 63, (1 << 63) - 1, -5, 1 << 64)]
+
+
+def test_a_table_describes_arrays_the_compiled_side_sees():
+    from vmlab.hv import fast_args
+    from vmlab.hv.fast_run import exec_csr_t
+    vm = _csr_vm()
+    v = vm.vcpus[0]
+    twin, dev, ctl = v.row.copy(), vm.devices.dev.copy(), vm.devices.ctl.copy()
+    t = fast_args.table(v.row, vm.devices.dev, vm.devices.ctl)
+    assert t[0, fast_args.ADDRESS] == v.row.ctypes.data and t[0, fast_args.SHAPE] == len(v.row)
+    for insn, value in ((0x14041073, (1 << 64) - 2), (0x14002373, 0), (0x30002373, 0)):
+        v.set_reg(8, value)
+        twin[L.XREG + 8] = i64(value)
+        assert exec_csr_t(t, v.id64, np.int64(insn)) == exec_csr(twin, dev, ctl, v.id64,
+                                                                 np.int64(insn))
+        assert np.array_equal(v.row, twin), hex(insn)   # (written through the table)
+    with pytest.raises(ValueError, match="argument 1"):
+        fast_args.table(v.row, np.zeros((4, 4), dtype=np.int64)[:, 1])   # a column: refused
+
+
+def _teachos_run(tmp_path, name, patch=None, **run):
+    teachos = pytest.importorskip("vmlab.guests.teachos").build()
+    disk = tmp_path / f"{name}.img"
+    disk.write_bytes(b"Hello from sector 0 of the disk!\n".ljust(8 * 512, b"\0"))
+    vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(ram_size=128 << 20, drive=disk,
+                                                            fast_exits=False)
+    if patch:
+        patch(vm)
+    vm.boot(kernel=teachos.elf)
+    r = vm.run(**run)
+    rec = vm.trace.records()
+    return {"result": (r.reason, r.instructions, r.pc, getattr(r, "matched", None)),
+            "console": vm.console_bytes, "rows": vm.rows.tolist(), "time": vm.time(),
+            "trace": rec[[f for f in rec.dtype.names if f != "seq"]].tolist(),
+            "shadow": dict(vm.shadow.counters), "sbi": dict(vm.sbi_calls)}
+
+
+def _one_exit_per_call(vm):
+    vm._again = lambda *args: None                  # (VM.run's loop after every exit)
+
+
+def _no_root_memo(vm):
+    pager = vm.shadow
+    pager.root_for = lambda vcpu: pager._root(vcpu).satp     # (the look-up every time)
+
+
+@pytest.mark.parametrize("reason, run", [
+    ("halt", dict(instructions=200_000_000)),
+    ("output", dict(instructions=200_000_000, until_output="disk")),     # mid-boot
+    ("budget", dict(instructions=1_234_567))])
+def test_chained_exits_and_the_root_memo_change_nothing(tmp_path, reason, run):
+    ref = _teachos_run(tmp_path, "ref", lambda vm: (_one_exit_per_call(vm), _no_root_memo(vm)),
+                       **run)
+    got = _teachos_run(tmp_path, "got", **run)
+    assert ref["result"][0] == reason
+    assert ref["shadow"]["root_switches"] > 1                    # (several trees in use)
+    for key in ref:
+        assert got[key] == ref[key], key

@@ -13,10 +13,9 @@ import numpy as np
 
 from vmlab.hv.exit_types import Exit, reflect
 from vmlab.machine import layout as L
-from vmlab.machine.system import MRET, SRET, WFI, exec_priv
+from vmlab.machine.system import MRET, SRET, WFI
 
 NO_TLB = np.zeros((1, 3, L.TLB_SETS, 4), dtype=np.int64)   # exec_priv's sfence needs one
-_ZERO = np.int64(0)
 
 
 def kind(insn: int) -> str:
@@ -44,7 +43,7 @@ def emulate_csr(vcpu, ex: Exit) -> str:
     # the machine's exec_csr(row, dev, ctl, hart, insn) on the virtual hart and devices
     if not vcpu.exec_csr(ex.insn):
         return reflect(vcpu, ex, L.CAUSE_ILLEGAL, ex.insn)
-    vcpu.row[L.XREG] = 0
+    vcpu.w[L.XREG] = 0                  # (x0 stays zero whatever rd the instruction named)
     vcpu.set_pc(ex.pc + 4)
     return "csr"
 
@@ -53,9 +52,9 @@ def _priv_insn(vcpu, ex: Exit, name: str) -> str:
     """sret, mret, wfi: the machine's exec_priv on the virtual hart (it checks TSR, TW,
     the privilege needed, and changes mode, pc and the status stack)."""
     vcpu.update_lines()
-    cause, tval = exec_priv(vcpu.row, NO_TLB, _ZERO, np.int64(ex.insn))
+    cause, tval = vcpu.exec_priv(ex.insn)
     if cause >= 0:
-        return reflect(vcpu, ex, int(cause), int(tval))
+        return reflect(vcpu, ex, cause, tval)
     return name
 
 

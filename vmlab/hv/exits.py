@@ -82,8 +82,8 @@ def dispatch(vcpu, cause: int, tval: int, pc: int) -> Exit:
         vcpu.retire(ex.insn)
     ex.handler = handler
     ex.cost = cost = COSTS["switch"] + COSTS.get(handler, 0)
-    vm.trace.record(EXIT, time=time, vm=vm.id, vcpu=vcpu.id, cause=ex.cause, pc=pc,
-                    insn=ex.insn, tval=tval, handler=handler, cost=cost)
+    # (positionally, on every exit: kind, time, vm, vcpu, cause, pc, insn, tval, handler, cost)
+    vm.trace.record(EXIT, time, vm.id, vcpu.id, ex.cause, pc, ex.insn, tval, handler, cost)
     vm.charge(cost)
     return ex
 

@@ -10,6 +10,9 @@ is spent, and before its record log fills up.
 """
 from __future__ import annotations
 
+import numpy as np
+
+from vmlab.hv.fast_args import shape1, shape2, shape4, view
 from vmlab.hv.fast_csr import emulate_system
 from vmlab.hv.fast_jit import jit
 from vmlab.hv.fast_mmio import device_access
@@ -21,15 +24,19 @@ from vmlab.hv.fast_state import (COST_BASE, H_FILL, H_INTERRUPT, H_MMIO, H_ROOT_
                                  ROOT_SWITCH_EVENT, S_DEADLINE, S_DEADLINE_IRQ, S_ENTERS,
                                  S_HART, S_ID, S_LOG_N, S_NOW, S_ONE_EXIT, S_YIELD, S_ROOT,
                                  S_SBI_FROM_HV, S_TLB_STALE)
-from vmlab.hv.fast_vhart import charge, next_deadline, now_ns, record, update_lines
+from vmlab.hv.fast_vhart import (charge, due_interrupt, next_deadline, now_ns, record,
+                                 update_lines)
 from vmlab.hv.trace import EXIT, INJECT, INTERRUPT_FLAG, SHADOW
 from vmlab.machine import layout as L
 from vmlab.machine.fpstate import FS_CLEAN, FS_DIRTY, FS_MASK, SD
 from vmlab.machine.loop import run_flat
-from vmlab.machine.system import ECALL, WFI
+from vmlab.machine.system import ECALL, WFI, exec_csr
 from vmlab.machine.trap import pending_interrupt, take_trap
 
 NOT_FS_SD = ~FS_MASK & ~SD
+#: run_between's answer when a virtual interrupt is due before the entry (beside the machine's
+#: EXIT_* codes and the fast path's HANDLED/RESUME): Python injects it and calls again
+DUE = 102
 REAL_COUNTEREN = 7                # CY, TM, IR (VCpu._counters_allowed)
 
 
@@ -199,12 +206,16 @@ def run_guest(cpu, mem, tlb, tlbf, dev, io, ctl, rvc, st, limit):
 
 
 @jit
-def run_between(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, st, real_satp, now, left):
+def run_between(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, vctl, st, real_satp, now, left):
     """The Python path's compiled steps between two exits, as one call (each call from
-    Python costs about a microsecond before it does anything): the next virtual timer
-    deadline (VCpu.next_deadline), the world switch in (enter_hart, onto the root the pager
-    chose: ``real_satp``), the machine's run loop, the switch out (leave).  Returns (exit
-    code, steps); the entry time and the deadline are left in st[S_NOW], st[S_DEADLINE]."""
+    Python costs about a microsecond before it does anything): the virtual interrupt check
+    (VCpu.inject's question: if one is due, return DUE at once, and Python injects it), the
+    next virtual timer deadline (VCpu.next_deadline), the world switch in (enter_hart, onto
+    the root the pager chose: ``real_satp``), the machine's run loop, the switch out (leave).
+    Returns (exit code or DUE, steps); the entry time and the deadline are left in st[S_NOW],
+    st[S_DEADLINE]."""
+    if due_interrupt(rows, vdev, vctl, st, now) >= 0:
+        return DUE, 0
     row = rows[st[S_ID]]
     deadline = next_deadline(rows, vdev, st)
     st[S_NOW], st[S_DEADLINE] = now, deadline
@@ -213,6 +224,34 @@ def run_between(cpu, mem, tlb, dev, io, ctl, rvc, rows, vdev, st, real_satp, now
     code, steps = run_guest(cpu, mem, tlb, tlb.reshape(tlb.size), dev, io, ctl, rvc, st, limit)
     leave(cpu, row, st)
     return code, steps
+
+
+@jit
+def run_between_t(t, real_satp, now, left):
+    """run_between with its eleven arrays described by one table (fast_args: the Python
+    path calls this on every exit, and an array argument costs more than the table)."""
+    i8, u1 = np.int64, np.uint8
+    return run_between(view(t[0, 0], shape2(t, 0), i8),      # cpu
+                       view(t[1, 0], shape1(t, 1), u1),      # mem
+                       view(t[2, 0], shape4(t, 2), i8),      # tlb
+                       view(t[3, 0], shape1(t, 3), i8),      # dev
+                       view(t[4, 0], shape1(t, 4), u1),      # io
+                       view(t[5, 0], shape1(t, 5), i8),      # ctl
+                       view(t[6, 0], shape1(t, 6), i8),      # rvc
+                       view(t[7, 0], shape2(t, 7), i8),      # rows
+                       view(t[8, 0], shape1(t, 8), i8),      # vdev
+                       view(t[9, 0], shape1(t, 9), i8),      # vctl
+                       view(t[10, 0], shape1(t, 10), i8),    # st
+                       real_satp, now, left)
+
+
+@jit
+def exec_csr_t(t, hart, insn):
+    """The machine's exec_csr(row, dev, ctl, hart, insn) with its arrays in a table."""
+    i8 = np.int64
+    return exec_csr(view(t[0, 0], shape1(t, 0), i8),
+                    view(t[1, 0], shape1(t, 1), i8),
+                    view(t[2, 0], shape1(t, 2), i8), hart, insn)
 
 
 @jit(inline="always")

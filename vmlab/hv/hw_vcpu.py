@@ -21,7 +21,7 @@ from vmlab.hv import hw_exits
 from vmlab.hv.exit_types import Exit
 from vmlab.hv.vcpu import VCpu, guest_gpa
 from vmlab.machine import layout as L
-from vmlab.machine.bits import MASK64, i64, u64
+from vmlab.machine.bits import MASK64, i64, u64, words
 from vmlab.machine.csr import STCE, VS_REDIRECT, reset_csrs
 from vmlab.machine.devices import plic_best
 from vmlab.machine.loop import run as machine_run
@@ -42,6 +42,7 @@ class HwVCpu:
     def __init__(self, vm, vcpu_id: int, hart: int = 0):
         self.vm, self.id, self.hart = vm, vcpu_id, hart
         self.row = vm.rows[vcpu_id]
+        self.w = words(self.row)             # its words as unsigned ints (as VCpu.w)
         reset_csrs(self.row)                 # (misa keeps H: this row is the real hart;
         #                                      the guest learns its ISA from its device tree)
         self.row[L.RES_ADDR] = -1

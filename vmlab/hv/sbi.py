@@ -59,7 +59,7 @@ def set_timer(vcpu, stime_value: int) -> None:
     """Program the next timer event (in mtime ticks) and clear a pending one, as the spec
     asks: the hypervisor raises the virtual STIP when mtime reaches it."""
     vcpu.sbi_timer = stime_value & MASK64
-    vcpu.row[L.MIP] &= ~L.MIP_STIP
+    vcpu.w[L.MIP] &= ~L.MIP_STIP
 
 
 def time(vcpu, fid, a):
@@ -93,7 +93,7 @@ def ipi(vcpu, fid, a):
     if harts is None:
         return ERR_INVALID_PARAM, 0
     for target in harts:
-        target.row[L.MIP] |= L.MIP_SSIP
+        target.w[L.MIP] |= L.MIP_SSIP
     return SUCCESS, 0
 
 

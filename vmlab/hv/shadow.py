@@ -119,6 +119,8 @@ DIRECT_KIND, SV39, MPRV = "direct", "sv39", "mprv"
 #: the key of the tree for a guest with paging off (gva = gpa)
 DIRECT = (DIRECT_KIND,)
 MAX_FLIPS = 16             # see ShadowPaging._merge_mprv
+#: the mstatus bits key_of reads (a change of any other bit keeps the same tree)
+KEY_STATUS = L.MS_MPRV | L.MS_MPP | L.MS_SUM | L.MS_MXR
 TAGS_PER_VM = 64           # real ASIDs reserved per VM (tag 0 stays the host's)
 
 _ACCESS = {L.CAUSE_FETCH_PAGE: "fetch", L.CAUSE_LOAD_PAGE: "load", L.CAUSE_STORE_PAGE: "store",
@@ -234,6 +236,8 @@ class ShadowPaging:
         self._super_full: set[int] = set()           # slots whose groups did not all fit
         #: the replaceable fill (see set_fill): None means the reference walk below
         self.fill_hook = None
+        # root_for's answer to the last vCPU that asked, while nothing moved (see there)
+        self._memo: tuple | None = None
 
     @property
     def write_protect(self) -> bool:
@@ -262,20 +266,34 @@ class ShadowPaging:
         A vCPU's row holds satp and mstatus exactly as the guest reads them, so they are
         read from it directly (this runs on every entry into the guest); anything without
         a row (a stand-in in the tests) is asked through ``csr()``."""
-        row = getattr(vcpu, "row", None)
-        if row is not None:
-            return key_of(int(row[L.SATP]) & MASK64, int(row[L.PRIV]), int(row[L.MSTATUS]))
+        w = getattr(vcpu, "w", None)       # (a VCpu's row words: bits.words)
+        if w is not None:
+            return key_of(w[L.SATP], w[L.PRIV], w[L.MSTATUS])
         return key_of(vcpu.csr("satp") & MASK64, vcpu.priv, vcpu.csr("mstatus"))
 
     def root_for(self, vcpu) -> int:
         """The real satp for ``vcpu`` now: Sv39, the tree's ASID tag, the tree's root PPN.
 
-        Call it before every entry into the guest (a dictionary look-up when nothing changed):
-        a tree that no vCPU is on may be evicted and its frames reused.
+        Call it before every entry into the guest: a tree that no vCPU is on may be evicted
+        and its frames reused.  Mostly the same vCPU asks again with the same satp, mode
+        and key bits of mstatus, and nothing moved in the cache since: then the answer is
+        the last one (a cache hit on the most recent tree, counted as :meth:`_root` would),
+        without building the key -- this runs on every exit of the Python path.
         """
-        return self._root(vcpu).satp
+        w = getattr(vcpu, "w", None)
+        if w is None:
+            return self._root(vcpu).satp
+        asked = (vcpu.id, w[L.SATP], w[L.PRIV], w[L.MSTATUS] & KEY_STATUS)
+        memo = self._memo
+        if memo is not None and memo[0] == asked:
+            self.counters["root_cache_hits"] += 1
+            return memo[1]
+        satp = self._root(vcpu).satp
+        self._memo = (asked, satp)
+        return satp
 
     def _root(self, vcpu) -> Root:
+        self._memo = None                     # (the cache moves: root_for asks again)
         key = self.key_for(vcpu)
         previous = self._current.get(vcpu.id)
         self._current[vcpu.id] = key          # (so the tree it leaves may be evicted now)
@@ -310,6 +328,7 @@ class ShadowPaging:
 
     def _evict_one(self) -> bool:
         """Free the least recently used tree no vCPU is on; False if every one is in use."""
+        self._memo = None
         busy = set(self._current.values())
         for key, root in self.roots.items():
             if key not in busy:
@@ -376,6 +395,8 @@ class ShadowPaging:
         guest (each a cache hit, as :meth:`_root` counts them) and the switches between
         cached trees, in order (by ASID tag; their trace records are written already)."""
         self.counters["root_cache_hits"] += entries
+        if switched_tags:
+            self._memo = None
         for tag in switched_tags:
             key = self._by_tag[tag]
             self.roots.move_to_end(key)
@@ -741,6 +762,7 @@ class ShadowPaging:
             self._mirror_drop(root)
         self.roots.clear()
         self._current.clear()
+        self._memo = None
         self._dep_index.clear()
         self._pt_ref_counts.clear()
         self._target_index.clear()

@@ -16,8 +16,8 @@ Record kinds:
 """
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +44,6 @@ RECORD = np.dtype([
 INTERRUPT_FLAG = 0x8000_0000
 SMALL_BATCH = 32         # Trace.extend appends batches up to this size row by row
 PENDING = 1024           # Trace.record keeps up to this many records aside, then stores them
-SIGN = 1 << 63           # (pc and tval go into the pending list as int64 bit patterns)
 #: a field's column in the int64 blocks Trace.extend takes (the fields after seq)
 BLOCK_COLUMN = {name: i for i, name in enumerate(RECORD.names[1:])}
 BLOCK_WORDS = len(BLOCK_COLUMN)
@@ -83,7 +82,7 @@ class Trace:
         self.capacity = capacity
         self._buf = np.zeros(capacity, dtype=RECORD)
         self._next = 0                       # sequence number of the next record in the ring
-        self._pending: list[tuple] = []      # records not yet in the ring (record)
+        self._pending = array("Q")           # records not yet in the ring (record), flat
         self.names: list[str] = []           # handler names, indexed by RECORD.handler
         self._name_ids: dict[str, int] = {}
         self._counts: Counter = Counter()    # (kind, cause) -> count
@@ -98,28 +97,33 @@ class Trace:
             self.names.append(name)
         return hid
 
-    def record(self, kind: int, *, time: int, vm: int = 0, vcpu: int = 0, cause: int = 0,
+    def record(self, kind: int, time: int, vm: int = 0, vcpu: int = 0, cause: int = 0,
                pc: int = 0, insn: int = 0, tval: int = 0, handler: str = "", cost: int = 0) -> int:
-        """Append one record; returns its sequence number.  (Into the pending list, as the
-        int64 row extend takes: pc and tval, unsigned, as their bit patterns.)"""
+        """Append one record; returns its sequence number.  (Its fields, in extend's order,
+        onto a flat array of unsigned words -- pc and tval are unsigned, the rest never
+        negative -- which _flush hands to extend as int64 rows: the same bits.)"""
         hid = self._name_ids.get(handler)
         if hid is None:
             hid = self.handler_id(handler)
         pending = self._pending
-        pending.append((time, kind, vm, vcpu, cause, ((pc + SIGN) & MASK64) - SIGN,
-                        insn & 0xFFFF_FFFF, ((tval + SIGN) & MASK64) - SIGN, hid, cost))
-        if len(pending) >= PENDING:
+        fields = (time, kind, vm, vcpu, cause, pc & MASK64, insn & 0xFFFF_FFFF, tval & MASK64,
+                  hid, cost)
+        try:
+            pending.extend(fields)
+        except OverflowError:           # (a negative field after all: its bit pattern)
+            del pending[len(pending) - len(pending) % BLOCK_WORDS:]
+            pending.extend(f & MASK64 for f in fields)
+        n = len(pending) // BLOCK_WORDS
+        if n >= PENDING:
             self._flush()
-        return self.total - 1
+            return self._next - 1
+        return self._next + n - 1
 
     def _flush(self) -> None:
         """The pending records into the ring (one batch, as the fast path's go)."""
-        pending = self._pending
-        if pending:
-            block = np.fromiter(chain.from_iterable(pending), dtype=np.int64,
-                                count=len(pending) * BLOCK_WORDS).reshape(-1, BLOCK_WORDS)
-            self._pending = []
-            self._store(block)
+        if self._pending:
+            pending, self._pending = self._pending, array("Q")
+            self._store(np.frombuffer(pending, dtype=np.int64).reshape(-1, BLOCK_WORDS))
 
     def _append(self, r, handler: str) -> int:
         """One record from its fields after seq (RECORD's order, handler as its id)."""
@@ -213,7 +217,7 @@ class Trace:
     @property
     def total(self) -> int:
         """Records ever written."""
-        return self._next + len(self._pending)
+        return self._next + len(self._pending) // BLOCK_WORDS
 
     def since(self, seq: int = 0) -> np.ndarray:
         """Records with sequence number >= ``seq`` that are still held, oldest first (a copy)."""

@@ -23,19 +23,19 @@ import numpy as np
 
 from vmlab import sv39
 from vmlab.errors import InternalError
-from vmlab.hv import exits, fast_run, fast_vhart, fastpath
+from vmlab.hv import exits, fast_args, fast_run, fast_vhart, fastpath
 from vmlab.hv.csr_emul import NO_TLB
 from vmlab.hv.exit_types import COSTS
 from vmlab.hv.trace import INJECT, INTERRUPT_FLAG
 from vmlab.isa.causes import cause_name
 from vmlab.machine import layout as L
-from vmlab.machine.bits import MASK64, i64, u64
+from vmlab.machine.bits import MASK64, i64, s64, u64, words
 from vmlab.machine.csr import MISA_H, csr_read, csr_written, reset_csrs
 from vmlab.machine.loop import run as machine_run
 from vmlab.machine.loop import wants_wake
 from vmlab.machine.names import csr_number
 from vmlab.machine.rvc import expansion_table
-from vmlab.machine.system import exec_csr
+from vmlab.machine.system import exec_priv
 from vmlab.machine.trap import take_trap
 
 FAR = 1 << 62
@@ -74,6 +74,7 @@ class VCpu:
         self.vm, self.id, self.hart = vm, vcpu_id, hart
         self.id64 = np.int64(vcpu_id)    # as compiled code takes it (converted once)
         self.row = vm.rows[vcpu_id]
+        self.w = words(self.row)         # the row's words as unsigned ints (bits.words)
         reset_csrs(self.row)
         self.row[L.MISA] &= ~MISA_H      # no H: this backend cannot run a guest's own guests
         self.row[L.RES_ADDR] = -1
@@ -82,6 +83,9 @@ class VCpu:
         # shares (vmlab.hv.fastpath): read them through the properties below.  (It registers
         # the fast path's handler names in the trace, so ids agree whichever path runs.)
         self.hvstate = fastpath.new_state(vm, vcpu_id, hart, COSTS)
+        self._st = words(self.hvstate, signed=True)
+        self._trap = words(vm.machine.ctl)           # the real hart's trap words, unsigned
+        self._memo = (None, 0, 0)        # (pager's answer, unsigned, as passed): _entry_satp
         self._log = np.zeros((fastpath.LOG_RECORDS, fastpath.LOG_WORDS), dtype=np.int64)
         self._fills = np.zeros((fastpath.LOG_RECORDS, fastpath.FILL_WORDS), dtype=np.int64)
         self.sbi_timer = MASK64          # SBI set_timer deadline in mtime ticks (none)
@@ -93,42 +97,42 @@ class VCpu:
         # where the Python path ends them (and decides the same), only sooner.
         self.each_exit = False
         # the Python path's compiled calls, their arrays bound (bind_calls)
-        self._between = self._due = self._exec_csr = None
+        self._between = self._due = self._exec_csr = self._exec_priv = self._lines = None
 
     @property
     def sbi_timer(self) -> int:
         """SBI set_timer deadline in mtime ticks (MASK64: none)."""
-        return u64(self.hvstate[fastpath.S_SBI_TIMER])
+        return self._st[fastpath.S_SBI_TIMER] & MASK64
 
     @sbi_timer.setter
     def sbi_timer(self, ticks: int) -> None:
-        self.hvstate[fastpath.S_SBI_TIMER] = i64(ticks)
+        self._st[fastpath.S_SBI_TIMER] = s64(ticks)
 
     @property
     def tlb_stale(self) -> bool:
         """The real TLB may hold entries of another context: flush it on the next entry."""
-        return bool(self.hvstate[fastpath.S_TLB_STALE])
+        return bool(self._st[fastpath.S_TLB_STALE])
 
     @tlb_stale.setter
     def tlb_stale(self, stale: bool) -> None:
-        self.hvstate[fastpath.S_TLB_STALE] = bool(stale)
+        self._st[fastpath.S_TLB_STALE] = int(bool(stale))
 
     @property
     def _deadline_irq(self) -> int:
-        return int(self.hvstate[fastpath.S_DEADLINE_IRQ])
+        return self._st[fastpath.S_DEADLINE_IRQ]
 
     @_deadline_irq.setter
     def _deadline_irq(self, irq: int) -> None:
-        self.hvstate[fastpath.S_DEADLINE_IRQ] = irq
+        self._st[fastpath.S_DEADLINE_IRQ] = int(irq)
 
     # --- the contract with the shadow pager, and conveniences ---------------------------------
     @property
     def priv(self) -> int:
-        return int(self.row[L.PRIV])
+        return self.w[L.PRIV]
 
     @property
     def pc(self) -> int:
-        return u64(self.row[L.PC])
+        return self.w[L.PC]
 
     def csr(self, name_or_number) -> int:
         """A virtual CSR as the guest would read it (sstatus is a view of mstatus, ...)."""
@@ -140,19 +144,18 @@ class VCpu:
 
     def set_pc(self, gva: int) -> None:
         """Set the virtual hart's pc: any 64-bit value the guest made (stored as int64)."""
-        self.row[L.PC] = i64(gva)
+        self.w[L.PC] = u64(gva)
 
     def reg(self, i: int) -> int:
-        return u64(self.row[L.XREG + i])
+        return self.w[L.XREG + i]
 
     def regs(self, first: int, n: int) -> list[int]:
-        """x[first] .. x[first + n - 1], unsigned: one numpy read instead of n (the row's
-        int64 bit patterns read as uint64, which is what u64 does to each)."""
-        return self.row[L.XREG + first:L.XREG + first + n].view(np.uint64).tolist()
+        """x[first] .. x[first + n - 1], unsigned, in one read."""
+        return self.w[L.XREG + first:L.XREG + first + n].tolist()
 
     def set_reg(self, i: int, value: int) -> None:
         if i:
-            self.row[L.XREG + i] = i64(value)
+            self.w[L.XREG + i] = u64(value)
 
     def start_in_s(self, pc: int, a1: int) -> None:
         """HSM hart_start: vS, satp Bare, interrupts off, a0 = hart id, a1 = opaque."""
@@ -169,9 +172,9 @@ class VCpu:
     def update_lines(self) -> None:
         """Recompute the virtual hart's device-driven mip bits from the VM's virtual CLINT,
         PLIC and stimecmp (the machine's own update_hwip), and the SBI timer."""
-        vm = self.vm
-        fast_vhart.update_lines(vm.rows, vm.devices.dev, vm.devices.ctl, self.hvstate,
-                                vm.time())
+        if self._lines is None:
+            self.bind_calls()
+        self._lines(self.vm.time())
 
     def next_deadline(self) -> int:
         """Simulated ns of the next virtual timer event (or FAR); which interrupt it is
@@ -186,9 +189,9 @@ class VCpu:
         irq = self._due(vm.time())          # (fast_vhart.due_interrupt: lines, then pending)
         if irq < 0:
             return -1
-        self.row[L.WAITING] = 0
+        self.w[L.WAITING] = 0
         take_trap(self.row, vm.devices.ctl, i64(irq), i64(0), True)
-        self.row[L.RES_ADDR] = -1
+        self.w[L.RES_ADDR] = MASK64         # (-1: no reservation)
         vm.trace.record(INJECT, time=vm.time(), vm=vm.id, vcpu=self.id,
                         cause=INTERRUPT_FLAG | irq, pc=self.pc, handler="interrupt",
                         cost=exits.COSTS["reflect"])
@@ -203,9 +206,14 @@ class VCpu:
         fast_run.enter_hart(m.cpu, m.tlb, self.row, self.hvstate, self._entry_satp())
 
     def _entry_satp(self) -> int:
-        """The real satp for the next entry: the shadow root the pager picks."""
+        """The real satp for the next entry (as compiled code takes it): the shadow root
+        the pager picks."""
         vm = self.vm
-        satp = i64(vm.shadow.root_for(self))
+        satp = vm.shadow.root_for(self)
+        memo = self._memo                 # (converted once while the pager says the same)
+        if satp != memo[0]:
+            memo = self._memo = (satp, satp & MASK64, s64(satp))
+        satp = memo[2]
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
         # real TLB is emptied only when another vCPU (maybe another VM's) held the hart.
         on_hart = vm.hv.last_on_hart
@@ -219,12 +227,12 @@ class VCpu:
         (the real hart already counted the cycle of the trapping step).  An instruction that
         wrote minstret itself is not counted: the value written is what the next instruction
         reads, exactly as on the bare hart."""
-        row = self.row
-        if row[L.MCOUNTINHIBIT] & 4:
+        w = self.w
+        if w[L.MCOUNTINHIBIT] & 4:
             return
         if insn >> 20 == L.MINSTRET and csr_written(insn) == L.MINSTRET:
             return                      # (only an instruction naming minstret can write it)
-        row[L.MINSTRET] += 1
+        w[L.MINSTRET] = (w[L.MINSTRET] + 1) & MASK64
 
     def _leave(self) -> None:
         """The real hart's registers back into the virtual hart (fast_run.leave)."""
@@ -240,23 +248,35 @@ class VCpu:
         return int(code), budget - int(m.ctl[L.C_BUDGET])
 
     def _run_between(self, now: int, left: int) -> tuple[int, int]:
-        """The Python path's entry, run and exit (fast_run.run_between): the next deadline,
-        _enter, _run_real and _leave in one compiled call."""
+        """The Python path's entry, run and exit (fast_run.run_between): the interrupt
+        check, the next deadline, _enter, _run_real and _leave in one compiled call; a
+        virtual interrupt due first is injected here, and the call made again."""
         if self._between is None:
             self.bind_calls()
-        return self._between(self._entry_satp(), now, left)
+        code, steps = self._between(self._entry_satp(), now, left)
+        while code == fast_run.DUE:         # (each injection leaves it masked: this ends)
+            if self.inject() < 0:
+                raise InternalError("run_between found a virtual interrupt due; inject did not")
+            code, steps = self._between(self._entry_satp(), self.vm.time(), left)
+        return code, steps
 
     def bind_calls(self) -> None:
         """The compiled calls the Python path makes on every exit, with the arrays bound
-        (:func:`bound`): run_between, due_interrupt and the machine's exec_csr."""
+        (:func:`bound`): run_between and the machine's exec_csr take theirs described by
+        one table each (vmlab.hv.fast_args: cheaper to pass than the arrays), and
+        due_interrupt (made only when an interrupt is due) the arrays themselves."""
         vm, m = self.vm, self.vm.machine
-        self._between = bound(fast_run.run_between, m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl,
-                              expansion_table(), vm.rows, vm.devices.dev, self.hvstate,
-                              then=(0, 0, 0))
+        self._tables = (fast_args.table(m.cpu, m.mem, m.tlb, m.dev, m.io, m.ctl,
+                                        expansion_table(), vm.rows, vm.devices.dev,
+                                        vm.devices.ctl, self.hvstate),
+                        fast_args.table(self.row, vm.devices.dev, vm.devices.ctl))
+        self._between = bound(fast_run.run_between_t, self._tables[0], then=(0, 0, 0))
+        self._exec_csr = bound(fast_run.exec_csr_t, self._tables[1], self.id64, then=(0,))
         self._due = bound(fast_vhart.due_interrupt, vm.rows, vm.devices.dev, vm.devices.ctl,
                           self.hvstate, then=(0,))
-        self._exec_csr = bound(exec_csr, self.row, vm.devices.dev, vm.devices.ctl, self.id64,
-                               then=(0,))
+        self._lines = bound(fast_vhart.update_lines, vm.rows, vm.devices.dev, vm.devices.ctl,
+                            self.hvstate, then=(0,))
+        self._exec_priv = bound(exec_priv, self.row, NO_TLB, np.int64(0), then=(0,))
 
     def exec_csr(self, insn: int) -> bool:
         """The machine's own ``exec_csr(row, dev, ctl, hart, insn)`` on this virtual hart,
@@ -266,27 +286,42 @@ class VCpu:
             self.bind_calls()
         return self._exec_csr(insn)
 
+    def exec_priv(self, insn: int) -> tuple[int, int]:
+        """The machine's own ``exec_priv`` (sret, mret, wfi, sfence.vma) on this virtual
+        hart: (cause, tval) of the trap it raises, cause -1 if none (csr_emul._priv_insn)."""
+        if self._exec_priv is None:
+            self.bind_calls()
+        cause, tval = self._exec_priv(insn)
+        return int(cause), int(tval)
+
     # --- KVM_RUN ----------------------------------------------------------------------------
-    def run(self, budget: int = 2_000_000) -> exits.Exit:
+    def run(self, budget: int = 2_000_000, again=None) -> exits.Exit:
         """Run the guest until an exit Python must handle (handled before returning) or
         ``budget`` instructions; the run also ends at the next virtual timer deadline.
         With the VM's ``fast_exits``, the exits the compiled fast path handles
-        (vmlab.hv.fastpath) do not end the run: it goes on until one that Python handles."""
+        (vmlab.hv.fastpath) do not end the run: it goes on until one that Python handles.
+
+        ``again`` (VM.run's): asked after a trap Python handled, when the vCPU can simply go
+        on (started, not waiting, budget left, the VM not stopped); True means that the VM's
+        loop would only call run() again at once -- so the run goes on here, and returns the
+        last exit (its ``instructions`` counting the whole call)."""
         vm = self.vm
         if vm.stopped:
             return exits.Exit(vm.stopped[0], pc=self.pc, priv=self.priv)
         if not self.started:
             return exits.Exit("stopped", pc=self.pc, priv=self.priv)
-        self.inject()
+        fast, w = vm.fast_exits, self.w
+        if fast or w[L.WAITING]:            # (the Python path's run_between injects itself)
+            self.inject()
         done = 0
         while True:
-            if self.row[L.WAITING]:
+            if w[L.WAITING]:
                 if not wants_wake(self.row):
                     return exits.Exit("idle", pc=self.pc, priv=self.priv, instructions=done)
-                self.row[L.WAITING] = 0
+                w[L.WAITING] = 0
             now = vm.time()
             left = budget - done
-            if vm.fast_exits:
+            if fast:
                 deadline = self.next_deadline()
                 limit = max(1, min(left, deadline - now) if deadline > now else left)
                 self._enter()
@@ -295,21 +330,25 @@ class VCpu:
                 code, steps = self._run_between(now, left)
             done += steps
             self.instructions += steps
-            if code != fastpath.RESUME:     # (RESUME: injected, Python enters from here)
+            if code == fastpath.RESUME:     # (injected: Python enters from here)
+                continue
+            if code != L.EXIT_TRAP:
+                ex = self._after_run(code, steps)
                 break
-        ex = self._after_run(code, steps)
+            trap = self._trap               # a trap for Python's handlers (the real hart's
+            ex = self._handle(trap[L.C_TRAP_CAUSE], trap[L.C_TRAP_TVAL], trap[L.C_TRAP_PC])
+            if (again is None or done >= budget or vm.stopped or not self.started
+                    or w[L.WAITING] or not again()):
+                break
         ex.instructions = done
         if vm.stopped:
             ex.reason = vm.stopped[0]
         return ex                       # a virtual interrupt now due is injected on entry
 
     def _after_run(self, code: int, steps: int) -> exits.Exit:
-        """The exit that ended the run, handled (by Python) or described (fast path)."""
+        """The exit that ended the run, other than a trap: handled by the fast path, or the
+        run's end (a virtual timer deadline, the budget)."""
         vm = self.vm
-        if code == L.EXIT_TRAP:
-            ctl = vm.machine.ctl
-            return self._handle(int(ctl[L.C_TRAP_CAUSE]), u64(ctl[L.C_TRAP_TVAL]),
-                                u64(ctl[L.C_TRAP_PC]))
         if code == fastpath.HANDLED:
             return self._last_fast_exit
         st = self.hvstate                   # (the last entry's time and timer deadline)

@@ -28,6 +28,7 @@ from vmlab.hv.shadow import ShadowPaging
 from vmlab.hv.trace import SCHED, Trace
 from vmlab.hv.vcpu import VCpu
 from vmlab.machine import layout as L
+from vmlab.machine.bits import words
 from vmlab.machine.board import Machine, RunResult
 from vmlab.machine.boot import BootImages, check_harts, place_images
 from vmlab.machine.errors import MachineError
@@ -95,6 +96,8 @@ class VM:
         self.mem = GuestMemory(hv.frames, vm_id, L.RAM_BASE, ram_size)
         self.trace = Trace()
         self.rows = np.zeros((vcpus, L.CPU_WORDS), dtype=np.int64)
+        # the machine's clock words, read on every exit (bits.words: plain ints, cheaply)
+        self._mdev, self._mctl = words(hv.machine.dev, signed=True), words(hv.machine.ctl, signed=True)
         self.devices = VirtualDevices(self.mem, vcpus, drive)
         self.backend, self.hw = backend, None
         if backend == "hw":                     # the H-extension backend: vmlab.hv.hw_backend
@@ -117,15 +120,14 @@ class VM:
     # --- time ---------------------------------------------------------------------------------
     def time(self) -> int:
         """Simulated ns: the machine's clock (guest instructions plus the cost of exits)."""
-        m = self.machine
-        return int(m.dev[L.D_TICKS] + m.ctl[L.C_SLICE_POS])
+        return self._mdev[L.D_TICKS] + self._mctl[L.C_SLICE_POS]
 
     def mtime(self) -> int:
         return self.time() // 100
 
     def charge(self, ns: int) -> None:
         """Exits cost the guest simulated time: the clock moves on by ``ns``."""
-        self.machine.dev[L.D_TICKS] += ns
+        self._mdev[L.D_TICKS] += ns
 
     # --- loading and booting -------------------------------------------------------------------
     def _write(self, gpa: int, data: bytes) -> None:
@@ -264,16 +266,19 @@ class VM:
         start = seen = len(out)
         done = 0
         with CtrlCFlag() as ctrl_c:
+            again = self._again(ctrl_c, out, bool(patterns))
             while True:
-                reason = self._why_stop(ctrl_c, instructions, done)
-                if reason is not None:
-                    return self._result(reason, done)
+                # (checked between every two exits: the cheap tests inline, then the reason)
+                if self.stopped or ctrl_c.hit or (instructions is not None
+                                                  and done >= instructions):
+                    return self._result(self._why_stop(ctrl_c, instructions, done), done)
                 v = self._next_vcpu()
                 if v is None:
                     if not self._idle_until_deadline():
                         return self._result("idle", done)
                     continue
-                done += v.run(self._slice(instructions, done)).instructions
+                budget = self._slice(instructions, done)
+                done += (v.run(budget) if again is None else v.run(budget, again)).instructions
                 if self.htif is not None:
                     self.htif.poll()
                 if patterns and len(out) > seen:
@@ -282,6 +287,25 @@ class VM:
                         return self._result("output", done, hit.decode(errors="replace"))
                 if self.devices.pending_in:
                     self.devices.feed()
+
+    def _again(self, ctrl_c, out, watch_output: bool):
+        """vcpu.run's ``again``: may the vCPU go on to its next exit without coming back
+        here?  Only where this loop would do nothing but call it again: one vCPU (no turns
+        to take), no HTIF to poll, no typed input to feed; not after Ctrl-C, nor after
+        output while ``until_output`` watches it.  None when it may never: each exit
+        comes back (and under the hw backend, whose few exits gain nothing from it)."""
+        if len(self.vcpus) != 1 or self.htif is not None or self.hw is not None:
+            return None
+        typed = self.devices.pending_in
+        if not watch_output:
+            return lambda: not (ctrl_c.hit or typed)
+        length = len(out)
+
+        def again() -> bool:
+            nonlocal length
+            grown, length = len(out) != length, len(out)
+            return not (grown or ctrl_c.hit or typed)
+        return again
 
     def _why_stop(self, ctrl_c, instructions, done) -> str | None:
         if self.stopped:
@@ -315,10 +339,15 @@ class VM:
 
     def _next_vcpu(self) -> VCpu | None:
         """Round robin over started vCPUs that are not waiting in wfi (or can wake)."""
-        n = len(self.vcpus)
+        vcpus = self.vcpus
+        n = len(vcpus)
+        if n == 1 and self._last == 0:      # (one vCPU, on every exit: the loop's answer,
+            v = vcpus[0]                    # without its turn arithmetic)
+            if v.started and not v.row[L.WAITING]:
+                return v
         for i in range(n):
             j = (self._turn + i) % n
-            v = self.vcpus[j]
+            v = vcpus[j]
             if not v.started:
                 continue
             if v.row[L.WAITING]:
