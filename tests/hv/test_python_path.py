@@ -213,12 +213,12 @@ def test_a_table_describes_arrays_the_compiled_side_sees():
         fast_args.table(v.row, np.zeros((4, 4), dtype=np.int64)[:, 1])   # a column: refused
 
 
-def _teachos_run(tmp_path, name, patch=None, **run):
+def _teachos_run(tmp_path, name, patch=None, fast=False, **run):
     teachos = pytest.importorskip("vmlab.guests.teachos").build()
     disk = tmp_path / f"{name}.img"
     disk.write_bytes(b"Hello from sector 0 of the disk!\n".ljust(8 * 512, b"\0"))
     vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(ram_size=128 << 20, drive=disk,
-                                                            fast_exits=False)
+                                                            fast_exits=fast)
     if patch:
         patch(vm)
     vm.boot(kernel=teachos.elf)
@@ -243,11 +243,67 @@ def _no_root_memo(vm):
     ("halt", dict(instructions=200_000_000)),
     ("output", dict(instructions=200_000_000, until_output="disk")),     # mid-boot
     ("budget", dict(instructions=1_234_567))])
-def test_chained_exits_and_the_root_memo_change_nothing(tmp_path, reason, run):
+@pytest.mark.parametrize("fast", [False, True], ids=["python", "fast"])
+def test_chained_exits_and_the_root_memo_change_nothing(tmp_path, reason, run, fast):
     ref = _teachos_run(tmp_path, "ref", lambda vm: (_one_exit_per_call(vm), _no_root_memo(vm)),
-                       **run)
-    got = _teachos_run(tmp_path, "got", **run)
+                       fast, **run)
+    got = _teachos_run(tmp_path, "got", None, fast, **run)
     assert ref["result"][0] == reason
     assert ref["shadow"]["root_switches"] > 1                    # (several trees in use)
     for key in ref:
         assert got[key] == ref[key], key
+
+
+TICKING_FAULTS = r"""
+        .text
+        .globl _start
+_start: la t0, tick
+        csrw stvec, t0
+        li t0, 0x20                 # STIE
+        csrw sie, t0
+        li s5, 0                    # ticks taken
+        call arm
+        csrsi sstatus, 2            # SIE
+        li s1, 0x80400000           # fresh pages: each first store exits to Python
+        li s2, 4096
+        li s0, 1500
+1:      sd zero, 0(s1)
+        add s1, s1, s2
+        addi s0, s0, -1
+        bnez s0, 1b
+        li a7, 0x53525354           # SBI system reset: shutdown
+        li a6, 0
+        li a0, 0
+        ecall
+arm:    rdtime a0
+        addi a0, a0, 40             # 4 us on: a tick every few faults
+        li a7, 0x54494D45
+        li a6, 0
+        ecall
+        ret
+        .align 2
+tick:   addi s5, s5, 1
+        call arm
+        sret
+"""
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["python", "fast"])
+def test_an_interrupt_due_after_a_python_exit_is_taken_at_once(fast):
+    """Page faults on fresh pages go through Python on both paths; a timer interrupt falls
+    due between them.  Going on from exit to exit inside vcpu.run must inject it exactly
+    where a new call would (before the next entry), not later."""
+    runs = []
+    for patch in (_one_exit_per_call, None):
+        vm = Hypervisor(Machine(ram_size=96 << 20)).create_vm(ram_size=64 << 20,
+                                                              fast_exits=fast)
+        if patch:
+            patch(vm)
+        vm.boot(kernel=assemble(TICKING_FAULTS).elf)
+        r = vm.run(instructions=5_000_000)
+        rec = vm.trace.records()
+        runs.append(((r.reason, r.instructions), vm.rows.tolist(), vm.time(),
+                     rec[[f for f in rec.dtype.names if f != "seq"]].tolist()))
+    assert runs[0][0][0] == "halt"
+    assert runs[0][1][0][L.XREG + 21] > 50             # s5: the ticks were taken
+    assert runs[1] == runs[0]

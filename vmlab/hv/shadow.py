@@ -280,17 +280,30 @@ class ShadowPaging:
         the last one (a cache hit on the most recent tree, counted as :meth:`_root` would),
         without building the key -- this runs on every exit of the Python path.
         """
-        w = getattr(vcpu, "w", None)
-        if w is None:
-            return self._root(vcpu).satp
-        asked = (vcpu.id, w[L.SATP], w[L.PRIV], w[L.MSTATUS] & KEY_STATUS)
-        memo = self._memo
-        if memo is not None and memo[0] == asked:
-            self.counters["root_cache_hits"] += 1
-            return memo[1]
+        satp = self.peek_root(vcpu)
+        if satp is not None:
+            self.count_hit()
+            return satp
         satp = self._root(vcpu).satp
-        self._memo = (asked, satp)
+        w = getattr(vcpu, "w", None)
+        if w is not None:
+            self._memo = ((vcpu.id, w[L.SATP], w[L.PRIV], w[L.MSTATUS] & KEY_STATUS), satp)
         return satp
+
+    def peek_root(self, vcpu) -> int | None:
+        """root_for's answer if it is the last one (see there), or None where root_for
+        must look -- without counting or moving anything: the caller enters the guest on
+        it (then :meth:`count_hit`) or does not after all (an interrupt was due first)."""
+        w, memo = getattr(vcpu, "w", None), self._memo
+        if w is None or memo is None:
+            return None
+        if memo[0] != (vcpu.id, w[L.SATP], w[L.PRIV], w[L.MSTATUS] & KEY_STATUS):
+            return None
+        return memo[1]
+
+    def count_hit(self) -> None:
+        """An entry on the tree peek_root answered: a cache hit, as _root counts them."""
+        self.counters["root_cache_hits"] += 1
 
     def _root(self, vcpu) -> Root:
         self._memo = None                     # (the cache moves: root_for asks again)

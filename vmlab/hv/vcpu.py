@@ -85,7 +85,7 @@ class VCpu:
         self.hvstate = fastpath.new_state(vm, vcpu_id, hart, COSTS)
         self._st = words(self.hvstate, signed=True)
         self._trap = words(vm.machine.ctl)           # the real hart's trap words, unsigned
-        self._memo = (None, 0, 0)        # (pager's answer, unsigned, as passed): _entry_satp
+        self._memo = (None, 0)           # (the pager's answer, as passed on): _entry_satp
         self._log = np.zeros((fastpath.LOG_RECORDS, fastpath.LOG_WORDS), dtype=np.int64)
         self._fills = np.zeros((fastpath.LOG_RECORDS, fastpath.FILL_WORDS), dtype=np.int64)
         self.sbi_timer = MASK64          # SBI set_timer deadline in mtime ticks (none)
@@ -144,7 +144,7 @@ class VCpu:
 
     def set_pc(self, gva: int) -> None:
         """Set the virtual hart's pc: any 64-bit value the guest made (stored as int64)."""
-        self.w[L.PC] = u64(gva)
+        self.w[L.PC] = int(gva) & MASK64          # (u64, inline: on every exit)
 
     def reg(self, i: int) -> int:
         return self.w[L.XREG + i]
@@ -208,12 +208,16 @@ class VCpu:
     def _entry_satp(self) -> int:
         """The real satp for the next entry (as compiled code takes it): the shadow root
         the pager picks."""
+        return self._passed(self.vm.shadow.root_for(self))
+
+    def _passed(self, satp: int) -> int:
+        """The pager's real satp as compiled code takes it, and the real TLB flushed on
+        entry if another vCPU held the hart."""
         vm = self.vm
-        satp = vm.shadow.root_for(self)
         memo = self._memo                 # (converted once while the pager says the same)
         if satp != memo[0]:
-            memo = self._memo = (satp, satp & MASK64, s64(satp))
-        satp = memo[2]
+            memo = self._memo = (satp, s64(satp))
+        satp = memo[1]
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
         # real TLB is emptied only when another vCPU (maybe another VM's) held the hart.
         on_hart = vm.hv.last_on_hart
@@ -249,16 +253,30 @@ class VCpu:
 
     def _run_between(self, now: int, left: int) -> tuple[int, int]:
         """The Python path's entry, run and exit (fast_run.run_between): the interrupt
-        check, the next deadline, _enter, _run_real and _leave in one compiled call; a
-        virtual interrupt due first is injected here, and the call made again."""
+        check, the next deadline, _enter, _run_real and _leave in one compiled call.
+
+        A virtual interrupt due is taken before the pager is asked for the tree, as the
+        guest then runs in the mode the trap leaves it in.  When the pager's answer would be
+        the last one (``peek_root``: the common case, the same context as the last entry)
+        the compiled call checks for the interrupt itself and returns DUE without entering;
+        the entry is counted only when there was one.  Otherwise, and after DUE, Python
+        injects first (inject) and then asks (root_for)."""
         if self._between is None:
             self.bind_calls()
-        code, steps = self._between(self._entry_satp(), now, left)
-        while code == fast_run.DUE:         # (each injection leaves it masked: this ends)
-            if self.inject() < 0:
-                raise InternalError("run_between found a virtual interrupt due; inject did not")
+        pager = self.vm.shadow
+        satp = pager.peek_root(self)
+        if satp is not None:
+            code, steps = self._between(self._passed(satp), now, left)
+            if code != fast_run.DUE:
+                pager.count_hit()
+                return code, steps
+        while True:
+            taken = self.inject()
             code, steps = self._between(self._entry_satp(), self.vm.time(), left)
-        return code, steps
+            if code != fast_run.DUE:
+                return code, steps
+            if taken < 0:           # (each injection leaves it masked: this cannot repeat)
+                raise InternalError("run_between found a virtual interrupt due; inject did not")
 
     def bind_calls(self) -> None:
         """The compiled calls the Python path makes on every exit, with the arrays bound
@@ -340,6 +358,8 @@ class VCpu:
             if (again is None or done >= budget or vm.stopped or not self.started
                     or w[L.WAITING] or not again()):
                 break
+            if fast:                        # (as a new call would before entering; the
+                self.inject()               # Python path's run_between checks itself)
         ex.instructions = done
         if vm.stopped:
             ex.reason = vm.stopped[0]
