@@ -84,6 +84,7 @@ class VCpu:
         # the fast path's handler names in the trace, so ids agree whichever path runs.)
         self.hvstate = fastpath.new_state(vm, vcpu_id, hart, COSTS)
         self._st = words(self.hvstate, signed=True)
+        self._stu = words(self.hvstate)              # (the same words, unsigned)
         self._trap = words(vm.machine.ctl)           # the real hart's trap words, unsigned
         self._memo = (None, 0)           # (the pager's answer, as passed on): _entry_satp
         self._log = np.zeros((fastpath.LOG_RECORDS, fastpath.LOG_WORDS), dtype=np.int64)
@@ -102,11 +103,11 @@ class VCpu:
     @property
     def sbi_timer(self) -> int:
         """SBI set_timer deadline in mtime ticks (MASK64: none)."""
-        return self._st[fastpath.S_SBI_TIMER] & MASK64
+        return self._stu[fastpath.S_SBI_TIMER]
 
     @sbi_timer.setter
     def sbi_timer(self, ticks: int) -> None:
-        self._st[fastpath.S_SBI_TIMER] = s64(ticks)
+        self._stu[fastpath.S_SBI_TIMER] = int(ticks) & MASK64
 
     @property
     def tlb_stale(self) -> bool:
@@ -155,7 +156,7 @@ class VCpu:
 
     def set_reg(self, i: int, value: int) -> None:
         if i:
-            self.w[L.XREG + i] = u64(value)
+            self.w[L.XREG + i] = int(value) & MASK64    # (u64, inline: on every exit)
 
     def start_in_s(self, pc: int, a1: int) -> None:
         """HSM hart_start: vS, satp Bare, interrupts off, a0 = hart id, a1 = opaque."""
