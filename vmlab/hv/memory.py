@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vmlab.machine.bits import MASK64, words
+
 PAGE = 4096
 NO_FRAME = -1
 READ_ONLY = 1
@@ -67,6 +69,8 @@ class FrameAllocator:
     def __init__(self, ram: np.ndarray, ram_base: int, first: int | None = None, end: int | None = None):
         self.ram = ram
         self.ram_base = ram_base
+        # the RAM as unsigned 64-bit words (bits.words): PTEs read and written from Python
+        self.words = words(ram)
         first = ram_base if first is None else first
         end = ram_base + len(ram) if end is None else end
         self.first_frame = (first - ram_base) // PAGE
@@ -354,11 +358,11 @@ class GuestMemory:
         if gpa & 7 or not self.contains(gpa, 8):
             return None
         off = self._offset(self._backing(gpa, False, False)[0])
-        return int(self.frames.ram[off: off + 8].view(np.uint64)[0])
+        return self.frames.words[off >> 3]
 
     def write64(self, gpa: int, value: int) -> None:
         off = self._offset(self._backing(gpa, True, False)[0])
-        self.frames.ram[off: off + 8] = np.frombuffer(int(value).to_bytes(8, "little"), dtype=np.uint8)
+        self.frames.words[off >> 3] = int(value) & MASK64
 
     # === how much ==============================================================================
     @property

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from vmlab import sv39
 from vmlab.hv.memory import PAGE, FrameAllocator
+from vmlab.machine.bits import MASK64
 from vmlab.sv39 import PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X
 
 RWX = PTE_R | PTE_W | PTE_X
@@ -105,11 +105,11 @@ class ShadowTree:
         off = hpa - self.frames.ram_base
         if hpa & 7 or off < 0 or off + 8 > len(self.frames.ram):
             return None
-        return int(self.frames.ram[off: off + 8].view(np.uint64)[0])
+        return self.frames.words[off >> 3]
 
     def _write64(self, hpa: int, value: int) -> None:
         off = hpa - self.frames.ram_base
-        self.frames.ram[off: off + 8].view(np.uint64)[0] = value
+        self.frames.words[off >> 3] = int(value) & MASK64
 
     # --- leaves ----------------------------------------------------------------------------
     def slot(self, gva: int) -> int:
