@@ -40,19 +40,19 @@ RFENCE_FENCE_I, RFENCE_SFENCE_VMA, RFENCE_SFENCE_VMA_ASID = 0, 1, 2
 OUT_ROOM = L.OUT_BYTES - 4096     # what the console ring may hold before Python drains it
 
 
-@jit
+@jit(inline="always")
 def reg(row, i):
     return row[L.XREG + i]
 
 
-@jit
+@jit(inline="always")
 def ret(row, error, value):
     """sbi.call's return: a0 = error, a1 = value."""
     row[L.XREG + A0], row[L.XREG + A1] = error, value
 
 
 # === TIME =====================================================================================
-@jit
+@jit(inline="always")
 def set_timer(row, st):
     """sbi.set_timer: the deadline in mtime ticks; a pending timer interrupt is cleared."""
     st[S_SBI_TIMER] = reg(row, A0)
@@ -195,7 +195,7 @@ def rfence(mem, vctl, st, roots, supers, log, row, fid, now):
 
 
 # === the dispatcher (sbi.call) =================================================================
-@jit
+@jit(inline="always")
 def sbi_call(mem, page_map, rows, vio, vctl, st, roots, supers, log, pc, now):
     """An SBI call from vS: True when served here (a0/a1 and the pc set, as sbi.call and
     exits.ecall do), False (nothing touched) for Python."""

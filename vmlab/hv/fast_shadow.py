@@ -36,7 +36,7 @@ PAGE_MASK = (1 << PAGE_SHIFT) - 1
 
 
 # === which tree (ShadowPaging.key_for / root_for) ==========================================
-@jit
+@jit(inline="always")
 def root_kind(row):
     """The kind of tree the context needs, and the privilege its permissions are for."""
     satp, priv, status = row[L.SATP], row[L.PRIV], row[L.MSTATUS]
@@ -50,7 +50,7 @@ def root_kind(row):
     return KIND_MPRV, mpp
 
 
-@jit
+@jit(inline="always")
 def find_root(roots, row):
     """The mirror row of the tree this context needs, or -1 (Python must build it)."""
     kind, priv = root_kind(row)

@@ -19,25 +19,25 @@ from vmlab.machine.trap import pending_interrupt
 NS_PER_TICK = 100                 # mtime ticks at 10 MHz: the machine's clock is in ns
 
 
-@jit
+@jit(inline="always")
 def now_ns(dev, ctl):
     """The machine's clock, as VM.time() reads it."""
     return dev[L.D_TICKS] + ctl[L.C_SLICE_POS]
 
 
-@jit
+@jit(inline="always")
 def charge(dev, ns):
     """VM.charge: an exit's modelled cost is time the guest loses."""
     dev[L.D_TICKS] += ns
 
 
-@jit
+@jit(inline="always")
 def sbi_timer_set(st):
     """Is an SBI timer deadline programmed?  (Values past TIMER_LIMIT mean "none".)"""
     return 0 <= st[S_SBI_TIMER] < TIMER_LIMIT
 
 
-@jit
+@jit(inline="always")
 def update_lines(rows, vdev, vctl, st, now):
     """VCpu.update_lines: the virtual hart's device-driven mip bits, and the SBI timer's STIP."""
     vdev[L.D_TICKS] = now
@@ -48,7 +48,7 @@ def update_lines(rows, vdev, vctl, st, now):
         rows[h, L.MIP] |= L.MIP_STIP
 
 
-@jit
+@jit(inline="always")
 def next_deadline(rows, vdev, st):
     """VCpu.next_deadline: simulated ns of the next virtual timer event (FAR for none);
     remembers which interrupt it is, for the timer exit's record."""
@@ -63,7 +63,7 @@ def next_deadline(rows, vdev, st):
     return t
 
 
-@jit
+@jit(inline="always")
 def retire(row, insn):
     """VCpu.retire: an emulated instruction completed (one that wrote minstret itself is
     not counted, as on the bare hart)."""
@@ -71,7 +71,7 @@ def retire(row, insn):
         row[L.MINSTRET] += 1
 
 
-@jit
+@jit(inline="always")
 def record(log, st, kind, time, cause, pc, insn, tval, handler, cost):
     """Trace.record: append one record (the loop keeps LOG_ROOM free, so it always fits)."""
     n = st[S_LOG_N]
