@@ -20,7 +20,7 @@ OP_SYSTEM = 0x73
 FUNCT7_SFENCE_VMA = 0x09
 
 
-@jit(inline="always")
+@jit
 def system_kind(insn):
     """csr_emul.kind as a handler number; -1 for what only Python handles."""
     if insn & 0x7F != OP_SYSTEM:

@@ -25,7 +25,7 @@ OP_LOAD, OP_STORE = 0x03, 0x23
 MTIMECMP_OFF, MTIME_OFF = 0x4000, 0xBFF8      # the CLINT's layout (devices.clint_write)
 
 
-@jit(inline="always")
+@jit
 def is_uart_or_clint(gpa):
     return (0 <= gpa - L.UART_BASE < L.UART_SIZE) or (0 <= gpa - L.CLINT_BASE < L.CLINT_SIZE)
 

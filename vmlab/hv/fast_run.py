@@ -34,7 +34,7 @@ REAL_COUNTEREN = 7                # CY, TM, IR (VCpu._counters_allowed)
 
 
 # === the world switch (VCpu._enter / _leave) ===============================================
-@jit(inline="always")
+@jit
 def counters_allowed(row):
     """Which counters the guest may read without an exit in its virtual mode."""
     priv = row[L.PRIV]
@@ -115,7 +115,7 @@ def leave(cpu, row, st):
 
 
 # === one exit (exits.dispatch) ===============================================================
-@jit(inline="always")
+@jit
 def exit_cost(st, kind):
     """exits.dispatch's cost: the world switch plus the handler's own (K_* follow H_*)."""
     return st[COST_BASE + K_SWITCH] + st[COST_BASE + kind]
@@ -172,7 +172,7 @@ def inject(rows, vdev, vctl, st, log, dev, ctl):
 
 
 # === the loop ================================================================================
-@jit(inline="always")
+@jit
 def yields(code, ctl, st):
     """Exits after which Python gets its turn at once: a wfi (the guest has nothing to do:
     the scheduler decides, as after the Python handler, so a vCPU idling in a wfi loop does
@@ -232,7 +232,7 @@ def prepare(rows, vdev, vctl, cpu, tlb, st, roots, log, dev, ctl, left):
     return max(1, limit)
 
 
-@jit(inline="always")
+@jit
 def timer_due(code, st, now):
     """The run ended at the virtual timer deadline (exits.timer_exit's case)."""
     return code == L.EXIT_BUDGET and st[S_DEADLINE] > st[S_NOW] and now >= st[S_DEADLINE]

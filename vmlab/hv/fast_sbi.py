@@ -40,19 +40,19 @@ RFENCE_FENCE_I, RFENCE_SFENCE_VMA, RFENCE_SFENCE_VMA_ASID = 0, 1, 2
 OUT_ROOM = L.OUT_BYTES - 4096     # what the console ring may hold before Python drains it
 
 
-@jit(inline="always")
+@jit
 def reg(row, i):
     return row[L.XREG + i]
 
 
-@jit(inline="always")
+@jit
 def ret(row, error, value):
     """sbi.call's return: a0 = error, a1 = value."""
     row[L.XREG + A0], row[L.XREG + A1] = error, value
 
 
 # === TIME =====================================================================================
-@jit(inline="always")
+@jit
 def set_timer(row, st):
     """sbi.set_timer: the deadline in mtime ticks; a pending timer interrupt is cleared."""
     st[S_SBI_TIMER] = reg(row, A0)

@@ -36,7 +36,7 @@ PAGE_MASK = (1 << PAGE_SHIFT) - 1
 
 
 # === which tree (ShadowPaging.key_for / root_for) ==========================================
-@jit(inline="always")
+@jit
 def root_kind(row):
     """The kind of tree the context needs, and the privilege its permissions are for."""
     satp, priv, status = row[L.SATP], row[L.PRIV], row[L.MSTATUS]
@@ -168,7 +168,7 @@ def empty_shadow_slot(mem, real_satp, gva):
     return slot if read_hpa64(mem, slot) == 0 else -1
 
 
-@jit(inline="always")
+@jit
 def access_of(cause):
     """The access a page-fault cause was for (-1: not a page fault)."""
     if cause == L.CAUSE_FETCH_PAGE:
@@ -199,7 +199,7 @@ def guest_mapping(mem, page_map, vctl, r, gva, access):
     return True, gpa, pte_gpa, new, perms, leaf_level(mem, page_map, vctl, r[R_SATP], gva)
 
 
-@jit(inline="always")
+@jit
 def translated_perms(bt_pages, page, access, perms):
     """TranslatingShadow._place: X only through the translator's scan (a fetch fault, which
     is Python's), no W on a scanned page (a store there is Python's too); -1: Python."""

@@ -19,19 +19,19 @@ from vmlab.machine.trap import pending_interrupt
 NS_PER_TICK = 100                 # mtime ticks at 10 MHz: the machine's clock is in ns
 
 
-@jit(inline="always")
+@jit
 def now_ns(dev, ctl):
     """The machine's clock, as VM.time() reads it."""
     return dev[L.D_TICKS] + ctl[L.C_SLICE_POS]
 
 
-@jit(inline="always")
+@jit
 def charge(dev, ns):
     """VM.charge: an exit's modelled cost is time the guest loses."""
     dev[L.D_TICKS] += ns
 
 
-@jit(inline="always")
+@jit
 def sbi_timer_set(st):
     """Is an SBI timer deadline programmed?  (Values past TIMER_LIMIT mean "none".)"""
     return 0 <= st[S_SBI_TIMER] < TIMER_LIMIT
@@ -63,7 +63,7 @@ def next_deadline(rows, vdev, st):
     return t
 
 
-@jit(inline="always")
+@jit
 def retire(row, insn):
     """VCpu.retire: an emulated instruction completed (one that wrote minstret itself is
     not counted, as on the bare hart)."""
@@ -71,7 +71,7 @@ def retire(row, insn):
         row[L.MINSTRET] += 1
 
 
-@jit(inline="always")
+@jit
 def record(log, st, kind, time, cause, pc, insn, tval, handler, cost):
     """Trace.record: append one record (the loop keeps LOG_ROOM free, so it always fits)."""
     n = st[S_LOG_N]
