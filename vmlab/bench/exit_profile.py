@@ -14,6 +14,7 @@ of one's own (perf_event_paranoid <= 1 or root); a development tool, not part of
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -24,19 +25,41 @@ from pathlib import Path
 
 #: the child: warm up (compile or load), say "ready", then run the benchmark until killed --
 #: one endless run (so that the samples are of exits, not of building VMs), except for the
-#: page-fault kinds, whose pages run out
+#: page-fault kinds, whose pages run out: they run again and again in fresh VMs, and the
+#: child tells perf (through its control fifo, argv[3]; acknowledged on argv[4]) to sample
+#: only while a guest runs -- building a VM and backing its pages took 90 % of the samples
 CHILD = """
 import sys
 from vmlab.bench import hv
+from vmlab.hv.vm import VM
 kind, fast = sys.argv[1], sys.argv[2] == "1"
 body, handler = hv.EXIT_KINDS[kind]
 hv.EXIT_KINDS = {kind: (body, handler)}
 hv.exit_rates(50, fast)
 print("ready", flush=True)
-while kind in hv.BACKED or kind == "page fault":
-    hv.exit_rates(20_000, fast)
+if kind in hv.BACKED or kind == "page fault":
+    ctl, ack = open(sys.argv[3], "w"), open(sys.argv[4])
+    unsampled = VM.run
+    def tell(command):
+        try:
+            ctl.write(command + "\\n")
+            ctl.flush()
+            ack.readline()
+        except OSError:             # perf is done: run on until killed (gdb attaches)
+            pass
+    def sampled(self, *args, **kwargs):
+        tell("enable")
+        try:
+            return unsampled(self, *args, **kwargs)
+        finally:
+            tell("disable")
+    VM.run = sampled
+    while True:
+        hv.exit_rates(20_000, fast)
 hv._exit_run(kind, body, handler, 1 << 40, fast, ram_size=64 << 20)
 """
+#: the kinds whose runs are sampled one by one (the others: one endless run)
+RUN_BY_RUN = ("page fault", "fill backed")
 TOP_ADDRESSES = 5000              # distinct sample addresses named (the rest: "other")
 
 
@@ -49,17 +72,21 @@ def profile(kind: str = "csr", fast: bool = True, seconds: float = 3.0) -> list:
     for tool in ("perf", "gdb"):
         if shutil.which(tool) is None:
             raise ProfileError(f"{tool} is not installed (Debian: linux-perf, gdb)")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, kind, "1" if fast else "0"],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        if child.stdout.readline().strip() != "ready":
-            raise ProfileError(f"the benchmark of {kind!r} did not start")
-        with tempfile.TemporaryDirectory() as tmp:
-            ips = _sample(child.pid, Path(tmp) / "perf.data", seconds)
-        names = _name(child.pid, [ip for ip, _ in ips.most_common(TOP_ADDRESSES)])
-    finally:
-        child.kill()
-        child.wait()
+    with tempfile.TemporaryDirectory() as tmp:
+        fifos = (Path(tmp) / "control", Path(tmp) / "ack")
+        for fifo in fifos:
+            os.mkfifo(fifo)
+        child = subprocess.Popen([sys.executable, "-c", CHILD, kind, "1" if fast else "0",
+                                  *map(str, fifos)], stdout=subprocess.PIPE, text=True)
+        try:
+            if child.stdout.readline().strip() != "ready":
+                raise ProfileError(f"the benchmark of {kind!r} did not start")
+            ips = _sample(child.pid, Path(tmp) / "perf.data", seconds,
+                          fifos if kind in RUN_BY_RUN else None)
+            names = _name(child.pid, [ip for ip, _ in ips.most_common(TOP_ADDRESSES)])
+        finally:
+            child.kill()
+            child.wait()
     by_function = Counter()
     for ip, count in ips.items():
         by_function[names.get(ip, "other")] += count
@@ -67,10 +94,13 @@ def profile(kind: str = "csr", fast: bool = True, seconds: float = 3.0) -> list:
     return [(100 * n / total, name) for name, n in by_function.most_common()]
 
 
-def _sample(pid: int, data: Path, seconds: float) -> Counter:
-    """perf's samples of process ``pid``: {instruction address: count}."""
-    rec = subprocess.run(["perf", "record", "-q", "-F", "4000", "-o", str(data), "-p", str(pid),
-                          "--", "sleep", str(seconds)], capture_output=True, text=True)
+def _sample(pid: int, data: Path, seconds: float, fifos=None) -> Counter:
+    """perf's samples of process ``pid``: {instruction address: count}.  With ``fifos``
+    (control, ack), sampling starts disabled and the process switches it on and off."""
+    control = ["-D", "-1", "--control", f"fifo:{fifos[0]},{fifos[1]}"] if fifos else []
+    rec = subprocess.run(["perf", "record", "-q", "-F", "4000", *control, "-o", str(data),
+                          "-p", str(pid), "--", "sleep", str(seconds)],
+                         capture_output=True, text=True)
     if rec.returncode != 0 or not data.exists():
         raise ProfileError(f"perf record failed: {(rec.stderr.strip() or 'no data').splitlines()[-1]}")
     out = subprocess.run(["perf", "script", "-F", "ip", "-i", str(data)], capture_output=True,

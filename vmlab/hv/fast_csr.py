@@ -39,7 +39,7 @@ def system_kind(insn):
     return -1
 
 
-@jit
+@jit(inline="always")
 def emulate_csr(rows, vdev, vctl, st, insn, pc, now):
     """csr_emul.emulate_csr: True when done (the pc advanced), False to leave it to Python."""
     h = st[S_ID]
@@ -54,7 +54,7 @@ def emulate_csr(rows, vdev, vctl, st, insn, pc, now):
     return True
 
 
-@jit
+@jit(inline="always")
 def emulate_system(mem, rows, vdev, vctl, notlb, st, roots, supers, log, insn, pc, now):
     """A csr*/sret/mret/wfi/sfence.vma on the virtual hart; the handler number, or -1
     (untouched).  ``notlb``: a TLB array of its own for exec_priv's sfence (as csr_emul's)."""

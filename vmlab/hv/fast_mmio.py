@@ -61,7 +61,7 @@ def decode_access(word, rvc):
     return False, 0, False, 0, 0
 
 
-@jit
+@jit(inline="always")
 def device_gpa(mem, page_map, vctl, roots, slot, gva, store):
     """ShadowPaging.handle_fault's answer for a data access when it is "MMIO to the UART or
     CLINT": (gpa, leaf PTE's gpa, A/D-updated PTE or -1); gpa -1 for anything else."""
@@ -102,7 +102,7 @@ def device_load_store(row, vdev, vio, vctl, gpa, store, size, signed, reg):
         row[L.XREG + reg] = value
 
 
-@jit
+@jit(inline="always")
 def device_access(mem, page_map, rows, vdev, vio, vctl, rvc, st, roots, log, cause, gva, pc,
                   now):
     """A guest load or store to the UART or CLINT: the instruction bits, or -1 (nothing

@@ -51,7 +51,7 @@ def counters_allowed(row):
     return allowed if priv == L.PRIV_S else allowed & row[L.SCOUNTEREN]
 
 
-@jit
+@jit(inline="always")
 def load_hart(c, row):
     """The virtual hart's registers, counters and FP state onto real hart ``c``.
 
@@ -79,7 +79,7 @@ def load_hart(c, row):
     c[L.MSTATUS] = real
 
 
-@jit
+@jit(inline="always")
 def enter_hart(cpu, tlb, row, st, real_satp):
     """VCpu._enter once the pager chose the root: the registers and the shadow root onto
     the real hart; its TLB emptied if another context may have left entries there."""

@@ -195,7 +195,7 @@ def rfence(mem, vctl, st, roots, supers, log, row, fid, now):
 
 
 # === the dispatcher (sbi.call) =================================================================
-@jit
+@jit(inline="always")
 def sbi_call(mem, page_map, rows, vio, vctl, st, roots, supers, log, pc, now):
     """An SBI call from vS: True when served here (a0/a1 and the pc set, as sbi.call and
     exits.ecall do), False (nothing touched) for Python."""

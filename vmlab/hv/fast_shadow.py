@@ -50,7 +50,7 @@ def root_kind(row):
     return KIND_MPRV, mpp
 
 
-@jit
+@jit(inline="always")
 def find_root(roots, row):
     """The mirror row of the tree this context needs, or -1 (Python must build it)."""
     kind, priv = root_kind(row)
@@ -153,7 +153,7 @@ def shadow_perms(pte, priv_s, sum_, mxr):
     return perms if pte & PTE_A else 0
 
 
-@jit
+@jit(inline="always")
 def empty_shadow_slot(mem, real_satp, gva):
     """Host address of the level-0 shadow PTE for ``gva`` if its tables exist and it is
     empty; -1 otherwise (new table frames, or replacing a leaf: Python's work)."""
@@ -180,7 +180,7 @@ def access_of(cause):
     return -1
 
 
-@jit
+@jit(inline="always")
 def guest_mapping(mem, page_map, vctl, r, gva, access):
     """What the guest maps at ``gva`` for the tree ``r``: (ok, gpa, leaf PTE's gpa, the
     A/D-updated PTE or -1 if unchanged, shadow perms, leaf level)."""
@@ -209,7 +209,7 @@ def translated_perms(bt_pages, page, access, perms):
     return perms & ~PTE_W if scanned else perms & ~PTE_X
 
 
-@jit
+@jit(inline="always")
 def fill(mem, page_map, vctl, st, roots, fills, bt_pages, cause, gva, pc, row, log, now):
     """A fault on a page the guest maps (or, without paging, on guest RAM) whose shadow leaf
     can go into existing tables: install it; the cost, or -1 (nothing touched)."""
@@ -250,7 +250,7 @@ def fill(mem, page_map, vctl, st, roots, fills, bt_pages, cause, gva, pc, row, l
     return st[COST_BASE + K_SWITCH] + st[COST_BASE + K_FILL]
 
 
-@jit
+@jit(inline="always")
 def log_fill(fills, st, r, gva, gpa, hpa_page, perms, level, shadow_slot, mem, page_map, vctl):
     """What Python needs to index the new leaf (shadow._remember): the guest PTEs read, and
     the shadow PTE's address (so that it need not walk the tree again to find it)."""

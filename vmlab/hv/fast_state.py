@@ -71,7 +71,7 @@ VA_BITS = (1 << (PAGE_SHIFT + LEVELS * VPN_BITS)) - 1    # Sv39: the low 39 bits
 # --- the record log: the trace's fields after seq (Trace.extend), as int64 ---------------------
 (G_TIME, G_KIND, G_VM, G_VCPU, G_CAUSE, G_PC, G_INSN, G_TVAL, G_HANDLER, G_COST) = range(10)
 LOG_WORDS = 10
-LOG_RECORDS = 4096                # records one call may append (then it returns to be drained)
+LOG_RECORDS = 16384               # records one call may append (then it returns to be drained)
 LOG_ROOM = 8                      # records one round of the loop may append at most
 
 # --- what fast_run returns (besides the machine's own EXIT_* codes) -----------------------------

@@ -37,7 +37,7 @@ def sbi_timer_set(st):
     return 0 <= st[S_SBI_TIMER] < TIMER_LIMIT
 
 
-@jit
+@jit(inline="always")
 def update_lines(rows, vdev, vctl, st, now):
     """VCpu.update_lines: the virtual hart's device-driven mip bits, and the SBI timer's STIP."""
     vdev[L.D_TICKS] = now
@@ -48,7 +48,7 @@ def update_lines(rows, vdev, vctl, st, now):
         rows[h, L.MIP] |= L.MIP_STIP
 
 
-@jit
+@jit(inline="always")
 def next_deadline(rows, vdev, st):
     """VCpu.next_deadline: simulated ns of the next virtual timer event (FAR for none);
     remembers which interrupt it is, for the timer exit's record."""
