@@ -46,23 +46,16 @@ def _records(n: int, seed: int = 1) -> list[dict]:
     return out
 
 
-def _one_by_one(records: list[dict], capacity: int) -> Trace:
-    """The reference: each record stored in the ring as soon as it is made."""
+def _stored(records: list[dict], capacity: int, one_by_one: bool) -> Trace:
+    """The records in a trace, kept aside in batches as record does -- or, the reference,
+    each stored in the ring as soon as it is made."""
     t = Trace(capacity)
     for r in records:
         r = dict(r)
         kind = r.pop("kind")
         t.record(kind, **r)
-        t._flush()
-    return t
-
-
-def _batched(records: list[dict], capacity: int) -> Trace:
-    t = Trace(capacity)
-    for r in records:
-        r = dict(r)
-        kind = r.pop("kind")
-        t.record(kind, **r)
+        if one_by_one:
+            t._flush()
     return t
 
 
@@ -70,7 +63,7 @@ def test_batched_records_read_back_as_one_by_one(monkeypatch):
     monkeypatch.setattr(trace_mod, "PENDING", 37)      # several batches, and a partial one
     records = _records(300)
     for capacity in (1 << 10, 64):                      # with and without the ring wrapping
-        ref, got = _one_by_one(records, capacity), _batched(records, capacity)
+        ref, got = _stored(records, capacity, True), _stored(records, capacity, False)
         assert got.total == ref.total == 300
         assert len(got) == len(ref)
         assert np.array_equal(got.since(0), ref.since(0))
@@ -78,7 +71,7 @@ def test_batched_records_read_back_as_one_by_one(monkeypatch):
         assert got.handler_counts == ref.handler_counts
         assert got.handler_cost == ref.handler_cost
         assert got.events(280) == ref.events(280)
-    ev = _batched(records, 1 << 10).events(0)
+    ev = _stored(records, 1 << 10, False).events(0)
     assert ev[1].pc == HIGH + 4 and ev[0].tval == (1 << 64) - 1   # unsigned, bit 63 kept
 
 

@@ -204,6 +204,12 @@ def key_of(satp: int, priv: int, status: int) -> tuple:
     return RootKey(kind, satp, priv, sum_, bool(status & L.MS_MXR))
 
 
+def _asked(vcpu, w) -> tuple:
+    """What root_for's answer depends on, read from a VCpu's row words ``w``: the vCPU,
+    satp, its mode and the mstatus bits key_of reads (the memo's question)."""
+    return (vcpu.id, w[L.SATP], w[L.PRIV], w[L.MSTATUS] & KEY_STATUS)
+
+
 class ShadowPaging:
     """A VM's shadow page tables (see the module docstring for the whole story)."""
 
@@ -287,7 +293,7 @@ class ShadowPaging:
         satp = self._root(vcpu).satp
         w = getattr(vcpu, "w", None)
         if w is not None:
-            self._memo = ((vcpu.id, w[L.SATP], w[L.PRIV], w[L.MSTATUS] & KEY_STATUS), satp)
+            self._memo = (_asked(vcpu, w), satp)
         return satp
 
     def peek_root(self, vcpu) -> int | None:
@@ -297,7 +303,7 @@ class ShadowPaging:
         w, memo = getattr(vcpu, "w", None), self._memo
         if w is None or memo is None:
             return None
-        if memo[0] != (vcpu.id, w[L.SATP], w[L.PRIV], w[L.MSTATUS] & KEY_STATUS):
+        if memo[0] != _asked(vcpu, w):
             return None
         return memo[1]
 

@@ -112,7 +112,7 @@ class Trace:
             pending.extend(fields)
         except OverflowError:           # (a negative field after all: its bit pattern)
             del pending[len(pending) - len(pending) % BLOCK_WORDS:]
-            pending.extend(f & MASK64 for f in fields)
+            pending.extend(int(f) & MASK64 for f in fields)
         n = len(pending) // BLOCK_WORDS
         if n >= PENDING:
             self._flush()

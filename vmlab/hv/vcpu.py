@@ -83,10 +83,9 @@ class VCpu:
         # shares (vmlab.hv.fastpath): read them through the properties below.  (It registers
         # the fast path's handler names in the trace, so ids agree whichever path runs.)
         self.hvstate = fastpath.new_state(vm, vcpu_id, hart, COSTS)
-        self._st = words(self.hvstate, signed=True)
-        self._stu = words(self.hvstate)              # (the same words, unsigned)
+        self._st = words(self.hvstate)               # (its words, unsigned: bits.words)
         self._trap = words(vm.machine.ctl)           # the real hart's trap words, unsigned
-        self._memo = (None, 0)           # (the pager's answer, as passed on): _entry_satp
+        self._satp_passed = (None, 0)    # (the pager's answer, as passed on): _passed
         self._log = np.zeros((fastpath.LOG_RECORDS, fastpath.LOG_WORDS), dtype=np.int64)
         self._fills = np.zeros((fastpath.LOG_RECORDS, fastpath.FILL_WORDS), dtype=np.int64)
         self.sbi_timer = MASK64          # SBI set_timer deadline in mtime ticks (none)
@@ -103,11 +102,11 @@ class VCpu:
     @property
     def sbi_timer(self) -> int:
         """SBI set_timer deadline in mtime ticks (MASK64: none)."""
-        return self._stu[fastpath.S_SBI_TIMER]
+        return self._st[fastpath.S_SBI_TIMER]
 
     @sbi_timer.setter
     def sbi_timer(self, ticks: int) -> None:
-        self._stu[fastpath.S_SBI_TIMER] = int(ticks) & MASK64
+        self._st[fastpath.S_SBI_TIMER] = int(ticks) & MASK64
 
     @property
     def tlb_stale(self) -> bool:
@@ -215,10 +214,10 @@ class VCpu:
         """The pager's real satp as compiled code takes it, and the real TLB flushed on
         entry if another vCPU held the hart."""
         vm = self.vm
-        memo = self._memo                 # (converted once while the pager says the same)
-        if satp != memo[0]:
-            memo = self._memo = (satp, s64(satp))
-        satp = memo[1]
+        passed = self._satp_passed        # (converted once while the pager says the same)
+        if satp != passed[0]:
+            passed = self._satp_passed = (satp, s64(satp))
+        satp = passed[1]
         # Shadow trees carry their own ASIDs and the pager flushes what it changes; the
         # real TLB is emptied only when another vCPU (maybe another VM's) held the hart.
         on_hart = vm.hv.last_on_hart

@@ -268,10 +268,9 @@ class VM:
         with CtrlCFlag() as ctrl_c:
             again = self._again(ctrl_c, out, bool(patterns))
             while True:
-                # (checked between every two exits: the cheap tests inline, then the reason)
-                if self.stopped or ctrl_c.hit or (instructions is not None
-                                                  and done >= instructions):
-                    return self._result(self._why_stop(ctrl_c, instructions, done), done)
+                reason = self._why_stop(ctrl_c, instructions, done)
+                if reason is not None:
+                    return self._result(reason, done)
                 v = self._next_vcpu()
                 if v is None:
                     if not self._idle_until_deadline():
@@ -341,10 +340,6 @@ class VM:
         """Round robin over started vCPUs that are not waiting in wfi (or can wake)."""
         vcpus = self.vcpus
         n = len(vcpus)
-        if n == 1 and self._last == 0:      # (one vCPU, on every exit: the loop's answer,
-            v = vcpus[0]                    # without its turn arithmetic)
-            if v.started and not v.row[L.WAITING]:
-                return v
         for i in range(n):
             j = (self._turn + i) % n
             v = vcpus[j]

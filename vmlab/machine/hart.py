@@ -55,7 +55,7 @@ from vmlab.machine.layout import (
     C_EXIT, C_GUEST_VA, C_MMIO_RD, C_MMIO_SIGNED, CAUSE_VIRTUAL, EXIT_MMIO, EXIT_NONE,
     HS_HU, HS_SPVP, HSTATUS, PRIV_U, C_FAULT_TINST, CAUSE_LOAD_GUEST_PAGE, CAUSE_STORE_GUEST_PAGE,
 )
-from vmlab.machine.bus import load_slow, store_slow
+from vmlab.machine.bus import load_slow, ram_offset, store_slow
 from vmlab.machine.loadstore import (
     CHECK, DONE, HTIF, LEAVE, SLOW_LOAD, SLOW_STORE, STOP, DataView, extend, finish_htif,
     finish_load, finish_store, load, store,
@@ -158,8 +158,8 @@ def first_window(tlb, ctl, h, pc, vm, ctx):
         pa = e[TLB_PPAGE]
     elif page < 0 or page >= (1 << 56):
         return NO_WINDOW
-    off = pa - ctl[C_RAM_BASE]
-    if off < 0 or off > ctl[C_RAM_SIZE] - 4096:
+    off = ram_offset(ctl, pa, 4096)
+    if off < 0:
         return NO_WINDOW
     return page, np.int64(0xFFE), off - page
 
