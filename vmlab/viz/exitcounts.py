@@ -61,8 +61,9 @@ class ExitCounts(Widget):
         truth = self.counts()
         right = {c: _as_int(prediction.get(c)) == n for c, n in truth.items()}
         self.predictions.append({"answer": dict(prediction), "truth": truth, "right": right})
-        self.asking = False
+        # the verdict first: the page sees the chart stop asking only once it can show it
         self.verdict = f"{sum(right.values())} of {len(right)} predicted right"
+        self.asking = False
         self.refresh()
         return right
 

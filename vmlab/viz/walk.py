@@ -370,9 +370,10 @@ class WalkView(Widget):
         self.predictions.append({"va": w.va, "access": access, "answer": prediction,
                                  "truth": truth, "right": right})
         self._hidden = None
-        self._draw(w, scene, access)
+        # the verdict first: the page sees the walk stop asking only once it can show it
         self.verdict = (f"your prediction {_answer_text(prediction)}: " +
                         ("right" if right else f"not right -- the walk gives {_answer_text(truth)}"))
+        self._draw(w, scene, access)
         return right
 
     def refresh(self) -> None:

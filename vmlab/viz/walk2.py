@@ -381,9 +381,10 @@ class TwoStageWalkView(Widget):
         self.predictions.append({"gva": w.gva, "access": w.access, "answer": prediction,
                                  "truth": truth, "right": right})
         self._hidden = None
-        self._draw(w, scene)
+        # the verdict first: the page sees the walk stop asking only once it can show it
         self.verdict = (f"your prediction {prediction}: " +
                         ("right" if right else f"not right -- the walk made {truth}"))
+        self._draw(w, scene)
         return right
 
     def refresh(self) -> None:
