@@ -78,3 +78,26 @@ def test_exit_counts_hidden_then_revealed_and_judged():
 def test_exit_counts_rows_asked_by_name_in_any_case():
     v = ExitCounts(_Trace({13: 4}), causes=["load page fault", "Store/AMO page fault"])
     assert [r["count"] for r in v.rows] == [4, 0]
+
+
+def _messages(widget) -> list[set]:
+    """The state keys of each message the widget sends from now on."""
+    sent: list[set] = []
+    widget.send_state = lambda key=None: sent.append(set([key] if isinstance(key, str) else key or ()))
+    return sent
+
+
+def test_the_verdict_and_the_reveal_travel_in_one_message():
+    # a page that saw "asking: false" without the verdict (or the verdict with the walk still
+    # hidden) would show a half-revealed quiz: both go in the same state message
+    read64, satp, vas = _tree()
+    v = WalkView(read64, satp, vas[0], "load", predict=True)
+    sent = _messages(v)
+    v.answer(walk_answer(v.result))
+    assert any({"walk", "verdict"} <= keys for keys in sent)
+    assert not any(("walk" in keys) != ("verdict" in keys) for keys in sent)
+    counts = ExitCounts(_Trace({8: 3}), predict=True)
+    sent = _messages(counts)
+    counts.answer({"ecall from U": 3})
+    assert any({"rows", "verdict", "asking"} <= keys for keys in sent)
+    assert not any(("verdict" in keys) != ("asking" in keys) for keys in sent)

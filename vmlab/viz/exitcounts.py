@@ -41,12 +41,15 @@ class ExitCounts(Widget):
             return {c: lower.get(c.lower(), 0) for c in self.causes}
         return by_name
 
-    def refresh(self) -> None:
+    def refresh(self, verdict: str | None = None) -> None:
+        """Send the rows (and, after a prediction, its verdict) in one message."""
         kinds = {cause_text(int(c)): exit_kind(int(c)) for c in self.trace.by_cause(EXIT)}
         rows = [{"cause": name, "kind": kinds.get(name, "other"),
                  "count": None if self.asking else n} for name, n in self.counts().items()]
         with self.hold_sync():
             self.rows = rows
+            if verdict is not None:
+                self.verdict = verdict
             self.updates += 1
 
     def ask(self) -> None:
@@ -61,10 +64,9 @@ class ExitCounts(Widget):
         truth = self.counts()
         right = {c: _as_int(prediction.get(c)) == n for c, n in truth.items()}
         self.predictions.append({"answer": dict(prediction), "truth": truth, "right": right})
-        # the verdict first: the page sees the chart stop asking only once it can show it
-        self.verdict = f"{sum(right.values())} of {len(right)} predicted right"
-        self.asking = False
-        self.refresh()
+        with self.hold_sync():
+            self.asking = False
+            self.refresh(f"{sum(right.values())} of {len(right)} predicted right")
         return right
 
     def _on_msg(self, _, content, buffers) -> None:

@@ -334,13 +334,17 @@ class WalkView(Widget):
         self._draw(w, scene, access)
         return w
 
-    def _draw(self, w: sv39.Walk, scene: Scene, access: str) -> None:
+    def _draw(self, w: sv39.Walk, scene: Scene, access: str, verdict: str | None = None) -> None:
+        """Send the walk (and, after a prediction, its verdict) in one message: the page never
+        sees the one without the other."""
         result = (f"{w.va:#x} → physical {w.pa:#x} ({w.reason})" if w.ok
                   else f"fault {w.fault}: {w.reason}")
         with self.hold_sync():
             self.walk = {"va": f"{w.va:#x}", "access": access, "ok": w.ok, "result": result,
                          "fault": w.fault, "levels": [s.level for s in w.steps]}
             self.scene = scene.to_json()
+            if verdict is not None:
+                self.verdict = verdict
             self.updates += 1
 
     # --- predict, then reveal ----------------------------------------------------------------
@@ -370,10 +374,8 @@ class WalkView(Widget):
         self.predictions.append({"va": w.va, "access": access, "answer": prediction,
                                  "truth": truth, "right": right})
         self._hidden = None
-        # the verdict first: the page sees the walk stop asking only once it can show it
-        self.verdict = (f"your prediction {_answer_text(prediction)}: " +
-                        ("right" if right else f"not right -- the walk gives {_answer_text(truth)}"))
-        self._draw(w, scene, access)
+        self._draw(w, scene, access, f"your prediction {_answer_text(prediction)}: " +
+                   ("right" if right else f"not right -- the walk gives {_answer_text(truth)}"))
         return right
 
     def refresh(self) -> None:

@@ -343,7 +343,9 @@ class TwoStageWalkView(Widget):
             self._draw(w, scene)
         return w
 
-    def _draw(self, w: sv39.Walk2, scene: Scene) -> None:
+    def _draw(self, w: sv39.Walk2, scene: Scene, verdict: str | None = None) -> None:
+        """Send the walk (and, after a prediction, its verdict) in one message: the page never
+        sees the one without the other."""
         result = (f"gva {w.gva:#x} → gpa {w.gpa:#x} → hpa {w.hpa:#x}" if w.ok
                   else f"fault {w.fault}: {w.reason}")
         with self.hold_sync():
@@ -351,6 +353,8 @@ class TwoStageWalkView(Widget):
                          "fault": w.fault, "refs": len(w.refs), "asking": False,
                          "stages": "".join("G" if r.stage == "G" else "V" for r in w.refs)}
             self.scene = scene.to_json()
+            if verdict is not None:
+                self.verdict = verdict
             self.updates += 1
 
     def _ask(self, w: sv39.Walk2, scene: Scene) -> None:
@@ -381,10 +385,8 @@ class TwoStageWalkView(Widget):
         self.predictions.append({"gva": w.gva, "access": w.access, "answer": prediction,
                                  "truth": truth, "right": right})
         self._hidden = None
-        # the verdict first: the page sees the walk stop asking only once it can show it
-        self.verdict = (f"your prediction {prediction}: " +
-                        ("right" if right else f"not right -- the walk made {truth}"))
-        self._draw(w, scene)
+        self._draw(w, scene, f"your prediction {prediction}: " +
+                   ("right" if right else f"not right -- the walk made {truth}"))
         return right
 
     def refresh(self) -> None:
