@@ -67,3 +67,18 @@ def test_trace_records_counts_and_ring():
     assert [e.seq for e in t.events()] == [3, 4, 5, 6]          # the oldest were dropped
     assert t.events(6)[0].handler == "timer" and t.handler_cost["csr"] == 15
     assert t.count(SHADOW) == 0 and "7 records" in repr(t)
+
+
+def test_a_cleared_trace_holds_nothing_old():
+    # after clear() the ring still holds the old rows: none may come back, as records or
+    # as zeroed ones, and sequence numbers go on from where they were
+    t = Trace(capacity=8)
+    for i in range(5):
+        t.record(EXIT, time=i, cause=2, handler="csr")
+    t.clear()
+    assert t.total == 5 and len(t) == 0 and len(t.records()) == 0 and t.events() == []
+    t.record(EXIT, time=9, cause=9, handler="sbi")
+    assert len(t) == 1 and [e.seq for e in t.events()] == [5] and t.events()[0].handler == "sbi"
+    for i in range(10):                                       # past capacity again
+        t.record(EXIT, time=10 + i, cause=2, handler="csr")
+    assert len(t) == 8 and list(t.records()["seq"]) == list(range(8, 16))

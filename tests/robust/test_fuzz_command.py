@@ -41,3 +41,16 @@ def test_bad_reproducer_files_are_one_line_errors(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("vmlab fuzz: ") and "bad.json" in err[0]
     assert cli.main(["fuzz", "--replay", str(tmp_path / "none.json")]) == 1
+
+
+def test_the_paths_campaign_runs_each_guest_both_ways(tmp_path, capsys):
+    rc = cli.main(["fuzz", "--paths", "--words", "2500", "--budget", "500",
+                   "--guest-words", "60", "--seed", "3", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "vmlab fuzz: paths" in out and "findings: none" in out and "paths S+sv39 500" in out
+    repro = tmp_path / "paths.json"                 # a paths reproducer replays both ways
+    repro.write_text(json.dumps({"target": "paths", "seed": 7, "mode": "U", "paging": True,
+                                 "words": 60, "budget": 500}))
+    assert cli.main(["fuzz", "--replay", str(repro)]) == 0
+    assert "no finding" in capsys.readouterr().out

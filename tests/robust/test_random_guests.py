@@ -49,6 +49,24 @@ def test_hypervisor_survives_devices_dma_csrs_and_sbi(seed, config, mix):
     check(fuzz_one("hv", seed, *config, 200, BUDGET, mix=mix))
 
 
+@settings(settings.get_profile("robust"), max_examples=12)
+@given(seed=SEEDS, config=st.sampled_from(CONFIGS),
+       mix=st.sampled_from([None, ("device",), ("virtio",), ("csr",), ("sbi",), ("csr", "words")]))
+def test_fast_path_and_python_path_agree_on_random_guests(seed, config, mix):
+    # the same random guest with its exits in Python and on the compiled fast path: the same
+    # trace record for record, registers, clock, console, RAM and pager counters
+    check(fuzz_one("paths", seed, *config, WORDS if mix is None else 200, BUDGET, mix=mix))
+
+
+def test_a_path_difference_is_a_finding(monkeypatch):
+    """The comparison itself can fail: a Python path that forgets to count the instructions
+    it emulates (minstret) differs from the fast path in the vCPU's row."""
+    from vmlab.hv.vcpu import VCpu
+    monkeypatch.setattr(VCpu, "retire", lambda self, insn=0: None)
+    o = fuzz_one("paths", 0, "S", False, 200, BUDGET, mix=("csr",))
+    assert o.finding and "the fast path differs from the Python path: vCPU row" in o.finding
+
+
 def test_hv_high_tval_reproducer():
     """The smallest known reproducer of the finding above (seed 1 of the campaign)."""
     check(fuzz_one("hv", 1, "S", False, 500, BUDGET))

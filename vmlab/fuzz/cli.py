@@ -2,6 +2,7 @@
 
     vmlab fuzz --hours 2 --both            # bare machine and hypervisor, in turn
     vmlab fuzz --words 10000000 --bare --seed 7
+    vmlab fuzz --paths --hours 1             # the fast path against the Python one
     vmlab fuzz --replay fuzz-findings/fuzz-hv-7000021.json
 
 Exit status 0: nothing found; 1: findings (each saved as a reproducer file) or bad input.
@@ -51,6 +52,9 @@ def register(p: argparse.ArgumentParser) -> None:
                        help="only guests of the hypervisor")
     which.add_argument("--both", dest="targets", action="store_const", const=["bare", "hv"],
                        help="both, in turn (the default)")
+    which.add_argument("--paths", dest="targets", action="store_const", const=["paths"],
+                       help="guests of the hypervisor run twice, exits in Python and on the "
+                            "compiled fast path: any difference is a finding")
     p.add_argument("--guest-words", type=_positive(int, "--guest-words"), default=4000,
                    help="code slots per random guest (default 4000)")
     p.add_argument("--budget", type=_positive(int, "--budget"), default=200_000,
@@ -79,7 +83,7 @@ def main(args) -> int:
 
 
 def replay(path: Path) -> int:
-    from vmlab.fuzz.runner import fuzz_one
+    from vmlab.fuzz.runner import TARGETS, fuzz_one
     try:
         r = json.loads(path.read_text())
         args = (r["target"], int(r["seed"]), r["mode"], bool(r["paging"]), int(r["words"]),
@@ -88,7 +92,7 @@ def replay(path: Path) -> int:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{path} is not a reproducer file ({exc})") from None
-    if args[0] not in ("bare", "hv") or args[2] not in ("M", "S", "U") or not \
+    if args[0] not in TARGETS or args[2] not in ("M", "S", "U") or not \
             (0 < args[4] <= 65536 and 0 < args[5] < 1 << 40 and args[1] >= 0):
         raise UserError(f"{path} is not a reproducer file (bad target, mode or sizes)")
     o = fuzz_one(*args)

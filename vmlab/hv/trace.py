@@ -82,6 +82,7 @@ class Trace:
         self.capacity = capacity
         self._buf = np.zeros(capacity, dtype=RECORD)
         self._next = 0                       # sequence number of the next record in the ring
+        self._first = 0                      # the oldest sequence number clear() kept
         self._pending = array("Q")           # records not yet in the ring (record), flat
         self.names: list[str] = []           # handler names, indexed by RECORD.handler
         self._name_ids: dict[str, int] = {}
@@ -211,8 +212,8 @@ class Trace:
         return self._handler_cost
 
     def __len__(self) -> int:
-        """Records still held (at most ``capacity``)."""
-        return min(self.total, self.capacity)
+        """Records still held (at most ``capacity``; none before the last clear)."""
+        return min(self.total - self._first, self.capacity)
 
     @property
     def total(self) -> int:
@@ -222,7 +223,7 @@ class Trace:
     def since(self, seq: int = 0) -> np.ndarray:
         """Records with sequence number >= ``seq`` that are still held, oldest first (a copy)."""
         self._flush()
-        first = max(seq, self._next - self.capacity, 0)
+        first = max(seq, self._next - self.capacity, self._first)
         if first >= self._next:
             return self._buf[:0].copy()
         idx = np.arange(first, self._next) % self.capacity
@@ -253,7 +254,7 @@ class Trace:
         """Forget everything (counters included); sequence numbers keep increasing."""
         first = self.total
         self.__init__(self.capacity)
-        self._next = first
+        self._next = self._first = first
 
     def __repr__(self) -> str:
         return (f"<Trace {self.total} records ({self.count(EXIT)} exits, {self.count(INJECT)} "
