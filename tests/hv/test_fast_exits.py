@@ -228,9 +228,10 @@ def assert_same(fast: dict, slow: dict) -> None:
     assert len(fast["trace"]) == len(slow["trace"])
 
 
-def teachos_both_ways(tmp_path, **options):
+def teachos_both_ways(tmp_path, shadow: str = "sfence", **options):
     """teachos (built with ``options``) with a disk, to its power-off, with the fast path and
-    with Python only: (fast, slow, handled) as both_ways gives them."""
+    with Python only, the pager keeping coherent by ``shadow``'s strategy: (fast, slow,
+    handled) as both_ways gives them."""
     teachos = pytest.importorskip("vmlab.guests.teachos").build(**options)
     from vmlab.hv.vm import Hypervisor
     from vmlab.machine import Machine
@@ -239,7 +240,7 @@ def teachos_both_ways(tmp_path, **options):
         disk = tmp_path / f"disk{int(fast)}.img"
         disk.write_bytes(b"Hello from sector 0 of the disk!\n".ljust(8 * 512, b"\0"))
         vm = Hypervisor(Machine(ram_size=192 << 20)).create_vm(
-            ram_size=128 << 20, drive=disk, fast_exits=fast)
+            ram_size=128 << 20, drive=disk, fast_exits=fast, shadow=shadow)
         vm.boot(kernel=teachos.elf)
         return vm
 
@@ -254,6 +255,14 @@ def test_teachos_both_ways(tmp_path):
     fast, slow, handled = teachos_both_ways(tmp_path)
     assert_same(fast, slow)
     assert handled["csr"] > 100 and handled["timer"] > 3 and handled["interrupt"] > 3
+
+
+def test_teachos_under_write_protection_both_ways(tmp_path):
+    # the other coherence strategy: the fast path's fills must write-protect the guest's
+    # page tables as Python's do, and leave the stores to them (pt-write) to Python
+    fast, slow, handled = teachos_both_ways(tmp_path, shadow="write-protect")
+    assert_same(fast, slow)
+    assert handled["pt-write"] > 0 and handled["shadow.protect"] > 0 and handled["fill"] > 10
 
 
 def test_uboot_as_a_guest_both_ways(uboot_smode):
