@@ -49,3 +49,24 @@ def assert_sound(vm):
             assert m.pa & ~0xFFF in own
         if sp.write_protect and key[0] == "sv39":
             assert not any(r.stale for r in side_by_side(sp, key))
+
+
+def test_indexing_fills_pauses_the_collector_and_restores_it():
+    import gc
+
+    import pytest
+
+    from vmlab.hv.shadow import _collector_paused
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        with _collector_paused():
+            assert not gc.isenabled()
+            raise ValueError("a broken fill log")
+    assert gc.isenabled()                       # back on, even after an error
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()               # a caller who had it off keeps it off
+    finally:
+        gc.enable()
