@@ -82,3 +82,53 @@ def test_a_cleared_trace_holds_nothing_old():
     for i in range(10):                                       # past capacity again
         t.record(EXIT, time=10 + i, cause=2, handler="csr")
     assert len(t) == 8 and list(t.records()["seq"]) == list(range(8, 16))
+
+
+def test_block_counting_agrees_with_numpys_way():
+    # the compiled tally (a few distinct keys, the common case) and numpy's sort (the
+    # fallback past TALLY_KEYS distinct keys) count the same blocks the same way
+    import random
+
+    from vmlab.hv.trace import BLOCK_COLUMN, BLOCK_WORDS, TALLY_KEYS
+    rng = random.Random(5)
+    for distinct in (1, 3, TALLY_KEYS, TALLY_KEYS + 1, 300):
+        fast, ref = Trace(), Trace()
+        for t in (fast, ref):
+            for name in ("csr", "fill", "shadow.fill", "timer"):
+                t.handler_id(name)
+        causes = [rng.choice([2, 9, 15, 0x8000_0005, 1 << 40]) + i for i in range(distinct)]
+        block = np.zeros((700, BLOCK_WORDS), np.int64)
+        for r in range(700):
+            block[r, BLOCK_COLUMN["kind"]] = rng.randrange(4)
+            block[r, BLOCK_COLUMN["cause"]] = causes[r % distinct]
+            block[r, BLOCK_COLUMN["handler"]] = rng.randrange(4)
+            block[r, BLOCK_COLUMN["cost"]] = rng.randrange(1 << 40)
+        fast._count(block)
+        ref._count_numpy(block)
+        assert fast.counts == ref.counts and fast.handler_counts == ref.handler_counts
+        assert fast.handler_cost == ref.handler_cost
+        assert sum(fast.counts.values()) == 700
+
+
+def test_the_ring_gives_back_every_field_as_recorded():
+    # rows stored as int64 words come back as RECORD's fields: unsigned pc/tval at the top
+    # of the 64-bit space, insn as 32 bits, across the ring's wrap and both store paths
+    from vmlab.hv.trace import BLOCK_WORDS, SMALL_BATCH
+    t = Trace(capacity=16)
+    t.record(EXIT, time=1, vm=2, vcpu=3, cause=0x8000_0005, pc=(1 << 64) - 4, insn=0x10500073,
+             tval=(1 << 63) + 8, handler="csr", cost=77)
+    block = np.zeros((SMALL_BATCH + 9, BLOCK_WORDS), np.int64)
+    block[:, 0] = np.arange(len(block)) + 100          # time
+    block[:, 5] = -2                                   # pc 0xFFFF...FE
+    block[:, 8] = t.handler_id("fill")
+    t.extend(block[:2])                                # row by row
+    t.extend(block)                                    # whole rows, past the ring's end
+    r = t.records()
+    assert len(r) == 16 and list(r["seq"]) == list(range(t.total - 16, t.total))
+    assert int(r["pc"][-1]) == (1 << 64) - 2 and int(r["time"][-1]) == 100 + len(block) - 1
+    first = Trace()
+    first.record(EXIT, time=1, vm=2, vcpu=3, cause=0x8000_0005, pc=(1 << 64) - 4,
+                 insn=0x10500073, tval=(1 << 63) + 8, handler="csr", cost=77)
+    e = first.events()[0]
+    assert (e.pc, e.tval, e.insn, e.cause, e.vm, e.vcpu, e.cost) == (
+        (1 << 64) - 4, (1 << 63) + 8, 0x10500073, 0x8000_0005, 2, 3, 77)

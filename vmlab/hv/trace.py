@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vmlab.hv.fast_trace import tally
 from vmlab.machine.bits import MASK64
 
 EXIT, INJECT, SHADOW, SCHED = 0, 1, 2, 3
@@ -42,8 +43,9 @@ RECORD = np.dtype([
 ])
 
 INTERRUPT_FLAG = 0x8000_0000
-SMALL_BATCH = 32         # Trace.extend appends batches up to this size row by row
+SMALL_BATCH = 4          # Trace.extend appends batches up to this size row by row
 PENDING = 1024           # Trace.record keeps up to this many records aside, then stores them
+TALLY_KEYS = 64          # distinct (kind, cause) keys a block is counted for in one pass
 #: a field's column in the int64 blocks Trace.extend takes (the fields after seq)
 BLOCK_COLUMN = {name: i for i, name in enumerate(RECORD.names[1:])}
 BLOCK_WORDS = len(BLOCK_COLUMN)
@@ -80,7 +82,9 @@ class Trace:
 
     def __init__(self, capacity: int = 1 << 18):
         self.capacity = capacity
-        self._buf = np.zeros(capacity, dtype=RECORD)
+        # the ring: one row of int64 words per record, the fields after seq in RECORD's
+        # order (a record's seq is its position: seq % capacity); readers get RECORDs
+        self._ring = np.zeros((capacity, BLOCK_WORDS), dtype=np.int64)
         self._next = 0                       # sequence number of the next record in the ring
         self._first = 0                      # the oldest sequence number clear() kept
         self._pending = array("Q")           # records not yet in the ring (record), flat
@@ -89,6 +93,7 @@ class Trace:
         self._counts: Counter = Counter()    # (kind, cause) -> count
         self._handler_counts: Counter = Counter()
         self._handler_cost: Counter = Counter()
+        self._tally_keys = (np.zeros(TALLY_KEYS, np.int64), np.zeros(TALLY_KEYS, np.int64))
 
     # --- writing ---------------------------------------------------------------------------
     def handler_id(self, name: str) -> int:
@@ -127,13 +132,11 @@ class Trace:
             self._store(np.frombuffer(pending, dtype=np.int64).reshape(-1, BLOCK_WORDS))
 
     def _append(self, r, handler: str) -> int:
-        """One record from its fields after seq (RECORD's order, handler as its id)."""
+        """One record from its fields after seq (RECORD's order, handler as its id; int64
+        values, as a block's row holds them)."""
         seq = self._next
         time, kind, vm, vcpu, cause, pc, insn, tval, hid, cost = r
-        # one tuple assignment: much cheaper than setting the fields one by one
-        self._buf[seq % self.capacity] = (seq, time, kind, vm, vcpu, cause,
-                                          pc & 0xFFFF_FFFF_FFFF_FFFF, insn & 0xFFFF_FFFF,
-                                          tval & 0xFFFF_FFFF_FFFF_FFFF, hid, cost)
+        self._ring[seq % self.capacity] = r
         self._next = seq + 1
         self._counts[(kind, cause)] += 1
         self._handler_counts[handler] += 1
@@ -156,37 +159,47 @@ class Trace:
             for r in block.tolist():
                 self._append(r, self.names[r[8]])
             return
-        # Column by column straight into the ring.  RECORD is packed, so most fields sit at
-        # unaligned offsets, and numpy copies same-type values there with one memmove per
-        # value (whole records too) -- that was 90 % of this method's time.  Its casting
-        # loops handle unaligned fields at full speed, so every column goes in as the other
-        # signedness (the bits are the same: int64 <-> uint64 is a reinterpretation).
+        # Whole rows into the ring: the block's rows are the ring's (one copy up to the
+        # ring's end, one after the wrap).  A packed structured ring took ~80 ns a record
+        # here, its fields at unaligned offsets copied column by column; readers pay the
+        # conversion instead, for the records they read.
         keep = block[-self.capacity:]
-        seq0 = self._next + n - len(keep)
-        first = seq0 % self.capacity
+        first = (self._next + n - len(keep)) % self.capacity
         head = min(len(keep), self.capacity - first)       # up to the ring's end, then wrap
-        for i, name in enumerate(RECORD.names):
-            column = (np.arange(seq0, seq0 + len(keep), dtype=np.uint64) if i == 0
-                      else keep[:, i - 1])
-            if RECORD[name] == np.int64:
-                column = column.view(np.uint64)
-            field = self._buf[name]
-            field[first:first + head] = column[:head]
-            field[:len(keep) - head] = column[head:]
+        self._ring[first:first + head] = keep[:head]
+        self._ring[:len(keep) - head] = keep[head:]
         self._next += n
         self._count(block)
 
     def _count(self, block: np.ndarray) -> None:
-        """The whole-run counters for a batch of records (as extend takes them: numpy sorts
-        and sums the batch; Python touches each distinct key once)."""
+        """The whole-run counters for a batch of records (as extend takes them): one compiled
+        pass (vmlab.hv.fast_trace.tally); Python then touches each distinct key once."""
+        col = BLOCK_COLUMN
+        hcount = np.zeros(len(self.names), dtype=np.int64)
+        hcost = np.zeros(len(self.names), dtype=np.int64)
+        keys, counts = self._tally_keys
+        nkeys = tally(block, col["kind"], col["cause"], col["handler"], col["cost"],
+                      keys, counts, hcount, hcost)
+        if nkeys < 0:                       # (many distinct causes, or an unknown handler)
+            self._count_numpy(block)
+            return
+        for key, k in zip(keys[:nkeys].tolist(), counts[:nkeys].tolist()):
+            self._counts[(key >> 48, key & ((1 << 48) - 1))] += k
+        self._add_handlers(hcount, hcost)
+
+    def _count_numpy(self, block: np.ndarray) -> None:
+        """_count for any block: numpy sorts it for the distinct keys."""
         col = BLOCK_COLUMN
         keys, counts = np.unique(block[:, col["kind"]] << 48 | block[:, col["cause"]],
                                  return_counts=True)
         for key, k in zip(keys.tolist(), counts.tolist()):
             self._counts[(key >> 48, key & ((1 << 48) - 1))] += k
         handler = block[:, col["handler"]]
-        seen = np.bincount(handler, minlength=len(self.names))
-        cost = np.bincount(handler, weights=block[:, col["cost"]], minlength=len(self.names))
+        self._add_handlers(np.bincount(handler, minlength=len(self.names)),
+                           np.bincount(handler, weights=block[:, col["cost"]],
+                                       minlength=len(self.names)))
+
+    def _add_handlers(self, seen: np.ndarray, cost: np.ndarray) -> None:
         for hid in np.flatnonzero(seen).tolist():
             name = self.names[hid]
             self._handler_counts[name] += int(seen[hid])
@@ -225,9 +238,15 @@ class Trace:
         self._flush()
         first = max(seq, self._next - self.capacity, self._first)
         if first >= self._next:
-            return self._buf[:0].copy()
-        idx = np.arange(first, self._next) % self.capacity
-        return self._buf[idx]
+            return np.zeros(0, dtype=RECORD)
+        seqs = np.arange(first, self._next)
+        rows = self._ring[seqs % self.capacity]
+        out = np.empty(len(rows), dtype=RECORD)
+        out["seq"] = seqs
+        for i, name in enumerate(RECORD.names[1:]):
+            # (the same bits: int64 words read as the field's type, as a store would cast)
+            out[name] = rows[:, i].view(np.uint64) if RECORD[name] == np.uint64 else rows[:, i]
+        return out
 
     def records(self, kind: int | None = None) -> np.ndarray:
         rec = self.since(0)
