@@ -112,23 +112,23 @@ def test_block_counting_agrees_with_numpys_way():
 
 def test_the_ring_gives_back_every_field_as_recorded():
     # rows stored as int64 words come back as RECORD's fields: unsigned pc/tval at the top
-    # of the 64-bit space, insn as 32 bits, across the ring's wrap and both store paths
-    from vmlab.hv.trace import BLOCK_WORDS, SMALL_BATCH
+    # of the 64-bit space, insn as 32 bits -- stored row by row (a small flush) and as a
+    # whole block across the ring's wrap
+    from vmlab.hv.trace import BLOCK_WORDS, PENDING
     t = Trace(capacity=16)
     t.record(EXIT, time=1, vm=2, vcpu=3, cause=0x8000_0005, pc=(1 << 64) - 4, insn=0x10500073,
              tval=(1 << 63) + 8, handler="csr", cost=77)
-    block = np.zeros((SMALL_BATCH + 9, BLOCK_WORDS), np.int64)
+    e = t.events()[0]                                  # (one record: stored row by row)
+    assert (e.pc, e.tval, e.insn, e.cause, e.vm, e.vcpu, e.cost, e.handler) == (
+        (1 << 64) - 4, (1 << 63) + 8, 0x10500073, 0x8000_0005, 2, 3, 77, "csr")
+    block = np.zeros((PENDING + 9, BLOCK_WORDS), np.int64)
     block[:, 0] = np.arange(len(block)) + 100          # time
     block[:, 5] = -2                                   # pc 0xFFFF...FE
     block[:, 8] = t.handler_id("fill")
-    t.extend(block[:2])                                # row by row
-    t.extend(block)                                    # whole rows, past the ring's end
+    t.extend(block[:2])                                # pending, then flushed before ...
+    t.extend(block)                                    # ... a whole block, past the ring's end
     r = t.records()
-    assert len(r) == 16 and list(r["seq"]) == list(range(t.total - 16, t.total))
-    assert int(r["pc"][-1]) == (1 << 64) - 2 and int(r["time"][-1]) == 100 + len(block) - 1
-    first = Trace()
-    first.record(EXIT, time=1, vm=2, vcpu=3, cause=0x8000_0005, pc=(1 << 64) - 4,
-                 insn=0x10500073, tval=(1 << 63) + 8, handler="csr", cost=77)
-    e = first.events()[0]
-    assert (e.pc, e.tval, e.insn, e.cause, e.vm, e.vcpu, e.cost) == (
-        (1 << 64) - 4, (1 << 63) + 8, 0x10500073, 0x8000_0005, 2, 3, 77)
+    assert t.total == 3 + len(block) and len(r) == 16
+    assert list(r["seq"]) == list(range(t.total - 16, t.total))
+    assert list(r["time"]) == list(range(100 + len(block) - 16, 100 + len(block)))
+    assert set(r["pc"].tolist()) == {(1 << 64) - 2} and t.handler_counts["fill"] == len(block) + 2

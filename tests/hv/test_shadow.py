@@ -479,6 +479,9 @@ def test_a_guest_spraying_its_address_space_cannot_exhaust_host_frames():
         assert sp.handle_fault(vcpu, 13, gva).kind == "filled"
         assert shadow_walk(sp, vcpu, gva, "load").pa == vm.mem.hpa(GPA_BASE + (gva & 0x3FFF_FFFF))
         assert len(vm.frames.frames_of(FrameAllocator.SHADOW)) <= 12
+        # the trees' running count of their table frames is the sum it stands for
+        assert sp._table_count[0] == sum(len(r.tree.tables) for r in sp.roots.values()) \
+            == len(vm.frames.frames_of(FrameAllocator.SHADOW)) == sp.max_tables - sp.table_room()
     assert sp.counters["recycles"] >= 6 and vm.trace.count(SHADOW, S.RECYCLE) == sp.counters["recycles"]
 
 
@@ -500,9 +503,11 @@ def test_reset_gives_every_frame_back():
     for priv in (0, 1, 3):
         vcpu.priv = priv
         sp.handle_fault(vcpu, 13, 0x1000 if priv < 3 else GPA_BASE)
-    assert len(vm.frames.frames_of(FrameAllocator.SHADOW)) > before
+    assert len(vm.frames.frames_of(FrameAllocator.SHADOW)) > before == 0
+    assert sp._table_count[0] == len(vm.frames.frames_of(FrameAllocator.SHADOW))
     sp.reset()
     assert len(vm.frames.frames_of(FrameAllocator.SHADOW)) == 0 and not sp.roots
+    assert sp._table_count[0] == 0 and sp.table_room() == sp.max_tables
     assert not sp._deps and not sp._pt_refs and not sp._by_target
 
 

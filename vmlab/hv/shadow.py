@@ -239,6 +239,7 @@ class ShadowPaging:
             raise ValueError(f"max_roots must be 1..{TAGS_PER_VM}")
         self.vm, self.strategy, self.max_roots = vm, strategy, max_roots
         self.max_tables = max(max_tables, 3 * max_roots)    # table frames, all trees together
+        self._table_count = [0]                  # the trees' table frames now (ShadowTree.count)
         self.roots: OrderedDict[tuple, Root] = OrderedDict()   # least recently used first
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.device_ranges = DEVICE_RANGES
@@ -349,7 +350,8 @@ class ShadowPaging:
         self.settle()                        # (an evicted tree's tag must be resolved first)
         while len(self.roots) >= self.max_roots and self._evict_one():
             pass
-        root = Root(key, self._free_tag(), ShadowTree(self.vm.frames, settle=self.settle))
+        root = Root(key, self._free_tag(), ShadowTree(self.vm.frames, settle=self.settle,
+                                                         count=self._table_count))
         if key != DIRECT:
             _, root.guest_satp, root.priv, root.sum, root.mxr = key
         self.roots[key] = root
@@ -495,7 +497,7 @@ class ShadowPaging:
 
     def table_room(self) -> int:
         """Table frames left before :meth:`_fill` would recycle every tree."""
-        return self.max_tables - sum(len(r.tree.tables) for r in self.roots.values())
+        return self.max_tables - self._table_count[0]
 
     # === faults ===============================================================================
     def handle_fault(self, vcpu, cause: int, gva: int) -> Fault:
@@ -604,7 +606,7 @@ class ShadowPaging:
         return self._pt_ref_counts[gpa_page] > 0 or any(p >> 12 == gpa_page for p in pte_gpas)
 
     def _fill(self, vcpu, root: Root, leaf: Leaf, gpa: int) -> None:
-        if sum(len(r.tree.tables) for r in self.roots.values()) + 2 > self.max_tables:
+        if self._table_count[0] + 2 > self.max_tables:
             self._recycle(vcpu)
         old = root.tree.remove(leaf.gva_page)
         if old is not None:                  # a clean page's first store, or a re-fill

@@ -83,10 +83,15 @@ class ShadowTree:
     #: called before the leaves are read: the pager's catch-up with leaves that compiled
     #: code put into this tree's memory and only logged (ShadowPaging.settle)
     settle: object = field(default=None, repr=False, compare=False)
+    #: a one-element list the tree adds its table frames to (and takes them from), shared
+    #: by the pager's trees: their total, known without summing every tree (which it asks
+    #: before every compiled run)
+    count: list = field(default_factory=lambda: [0], repr=False, compare=False)
 
     def __post_init__(self):
         self.root_hpa = self.frames.alloc(FrameAllocator.SHADOW)
         self.tables.append(self.root_hpa)
+        self.count[0] += 1
 
     @property
     def leaves(self) -> dict[int, Leaf]:
@@ -121,6 +126,7 @@ class ShadowTree:
             if not pte & PTE_V:
                 new = self.frames.alloc(FrameAllocator.SHADOW)
                 self.tables.append(new)
+                self.count[0] += 1
                 pte = sv39.make_pte(new, PTE_V)        # non-leaf: no R/W/X, no U/A/D
                 self._write64(slot, pte)
             table = sv39.pte_ppn(pte) << 12
@@ -148,6 +154,7 @@ class ShadowTree:
             self.frames.ram[off: off + PAGE] = 0     # a freed frame keeps no host addresses
         for hpa in self.tables[1:]:
             self.frames.free(hpa)
+        self.count[0] -= len(self.tables[1:])
         del self.tables[1:]
         return dropped
 
@@ -155,6 +162,7 @@ class ShadowTree:
         """Give every frame back to the host; the tree is unusable afterwards."""
         dropped = self.clear()
         self.frames.free(self.root_hpa)
+        self.count[0] -= len(self.tables)
         self.tables.clear()
         return dropped
 
