@@ -212,6 +212,10 @@ def _asked(vcpu, w) -> tuple:
     return (vcpu.id, w[L.SATP], w[L.PRIV], w[L.MSTATUS] & KEY_STATUS)
 
 
+#: leaves to index at once from which the collector is paused (below, the pause costs more)
+PAUSE_COLLECTOR_AT = 256
+
+
 @contextmanager
 def _collector_paused():
     """Python's cyclic garbage collector off while the pager indexes a batch of compiled
@@ -468,7 +472,12 @@ class ShadowPaging:
         if not self._pending:
             return
         blocks, self._pending = self._pending, []
+        many = len(self._pending_keys) >= PAUSE_COLLECTOR_AT
         self._pending_keys.clear()
+        if not many:                        # (the usual settle: a few leaves, no pause)
+            for block in blocks:
+                self._index_fills(block)
+            return
         with _collector_paused():
             for block in blocks:
                 self._index_fills(block)
