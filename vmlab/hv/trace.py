@@ -74,10 +74,12 @@ class Trace:
     ``capacity`` records are kept (the oldest are dropped first, as a ring); counters
     by (kind, cause) and by handler cover the *whole* run, dropped records included.
 
-    :meth:`record` (the Python exit path's one call per record) only appends a tuple to a
-    list: writing one record into the numpy ring costs more than the rest of a simple exit's
-    bookkeeping.  The list goes into the ring in one batch (:meth:`extend`'s column copy)
-    when it is long, and before anything reads the trace, so readers never see a difference.
+    :meth:`record` (the Python exit path's one call per record) only appends the record's
+    words to a flat array of pending records, and so does :meth:`extend` for a small block
+    of the fast path's: writing a few records into the numpy ring costs more than the rest
+    of a simple exit's bookkeeping.  The pending records go into the ring in one batch (whole
+    rows, counted by one compiled pass) when there are many, and before anything reads the
+    trace, so readers never see a difference.
     """
 
     def __init__(self, capacity: int = 1 << 18):
