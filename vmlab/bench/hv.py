@@ -111,7 +111,7 @@ def _warm_up() -> None:
     """Compile (or load from the cache) the machine's and the hypervisor's code."""
     small = machine_bench.build(1)
     machine_bench._new_machine(small).run()
-    run_guest(small)
+    run_guest(small, warm=False)                # (running it is what compiles it)
 
 
 def _timed(run, instructions, checksum) -> dict:

@@ -1,7 +1,7 @@
 """Many random guests in a row: the long mode behind ``vmlab fuzz``.
 
-Guests cycle through every configuration -- target (bare, hv, or the hypervisor's two exit paths compared) x mode (M, S, S with Sv39,
-U, U with Sv39) -- each from its own seed (the campaign's seed and the guest's number), so
+Guests cycle through every configuration -- target (bare, hv, or the hypervisor's two exit
+paths compared) x mode (M, S, S with Sv39, U, U with Sv39) -- each from its own seed (the campaign's seed and the guest's number), so
 any guest can be replayed alone.  A finding (a host exception, a budget overrun, a broken
 invariant) is written to a reproducer file: JSON naming the target, seed, mode and sizes,
 which ``vmlab fuzz --replay FILE`` runs again.  The same broken promise found many times is

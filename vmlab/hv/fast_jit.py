@@ -22,9 +22,8 @@ from vmlab.machine.jit import jit as machine_jit
 _PACKAGE = Path(__file__).resolve().parents[1]          # .../vmlab
 #: the sources whose code or constants end up in the fast path's compiled code
 SOURCES = ("hv/fast_jit.py", "hv/fast_args.py", "hv/fast_state.py", "hv/fast_vhart.py",
-           "hv/fast_guest.py",
-           "hv/fast_csr.py", "hv/fast_shadow.py", "hv/fast_mmio.py", "hv/fast_sbi.py",
-           "hv/fast_run.py", "hv/memory.py", "hv/trace.py", "isa/paging.py")
+           "hv/fast_guest.py", "hv/fast_csr.py", "hv/fast_shadow.py", "hv/fast_mmio.py",
+           "hv/fast_sbi.py", "hv/fast_run.py", "hv/memory.py", "hv/trace.py", "isa/paging.py")
 KEEP = 4                                                 # older versions kept (other branches)
 
 

@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter, OrderedDict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -474,11 +474,8 @@ class ShadowPaging:
         blocks, self._pending = self._pending, []
         many = len(self._pending_keys) >= PAUSE_COLLECTOR_AT
         self._pending_keys.clear()
-        if not many:                        # (the usual settle: a few leaves, no pause)
-            for block in blocks:
-                self._index_fills(block)
-            return
-        with _collector_paused():
+        # (the usual settle, a few leaves, is not worth the pause's own cost)
+        with _collector_paused() if many else nullcontext():
             for block in blocks:
                 self._index_fills(block)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 from vmlab import sv39
 from vmlab.hv.memory import PAGE, FrameAllocator
 from vmlab.machine.bits import MASK64
@@ -154,7 +153,7 @@ class ShadowTree:
             self.frames.ram[off: off + PAGE] = 0     # a freed frame keeps no host addresses
         for hpa in self.tables[1:]:
             self.frames.free(hpa)
-        self.count[0] -= len(self.tables[1:])
+        self.count[0] -= len(self.tables) - 1
         del self.tables[1:]
         return dropped
 

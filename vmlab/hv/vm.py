@@ -97,7 +97,8 @@ class VM:
         self.trace = Trace()
         self.rows = np.zeros((vcpus, L.CPU_WORDS), dtype=np.int64)
         # the machine's clock words, read on every exit (bits.words: plain ints, cheaply)
-        self._mdev, self._mctl = words(hv.machine.dev, signed=True), words(hv.machine.ctl, signed=True)
+        self._mdev = words(hv.machine.dev, signed=True)
+        self._mctl = words(hv.machine.ctl, signed=True)
         self.devices = VirtualDevices(self.mem, vcpus, drive)
         self.backend, self.hw = backend, None
         if backend == "hw":                     # the H-extension backend: vmlab.hv.hw_backend
